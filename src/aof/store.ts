@@ -1,0 +1,122 @@
+/**
+ * The persistence interface the broker logs to. The broker is a
+ * deterministic state machine: every mutation of its state is one record,
+ * and replaying the records in order rebuilds the state exactly (DESIGN.md,
+ * "Recovery"). The AOF file store and the in-memory store both implement
+ * this; both must pass test/aof/store-contract.test.ts.
+ */
+
+/** One tail move: `count` messages from the tail of `from`, order kept, appended to `to`. */
+export interface Move {
+  readonly from: number;
+  readonly to: number;
+  readonly count: number;
+}
+
+export interface MessageRecordFields {
+  readonly id: string;
+  readonly timestampMs: number;
+  readonly payload: Uint8Array;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * Appends records. Each method encodes one record into the current batch;
+ * nothing here waits. The record kinds are the state transitions of the
+ * core, not the API calls (a consume that steals is a `move` then a `pop`).
+ */
+export interface RecordSink {
+  nsCreate(ns: string): void;
+  nsDelete(ns: string): void;
+  topicCreate(ns: string, topic: string, queueCount: number): void;
+  topicDelete(ns: string, topic: string): void;
+  /** Appends the message to the tail of `queue`. */
+  publish(ns: string, topic: string, queue: number, msg: MessageRecordFields): void;
+  /** Pops `count` from the head of `queue`: in flight, or gone for good when `autoAck`. */
+  pop(ns: string, topic: string, queue: number, count: number, autoAck: boolean): void;
+  /** In-flight messages acknowledged: gone for good. */
+  ack(ns: string, topic: string, ids: readonly string[]): void;
+  /** In-flight messages whose ack deadline passed, back to the head of their queue in this order. */
+  requeue(ns: string, topic: string, ids: readonly string[]): void;
+  /** Tail moves between queues of one topic (steal, rebalance), applied in order. */
+  move(ns: string, topic: string, moves: readonly Move[]): void;
+  /** Grow at once, or start draining the tail queues down to `queueCount`. */
+  resize(ns: string, topic: string, queueCount: number): void;
+  /** End a drain: what is left in draining queues moves to active ones; version + 1. */
+  resizeFinal(ns: string, topic: string): void;
+  /** Snapshot only: a topic with its full state header. */
+  topicRestore(ns: string, topic: string, queueCount: number, activeCount: number, version: bigint): void;
+}
+
+/** A decoded record, as replay hands it to the broker. */
+export type LogRecord =
+  | { readonly type: 'nsCreate'; readonly ns: string }
+  | { readonly type: 'nsDelete'; readonly ns: string }
+  | { readonly type: 'topicCreate'; readonly ns: string; readonly topic: string; readonly queueCount: number }
+  | { readonly type: 'topicDelete'; readonly ns: string; readonly topic: string }
+  | ({ readonly type: 'publish'; readonly ns: string; readonly topic: string; readonly queue: number } & MessageRecordFields)
+  | {
+      readonly type: 'pop';
+      readonly ns: string;
+      readonly topic: string;
+      readonly queue: number;
+      readonly count: number;
+      readonly autoAck: boolean;
+    }
+  | { readonly type: 'ack'; readonly ns: string; readonly topic: string; readonly ids: readonly string[] }
+  | { readonly type: 'requeue'; readonly ns: string; readonly topic: string; readonly ids: readonly string[] }
+  | { readonly type: 'move'; readonly ns: string; readonly topic: string; readonly moves: readonly Move[] }
+  | { readonly type: 'resize'; readonly ns: string; readonly topic: string; readonly queueCount: number }
+  | { readonly type: 'resizeFinal'; readonly ns: string; readonly topic: string }
+  | {
+      readonly type: 'topicRestore';
+      readonly ns: string;
+      readonly topic: string;
+      readonly queueCount: number;
+      readonly activeCount: number;
+      readonly version: bigint;
+    };
+
+/**
+ * Writes a point-in-time view of the broker's state as records into `sink`.
+ * The view is captured synchronously when the function is called; the
+ * returned iterator writes it out a slice per `next()`, so a rewrite can
+ * yield to the event loop between slices while the live state moves on.
+ */
+export type SnapshotSource = (sink: RecordSink) => Iterator<void>;
+
+export interface ReplayStats {
+  readonly records: number;
+  readonly bytes: number;
+  /** Bytes of a torn record cut off the end of the last file (0 when clean). */
+  readonly truncatedBytes: number;
+  readonly files: readonly string[];
+}
+
+export interface RewriteStats {
+  readonly records: number;
+  readonly bytes: number;
+  readonly seconds: number;
+}
+
+export type FsyncPolicy = 'always' | 'everysec' | 'no';
+
+export interface Store {
+  /** Where the broker appends records. */
+  readonly sink: RecordSink;
+  /**
+   * Resolves when every record appended so far is durable under the fsync
+   * policy (written, or written and fsynced under `always`); rejects with a
+   * BrokerError UNAVAILABLE when its write or fsync failed. All records of
+   * one event-loop turn share one promise (group commit).
+   */
+  durable(): Promise<void>;
+  /** Replays every stored record in order. Called once, before any append. */
+  replay(apply: (rec: LogRecord) => void): Promise<ReplayStats>;
+  /** Gives the store the state view used by rewrites (automatic and on demand). */
+  setSnapshotSource(source: SnapshotSource): void;
+  /** Compacts now; resolves when the new base is in place. A rewrite already running is joined. */
+  rewrite(): Promise<RewriteStats>;
+  /** Flushes, fsyncs and closes. */
+  close(): Promise<void>;
+}

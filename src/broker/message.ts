@@ -1,0 +1,69 @@
+/** Headers of a message: string to string, never mutated after publish. */
+export type Headers = Readonly<Record<string, string>>;
+
+export const enum MessageState {
+  Pending = 0,
+  InFlight = 1,
+  /** Acked, auto-acked, or its topic was deleted. */
+  Gone = 2,
+}
+
+/**
+ * A message as the core stores it. Fronts read it (through `Delivery`) to
+ * encode their wire format; only the core writes it. One object per
+ * message for its whole life: routing, stealing and redelivery move the
+ * reference, never copy the payload.
+ */
+export interface StoredMessage {
+  readonly id: string;
+  readonly namespace: string;
+  readonly topic: string;
+  /** The queue that holds it now (changes when stolen, rebalanced or drained). */
+  queueId: number;
+  /** Owned copy, never a view into a network frame. */
+  readonly payload: Uint8Array;
+  /** Unix time in milliseconds with sub-millisecond fraction, set at publish. */
+  readonly timestampMs: number;
+  readonly headers: Headers | undefined;
+  /** 0 until first delivered; 1 on first delivery, +1 per redelivery. */
+  deliveryCount: number;
+  state: MessageState;
+  /** Ack deadline (ms, monotonic clock) while in flight. */
+  deadline: number;
+  /** The subscription that holds it in flight, to release its slot on ack. */
+  holder: object | undefined;
+}
+
+/** What fronts receive: a stored message, read-only. */
+export type Delivery = Readonly<Pick<StoredMessage, 'id' | 'namespace' | 'topic' | 'queueId' | 'payload' | 'timestampMs' | 'headers' | 'deliveryCount'>>;
+
+/** The wire's int64 nanosecond timestamp. */
+export function timestampNs(msg: Delivery): bigint {
+  return BigInt(Math.round(msg.timestampMs * 1000)) * 1000n;
+}
+
+/**
+ * A resize notice in a subscription's stream (PROTOCOL.md, "Topic resize
+ * notice on subscriptions"): fronts encode it as a Message with id
+ * `_resize_<version>`, queue_id -1, empty payload and the `_event`,
+ * `_queue_count`, `_version` headers. `resizeNotice` builds exactly that.
+ */
+export interface ResizeNotice {
+  readonly namespace: string;
+  readonly topic: string;
+  readonly version: bigint;
+  readonly queueCount: number;
+}
+
+export function resizeNoticeMessage(n: ResizeNotice): Delivery {
+  return {
+    id: `_resize_${n.version}`,
+    namespace: n.namespace,
+    topic: n.topic,
+    queueId: -1,
+    payload: new Uint8Array(0),
+    timestampMs: Date.now(),
+    headers: { _event: 'topic_resized', _queue_count: String(n.queueCount), _version: String(n.version) },
+    deliveryCount: 0,
+  };
+}
