@@ -1,0 +1,80 @@
+/**
+ * The gRPC front: `mqlite.v1.MQLiteService` on @grpc/grpc-js, with server
+ * reflection (PROTOCOL.md, "gRPC"). A thin adapter: the service definition
+ * decodes, the handler table calls the broker, errors.ts maps failures.
+ */
+import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Broker } from '../../broker/broker.js';
+import type { FrontHandle } from '../front.js';
+import { MQLiteService, mqliteServiceDefinition, response, type RequestOf, type ResponseOf, type UnaryMethodName } from './definition.js';
+import { shuttingDown, statusOf } from './errors.js';
+import { unaryHandlers } from './handlers.js';
+import { addReflection } from './reflection.js';
+import { subscribeHandler, type LiveStream } from './subscribe.js';
+
+export interface GrpcServerOptions {
+  host: string;
+  port: number;
+  /** Largest request accepted (grpc-js answers RESOURCE_EXHAUSTED above it). */
+  maxMessageBytes: number;
+  logger: Logger;
+  /** How long close() waits for calls to finish before cutting them (default 5 s). */
+  shutdownTimeoutMs?: number;
+}
+
+function bindAddress(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): Promise<FrontHandle> {
+  const log = opts.logger.child({ front: 'grpc' });
+  const server = new Server({
+    'grpc.max_receive_message_length': opts.maxMessageBytes,
+  });
+  const live = new Set<LiveStream>();
+
+  const handlers = unaryHandlers(broker);
+  const implementation: UntypedServiceImplementation = {
+    subscribe: subscribeHandler(broker, live, log),
+  };
+  for (const name of Object.keys(handlers) as UnaryMethodName[]) {
+    const handle = handlers[name] as (req: RequestOf<typeof name>) => Promise<object>;
+    const method = MQLiteService.method[name].name;
+    implementation[name] = (call: ServerUnaryCall<RequestOf<typeof name>, ResponseOf<typeof name>>, callback: sendUnaryData<ResponseOf<typeof name>>) => {
+      handle(call.request).then(
+        (init) => callback(null, response(name, init as never)),
+        (err: unknown) => callback(statusOf(err, log, method)),
+      );
+    };
+  }
+  server.addService(mqliteServiceDefinition, implementation);
+  addReflection(server, [MQLiteService]);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(bindAddress(opts.host, opts.port), ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    );
+  });
+  log.info({ host: opts.host, port }, 'grpc listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        log.warn({ streams: live.size }, 'grpc calls still open at shutdown timeout: cutting them');
+        server.forceShutdown();
+        resolve();
+      }, opts.shutdownTimeoutMs ?? 5000);
+      timer.unref();
+      // Stop accepting calls first, then end the streams, which never end on their own.
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      for (const stream of [...live]) stream.end(shuttingDown());
+    }).then(() => log.info({ port }, 'grpc closed'));
+    return closing;
+  };
+  return { port, close };
+}

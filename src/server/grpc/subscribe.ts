@@ -1,0 +1,92 @@
+/**
+ * `Subscribe`: a server stream on the core's push subscription (DESIGN.md,
+ * "Subscriptions"; PROTOCOL.md, "Topic resize notice on subscriptions").
+ *
+ * - A message is written as soon as the core pushes it: no polling.
+ * - Backpressure: when the stream's write buffer is full (`write()` returns
+ *   false; grpc-js completes a write only once HTTP/2 flow control let it
+ *   out) the subscription is paused and resumed on 'drain', so undelivered
+ *   messages stay queued in the core instead of piling up here.
+ * - A cancelled stream closes the subscription at once; its in-flight
+ *   messages follow the ack rules (redelivered at the ack deadline).
+ */
+import { Metadata, type ServerWritableStream, type StatusObject } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Broker } from '../../broker/broker.js';
+import { resizeNoticeMessage } from '../../broker/message.js';
+import type { Subscription, SubscriptionHandler } from '../../broker/subscription.js';
+import type { Message, SubscribeRequest } from '../../../gen/mqlite/v1/mqlite_pb.js';
+import { statusOf } from './errors.js';
+import { wireMessage } from './wire.js';
+
+/** An open Subscribe stream, as the server tracks it to end it on shutdown. */
+export interface LiveStream {
+  end(status: StatusObject): void;
+}
+
+export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Logger) {
+  return (call: ServerWritableStream<SubscribeRequest, Message>): void => {
+    const { namespace, topic, queueId, autoAck } = call.request;
+    let sub: Subscription | undefined;
+    // Our own flag: grpc-js fires 'cancelled' even after a normal end (STACK.md).
+    let done = false;
+    let pauseWhenSubscribed = false;
+    let wroteAny = false;
+
+    const write = (msg: Message): void => {
+      wroteAny = true;
+      if (call.write(msg)) return;
+      // The core may push synchronously from inside subscribe(), before `sub` is set.
+      if (sub) sub.pause();
+      else pauseWhenSubscribed = true;
+    };
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      live.delete(stream);
+      return true;
+    };
+    const stream: LiveStream = {
+      end(status) {
+        if (!finish()) return;
+        sub?.close();
+        call.emit('error', status);
+      },
+    };
+    const handler: SubscriptionHandler = {
+      message: (d) => write(wireMessage(d)),
+      notice: (n) => write(wireMessage(resizeNoticeMessage(n))),
+      end(reason) {
+        if (!finish()) return;
+        if (reason) call.emit('error', statusOf(reason, log, 'Subscribe'));
+        else call.end();
+      },
+    };
+
+    call.on('cancelled', () => {
+      if (finish()) sub?.close();
+    });
+    call.on('drain', () => {
+      if (!done) sub?.resume();
+    });
+
+    let subscription: Subscription;
+    try {
+      subscription = broker.subscribe(namespace, topic, queueId, handler, { autoAck });
+    } catch (err) {
+      if (finish()) call.emit('error', statusOf(err, log, 'Subscribe'));
+      return;
+    }
+    sub = subscription;
+    if (done) {
+      // Ended (or cancelled) while subscribing.
+      subscription.close();
+      return;
+    }
+    live.add(stream);
+    if (pauseWhenSubscribed) subscription.pause();
+    // Headers now tell the client the subscription is in place, so a message
+    // published after it sees them is sure to be pushed to this stream.
+    if (!wroteAny) call.sendMetadata(new Metadata());
+  };
+}
