@@ -9,7 +9,6 @@
  * "Durability contract"); reads never wait.
  */
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { LogRecord, RecordSink, ReplayStats, RewriteStats, SnapshotSource, Store } from '../aof/store.js';
 import { Deque } from './deque.js';
