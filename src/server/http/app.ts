@@ -1,0 +1,293 @@
+/**
+ * The HTTP REST + SSE front as a Hono app (PROTOCOL.md "HTTP"): one route
+ * table, each handler a short decode, call the broker, encode. Names, ranges
+ * and sizes are validated by the broker; this front checks only the shape of
+ * the JSON it decodes, and maps every error in one table (errors.ts).
+ *
+ * Hot path: no middleware. Each route is wrapped once at startup by
+ * `serve()` below, which adds the request id, the error mapping and the
+ * access log; replies are built as JSON text, with message payloads
+ * embedded as stored (json-payload.ts), and sent as plain string Responses,
+ * which @hono/node-server writes with a single `end()`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Hono, type Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { HttpBindings } from '@hono/node-server';
+import type { Broker } from '../../broker/broker.js';
+import { messageJson, payloadFromJson } from '../json-payload.js';
+import { describeError, HttpError } from './errors.js';
+import { type Reply, failure, okData, okMessage } from './envelope.js';
+import {
+  asObject,
+  boolParam,
+  intField,
+  intParam,
+  optionalBoolField,
+  optionalHeadersField,
+  optionalIntField,
+  optionalStringField,
+  parseJsonBody,
+  readIncomingBody,
+  readStreamBody,
+  stringArrayField,
+  stringField,
+} from './body.js';
+import { SseSession } from './sse.js';
+
+export interface HttpAppOptions {
+  /** Largest request body accepted; larger ones get 413 (checked while reading). */
+  maxBodyBytes: number;
+  /** Interval of the SSE heartbeat comment; 0 disables it. */
+  sseHeartbeatMs: number;
+  /** Default bound on in-flight messages of a manual-ack SSE subscription (`max_inflight`). */
+  sseMaxInflight: number;
+  logger: Logger;
+  /**
+   * Bytes an SSE stream may hold on their way to a slow socket before its
+   * subscription is paused (DESIGN.md "Subscriptions").
+   */
+  sseHighWaterBytes?: number;
+}
+
+export interface HttpApp {
+  readonly app: Hono<{ Bindings: HttpBindings }>;
+  /** From now on answer 503 (PROTOCOL.md "HTTP": shutting down) and end every SSE stream. */
+  shutdown(): void;
+  /** Open SSE streams. */
+  readonly sseStreams: number;
+}
+
+type Env = { Bindings: HttpBindings };
+type Ctx = Context<Env>;
+
+/** What a route handler sees: the Hono context and the request's id. */
+interface RouteRequest {
+  readonly c: Ctx;
+  readonly requestId: string;
+}
+
+type RouteHandler = (req: RouteRequest) => Promise<Reply | Response> | Reply | Response;
+
+interface Route {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly path: string;
+  readonly handler: RouteHandler;
+}
+
+const DEFAULT_SSE_HIGH_WATER = 256 * 1024;
+/** Longest client-sent X-Request-ID echoed as is; longer ones are replaced. */
+const MAX_REQUEST_ID = 200;
+
+const shuttingDown = new HttpError(503, 'server is shutting down');
+
+export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
+  const log = opts.logger;
+  const maxBody = opts.maxBodyBytes;
+  const sessions = new Set<SseSession>();
+  let closing = false;
+
+  async function jsonBody(c: Ctx): Promise<unknown> {
+    const incoming = c.env?.incoming;
+    const raw =
+      incoming !== undefined
+        ? await readIncomingBody(incoming, maxBody)
+        : await readStreamBody(c.req.raw.body, c.req.header('content-length') ?? null, maxBody);
+    return parseJsonBody(raw);
+  }
+
+  const ns = (c: Ctx): string => c.req.param('namespace')!;
+  const topic = (c: Ctx): string => c.req.param('topic')!;
+  const queue = (c: Ctx): number => intParam(c.req.param('queueId'), 'queue id');
+
+  // ---- handlers, in the order of the PROTOCOL.md table ----
+
+  const createNamespace: RouteHandler = async ({ c }) => {
+    const body = asObject(await jsonBody(c), false);
+    await broker.createNamespace(stringField(body, 'name'));
+    return okMessage('namespace created', 201);
+  };
+
+  const listNamespaces: RouteHandler = () => okData(JSON.stringify(broker.listNamespaces()));
+
+  const deleteNamespace: RouteHandler = async ({ c }) => {
+    await broker.deleteNamespace(ns(c));
+    return okMessage('namespace deleted');
+  };
+
+  const createTopic: RouteHandler = async ({ c }) => {
+    const body = asObject(await jsonBody(c), false);
+    await broker.createTopic(ns(c), stringField(body, 'name'), intField(body, 'queue_count'));
+    return okMessage('topic created', 201);
+  };
+
+  const listTopics: RouteHandler = ({ c }) => {
+    const topics = broker.listTopics(ns(c));
+    const items = topics.map((t) => `{"name":${JSON.stringify(t.name)},"queue_count":${t.queueCount},"version":${t.version}}`);
+    return okData(`[${items.join(',')}]`);
+  };
+
+  const deleteTopic: RouteHandler = async ({ c }) => {
+    await broker.deleteTopic(ns(c), topic(c));
+    return okMessage('topic deleted');
+  };
+
+  const resizeTopic: RouteHandler = async ({ c }) => {
+    const body = asObject(await jsonBody(c), false);
+    const r = await broker.resizeTopic(ns(c), topic(c), intField(body, 'new_queue_count'));
+    return okData(`{"new_queue_count":${r.newQueueCount},"version":${r.version},"draining":${r.draining}}`);
+  };
+
+  const rebalanceTopic: RouteHandler = async ({ c }) => {
+    await broker.rebalanceTopic(ns(c), topic(c));
+    return okMessage('topic rebalanced');
+  };
+
+  const publish: RouteHandler = async ({ c }) => {
+    const body = asObject(await jsonBody(c), false);
+    if (!('payload' in body)) throw new HttpError(400, 'field "payload" is required (any JSON value)');
+    const headers = optionalHeadersField(body, 'headers');
+    const routingKey = optionalStringField(body, 'routing_key');
+    // Absent, null or -1: automatic routing (PROTOCOL.md, publish `queue_id`).
+    const queueId = optionalIntField(body, 'queue_id');
+    const r = await broker.publish(ns(c), topic(c), payloadFromJson(body.payload), { headers, routingKey, queueId });
+    return okData(`{"message_id":${JSON.stringify(r.messageId)},"queue_id":${r.queueId}}`);
+  };
+
+  const consume: RouteHandler = async ({ c }) => {
+    // The body is optional: defaults batch_size 1, auto_ack false.
+    const body = asObject(await jsonBody(c), true);
+    const batchSize = optionalIntField(body, 'batch_size') ?? 1;
+    const autoAck = optionalBoolField(body, 'auto_ack') ?? false;
+    const messages = await broker.consume(ns(c), topic(c), queue(c), batchSize, autoAck);
+    return okData(`[${messages.map(messageJson).join(',')}]`);
+  };
+
+  const ack: RouteHandler = async ({ c }) => {
+    const body = asObject(await jsonBody(c), false);
+    await broker.ack(ns(c), topic(c), queue(c), stringArrayField(body, 'message_ids'));
+    return okMessage('messages acknowledged');
+  };
+
+  const subscribe: RouteHandler = ({ c, requestId }) => {
+    const autoAck = boolParam(c.req.query('auto_ack'), 'auto_ack', false);
+    const inflightParam = c.req.query('max_inflight');
+    const maxInflight = inflightParam === undefined ? opts.sseMaxInflight : intParam(inflightParam, 'max_inflight');
+    const session = new SseSession({
+      heartbeatMs: opts.sseHeartbeatMs,
+      highWaterBytes: opts.sseHighWaterBytes ?? DEFAULT_SSE_HIGH_WATER,
+      log,
+      requestId,
+    });
+    // Subscribe before the stream starts, so that an unknown topic or queue
+    // is a plain 404 reply rather than an empty event stream. Anything the
+    // broker pushes meanwhile waits in the session until the stream is there.
+    session.subscription = broker.subscribe(ns(c), topic(c), queue(c), session, autoAck ? { autoAck } : { autoAck, maxInflight });
+    sessions.add(session);
+    c.header('X-Request-ID', requestId);
+    c.header('X-Accel-Buffering', 'no');
+    return streamSSE(c, async (stream) => {
+      try {
+        await session.run(stream);
+      } finally {
+        sessions.delete(session);
+      }
+    });
+  };
+
+  const health: RouteHandler = () => {
+    if (closing) return { status: 503, body: '{"status":"unavailable"}' };
+    return { status: 200, body: '{"status":"ok"}' };
+  };
+
+  const base = '/v1/namespaces';
+  const topicPath = `${base}/:namespace/topics/:topic`;
+  const queuePath = `${topicPath}/queues/:queueId`;
+  const routes: readonly Route[] = [
+    { method: 'POST', path: base, handler: createNamespace },
+    { method: 'GET', path: base, handler: listNamespaces },
+    { method: 'DELETE', path: `${base}/:namespace`, handler: deleteNamespace },
+    { method: 'POST', path: `${base}/:namespace/topics`, handler: createTopic },
+    { method: 'GET', path: `${base}/:namespace/topics`, handler: listTopics },
+    { method: 'DELETE', path: topicPath, handler: deleteTopic },
+    { method: 'PUT', path: `${topicPath}/resize`, handler: resizeTopic },
+    { method: 'POST', path: `${topicPath}/rebalance`, handler: rebalanceTopic },
+    { method: 'POST', path: `${topicPath}/publish`, handler: publish },
+    { method: 'POST', path: `${queuePath}/consume`, handler: consume },
+    { method: 'GET', path: `${queuePath}/subscribe`, handler: subscribe },
+    { method: 'POST', path: `${queuePath}/ack`, handler: ack },
+    { method: 'GET', path: '/health', handler: health },
+  ];
+
+  // ---- the one wrapper: request id, 503 while closing, error mapping, access log ----
+
+  function requestIdOf(c: Ctx): string {
+    const sent = c.env?.incoming !== undefined ? c.env.incoming.headers['x-request-id'] : c.req.header('x-request-id');
+    return typeof sent === 'string' && sent.length > 0 && sent.length <= MAX_REQUEST_ID ? sent : randomUUID();
+  }
+
+  function accessLog(c: Ctx, requestId: string, status: number, started: number, err?: unknown): void {
+    // Successes at debug: an info line per publish would cost more than the publish.
+    const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
+    if (!log.isLevelEnabled(level)) return;
+    const ms = Math.round((performance.now() - started) * 1000) / 1000;
+    log[level]({ requestId, method: c.req.method, path: c.req.path, status, ms, err }, 'http request');
+  }
+
+  function send(requestId: string, reply: Reply): Response {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
+    // Connection close: the request body was not read to its end, or the server is going away.
+    if (reply.close || closing) headers.connection = 'close';
+    return new Response(reply.body, { status: reply.status, headers });
+  }
+
+  function wrap(handler: RouteHandler, isHealth: boolean) {
+    return async (c: Ctx): Promise<Response> => {
+      const started = performance.now();
+      const requestId = requestIdOf(c);
+      let reply: Reply;
+      try {
+        if (closing && !isHealth) throw shuttingDown;
+        const out = await handler({ c, requestId });
+        if (out instanceof Response) {
+          accessLog(c, requestId, out.status, started);
+          return out;
+        }
+        reply = out;
+      } catch (err) {
+        const { status, message, internal } = describeError(err);
+        reply = failure(status, message, status === 413);
+        accessLog(c, requestId, status, started, internal ? err : undefined);
+        return send(requestId, reply);
+      }
+      accessLog(c, requestId, reply.status, started);
+      return send(requestId, reply);
+    };
+  }
+
+  const app = new Hono<Env>();
+  for (const r of routes) app.on(r.method, r.path, wrap(r.handler, r.handler === health));
+  app.notFound((c) => {
+    const requestId = requestIdOf(c);
+    accessLog(c, requestId, 404, performance.now());
+    return send(requestId, failure(404, `no route for ${c.req.method} ${c.req.path}`));
+  });
+  app.onError((err, c) => {
+    // Only reached if a wrapper itself failed; handlers' errors are mapped in wrap().
+    const requestId = requestIdOf(c);
+    accessLog(c, requestId, 500, performance.now(), err);
+    return send(requestId, failure(500, 'internal error'));
+  });
+
+  return {
+    app,
+    shutdown(): void {
+      closing = true;
+      for (const s of [...sessions]) s.shutdown();
+    },
+    get sseStreams(): number {
+      return sessions.size;
+    },
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * The HTTP front's one error table (STYLE.md: "each front maps it in one
+ * table"), with the statuses of PROTOCOL.md "HTTP": 400 bad input, 404
+ * unknown namespace/topic/queue, 409 already exists or conflicting state,
+ * 413 body too large, 429 limits, 503 shutting down or persistence failed.
+ */
+import { BrokerError, type ErrorCode } from '../../broker/errors.js';
+
+/** A failure found by the front itself, before the broker is called. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string): HttpError => new HttpError(400, message);
+
+const statusOfCode: Readonly<Record<ErrorCode, number>> = {
+  INVALID_ARGUMENT: 400,
+  UNAUTHENTICATED: 401,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  FAILED_PRECONDITION: 409,
+  RESOURCE_EXHAUSTED: 429,
+  UNAVAILABLE: 503,
+};
+
+/** Status and client-facing reason of any thrown value; `internal` when it is not ours. */
+export function describeError(err: unknown): { status: number; message: string; internal: boolean } {
+  if (err instanceof BrokerError) return { status: statusOfCode[err.code] ?? 500, message: err.message, internal: false };
+  if (err instanceof HttpError) return { status: err.status, message: err.message, internal: false };
+  return { status: 500, message: 'internal error', internal: true };
+}

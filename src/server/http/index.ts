@@ -1,0 +1,82 @@
+/**
+ * Starts the HTTP REST + SSE front (PROTOCOL.md "HTTP") on a Node HTTP
+ * server through @hono/node-server.
+ *
+ * Closing: new requests get 503, SSE streams are told and ended, idle
+ * keep-alive connections are closed, and requests already being served are
+ * answered; connections still open after a grace period are cut.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Broker } from '../../broker/broker.js';
+import type { FrontHandle } from '../front.js';
+import { createApp } from './app.js';
+
+export { createApp, type HttpApp, type HttpAppOptions } from './app.js';
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  sseHeartbeatMs: number;
+  sseMaxInflight: number;
+  logger: Logger;
+}
+
+/** How long close() lets requests in progress finish before cutting connections. */
+const CLOSE_GRACE_MS = 5_000;
+
+export async function startHttpServer(broker: Broker, opts: HttpServerOptions): Promise<FrontHandle> {
+  const log = opts.logger.child({ front: 'http' });
+  const front = createApp(broker, {
+    maxBodyBytes: opts.maxBodyBytes,
+    sseHeartbeatMs: opts.sseHeartbeatMs,
+    sseMaxInflight: opts.sseMaxInflight,
+    logger: log,
+  });
+  const server = createAdaptorServer({ fetch: front.app.fetch }) as Server;
+  server.on('clientError', (err, socket) => {
+    log.debug({ err: err.message }, 'http client error');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  server.on('error', (err) => log.error({ err }, 'http server error'));
+  log.info({ host: opts.host, port }, 'http listening');
+
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    close(): Promise<void> {
+      closed ??= new Promise<void>((resolve) => {
+        front.shutdown();
+        const cut = setTimeout(() => {
+          log.warn('http connections still open after the grace period: closing them');
+          server.closeAllConnections();
+        }, CLOSE_GRACE_MS);
+        cut.unref();
+        // Keep-alive connections with no request in progress would hold close()
+        // open; connections become idle as their last reply (or SSE stream) ends.
+        const reap = setInterval(() => server.closeIdleConnections(), 25);
+        server.close(() => {
+          clearTimeout(cut);
+          clearInterval(reap);
+          log.info({ port }, 'http closed');
+          resolve();
+        });
+      });
+      return closed;
+    },
+  };
+}
