@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+/**
+ * The broker process: `mqlite [--config PATH]`. Loads the config, replays
+ * the AOF, starts the enabled fronts and, on SIGINT/SIGTERM, stops
+ * accepting, answers what is in flight, flushes and fsyncs the AOF and
+ * exits 0.
+ */
+import { Command } from 'commander';
+import { FileStore } from '../src/aof/file-store.js';
+import { Broker } from '../src/broker/broker.js';
+import { ConfigError, ENV_OVERRIDES, loadConfig, type Config } from '../src/config.js';
+import { createLogger, type Logger } from '../src/log.js';
+import type { FrontHandle } from '../src/server/front.js';
+import { startGrpcServer } from '../src/server/grpc/index.js';
+import { startHttpServer } from '../src/server/http/index.js';
+import { startTcpServer } from '../src/server/tcp/index.js';
+
+/** Longest a graceful shutdown may take before the process gives up and exits 1. */
+const SHUTDOWN_BOUND_MS = 15_000;
+
+async function startFronts(broker: Broker, config: Config, log: Logger): Promise<Record<string, FrontHandle>> {
+  const { server, limits } = config;
+  const host = server.host;
+  const fronts: Record<string, FrontHandle> = {};
+  try {
+    if (server.tcp.enabled) {
+      fronts.tcp = await startTcpServer(broker, { host, port: server.tcp.port, maxFrameBytes: limits.max_frame, logger: log.child({ front: 'tcp' }) });
+    }
+    if (server.http.enabled) {
+      fronts.http = await startHttpServer(broker, {
+        host,
+        port: server.http.port,
+        maxBodyBytes: limits.max_body,
+        sseHeartbeatMs: server.http.sse_heartbeat,
+        sseMaxInflight: limits.max_inflight_per_subscription,
+        logger: log.child({ front: 'http' }),
+      });
+    }
+    if (server.grpc.enabled) {
+      fronts.grpc = await startGrpcServer(broker, { host, port: server.grpc.port, maxMessageBytes: limits.max_frame, logger: log.child({ front: 'grpc' }) });
+    }
+  } catch (err) {
+    await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
+    throw err;
+  }
+  return fronts;
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('mqlite')
+    .description('MQLite message broker: gRPC, HTTP+SSE and framed TCP over one in-memory core with an append-only file')
+    .option('-c, --config <path>', 'config file (every key has a default; a missing default config.yaml is fine)')
+    .addHelpText('after', `\nEnvironment overrides:\n${Object.entries(ENV_OVERRIDES).map(([e, k]) => `  ${e.padEnd(20)} ${k}`).join('\n')}`)
+    .parse();
+  const opts = program.opts<{ config?: string }>();
+
+  let config: Config;
+  try {
+    config = loadConfig(opts.config ?? 'config.yaml', { required: opts.config !== undefined });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mqlite: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.log.level, config.log.format);
+
+  const { aof } = config.persistence;
+  const store = config.persistence.enabled
+    ? await FileStore.open({
+        dir: aof.dir,
+        filename: aof.filename,
+        fsync: aof.fsync,
+        rewriteMinSize: aof.rewrite_min_size,
+        rewritePercentage: aof.rewrite_percentage,
+        logger: log.child({ component: 'aof' }),
+      })
+    : undefined;
+  const started = performance.now();
+  const { broker, recovery } = await Broker.open({
+    store,
+    ackTimeoutMs: config.ack_timeout,
+    drainTimeoutMs: config.drain_timeout,
+    limits: {
+      maxPayloadBytes: config.limits.max_payload,
+      maxBatch: config.limits.max_batch,
+      maxHeaders: config.limits.max_headers,
+      maxInflightPerSubscription: config.limits.max_inflight_per_subscription,
+      maxQueuesPerTopic: config.limits.max_queues_per_topic,
+    },
+    logger: log.child({ component: 'broker' }),
+  });
+  if (recovery) {
+    log.info(
+      {
+        dir: aof.dir,
+        fsync: aof.fsync,
+        records: recovery.records,
+        bytes: recovery.bytes,
+        truncatedBytes: recovery.truncatedBytes,
+        namespaces: recovery.namespaces,
+        topics: recovery.topics,
+        pending: recovery.pending,
+        requeued: recovery.requeued,
+        ms: Math.round(performance.now() - started),
+      },
+      'recovered state from the AOF',
+    );
+  } else {
+    log.warn('persistence is disabled: every message is lost when the process stops');
+  }
+
+  let fronts: Record<string, FrontHandle>;
+  try {
+    fronts = await startFronts(broker, config, log);
+  } catch (err) {
+    log.fatal({ err }, 'could not start a front: is the port in use? change server.<front>.port or disable the front');
+    await broker.close();
+    process.exit(1);
+  }
+  for (const [front, f] of Object.entries(fronts)) log.info({ front, host: config.server.host, port: f.port }, 'listening');
+  log.info({ fronts: Object.keys(fronts) }, 'mqlite ready');
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: closing fronts, then flushing the AOF');
+    const bound = setTimeout(() => {
+      log.error({ boundMs: SHUTDOWN_BOUND_MS }, 'shutdown took too long; exiting without a clean close');
+      process.exit(1);
+    }, SHUTDOWN_BOUND_MS);
+    bound.unref();
+    await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
+    try {
+      await broker.close();
+    } catch (err) {
+      log.error({ err }, 'closing the AOF failed: the last writes may not be durable');
+      process.exit(1);
+    }
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`mqlite: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

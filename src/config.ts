@@ -1,0 +1,207 @@
+/**
+ * config.yaml (DESIGN.md, "Configuration"). Every key has a default, so the
+ * broker starts with no file. Keys stay compatible with existing MQLite
+ * config files. A wrong key or value stops startup with a message naming
+ * it; environment variables override the common keys (ENV_OVERRIDES).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { FsyncPolicy } from './aof/store.js';
+import type { LogFormat } from './log.js';
+
+export interface FrontConfig {
+  enabled: boolean;
+  port: number;
+}
+
+export interface Config {
+  server: {
+    host: string;
+    grpc: FrontConfig;
+    http: FrontConfig & { sse_heartbeat: number };
+    tcp: FrontConfig;
+  };
+  persistence: {
+    enabled: boolean;
+    aof: {
+      fsync: FsyncPolicy;
+      dir: string;
+      filename: string;
+      rewrite_min_size: number;
+      rewrite_percentage: number;
+    };
+  };
+  log: { level: string; format: LogFormat };
+  /** Milliseconds. */
+  ack_timeout: number;
+  /** Milliseconds. */
+  drain_timeout: number;
+  limits: {
+    max_payload: number;
+    max_batch: number;
+    max_headers: number;
+    max_frame: number;
+    max_body: number;
+    max_inflight_per_subscription: number;
+    max_queues_per_topic: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Kind = 'bool' | 'port' | 'string' | 'duration' | 'size' | 'count' | 'percent' | readonly string[];
+
+/** The schema: every key, its kind and its default. */
+const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
+  'server.host': { kind: 'string', def: '127.0.0.1' },
+  'server.grpc.enabled': { kind: 'bool', def: true },
+  'server.grpc.port': { kind: 'port', def: 9090 },
+  'server.http.enabled': { kind: 'bool', def: true },
+  'server.http.port': { kind: 'port', def: 8080 },
+  'server.http.sse_heartbeat': { kind: 'duration', def: 15_000 },
+  'server.tcp.enabled': { kind: 'bool', def: true },
+  'server.tcp.port': { kind: 'port', def: 7070 },
+  'persistence.enabled': { kind: 'bool', def: true },
+  'persistence.aof.fsync': { kind: ['always', 'everysec', 'no'], def: 'everysec' },
+  'persistence.aof.dir': { kind: 'string', def: './data' },
+  'persistence.aof.filename': { kind: 'string', def: 'appendonly.aof' },
+  'persistence.aof.rewrite_min_size': { kind: 'size', def: 64 * 1024 * 1024 },
+  'persistence.aof.rewrite_percentage': { kind: 'percent', def: 100 },
+  'log.level': { kind: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], def: 'info' },
+  'log.format': { kind: ['json', 'text'], def: 'json' },
+  ack_timeout: { kind: 'duration', def: 30_000 },
+  drain_timeout: { kind: 'duration', def: 30_000 },
+  'limits.max_payload': { kind: 'size', def: 4 * 1024 * 1024 },
+  'limits.max_batch': { kind: 'count', def: 1000 },
+  'limits.max_headers': { kind: 'count', def: 64 },
+  'limits.max_frame': { kind: 'size', def: 16 * 1024 * 1024 },
+  'limits.max_body': { kind: 'size', def: 16 * 1024 * 1024 },
+  'limits.max_inflight_per_subscription': { kind: 'count', def: 1000 },
+  'limits.max_queues_per_topic': { kind: 'count', def: 1024 },
+};
+
+/** Environment variables and the key each overrides. */
+export const ENV_OVERRIDES: Record<string, string> = {
+  MQLITE_HOST: 'server.host',
+  MQLITE_GRPC_PORT: 'server.grpc.port',
+  MQLITE_HTTP_PORT: 'server.http.port',
+  MQLITE_TCP_PORT: 'server.tcp.port',
+  MQLITE_PERSISTENCE: 'persistence.enabled',
+  MQLITE_AOF_DIR: 'persistence.aof.dir',
+  MQLITE_FSYNC: 'persistence.aof.fsync',
+  MQLITE_LOG_LEVEL: 'log.level',
+  MQLITE_LOG_FORMAT: 'log.format',
+  MQLITE_ACK_TIMEOUT: 'ack_timeout',
+};
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** Go-style durations ("30s", "1m30s", "500ms"); a bare number is seconds. */
+export function parseDuration(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v * 1000 : undefined;
+  if (typeof v !== 'string' || v.trim() === '') return undefined;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let m: RegExpExecArray | null;
+  let consumed = 0;
+  const s = v.trim();
+  while ((m = re.exec(s)) !== null) {
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    consumed = re.lastIndex;
+  }
+  return consumed === s.length ? Math.round(total) : undefined;
+}
+
+/** Bytes, as a number or "64mb", "512kb", "1gb". */
+export function parseSize(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? v : undefined;
+  if (typeof v !== 'string') return undefined;
+  const m = /^(\d+)\s*([kmg]?b?)$/i.exec(v.trim());
+  if (!m) return undefined;
+  const unit = SIZE_UNITS[m[2]!.toLowerCase().replace(/^([kmg])$/, '$1b')];
+  return unit === undefined ? undefined : Number(m[1]) * unit;
+}
+
+function coerce(key: string, kind: Kind, raw: unknown, from: string): unknown {
+  const fail = (expected: string): never => {
+    throw new ConfigError(`${from}: '${key}' is ${JSON.stringify(raw)}, expected ${expected}`);
+  };
+  if (Array.isArray(kind)) return kind.includes(raw as string) ? raw : fail(`one of ${kind.join(', ')}`);
+  const text = typeof raw === 'string' ? raw.trim() : raw;
+  switch (kind) {
+    case 'bool':
+      if (typeof text === 'boolean') return text;
+      if (text === 'true' || text === '1') return true;
+      if (text === 'false' || text === '0') return false;
+      return fail('true or false');
+    case 'port': {
+      const n = typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : text;
+      return Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 65535 ? n : fail('a port number 0-65535 (0 picks a free port)');
+    }
+    case 'count':
+    case 'percent': {
+      const n = typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : text;
+      return Number.isInteger(n) && (n as number) >= (kind === 'count' ? 1 : 0) ? n : fail(kind === 'count' ? 'a whole number >= 1' : 'a whole number >= 0');
+    }
+    case 'string':
+      return typeof text === 'string' && text !== '' ? text : fail('a non-empty string');
+    case 'duration':
+      return parseDuration(text) ?? fail('a duration such as "30s", "500ms" or "1m30s"');
+    case 'size':
+      return parseSize(text) ?? fail('a size in bytes such as 1048576, "512kb" or "64mb"');
+  }
+  return fail('a valid value');
+}
+
+function flatten(obj: unknown, prefix: string, out: Map<string, unknown>, from: string): void {
+  if (obj === null || obj === undefined) return;
+  if (typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigError(`${from}: '${prefix || '(top level)'}' must be a mapping of keys`);
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (SCHEMA[key]) out.set(key, v);
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(SCHEMA).some((s) => s.startsWith(`${key}.`))) flatten(v, key, out, from);
+    else throw new ConfigError(`${from}: unknown key '${key}' (known keys: ${Object.keys(SCHEMA).join(', ')})`);
+  }
+}
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = target;
+  for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+  node[parts.at(-1)!] = value;
+}
+
+/**
+ * Loads the config: defaults, then the file (if it exists; a missing file
+ * is an error only when `required`), then environment overrides.
+ */
+export function loadConfig(path: string | undefined, opts: { required?: boolean; env?: NodeJS.ProcessEnv } = {}): Config {
+  const values = new Map<string, unknown>();
+  for (const [k, { def }] of Object.entries(SCHEMA)) values.set(k, def);
+  if (path !== undefined) {
+    if (existsSync(path)) {
+      let doc: unknown;
+      try {
+        doc = parse(readFileSync(path, 'utf8'));
+      } catch (err) {
+        throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message}`);
+      }
+      const raw = new Map<string, unknown>();
+      flatten(doc, '', raw, path);
+      for (const [k, v] of raw) values.set(k, coerce(k, SCHEMA[k]!.kind, v, path));
+    } else if (opts.required) {
+      throw new ConfigError(`config file ${path} does not exist: pass an existing file to --config, or omit it to use the defaults`);
+    }
+  }
+  const env = opts.env ?? process.env;
+  for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') values.set(key, coerce(key, SCHEMA[key]!.kind, v, `environment variable ${name}`));
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of values) setPath(out, k, v);
+  return out as unknown as Config;
+}

@@ -1,0 +1,65 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseDuration, parseSize } from '../src/config.js';
+
+const file = (text: string): string => {
+  const p = join(mkdtempSync(join(tmpdir(), 'mqlite-config-')), 'config.yaml');
+  writeFileSync(p, text);
+  return p;
+};
+
+describe('configuration', () => {
+  it('has a default for every key, so no file is needed', () => {
+    const c = loadConfig(undefined, { env: {} });
+    expect(c.server).toMatchObject({ host: '127.0.0.1', grpc: { enabled: true, port: 9090 }, http: { port: 8080 }, tcp: { port: 7070 } });
+    expect(c.persistence.aof).toMatchObject({ fsync: 'everysec', dir: './data', filename: 'appendonly.aof' });
+    expect(c.ack_timeout).toBe(30_000);
+    expect(c.drain_timeout).toBe(30_000);
+  });
+
+  it('the shipped config.yaml holds exactly the defaults', () => {
+    expect(loadConfig('config.yaml', { env: {} })).toEqual(loadConfig(undefined, { env: {} }));
+  });
+
+  it('reads existing MQLite keys and Go-style durations', () => {
+    const c = loadConfig(
+      file('server:\n  grpc: {enabled: false, port: 1}\npersistence:\n  aof: {fsync: always, rewrite_min_size: 1mb}\nack_timeout: 1m30s\ndrain_timeout: 500ms\n'),
+      { env: {} },
+    );
+    expect(c.server.grpc).toEqual({ enabled: false, port: 1 });
+    expect(c.persistence.aof.fsync).toBe('always');
+    expect(c.persistence.aof.rewrite_min_size).toBe(1024 * 1024);
+    expect(c.ack_timeout).toBe(90_000);
+    expect(c.drain_timeout).toBe(500);
+  });
+
+  it('stops on an unknown key or a wrong value, naming it', () => {
+    expect(() => loadConfig(file('server:\n  grcp: {port: 1}\n'), { env: {} })).toThrow(/unknown key 'server.grcp'/);
+    expect(() => loadConfig(file('persistence:\n  aof: {fsync: sometimes}\n'), { env: {} })).toThrow(/'persistence.aof.fsync'.*always, everysec, no/);
+    expect(() => loadConfig(file('ack_timeout: soon\n'), { env: {} })).toThrow(/'ack_timeout'.*duration/);
+    expect(() => loadConfig(file('server: {tcp: {port: 70000}}\n'), { env: {} })).toThrow(/'server.tcp.port'/);
+    expect(() => loadConfig(file('{{{'), { env: {} })).toThrow(/not valid YAML/);
+    expect(() => loadConfig('/no/such/config.yaml', { required: true, env: {} })).toThrow(/does not exist/);
+  });
+
+  it('environment variables override the file', () => {
+    const c = loadConfig(file('server: {tcp: {port: 1}}\n'), { env: { MQLITE_TCP_PORT: '7171', MQLITE_FSYNC: 'no', MQLITE_PERSISTENCE: 'false' } });
+    expect(c.server.tcp.port).toBe(7171);
+    expect(c.persistence.aof.fsync).toBe('no');
+    expect(c.persistence.enabled).toBe(false);
+    expect(() => loadConfig(undefined, { env: { MQLITE_FSYNC: 'x' } })).toThrow(/MQLITE_FSYNC/);
+  });
+
+  it('parses durations and sizes', () => {
+    expect(parseDuration('1h2m3s')).toBe(3_723_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration(2)).toBe(2000);
+    expect(parseDuration('5 s')).toBeUndefined();
+    expect(parseSize('512kb')).toBe(512 * 1024);
+    expect(parseSize('2GB')).toBe(2 * 1024 ** 3);
+    expect(parseSize('2m')).toBe(2 * 1024 ** 2);
+    expect(parseSize('-1')).toBeUndefined();
+  });
+});
