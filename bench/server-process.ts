@@ -1,0 +1,66 @@
+/**
+ * Starts the built broker (`dist/cmd/mqlite.js`) in a child process on free
+ * ports with a private data directory, so a benchmark's client and the
+ * server do not share one core.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+
+export interface ServerProcess {
+  ports: { grpc: number; http: number; tcp: number };
+  pid: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+const entry = join(dirname(fileURLToPath(import.meta.url)), '..', 'cmd', 'mqlite.js');
+
+export async function startServerProcess(
+  opts: { fsync?: 'always' | 'everysec' | 'no'; persistence?: boolean; extraConfig?: Record<string, unknown> } = {},
+): Promise<ServerProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mqlite-bench-'));
+  const config = {
+    server: { host: '127.0.0.1', grpc: { port: 0 }, http: { port: 0 }, tcp: { port: 0 } },
+    persistence: { enabled: opts.persistence ?? true, aof: { fsync: opts.fsync ?? 'everysec', dir: join(dataDir, 'aof'), rewrite_min_size: '1gb' } },
+    log: { level: 'info', format: 'json' },
+    ...opts.extraConfig,
+  };
+  const configPath = join(dataDir, 'config.yaml');
+  writeFileSync(configPath, stringify(config));
+  const child = spawn(process.execPath, [entry, '--config', configPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ports = { grpc: 0, http: 0, tcp: 0 };
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => reject(new Error('broker did not report ready within 20 s')), 20_000);
+    void exited.then((code) => reject(new Error(`broker exited with code ${code} before it was ready`)));
+    lines.on('line', (line) => {
+      let rec: { msg?: string; front?: keyof typeof ports; port?: number };
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (rec.msg === 'listening' && rec.front) ports[rec.front] = rec.port!;
+      if (rec.msg === 'mqlite ready') {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return {
+    ports,
+    pid: child.pid!,
+    dataDir,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
