@@ -1,0 +1,687 @@
+/**
+ * The append-only file: every broker mutation, framed and checksummed
+ * (codec.ts), in a Redis-7-style multi-part AOF:
+ *
+ *   <filename>.manifest          which files make up the AOF, in replay order
+ *   <filename>.<seq>.base.aof    a compact snapshot written by a rewrite (optional)
+ *   <filename>.<seq>.incr.aof    mutations appended since; the last one is live
+ *
+ * Guarantees (DESIGN.md, "Durability contract"):
+ *
+ * - A record is acknowledged (its durable() promise resolves) only when it
+ *   is written, and under `always` only after an fdatasync that started
+ *   after its write. Records of one event-loop turn share one write; under
+ *   `always`, records that arrive while an fdatasync runs wait for it and
+ *   then share the next one, so concurrent publishers share fsyncs.
+ * - A failed write or fdatasync rejects its batch with UNAVAILABLE and
+ *   puts the store in the FAILED state: nothing is written after a record
+ *   that may be missing (the log would have a hole that replays to a state
+ *   that never existed), and every later durable() rejects until restart.
+ * - Startup replays base then incrs. A torn record at the very end of the
+ *   last file is cut (logged with the bytes dropped) before anything new is
+ *   appended; a bad record anywhere else stops startup naming file and offset.
+ * - The manifest is only ever replaced atomically (manifest.ts). Every file
+ *   it lists exists before it is listed and is deleted only after a manifest
+ *   without it is in place, so a crash at any instant leaves a loadable AOF
+ *   with every acknowledged record; files it does not list are leftovers of
+ *   an interrupted rewrite and are deleted at the next open.
+ *
+ * States of the store:
+ *
+ *   OPEN ──replay()──> REPLAYED ──close()──> CLOSED
+ *                          │  ↑
+ *              rewrite()   │  │ new base in place
+ *                          ↓  │
+ *                       REWRITING (appends go on, to the new incr)
+ *   any state ──write/fsync error──> FAILED (refuses every append)
+ *
+ * Rewrite, in the manner of Redis 7, with N+1 the next sequence number:
+ *   1. write the pending batch to the old incr (and sync it), create incr
+ *      N+1, switch the manifest to old base + old incrs + incr N+1, and
+ *      append to incr N+1 from now on;
+ *   2. at that same instant (no await in between) ask the snapshot source
+ *      for the state: it equals the replay of every file listed before
+ *      incr N+1, so base N+1 + incr N+1 replays to the live state;
+ *   3. write the snapshot to base N+1 .tmp in slices, yielding to the event
+ *      loop between them; fsync it and rename it to its final name;
+ *   4. switch the manifest to base N+1 + incrs from N+1 on;
+ *   5. delete the old base and incrs.
+ *   A crash before 4 loads the old files plus incr N+1; after it, the new.
+ */
+import * as path from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { BrokerError } from '../broker/errors.js';
+import { RecordEncoder } from './codec.js';
+import { AofCorruptError } from './errors.js';
+import { nodeFiles, osError, type AofFiles } from './files.js';
+import {
+  aofFileName,
+  isAofArtifact,
+  manifestName,
+  readManifest,
+  seqOf,
+  writeManifest,
+  type ManifestEntry,
+} from './manifest.js';
+import { scanFile } from './reader.js';
+import type {
+  FsyncPolicy,
+  LogRecord,
+  RecordSink,
+  ReplayStats,
+  RewriteStats,
+  SnapshotSource,
+  Store,
+} from './store.js';
+
+export interface FileStoreOptions {
+  readonly dir: string;
+  /** Base name of the AOF files (default `appendonly.aof`). */
+  readonly filename?: string;
+  readonly fsync: FsyncPolicy;
+  /** No automatic rewrite while the AOF is smaller than this (bytes). */
+  readonly rewriteMinSize: number;
+  /** Automatic rewrite once the AOF grew by this % since the last rewrite (0 disables it). */
+  readonly rewritePercentage: number;
+  readonly logger: Logger;
+  /** The file layer; tests inject faults through it. */
+  readonly fs?: AofFiles;
+}
+
+export interface FileStoreStats {
+  /** Bytes written to incr files. */
+  readonly bytes: number;
+  readonly records: number;
+  /** Writes of a batch (group commits). */
+  readonly batches: number;
+  readonly fsyncs: number;
+  /** Failed writes and fsyncs. */
+  readonly failures: number;
+  readonly rewrites: number;
+  readonly rewriteFailures: number;
+  readonly lastRewriteSeconds: number;
+  /** Current size of base + incr files. */
+  readonly aofSize: number;
+  /** Size of the AOF after the last rewrite (or at open): the reference for rewritePercentage. */
+  readonly rewriteBaseSize: number;
+  readonly failed: boolean;
+}
+
+export const DEFAULT_AOF_FILENAME = 'appendonly.aof';
+/** A rewrite slice ends after this many bytes or this many ms, whichever first. */
+const REWRITE_SLICE_BYTES = 1024 * 1024;
+const REWRITE_SLICE_MS = 4;
+/** After a failed automatic rewrite, wait this long before trying again. */
+const AUTO_REWRITE_BACKOFF_MS = 60_000;
+const APPEND_SLAB_BYTES = 256 * 1024;
+
+/** One group commit: every record appended between two writes shares it. */
+interface Batch {
+  readonly promise: Promise<void>;
+  settled: boolean;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Appends that nobody awaited must not turn a failure into an unhandled rejection.
+  promise.catch(() => {});
+  const batch: Batch = {
+    promise,
+    settled: false,
+    resolve() {
+      batch.settled = true;
+      resolve();
+    },
+    reject(err) {
+      batch.settled = true;
+      reject(err);
+    },
+  };
+  return batch;
+}
+
+const RESOLVED = Promise.resolve();
+
+export class FileStore implements Store {
+  readonly sink: RecordSink;
+  private readonly encoder: RecordEncoder;
+  private readonly files: AofFiles;
+  private readonly log: Logger;
+  private readonly dir: string;
+  private readonly filename: string;
+  private readonly policy: FsyncPolicy;
+  private readonly rewriteMinSize: number;
+  private readonly rewritePercentage: number;
+
+  private manifest: ManifestEntry[];
+  private nextSeq: number;
+  /** Append descriptor of the last incr file. */
+  private fd: number;
+  private incrPath: string;
+  private aofSize: number;
+  private rewriteBaseSize: number;
+
+  /** Records encoded and not yet written. */
+  private pending: Batch | undefined;
+  /** Written, waiting for the fdatasync that covers it (`always`). */
+  private unsynced: Batch | undefined;
+  private flushScheduled = false;
+  /** The fdatasync of the append file now running, if any. */
+  private inFlightSync: Promise<void> | undefined;
+  /** Written since the last fdatasync (`everysec`). */
+  private dirty = false;
+  private failure: BrokerError | undefined;
+  private replayState: 'pending' | 'running' | 'done';
+  private replayCalled = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private rewriting: Promise<RewriteStats> | undefined;
+  private abortRewrite = false;
+  private source: SnapshotSource | undefined;
+  private autoRewriteAfter = 0;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private recordsTaken = 0;
+  private readonly counters = {
+    bytes: 0,
+    records: 0,
+    batches: 0,
+    fsyncs: 0,
+    failures: 0,
+    rewrites: 0,
+    rewriteFailures: 0,
+    lastRewriteSeconds: 0,
+  };
+
+  private constructor(
+    opts: FileStoreOptions,
+    files: AofFiles,
+    filename: string,
+    manifest: ManifestEntry[],
+    nextSeq: number,
+    fd: number,
+    aofSize: number,
+  ) {
+    this.files = files;
+    this.log = opts.logger;
+    this.dir = opts.dir;
+    this.filename = filename;
+    this.policy = opts.fsync;
+    this.rewriteMinSize = opts.rewriteMinSize;
+    this.rewritePercentage = opts.rewritePercentage;
+    this.manifest = manifest;
+    this.nextSeq = nextSeq;
+    this.fd = fd;
+    this.incrPath = path.join(this.dir, manifest[manifest.length - 1]!.name);
+    this.aofSize = aofSize;
+    // As Redis does, growth is measured from the size found at startup.
+    this.rewriteBaseSize = aofSize;
+    // Nothing to replay means nothing torn to cut: appends may start at once.
+    this.replayState = aofSize === 0 ? 'done' : 'pending';
+    this.encoder = new RecordEncoder(APPEND_SLAB_BYTES, () => {
+      if (this.pending === undefined) {
+        this.pending = newBatch();
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(this.flushTick);
+        }
+      }
+    });
+    this.sink = this.encoder;
+    if (this.policy === 'everysec') {
+      this.timer = setInterval(() => this.backgroundSync(), 1000);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Opens (or creates) the AOF in `opts.dir`. Leftovers of an interrupted
+   * rewrite are deleted; files the manifest lists but that are missing, or
+   * AOF files without a manifest, stop the open: starting fresh over them
+   * would silently drop acknowledged records.
+   */
+  static async open(opts: FileStoreOptions): Promise<FileStore> {
+    const files = opts.fs ?? nodeFiles;
+    const filename = opts.filename ?? DEFAULT_AOF_FILENAME;
+    if (!/^[A-Za-z0-9._-]+$/.test(filename)) {
+      throw new Error(`AOF filename "${filename}" may only hold letters, digits, '.', '_' and '-'`);
+    }
+    const dir = opts.dir;
+    files.mkdir(dir);
+    const names = files.list(dir);
+    let manifest = readManifest(files, dir, filename);
+    let maxSeq = 0;
+    for (const name of names) maxSeq = Math.max(maxSeq, seqOf(filename, name));
+    if (manifest === undefined) {
+      const orphans = names.filter((n) => isAofArtifact(filename, n) && !n.endsWith('.tmp'));
+      if (orphans.length > 0) {
+        throw new Error(
+          `${dir} holds AOF files (${orphans.join(', ')}) but no ${manifestName(filename)}: ` +
+            `refusing to start empty over them; restore the manifest or move the files away`,
+        );
+      }
+      manifest = [];
+    }
+    const listed = new Set(manifest.map((e) => e.name));
+    const present = new Set(names);
+    for (const e of manifest) {
+      if (!present.has(e.name)) {
+        throw new Error(
+          `${path.join(dir, e.name)} is listed in ${manifestName(filename)} but missing; ` +
+            `run \`mqlite-cli aof check ${dir}\``,
+        );
+      }
+      maxSeq = Math.max(maxSeq, e.seq);
+    }
+    for (const name of names) {
+      if (isAofArtifact(filename, name) && !listed.has(name)) {
+        // Written by a rewrite or manifest switch that never completed: no manifest refers to it.
+        opts.logger.info({ file: path.join(dir, name) }, 'deleting AOF file left over by an interrupted rewrite');
+        files.unlink(path.join(dir, name));
+      }
+    }
+    if (manifest.length === 0 || manifest[manifest.length - 1]!.type !== 'incr') {
+      const seq = ++maxSeq;
+      const entry: ManifestEntry = { name: aofFileName(filename, seq, 'incr'), seq, type: 'incr' };
+      files.close(files.open(path.join(dir, entry.name), 'a'));
+      manifest = [...manifest, entry];
+      writeManifest(files, dir, filename, manifest);
+    }
+    let aofSize = 0;
+    for (const e of manifest.slice(0, -1)) {
+      const fd = files.open(path.join(dir, e.name), 'r');
+      try {
+        aofSize += files.size(fd);
+      } finally {
+        files.close(fd);
+      }
+    }
+    const fd = files.open(path.join(dir, manifest[manifest.length - 1]!.name), 'a');
+    aofSize += files.size(fd);
+    return new FileStore(opts, files, filename, manifest, maxSeq + 1, fd, aofSize);
+  }
+
+  // -------------------------------------------------------------------------
+  // Appending
+
+  durable(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.pending !== undefined) return this.pending.promise;
+    if (this.unsynced !== undefined && !this.unsynced.settled) return this.unsynced.promise;
+    return RESOLVED;
+  }
+
+  private readonly flushTick = (): void => {
+    this.flushScheduled = false;
+    this.flushNow();
+  };
+
+  /** Writes the pending batch, unless it must wait (replay running, fdatasync running under `always`). */
+  private flushNow(): void {
+    const batch = this.pending;
+    if (batch === undefined) return;
+    if (this.failure !== undefined || this.closed) {
+      this.dropPending(this.failure ?? new BrokerError('UNAVAILABLE', `AOF in ${this.dir} is closed`));
+      return;
+    }
+    if (this.replayState === 'running') return; // replay() flushes when it is done
+    if (this.replayState === 'pending') {
+      // The tail may be torn: appending after it would bury it in the middle of the log.
+      this.fail('append', this.incrPath, new Error('records appended before replay() read the existing AOF'), batch);
+      return;
+    }
+    if (this.policy === 'always' && this.inFlightSync !== undefined) return; // the sync's end flushes
+    this.pending = undefined;
+    const fd = this.fd;
+    const file = this.incrPath;
+    if (!this.writeTaken(fd, file, batch)) return;
+    if (this.policy === 'always') {
+      this.unsynced = batch;
+      this.startSync(fd, file, batch);
+    } else {
+      this.dirty = true;
+      batch.resolve();
+    }
+    this.maybeAutoRewrite();
+  }
+
+  /** Writes every encoded byte to `fd`; on failure the batch is rejected and the store fails. */
+  private writeTaken(fd: number, file: string, batch: Batch): boolean {
+    const bytes = this.encoder.take();
+    const records = this.encoder.records - this.recordsTaken;
+    this.recordsTaken = this.encoder.records;
+    try {
+      this.files.writeSync(fd, bytes);
+    } catch (err) {
+      this.fail('write', file, err, batch);
+      return false;
+    }
+    this.counters.bytes += bytes.length;
+    this.counters.records += records;
+    this.counters.batches++;
+    this.aofSize += bytes.length;
+    return true;
+  }
+
+  private dropPending(err: BrokerError): void {
+    const batch = this.pending;
+    this.pending = undefined;
+    this.encoder.discard();
+    this.recordsTaken = this.encoder.records;
+    batch?.reject(err);
+  }
+
+  private startSync(fd: number, file: string, batch: Batch | undefined): void {
+    const sync: Promise<void> = this.files.fdatasync(fd).then(
+      () => {
+        this.counters.fsyncs++;
+        batch?.resolve();
+      },
+      (err: unknown) => this.fail('fdatasync', file, err, batch),
+    ).then(() => {
+      if (this.inFlightSync === sync) this.inFlightSync = undefined;
+      if (this.unsynced === batch) this.unsynced = undefined;
+      // Under `always` the batch that gathered during this sync goes out now.
+      if (this.policy === 'always' && this.pending !== undefined) this.flushNow();
+    });
+    this.inFlightSync = sync;
+  }
+
+  private backgroundSync(): void {
+    if (!this.dirty || this.inFlightSync !== undefined || this.failure !== undefined || this.closed) return;
+    this.dirty = false;
+    this.startSync(this.fd, this.incrPath, undefined);
+  }
+
+  /** FAILED: from here on nothing is written and every durable() rejects (see the header). */
+  private fail(op: string, file: string, err: unknown, batch: Batch | undefined): void {
+    this.counters.failures++;
+    this.log.error({ file, op, err: osError(err) }, 'AOF write failed; the store refuses every later append');
+    if (this.failure === undefined) {
+      this.failure = new BrokerError(
+        'UNAVAILABLE',
+        `AOF ${op} of ${file} failed (${osError(err)}); nothing appended since is durable and the store ` +
+          `refuses every later write until the broker is restarted and the AOF checked ` +
+          `(mqlite-cli aof check ${this.dir})`,
+      );
+    }
+    batch?.reject(this.failure);
+    if (this.pending !== undefined) this.dropPending(this.failure);
+  }
+
+  // -------------------------------------------------------------------------
+  // Replay
+
+  async replay(apply: (rec: LogRecord) => void): Promise<ReplayStats> {
+    if (this.replayCalled || this.counters.batches > 0) throw new Error('replay() runs once, before any append');
+    this.replayCalled = true;
+    this.replayState = 'running';
+    let records = 0;
+    let bytes = 0;
+    let truncatedBytes = 0;
+    const fileNames: string[] = [];
+    try {
+      for (let i = 0; i < this.manifest.length; i++) {
+        const file = path.join(this.dir, this.manifest[i]!.name);
+        const last = i === this.manifest.length - 1;
+        fileNames.push(file);
+        const res = await scanFile(this.files, file, apply, { lastFile: last });
+        records += res.records;
+        bytes += res.size;
+        const p = res.problem;
+        if (p === undefined) continue;
+        if (!(last && p.torn)) throw new AofCorruptError(file, p.offset, p.detail, this.dir);
+        truncatedBytes = res.size - p.offset;
+        bytes -= truncatedBytes;
+        this.log.warn(
+          { file, offset: p.offset, droppedBytes: truncatedBytes, reason: p.detail },
+          `AOF ends with a torn record (crash mid-write): dropping the last ${truncatedBytes} bytes of ${file}`,
+        );
+        // Cut before anything is appended, or the torn bytes would end up in the middle of the log.
+        this.files.truncate(this.fd, p.offset);
+        this.files.fdatasyncSync(this.fd);
+        this.aofSize -= truncatedBytes;
+        this.rewriteBaseSize = this.aofSize;
+      }
+    } catch (err) {
+      this.replayState = 'pending';
+      throw err;
+    }
+    this.replayState = 'done';
+    if (this.pending !== undefined) this.flushNow();
+    return { records, bytes, truncatedBytes, files: fileNames };
+  }
+
+  // -------------------------------------------------------------------------
+  // Rewrite
+
+  setSnapshotSource(source: SnapshotSource): void {
+    this.source = source;
+  }
+
+  rewrite(): Promise<RewriteStats> {
+    if (this.rewriting !== undefined) return this.rewriting;
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.closed || this.closing !== undefined) return Promise.reject(new Error(`AOF in ${this.dir} is closed`));
+    if (this.source === undefined) return Promise.reject(new Error('AOF rewrite needs a snapshot source (setSnapshotSource)'));
+    if (this.replayState !== 'done') return Promise.reject(new Error('AOF rewrite before replay()'));
+    const run = this.runRewrite(this.source).finally(() => {
+      this.rewriting = undefined;
+    });
+    this.rewriting = run;
+    return run;
+  }
+
+  private maybeAutoRewrite(): void {
+    if (this.rewriting !== undefined || this.source === undefined || this.rewritePercentage <= 0) return;
+    if (this.aofSize < this.rewriteMinSize) return;
+    const base = this.rewriteBaseSize;
+    if (base > 0 && (this.aofSize - base) * 100 < base * this.rewritePercentage) return;
+    if (Date.now() < this.autoRewriteAfter) return;
+    this.log.info({ aofSize: this.aofSize, rewriteBaseSize: base }, 'AOF grew past the rewrite threshold: rewriting');
+    this.rewrite().catch(() => {
+      this.autoRewriteAfter = Date.now() + AUTO_REWRITE_BACKOFF_MS;
+    });
+  }
+
+  private async runRewrite(source: SnapshotSource): Promise<RewriteStats> {
+    const started = performance.now();
+    const oldFiles = this.manifest;
+    // Steps 1 and 2 run with no await between them: the snapshot is the state after exactly the records in oldFiles.
+    const incr = this.switchIncr();
+    const snap = new RecordEncoder(REWRITE_SLICE_BYTES * 2);
+    const it = source(snap);
+    const baseName = aofFileName(this.filename, incr.seq, 'base');
+    const basePath = path.join(this.dir, baseName);
+    const tmpPath = `${basePath}.tmp`;
+    let tmpFd = -1;
+    let baseSize = 0;
+    try {
+      tmpFd = this.files.open(tmpPath, 'w');
+      // Step 3: slices of at most REWRITE_SLICE_BYTES / REWRITE_SLICE_MS, the next one encoded while the last is written.
+      let write: Promise<void> | undefined;
+      let done = false;
+      while (!done) {
+        const sliceStart = performance.now();
+        while (snap.size < REWRITE_SLICE_BYTES) {
+          if (it.next().done === true) {
+            done = true;
+            break;
+          }
+          if (performance.now() - sliceStart > REWRITE_SLICE_MS) break;
+        }
+        if (write !== undefined) await write;
+        if (this.abortRewrite) throw new Error('rewrite abandoned: the store is closing');
+        if (snap.size > 0) {
+          const bytes = snap.take();
+          baseSize += bytes.length;
+          write = this.files.write(tmpFd, bytes);
+        } else {
+          write = undefined;
+          if (!done) await yieldToLoop();
+        }
+      }
+      if (write !== undefined) await write;
+      await this.files.fdatasync(tmpFd);
+      this.files.close(tmpFd);
+      tmpFd = -1;
+      this.files.rename(tmpPath, basePath);
+      this.files.syncDir(this.dir);
+      // Step 4: from here on the new base is the AOF.
+      const next: ManifestEntry[] = [
+        { name: baseName, seq: incr.seq, type: 'base' },
+        ...this.manifest.filter((e) => e.type === 'incr' && e.seq >= incr.seq),
+      ];
+      writeManifest(this.files, this.dir, this.filename, next);
+      this.manifest = next;
+    } catch (err) {
+      try {
+        it.return?.();
+      } catch {
+        // the snapshot's own cleanup failing changes nothing on disk
+      }
+      if (tmpFd >= 0) this.files.close(tmpFd);
+      this.files.unlink(tmpPath);
+      this.counters.rewriteFailures++;
+      this.log.error({ file: tmpPath, err: osError(err) }, 'AOF rewrite failed; the AOF stays as it was (old files plus the new incr)');
+      throw err instanceof Error && !(err instanceof BrokerError) && 'code' in err
+        ? new Error(`AOF rewrite of ${tmpPath} failed: ${osError(err)}`)
+        : err;
+    }
+    // Step 5: nothing refers to the old files any more.
+    for (const e of oldFiles) {
+      try {
+        this.files.unlink(path.join(this.dir, e.name));
+      } catch (err) {
+        this.log.warn({ file: path.join(this.dir, e.name), err: osError(err) }, 'could not delete an old AOF file');
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const incrSize = this.files.size(this.fd);
+    this.aofSize = baseSize + incrSize;
+    this.rewriteBaseSize = this.aofSize;
+    this.counters.rewrites++;
+    this.counters.lastRewriteSeconds = seconds;
+    this.log.info({ file: basePath, records: snap.records, bytes: baseSize, seconds }, 'AOF rewrite done');
+    return { records: snap.records, bytes: baseSize, seconds };
+  }
+
+  /**
+   * Step 1 of a rewrite: the pending batch goes to the old incr (the
+   * snapshot about to be taken includes it), then appends move to a new
+   * incr that the manifest lists before any record reaches it.
+   */
+  private switchIncr(): ManifestEntry {
+    const oldFd = this.fd;
+    const oldPath = this.incrPath;
+    const batch = this.pending;
+    if (batch !== undefined) {
+      this.pending = undefined;
+      if (!this.writeTaken(oldFd, oldPath, batch)) throw this.failure!;
+    }
+    // Sync the old incr now so that no record it holds depends on the fdatasync of a file we stop appending to.
+    if (this.policy !== 'no' && (batch !== undefined || this.unsynced !== undefined || this.dirty)) {
+      try {
+        this.files.fdatasyncSync(oldFd);
+      } catch (err) {
+        this.fail('fdatasync', oldPath, err, batch);
+        throw this.failure!;
+      }
+      this.counters.fsyncs++;
+      this.dirty = false;
+      this.unsynced?.resolve();
+    }
+    batch?.resolve();
+    const seq = this.nextSeq++;
+    const entry: ManifestEntry = { name: aofFileName(this.filename, seq, 'incr'), seq, type: 'incr' };
+    const newPath = path.join(this.dir, entry.name);
+    const newFd = this.files.open(newPath, 'a');
+    const next = [...this.manifest, entry];
+    try {
+      writeManifest(this.files, this.dir, this.filename, next);
+    } catch (err) {
+      this.files.close(newFd);
+      this.files.unlink(newPath);
+      this.counters.rewriteFailures++;
+      this.log.error({ file: newPath, err: osError(err) }, 'AOF rewrite could not switch the manifest; appends stay on the old incr');
+      throw new Error(`AOF rewrite could not switch the manifest in ${this.dir}: ${osError(err)}`);
+    }
+    this.manifest = next;
+    this.fd = newFd;
+    this.incrPath = newPath;
+    const closeOld = (): void => {
+      try {
+        this.files.close(oldFd);
+      } catch (err) {
+        this.log.warn({ file: oldPath, err: osError(err) }, 'could not close the old AOF incr file');
+      }
+    };
+    // An fdatasync started before the switch may still run on the old descriptor.
+    if (this.inFlightSync !== undefined) void this.inFlightSync.then(closeOld);
+    else closeOld();
+    return entry;
+  }
+
+  // -------------------------------------------------------------------------
+  // Closing and introspection
+
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.rewriting !== undefined) {
+      this.abortRewrite = true;
+      await this.rewriting.catch(() => {});
+    }
+    for (;;) {
+      if (this.inFlightSync !== undefined) {
+        await this.inFlightSync;
+        continue;
+      }
+      if (this.pending !== undefined && this.failure === undefined && this.replayState === 'done') {
+        this.flushNow();
+        continue;
+      }
+      break;
+    }
+    this.closed = true;
+    if (this.pending !== undefined) this.dropPending(this.failure ?? new BrokerError('UNAVAILABLE', `AOF in ${this.dir} is closed`));
+    try {
+      if (this.failure === undefined) {
+        try {
+          await this.files.fdatasync(this.fd);
+          this.counters.fsyncs++;
+        } catch (err) {
+          this.fail('fdatasync', this.incrPath, err, undefined);
+          throw this.failure;
+        }
+      }
+    } finally {
+      this.files.close(this.fd);
+    }
+  }
+
+  stats(): FileStoreStats {
+    return {
+      ...this.counters,
+      aofSize: this.aofSize,
+      rewriteBaseSize: this.rewriteBaseSize,
+      failed: this.failure !== undefined,
+    };
+  }
+
+  /** The files the manifest lists now, in replay order (for tests and the CLI). */
+  manifestEntries(): readonly ManifestEntry[] {
+    return this.manifest;
+  }
+}
