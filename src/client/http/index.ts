@@ -1,0 +1,324 @@
+/**
+ * A small typed client of the HTTP REST + SSE front (PROTOCOL.md "HTTP"),
+ * over `fetch` (undici under Node, keep-alive by default). Used by the CLI,
+ * the benchmark and the tests.
+ */
+import type {
+  ClientMessage,
+  ClientSubscription,
+  MqliteClient,
+  PublishOptions,
+  ResizeSummary,
+  SubscribeOptions,
+  TopicSummary,
+} from '../types.js';
+import { ClientError } from '../types.js';
+import { SseParser } from './sse-parser.js';
+
+export { SseParser } from './sse-parser.js';
+
+export interface HttpClientOptions {
+  /** e.g. `http://127.0.0.1:8080` */
+  baseUrl: string;
+  /** Per-request time limit (not applied to SSE streams); default 30 s. */
+  timeoutMs?: number;
+}
+
+export interface HttpSubscribeOptions extends SubscribeOptions {
+  /** Bound on in-flight messages of a manual-ack subscription (`max_inflight`). */
+  maxInflight?: number;
+}
+
+/** One message as the JSON surfaces show it (PROTOCOL.md "JSON surfaces"). */
+interface WireMessage {
+  id: string;
+  namespace: string;
+  topic: string;
+  queue_id: number;
+  payload: unknown;
+  payload_encoding?: string;
+  timestamp: number;
+  headers?: Record<string, string>;
+  delivery_count?: number;
+}
+
+interface Envelope {
+  success: boolean;
+  message?: string;
+  data?: unknown;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/** The broker's error code behind an HTTP status (the envelope carries only a reason). */
+function codeOfStatus(status: number, message: string): string {
+  switch (status) {
+    case 400:
+    case 413:
+      return 'INVALID_ARGUMENT';
+    case 401:
+      return 'UNAUTHENTICATED';
+    case 404:
+      return 'NOT_FOUND';
+    case 409:
+      return /already exists/i.test(message) ? 'ALREADY_EXISTS' : 'FAILED_PRECONDITION';
+    case 429:
+      return 'RESOURCE_EXHAUSTED';
+    case 503:
+      return 'UNAVAILABLE';
+    default:
+      return status >= 500 ? 'INTERNAL' : `HTTP_${status}`;
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The JSON text to send for a payload: a JSON document as that value, and
+ * anything else as a JSON string (MqliteClient.publish).
+ */
+export function payloadJsonText(payload: Uint8Array | string): string {
+  let text: string;
+  if (typeof payload === 'string') text = payload;
+  else {
+    try {
+      text = utf8.decode(payload);
+    } catch {
+      return JSON.stringify(Buffer.from(payload).toString('utf8'));
+    }
+  }
+  if (text.trim() === '') return JSON.stringify(text);
+  try {
+    JSON.parse(text);
+    return text;
+  } catch {
+    return JSON.stringify(text);
+  }
+}
+
+/** A Message of the JSON surfaces, as the client type. */
+export function decodeMessage(w: WireMessage): ClientMessage {
+  const payload =
+    w.payload_encoding === 'base64' && typeof w.payload === 'string'
+      ? new Uint8Array(Buffer.from(w.payload, 'base64'))
+      : new Uint8Array(Buffer.from(JSON.stringify(w.payload ?? null), 'utf8'));
+  return {
+    id: w.id,
+    namespace: w.namespace,
+    topic: w.topic,
+    queueId: w.queue_id,
+    payload,
+    // A JSON number of nanoseconds is only exact to ~256 ns; the broker's
+    // timestamps are whole microseconds, which rounding recovers exactly.
+    timestamp: BigInt(Math.round(Number(w.timestamp) / 1000)) * 1000n,
+    headers: w.headers ?? {},
+    deliveryCount: w.delivery_count ?? 0,
+  };
+}
+
+const seg = encodeURIComponent;
+
+export class HttpClient implements MqliteClient {
+  private readonly base: string;
+  private readonly timeoutMs: number;
+  private readonly streams = new Set<AbortController>();
+
+  constructor(opts: HttpClientOptions) {
+    this.base = opts.baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  /** `GET /health`. */
+  async health(): Promise<{ status: string }> {
+    const res = await this.fetch('GET', '/health');
+    const text = await res.text();
+    let body: { status?: unknown };
+    try {
+      body = JSON.parse(text) as { status?: unknown };
+    } catch {
+      throw new ClientError('TRANSPORT', `health: not JSON (HTTP ${res.status}): ${text.slice(0, 200)}`);
+    }
+    if (!res.ok) throw new ClientError(codeOfStatus(res.status, ''), `health: HTTP ${res.status} ${JSON.stringify(body)}`);
+    return { status: String(body.status) };
+  }
+
+  async createNamespace(name: string): Promise<void> {
+    await this.call('POST', '/v1/namespaces', JSON.stringify({ name }));
+  }
+
+  async deleteNamespace(name: string): Promise<void> {
+    await this.call('DELETE', `/v1/namespaces/${seg(name)}`);
+  }
+
+  async listNamespaces(): Promise<string[]> {
+    return (await this.call('GET', '/v1/namespaces')) as string[];
+  }
+
+  async createTopic(namespace: string, name: string, queueCount: number): Promise<void> {
+    await this.call('POST', `/v1/namespaces/${seg(namespace)}/topics`, JSON.stringify({ name, queue_count: queueCount }));
+  }
+
+  async deleteTopic(namespace: string, name: string): Promise<void> {
+    await this.call('DELETE', this.topicPath(namespace, name));
+  }
+
+  async listTopics(namespace: string): Promise<TopicSummary[]> {
+    const data = (await this.call('GET', `/v1/namespaces/${seg(namespace)}/topics`)) as { name: string; queue_count: number; version: number }[];
+    return data.map((t) => ({ name: t.name, queueCount: t.queue_count, version: BigInt(t.version) }));
+  }
+
+  async resizeTopic(namespace: string, name: string, newQueueCount: number): Promise<ResizeSummary> {
+    const d = (await this.call('PUT', `${this.topicPath(namespace, name)}/resize`, JSON.stringify({ new_queue_count: newQueueCount }))) as {
+      new_queue_count: number;
+      version: number;
+      draining: boolean;
+    };
+    return { newQueueCount: d.new_queue_count, version: BigInt(d.version), draining: d.draining };
+  }
+
+  async rebalanceTopic(namespace: string, name: string): Promise<void> {
+    await this.call('POST', `${this.topicPath(namespace, name)}/rebalance`);
+  }
+
+  async publish(
+    namespace: string,
+    topic: string,
+    payload: Uint8Array | string,
+    opts: PublishOptions = {},
+  ): Promise<{ messageId: string; queueId: number }> {
+    // Built as text so that a JSON payload is sent as it is, not parsed and serialised again.
+    let body = `{"payload":${payloadJsonText(payload)}`;
+    if (opts.headers !== undefined) body += `,"headers":${JSON.stringify(opts.headers)}`;
+    if (opts.routingKey !== undefined) body += `,"routing_key":${JSON.stringify(opts.routingKey)}`;
+    if (opts.queueId !== undefined) body += `,"queue_id":${Number(opts.queueId)}`;
+    body += '}';
+    const d = (await this.call('POST', `${this.topicPath(namespace, topic)}/publish`, body)) as { message_id: string; queue_id: number };
+    return { messageId: d.message_id, queueId: d.queue_id };
+  }
+
+  async consume(
+    namespace: string,
+    topic: string,
+    queueId: number,
+    opts: { batchSize?: number; autoAck?: boolean } = {},
+  ): Promise<ClientMessage[]> {
+    const body = JSON.stringify({ batch_size: opts.batchSize ?? 1, auto_ack: opts.autoAck ?? false });
+    const data = (await this.call('POST', `${this.queuePath(namespace, topic, queueId)}/consume`, body)) as WireMessage[];
+    return data.map(decodeMessage);
+  }
+
+  async ack(namespace: string, topic: string, queueId: number, ids: readonly string[]): Promise<void> {
+    await this.call('POST', `${this.queuePath(namespace, topic, queueId)}/ack`, JSON.stringify({ message_ids: ids }));
+  }
+
+  /**
+   * Opens an SSE stream; resolves once the server has accepted it (an
+   * unknown topic or queue rejects with NOT_FOUND). Messages arrive through
+   * `onMessage`, resize notices included (id `_resize_<version>`).
+   */
+  async subscribe(namespace: string, topic: string, queueId: number, opts: HttpSubscribeOptions): Promise<ClientSubscription> {
+    let query = `auto_ack=${opts.autoAck ? 'true' : 'false'}`;
+    if (opts.maxInflight !== undefined) query += `&max_inflight=${opts.maxInflight}`;
+    const url = `${this.base}${this.queuePath(namespace, topic, queueId)}/subscribe?${query}`;
+    const abort = new AbortController();
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
+    } catch (err) {
+      throw new ClientError('TRANSPORT', `subscribe ${url}: ${(err as Error).message}`);
+    }
+    if (!res.ok || res.body === null) throw await this.failure(res);
+    this.streams.add(abort);
+    let ended = false;
+    const endOnce = (err: ClientError | undefined): void => {
+      if (ended) return;
+      ended = true;
+      this.streams.delete(abort);
+      opts.onEnd?.(err);
+    };
+    let serverEnd: ClientError | undefined;
+    const parser = new SseParser((event, data) => {
+      if (event === 'message') {
+        if (ended) return;
+        opts.onMessage(decodeMessage(JSON.parse(data) as WireMessage));
+      } else if (event === 'end') {
+        const reason = (JSON.parse(data) as Envelope).message ?? 'subscription ended';
+        serverEnd = new ClientError(/shutting down/i.test(reason) ? 'UNAVAILABLE' : 'NOT_FOUND', reason);
+      }
+    });
+    const body = res.body;
+    void (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of body) parser.push(decoder.decode(chunk, { stream: true }));
+        endOnce(serverEnd ?? new ClientError('UNAVAILABLE', 'the server ended the stream'));
+      } catch (err) {
+        if (abort.signal.aborted) endOnce(undefined);
+        else endOnce(new ClientError('TRANSPORT', `subscription stream failed: ${(err as Error).message}`));
+      }
+    })();
+    return {
+      close: async (): Promise<void> => {
+        if (ended) return;
+        abort.abort();
+        endOnce(undefined);
+      },
+    };
+  }
+
+  /** Ends open SSE streams. Keep-alive connections belong to fetch's global pool. */
+  async close(): Promise<void> {
+    for (const s of this.streams) s.abort();
+    this.streams.clear();
+  }
+
+  // ---- plumbing ----
+
+  private topicPath(namespace: string, topic: string): string {
+    return `/v1/namespaces/${seg(namespace)}/topics/${seg(topic)}`;
+  }
+
+  private queuePath(namespace: string, topic: string, queueId: number): string {
+    return `${this.topicPath(namespace, topic)}/queues/${queueId}`;
+  }
+
+  private async fetch(method: string, path: string, body?: string): Promise<Response> {
+    try {
+      return await fetch(this.base + path, {
+        method,
+        headers: body === undefined ? undefined : JSON_HEADERS,
+        body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new ClientError('TRANSPORT', `${method} ${path}: ${(err as Error).message}`);
+    }
+  }
+
+  /** One request; returns the envelope's `data`, or throws the reason as a ClientError. */
+  private async call(method: string, path: string, body?: string): Promise<unknown> {
+    const res = await this.fetch(method, path, body);
+    if (!res.ok) throw await this.failure(res);
+    const text = await res.text();
+    let env: Envelope;
+    try {
+      env = JSON.parse(text) as Envelope;
+    } catch {
+      throw new ClientError('TRANSPORT', `${method} ${path}: reply is not JSON: ${text.slice(0, 200)}`);
+    }
+    if (!env.success) throw new ClientError('INTERNAL', env.message ?? `${method} ${path} failed`);
+    return env.data;
+  }
+
+  private async failure(res: Response): Promise<ClientError> {
+    const text = await res.text().catch(() => '');
+    let message = `HTTP ${res.status}`;
+    try {
+      const env = JSON.parse(text) as Envelope;
+      if (typeof env.message === 'string') message = env.message;
+    } catch {
+      if (text !== '') message += `: ${text.slice(0, 200)}`;
+    }
+    return new ClientError(codeOfStatus(res.status, message), message);
+  }
+}
