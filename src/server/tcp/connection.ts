@@ -1,0 +1,394 @@
+/**
+ * One TCP connection: frames in, commands run, replies out in request order.
+ *
+ * - Pipelining (PROTOCOL.md: "Responses on a connection come in the order
+ *   of the requests"): every frame takes a slot in a FIFO reply queue when
+ *   it is read; a slot is written when it and every slot before it are
+ *   settled, so a publish waiting for its fsync holds back the replies
+ *   behind it, never reorders them.
+ * - Coalescing: replies are built into shared slabs (FrameWriter) and leave
+ *   in one socket write per event-loop turn, or sooner past FLUSH_BYTES.
+ * - Backpressure (DESIGN.md, "Subscriptions"; issue 5, "a client that never
+ *   reads"): when the socket's write buffer is full, or too many replies
+ *   wait in the queue, the connection stops parsing frames, stops reading
+ *   the socket and pauses its subscriptions until 'drain'. Memory per
+ *   connection is then bounded by the socket buffers, one read chunk and
+ *   MAX_QUEUED replies.
+ * - A subscription's pushed frames go through the same queue, so they come
+ *   after the "subscribed" reply and after every reply before it.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { Broker, Subscription, SubscriptionHandler } from '../../broker/broker.js';
+import type { BrokerError } from '../../broker/errors.js';
+import { type Delivery, type ResizeNotice, resizeNoticeMessage } from '../../broker/message.js';
+import type { Action, CommandArgs, CommandResults } from './commands.js';
+import { badRequestReason, errorReason } from './errors.js';
+import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, FrameReader, FrameWriter, ReadResult } from './frame.js';
+import { type HandlerContext, handlers } from './handlers.js';
+import { decodeJsonCommand } from './json-codec.js';
+import { decodePbCommand } from './pb-codec.js';
+import { writeError, writeOk, writePush } from './reply.js';
+
+/** Replies waiting (settled or not) before the connection stops reading. */
+const MAX_QUEUED = 4096;
+/** Reading resumes once the queue is back under this. */
+const RESUME_QUEUED = 1024;
+/** Written-but-unsent reply bytes that trigger a write before the turn ends. */
+const FLUSH_BYTES = 256 * 1024;
+
+interface Slot {
+  done: boolean;
+  readonly encoding: Encoding;
+  readonly requestId: string | undefined;
+  action: Action | undefined;
+  result: unknown;
+  /** Set for an error reply. */
+  reason: string | undefined;
+  /** Set for a pushed message waiting behind earlier replies. */
+  push: Delivery | undefined;
+  /** A framing error: the connection ends after this frame. */
+  last: boolean;
+}
+
+function slot(encoding: Encoding, requestId: string | undefined): Slot {
+  return { done: false, encoding, requestId, action: undefined, result: undefined, reason: undefined, push: undefined, last: false };
+}
+
+class PushTarget implements SubscriptionHandler {
+  sub: Subscription | undefined;
+
+  constructor(
+    private readonly conn: Connection,
+    readonly encoding: Encoding,
+    readonly requestId: string | undefined,
+  ) {}
+
+  message(msg: Delivery): void {
+    this.conn.push(this, msg);
+  }
+
+  notice(n: ResizeNotice): void {
+    this.conn.push(this, resizeNoticeMessage(n));
+  }
+
+  end(reason: BrokerError | undefined): void {
+    this.conn.subscriptionEnded(this, reason);
+  }
+
+  batchEnd(): void {
+    this.conn.batchEnd();
+  }
+}
+
+export class Connection implements HandlerContext {
+  private readonly reader: FrameReader;
+  private readonly out = new FrameWriter();
+  private readonly queue: Slot[] = [];
+  private head = 0;
+  private readonly targets = new Set<PushTarget>();
+
+  /** The socket's write buffer is full: wait for 'drain'. */
+  private writeBlocked = false;
+  /** Reading and subscriptions are paused (writeBlocked or too many queued replies). */
+  private paused = false;
+  /** No more frames are read: after a framing error or during shutdown. */
+  private stopped = false;
+  private closed = false;
+  private flushScheduled = false;
+  private pumping = false;
+  private ending = false;
+
+  /** Encoding and request id of the command being run (for `subscribe`). */
+  private curEncoding: Encoding = ENCODING_JSON;
+  private curRequestId: string | undefined;
+
+  /** Resolves when the socket is closed. */
+  readonly closedPromise: Promise<void>;
+  private resolveClosed!: () => void;
+  private endScheduled = false;
+
+  private readonly flushTick = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  constructor(
+    readonly broker: Broker,
+    private readonly socket: Socket,
+    private readonly maxFrameBytes: number,
+    private readonly log: Logger,
+  ) {
+    this.closedPromise = new Promise<void>((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    this.reader = new FrameReader(maxFrameBytes);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.reader.push(chunk);
+      this.pump();
+    });
+    socket.on('drain', () => {
+      this.writeBlocked = false;
+      this.updateFlow();
+    });
+    socket.on('error', (err) => {
+      log.debug({ err, remote: socket.remoteAddress }, 'tcp connection error');
+    });
+    // The server is half-open: a client may send its requests and shut its
+    // write side; the replies still go out, then the connection ends.
+    socket.on('end', () => {
+      this.stopped = true;
+      this.ending = true;
+      this.maybeEnd();
+    });
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Server shutdown: stop reading, end subscriptions, answer what was read, then end. */
+  shutdown(): void {
+    if (this.closed) return;
+    this.stopReading();
+    for (const t of [...this.targets]) {
+      t.sub?.close();
+      this.subscriptionEnded(t, undefined, 'UNAVAILABLE: server is shutting down');
+    }
+    this.ending = true;
+    this.maybeEnd();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      const reader = this.reader;
+      while (!this.paused && !this.stopped) {
+        const r = reader.next();
+        if (r === ReadResult.NeedMore) break;
+        if (r === ReadResult.Frame) this.runFrame(reader);
+        else this.framingError(r, reader);
+        if (this.out.pendingBytes >= FLUSH_BYTES) this.flush();
+      }
+    } finally {
+      this.pumping = false;
+    }
+    this.updateFlow();
+    this.scheduleFlush();
+  }
+
+  private runFrame(reader: FrameReader): void {
+    const enc = reader.encoding;
+    if (enc !== ENCODING_JSON && enc !== ENCODING_PROTOBUF) {
+      // The framing is intact: answer and go on (PROTOCOL.md, "Extensions on TCP").
+      this.settleError(this.reserve(ENCODING_JSON, undefined), badRequestReason(`unknown encoding byte ${enc}: use 0 (JSON) or 1 (protobuf)`));
+      return;
+    }
+    const req = enc === ENCODING_JSON ? decodeJsonCommand(reader.buf, reader.start, reader.end) : decodePbCommand(reader.buf, reader.start, reader.end);
+    const s = this.reserve(enc, req.requestId);
+    const cmd = req.command;
+    if (cmd === undefined) {
+      this.settleError(s, badRequestReason(req.error!.message));
+      return;
+    }
+    this.curEncoding = enc;
+    this.curRequestId = req.requestId;
+    try {
+      const result = (handlers[cmd.action] as (typeof handlers)[Action]).run(this, cmd.args as never);
+      if (result instanceof Promise) {
+        result.then(
+          (r: unknown) => this.settleOk(s, cmd.action, r),
+          (err: unknown) => this.settleError(s, errorReason(err, this.log, cmd.action)),
+        );
+      } else {
+        this.settleOk(s, cmd.action, result);
+      }
+    } catch (err) {
+      this.settleError(s, errorReason(err, this.log, cmd.action));
+    }
+  }
+
+  /** A zero or oversized length prefix: the framing is lost, so answer and close. */
+  private framingError(r: ReadResult, reader: FrameReader): void {
+    const enc = reader.encoding === ENCODING_PROTOBUF ? ENCODING_PROTOBUF : ENCODING_JSON;
+    const reason =
+      r === ReadResult.ZeroLength
+        ? badRequestReason('frame length 0: a frame holds at least its encoding byte; closing the connection')
+        : badRequestReason(`frame length ${reader.length} exceeds the maximum of ${this.maxFrameBytes} bytes; closing the connection`);
+    this.log.debug({ remote: this.socket.remoteAddress, length: reader.length }, 'tcp framing error');
+    const s = this.reserve(enc, undefined);
+    s.last = true;
+    this.stopReading();
+    this.settleError(s, reason);
+  }
+
+  private stopReading(): void {
+    this.stopped = true;
+    this.socket.pause();
+  }
+
+  // ------------------------------------------------------------- reply queue
+
+  private reserve(encoding: Encoding, requestId: string | undefined): Slot {
+    const s = slot(encoding, requestId);
+    this.queue.push(s);
+    return s;
+  }
+
+  private settleOk(s: Slot, action: Action, result: unknown): void {
+    s.done = true;
+    s.action = action;
+    s.result = result;
+    this.advance();
+  }
+
+  private settleError(s: Slot, reason: string): void {
+    s.done = true;
+    s.reason = reason;
+    this.advance();
+  }
+
+  /** Writes every settled slot at the head of the queue, in order. */
+  private advance(): void {
+    if (this.closed) return;
+    const q = this.queue;
+    let wrote = false;
+    while (this.head < q.length && q[this.head]!.done) {
+      const s = q[this.head]!;
+      q[this.head++] = undefined as unknown as Slot;
+      this.write(s);
+      wrote = true;
+      if (s.last) {
+        this.ending = true;
+        break;
+      }
+      if (this.out.pendingBytes >= FLUSH_BYTES) this.flush();
+    }
+    if (this.head === q.length) {
+      q.length = 0;
+      this.head = 0;
+    }
+    if (!wrote) return;
+    if (!this.pumping) {
+      this.updateFlow();
+      this.scheduleFlush();
+    }
+    this.maybeEnd();
+  }
+
+  private write(s: Slot): void {
+    if (s.push !== undefined) writePush(this.out, s.encoding, s.requestId, s.push);
+    else if (s.reason !== undefined) writeError(this.out, s.encoding, s.requestId, s.reason);
+    else writeOk(this.out, s.encoding, s.requestId, s.action!, s.result as CommandResults[Action]);
+  }
+
+  private get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  // ----------------------------------------------------------- subscriptions
+
+  subscribe(args: CommandArgs['subscribe']): void {
+    const target = new PushTarget(this, this.curEncoding, this.curRequestId);
+    // Throws BrokerError synchronously (unknown queue...): answered as an error frame.
+    target.sub = this.broker.subscribe(args.namespace, args.topic, args.queueId, target, { autoAck: args.autoAck });
+    this.targets.add(target);
+    if (this.paused) target.sub.pause();
+  }
+
+  /** A pushed message: written now, or queued behind replies still waiting. */
+  push(target: PushTarget, msg: Delivery): void {
+    if (this.closed || !this.targets.has(target)) return;
+    if (this.queued === 0) {
+      writePush(this.out, target.encoding, target.requestId, msg);
+      if (this.out.pendingBytes >= FLUSH_BYTES) this.flush();
+      else this.scheduleFlush();
+    } else {
+      const s = this.reserve(target.encoding, target.requestId);
+      s.done = true;
+      s.push = msg;
+      this.updateFlow();
+    }
+  }
+
+  batchEnd(): void {
+    this.flush();
+  }
+
+  /** The broker ended a subscription (or the server shuts down): an error frame tells the client. */
+  subscriptionEnded(target: PushTarget, reason: BrokerError | undefined, text?: string): void {
+    if (!this.targets.delete(target) || this.closed) return;
+    const s = this.reserve(target.encoding, target.requestId);
+    this.settleError(s, text ?? (reason ? errorReason(reason, this.log, 'subscribe') : 'UNAVAILABLE: subscription ended'));
+  }
+
+  // ------------------------------------------------------------------ writing
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.out.pendingBytes === 0) return;
+    this.flushScheduled = true;
+    // After the current microtasks: every reply settled in this turn
+    // (e.g. one group commit) leaves in the same write.
+    process.nextTick(this.flushTick);
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    const parts = this.out.take();
+    if (parts.length === 0) return;
+    let ok: boolean;
+    if (parts.length === 1) ok = this.socket.write(parts[0]!);
+    else {
+      this.socket.cork();
+      ok = true;
+      for (const p of parts) ok = this.socket.write(p);
+      this.socket.uncork();
+    }
+    if (!ok && !this.writeBlocked) {
+      this.writeBlocked = true;
+      this.updateFlow();
+    }
+  }
+
+  /** Pauses or resumes reading and subscriptions from the write and queue state. */
+  private updateFlow(): void {
+    if (this.closed) return;
+    const q = this.queued;
+    const block = this.writeBlocked || q >= MAX_QUEUED || (this.paused && q > RESUME_QUEUED);
+    if (block && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+      for (const t of this.targets) t.sub?.pause();
+    } else if (!block && this.paused) {
+      this.paused = false;
+      for (const t of this.targets) t.sub?.resume();
+      if (!this.stopped) {
+        this.socket.resume();
+        this.pump();
+      }
+    }
+  }
+
+  private maybeEnd(): void {
+    if (!this.ending || this.closed || this.queued > 0 || this.endScheduled) return;
+    this.endScheduled = true;
+    this.flush();
+    this.socket.end();
+    // A peer that never reads would keep the socket open: cut it after a grace period.
+    setTimeout(() => this.socket.destroy(), 5000).unref();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    for (const t of this.targets) t.sub?.close();
+    this.targets.clear();
+    this.queue.length = 0;
+    this.head = 0;
+    this.resolveClosed();
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The TCP framing front (PROTOCOL.md, "TCP framing"): a `node:net` server
+ * speaking `u32be L | u8 encoding | body` with JSON (0) and protobuf (1)
+ * bodies. Each connection is a `Connection` (pipelined, ordered replies,
+ * backpressure, pushed subscriptions); commands are the table in
+ * handlers.ts, shared by both encodings.
+ */
+import { type Server, type Socket, createServer } from 'node:net';
+import type { Logger } from 'pino';
+import type { Broker } from '../../broker/broker.js';
+import type { FrontHandle } from '../front.js';
+import { Connection } from './connection.js';
+
+export interface TcpServerOptions {
+  host: string;
+  port: number;
+  /** Largest accepted frame length `L` (encoding byte + body). */
+  maxFrameBytes: number;
+  logger: Logger;
+}
+
+/** Socket buffer sizes: a client that never reads is cut off at about this much per connection. */
+const SOCKET_HIGH_WATER = 256 * 1024;
+/** How long close() waits for connections to flush their last replies. */
+const CLOSE_GRACE_MS = 5000;
+
+export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Promise<FrontHandle> {
+  const log = opts.logger;
+  const connections = new Set<Connection>();
+  const server: Server = createServer({ allowHalfOpen: true, highWaterMark: SOCKET_HIGH_WATER, noDelay: true }, (socket: Socket) => {
+    const conn = new Connection(broker, socket, opts.maxFrameBytes, log);
+    connections.add(conn);
+    void conn.closedPromise.then(() => connections.delete(conn));
+  });
+  server.on('error', (err) => log.error({ err }, 'tcp server error'));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : opts.port;
+  log.info({ host: opts.host, port, maxFrameBytes: opts.maxFrameBytes }, 'tcp listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const c of connections) c.shutdown();
+        const all = Promise.all([...connections].map((c) => c.closedPromise));
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_GRACE_MS);
+        });
+        await Promise.race([all, grace]);
+        clearTimeout(timer);
+        for (const c of connections) c.destroy();
+        await stopped;
+        log.info({ port }, 'tcp closed');
+      })();
+      return closing;
+    },
+  };
+}

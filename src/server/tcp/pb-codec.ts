@@ -1,0 +1,174 @@
+/**
+ * Protobuf bodies (encoding 1), PROTOCOL.md "TCP framing": a command is a
+ * `TCPCommand`, a reply a `TCPResponse` whose `data` case has the field
+ * number of the command's case (publish 16 -> publish_response 16).
+ *
+ * Decoding reads the wire directly (see proto-wire.ts). `action` names the
+ * command; when it is empty the `data` case does. proto3 cannot tell a
+ * missing field from a default one, so a command without `data` runs with
+ * default arguments and the core rejects what is invalid (an empty name...).
+ */
+import { type Action, type Command, CommandError, isAction } from './commands.js';
+import { ProtoDecodeError, ProtoReader, WIRE_LEN, WIRE_VARINT } from './proto-wire.js';
+
+/** Field numbers of the `data` oneof in TCPCommand and TCPResponse. */
+export const DATA_FIELD: { readonly [A in Action]: number } = {
+  create_namespace: 10,
+  delete_namespace: 11,
+  list_namespaces: 12,
+  create_topic: 13,
+  delete_topic: 14,
+  list_topics: 15,
+  publish: 16,
+  consume: 17,
+  subscribe: 18,
+  ack: 19,
+  resize_topic: 20,
+  rebalance_topic: 21,
+};
+
+const ACTION_OF_FIELD: (Action | undefined)[] = [];
+for (const [action, field] of Object.entries(DATA_FIELD)) ACTION_OF_FIELD[field] = action as Action;
+
+export interface PbRequest {
+  command: Command | undefined;
+  requestId: string | undefined;
+  error: CommandError | undefined;
+}
+
+const T_STRING_1 = (1 << 3) | WIRE_LEN;
+const T_STRING_2 = (2 << 3) | WIRE_LEN;
+const T_STRING_5 = (5 << 3) | WIRE_LEN;
+const T_BYTES_3 = (3 << 3) | WIRE_LEN;
+const T_STRING_4 = (4 << 3) | WIRE_LEN;
+const T_VARINT_3 = (3 << 3) | WIRE_VARINT;
+const T_VARINT_4 = (4 << 3) | WIRE_VARINT;
+const T_VARINT_5 = (5 << 3) | WIRE_VARINT;
+const T_VARINT_6 = (6 << 3) | WIRE_VARINT;
+
+/**
+ * The fields of the small request messages, by number: every request of
+ * PROTOCOL.md is strings and int32/bool varints, plus publish's payload and
+ * headers and ack's repeated ids.
+ */
+interface Fields {
+  s1: string;
+  s2: string;
+  s5: string | undefined;
+  v3: number;
+  v4: number;
+  v5: number;
+  v6: number | undefined;
+  payload: Uint8Array;
+  headers: Record<string, string> | undefined;
+  ids: string[];
+}
+
+const EMPTY = new Uint8Array(0);
+
+function readFields(r: ProtoReader, action: Action): Fields {
+  const f: Fields = { s1: '', s2: '', s5: undefined, v3: 0, v4: 0, v5: 0, v6: undefined, payload: EMPTY, headers: undefined, ids: [] };
+  while (!r.done) {
+    const t = r.tag();
+    switch (t) {
+      case T_STRING_1:
+        f.s1 = r.string();
+        break;
+      case T_STRING_2:
+        f.s2 = r.string();
+        break;
+      case T_BYTES_3:
+        f.payload = r.bytes();
+        break;
+      case T_STRING_4:
+        // PublishRequest.headers (map) and AckRequest.message_ids share field 4
+        if (action === 'publish') r.mapEntry((f.headers ??= {}));
+        else f.ids.push(r.string());
+        break;
+      case T_STRING_5:
+        f.s5 = r.string();
+        break;
+      case T_VARINT_3:
+        f.v3 = r.int32();
+        break;
+      case T_VARINT_4:
+        f.v4 = r.int32();
+        break;
+      case T_VARINT_5:
+        f.v5 = r.int32();
+        break;
+      case T_VARINT_6:
+        f.v6 = r.int32();
+        break;
+      default:
+        r.skip(t & 7);
+    }
+  }
+  return f;
+}
+
+/** One builder per action: request fields to the action's arguments. */
+const builders: { [A in Action]: (f: Fields) => Command & { action: A } } = {
+  create_namespace: (f) => ({ action: 'create_namespace', args: { name: f.s1 } }),
+  delete_namespace: (f) => ({ action: 'delete_namespace', args: { name: f.s1 } }),
+  list_namespaces: () => ({ action: 'list_namespaces', args: {} }),
+  create_topic: (f) => ({ action: 'create_topic', args: { namespace: f.s1, name: f.s2, queueCount: f.v3 } }),
+  delete_topic: (f) => ({ action: 'delete_topic', args: { namespace: f.s1, name: f.s2 } }),
+  list_topics: (f) => ({ action: 'list_topics', args: { namespace: f.s1 } }),
+  resize_topic: (f) => ({ action: 'resize_topic', args: { namespace: f.s1, name: f.s2, newQueueCount: f.v3 } }),
+  rebalance_topic: (f) => ({ action: 'rebalance_topic', args: { namespace: f.s1, name: f.s2 } }),
+  publish: (f) => ({
+    action: 'publish',
+    args: { namespace: f.s1, topic: f.s2, payload: f.payload, headers: f.headers, routingKey: f.s5 || undefined, queueId: f.v6 },
+  }),
+  consume: (f) => ({
+    action: 'consume',
+    args: { namespace: f.s1, topic: f.s2, queueId: f.v3, batchSize: f.v4, autoAck: f.v5 !== 0 },
+  }),
+  subscribe: (f) => ({ action: 'subscribe', args: { namespace: f.s1, topic: f.s2, queueId: f.v3, autoAck: f.v4 !== 0 } }),
+  ack: (f) => ({ action: 'ack', args: { namespace: f.s1, topic: f.s2, queueId: f.v3, messageIds: f.ids } }),
+};
+
+const T_ACTION = (1 << 3) | WIRE_LEN;
+const T_REQUEST_ID = (2 << 3) | WIRE_LEN;
+
+export function decodePbCommand(buf: Buffer, start: number, end: number): PbRequest {
+  let requestId: string | undefined;
+  try {
+    const r = new ProtoReader(buf, start, end);
+    let action = '';
+    let dataField = 0;
+    let ds = 0;
+    let de = 0;
+    while (!r.done) {
+      const t = r.tag();
+      if (t === T_ACTION) action = r.string();
+      else if (t === T_REQUEST_ID) requestId = r.string() || undefined;
+      else if ((t & 7) === WIRE_LEN && ACTION_OF_FIELD[t >>> 3] !== undefined) {
+        // oneof: the last case on the wire wins
+        r.len();
+        dataField = t >>> 3;
+        ds = r.rs;
+        de = r.re;
+      } else r.skip(t & 7);
+    }
+    const dataAction = ACTION_OF_FIELD[dataField];
+    if (action === '') {
+      if (dataAction === undefined) return fail(requestId, 'missing field action (and no data)');
+      action = dataAction;
+    }
+    if (!isAction(action)) return fail(requestId, `unknown action ${JSON.stringify(action)}`);
+    if (dataAction !== undefined && dataAction !== action) {
+      return fail(requestId, `data holds a ${dataAction} request but action is ${JSON.stringify(action)}`);
+    }
+    const fields = readFields(new ProtoReader(buf, ds, de), action);
+    return { command: builders[action](fields), requestId, error: undefined };
+  } catch (err) {
+    if (err instanceof ProtoDecodeError) return fail(requestId, `malformed protobuf: ${err.message}`);
+    throw err;
+  }
+}
+
+function fail(requestId: string | undefined, message: string): PbRequest {
+  return { command: undefined, requestId, error: new CommandError(message) };
+}

@@ -1,0 +1,245 @@
+/**
+ * Protobuf wire primitives for the hot TCP messages (PublishRequest,
+ * PublishResponse, Message, the TCPCommand/TCPResponse envelopes). They
+ * produce and accept exactly the encoding of the generated protobuf-es
+ * code (test/tcp/proto-wire.test.ts checks both directions against it),
+ * at a fraction of its cost: strings are sliced straight out of the frame
+ * and bytes fields are views into it. Rare messages use protobuf-es.
+ */
+
+export const WIRE_VARINT = 0;
+export const WIRE_I64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_I32 = 5;
+
+export class ProtoDecodeError extends Error {
+  override readonly name = 'ProtoDecodeError';
+}
+
+/** A cursor over `buf[pos, end)`. Throws ProtoDecodeError on malformed input. */
+export class ProtoReader {
+  /** After `len()`: the field's bytes are `buf[rs, re)`. */
+  rs = 0;
+  re = 0;
+
+  constructor(
+    readonly buf: Buffer,
+    public pos: number,
+    public end: number,
+  ) {}
+
+  get done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  /** The next tag: `field << 3 | wireType`. */
+  tag(): number {
+    const t = this.uint32();
+    if (t >>> 3 === 0) throw new ProtoDecodeError('field number 0');
+    return t;
+  }
+
+  /** A varint's low 32 bits, unsigned. */
+  uint32(): number {
+    return this.int32() >>> 0;
+  }
+
+  /** A varint's low 32 bits as int32 (negative int32 values take 10 bytes). */
+  int32(): number {
+    const buf = this.buf;
+    let pos = this.pos;
+    let result = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      if (pos >= this.end) throw new ProtoDecodeError('truncated varint');
+      const b = buf[pos++]!;
+      if (shift < 32) result |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        this.pos = pos;
+        return result | 0;
+      }
+    }
+    throw new ProtoDecodeError('varint longer than 10 bytes');
+  }
+
+  /** A varint as unsigned 64-bit. */
+  uint64(): bigint {
+    const buf = this.buf;
+    let pos = this.pos;
+    let lo = 0;
+    let hi = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      if (pos >= this.end) throw new ProtoDecodeError('truncated varint');
+      const b = buf[pos++]!;
+      if (shift < 28) lo += (b & 0x7f) * 2 ** shift;
+      else hi += (b & 0x7f) * 2 ** (shift - 28);
+      if (b < 0x80) {
+        this.pos = pos;
+        return BigInt.asUintN(64, (BigInt(hi) << 28n) | BigInt(lo));
+      }
+    }
+    throw new ProtoDecodeError('varint longer than 10 bytes');
+  }
+
+  int64(): bigint {
+    return BigInt.asIntN(64, this.uint64());
+  }
+
+  bool(): boolean {
+    return this.int32() !== 0;
+  }
+
+  /** A length-delimited field: sets `rs`/`re` and moves past it. */
+  len(): void {
+    const n = this.uint32();
+    const rs = this.pos;
+    if (n > this.end - rs) throw new ProtoDecodeError('length-delimited field runs past the end');
+    this.rs = rs;
+    this.re = rs + n;
+    this.pos = rs + n;
+  }
+
+  string(): string {
+    this.len();
+    return this.buf.toString('utf8', this.rs, this.re);
+  }
+
+  /** A view into the frame: copy before keeping it. */
+  bytes(): Buffer {
+    this.len();
+    return this.buf.subarray(this.rs, this.re);
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case WIRE_VARINT:
+        this.int32();
+        return;
+      case WIRE_I64:
+        this.advance(8);
+        return;
+      case WIRE_LEN:
+        this.len();
+        return;
+      case WIRE_I32:
+        this.advance(4);
+        return;
+      default:
+        throw new ProtoDecodeError(`unsupported wire type ${wireType}`);
+    }
+  }
+
+  /** Reads a map<string,string> entry into `into`. */
+  mapEntry(into: Record<string, string>): void {
+    this.len();
+    const sub = new ProtoReader(this.buf, this.rs, this.re);
+    let key = '';
+    let value = '';
+    while (!sub.done) {
+      const t = sub.tag();
+      if (t === ((1 << 3) | WIRE_LEN)) key = sub.string();
+      else if (t === ((2 << 3) | WIRE_LEN)) value = sub.string();
+      else sub.skip(t & 7);
+    }
+    into[key] = value;
+  }
+
+  private advance(n: number): void {
+    if (n > this.end - this.pos) throw new ProtoDecodeError('truncated field');
+    this.pos += n;
+  }
+}
+
+// ---- writing: callers size a message first, then write it in one pass ----
+
+export function varintSize(n: number): number {
+  if (n < 0) return 10;
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
+  if (n < 0x10000000) return 4;
+  let size = 5;
+  for (let v = Math.floor(n / 2 ** 35); v > 0; v = Math.floor(v / 0x80)) size++;
+  return size;
+}
+
+/** Size of a length-delimited field with tag < 16 holding `n` bytes. */
+export function lenFieldSize(n: number): number {
+  return 1 + varintSize(n) + n;
+}
+
+/** Writes a varint for 0 <= n < 2^53, or a negative int32 as 10 bytes. Returns the new position. */
+export function writeVarint(buf: Buffer, pos: number, n: number): number {
+  if (n < 0) {
+    // int32 sign extension to 64 bits, as protobuf does.
+    let lo = n >>> 0;
+    for (let i = 0; i < 4; i++) {
+      buf[pos++] = (lo & 0x7f) | 0x80;
+      lo >>>= 7;
+    }
+    // bits 28..31 of lo, then 1 bits up to 63
+    buf[pos++] = (lo & 0x0f) | 0x70 | 0x80;
+    for (let i = 0; i < 4; i++) buf[pos++] = 0xff;
+    buf[pos++] = 0x01;
+    return pos;
+  }
+  while (n >= 0x80) {
+    buf[pos++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+export function bigVarintSize(n: bigint): number {
+  let v = BigInt.asUintN(64, n);
+  let size = 1;
+  while (v >= 0x80n) {
+    v >>= 7n;
+    size++;
+  }
+  return size;
+}
+
+export function writeBigVarint(buf: Buffer, pos: number, n: bigint): number {
+  let v = BigInt.asUintN(64, n);
+  if (v < 2n ** 53n) return writeVarint(buf, pos, Number(v));
+  while (v >= 0x80n) {
+    buf[pos++] = Number(v & 0x7fn) | 0x80;
+    v >>= 7n;
+  }
+  buf[pos++] = Number(v);
+  return pos;
+}
+
+/** Writes a string field (tag < 16) whose UTF-8 length is `byteLength`. */
+export function writeStringField(buf: Buffer, pos: number, field: number, s: string, byteLength: number): number {
+  buf[pos++] = (field << 3) | WIRE_LEN;
+  pos = writeVarint(buf, pos, byteLength);
+  buf.write(s, pos, byteLength, byteLength === s.length ? 'latin1' : 'utf8');
+  return pos + byteLength;
+}
+
+export function writeBytesField(buf: Buffer, pos: number, field: number, bytes: Uint8Array): number {
+  buf[pos++] = (field << 3) | WIRE_LEN;
+  pos = writeVarint(buf, pos, bytes.length);
+  buf.set(bytes, pos);
+  return pos + bytes.length;
+}
+
+/** Writes the tag and length of a length-delimited field (any field number). */
+export function writeLenHeader(buf: Buffer, pos: number, field: number, length: number): number {
+  pos = writeVarint(buf, pos, (field << 3) | WIRE_LEN);
+  return writeVarint(buf, pos, length);
+}
+
+export function lenHeaderSize(field: number, length: number): number {
+  return varintSize((field << 3) | WIRE_LEN) + varintSize(length);
+}
+
+export function utf8Length(s: string): number {
+  // ASCII fast path: most ids, names and actions.
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
+  }
+  return s.length;
+}

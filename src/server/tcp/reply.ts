@@ -1,0 +1,92 @@
+/**
+ * Writes reply frames in the encoding of the request they answer
+ * (PROTOCOL.md, "TCP framing"): JSON `{"status", "request_id"?, "data" | "error"}`
+ * or a protobuf `TCPResponse{1 status, 2 error, 3 request_id, data}`.
+ */
+import type { Delivery } from '../../broker/message.js';
+import { timestampNs } from '../../broker/message.js';
+import { messageJson } from '../json-payload.js';
+import type { Action, CommandResults } from './commands.js';
+import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, type FrameWriter } from './frame.js';
+import { handlers } from './handlers.js';
+import { errorJson, okJson } from './json-codec.js';
+import { messageSize, writeMessage } from './pb-builder.js';
+import { DATA_FIELD } from './pb-codec.js';
+import { lenFieldSize, lenHeaderSize, utf8Length, writeLenHeader, writeStringField } from './proto-wire.js';
+
+const SUBSCRIBE_MESSAGE_FIELD = 18;
+
+/** TCPResponse's status, error and request_id fields. */
+function envelopeSize(status: string, error: string, requestId: string | undefined, ridLen: number, errLen: number): number {
+  return lenFieldSize(status.length) + (error ? lenFieldSize(errLen) : 0) + (requestId ? lenFieldSize(ridLen) : 0);
+}
+
+function writeEnvelope(
+  buf: Buffer,
+  pos: number,
+  status: string,
+  error: string,
+  requestId: string | undefined,
+  ridLen: number,
+  errLen: number,
+): number {
+  pos = writeStringField(buf, pos, 1, status, status.length);
+  if (error) pos = writeStringField(buf, pos, 2, error, errLen);
+  if (requestId) pos = writeStringField(buf, pos, 3, requestId, ridLen);
+  return pos;
+}
+
+function writePbOk(out: FrameWriter, requestId: string | undefined, field: number, data: Uint8Array | undefined): void {
+  const ridLen = requestId ? utf8Length(requestId) : 0;
+  const head = envelopeSize('ok', '', requestId, ridLen, 0);
+  const size = head + (data ? lenHeaderSize(field, data.length) + data.length : 0);
+  out.frame(ENCODING_PROTOBUF, size, (buf, pos) => {
+    pos = writeEnvelope(buf, pos, 'ok', '', requestId, ridLen, 0);
+    if (data) {
+      pos = writeLenHeader(buf, pos, field, data.length);
+      buf.set(data, pos);
+    }
+  });
+}
+
+export function writeOk<A extends Action>(
+  out: FrameWriter,
+  encoding: Encoding,
+  requestId: string | undefined,
+  action: A,
+  result: CommandResults[A],
+): void {
+  const spec = handlers[action];
+  if (encoding === ENCODING_JSON) out.json(okJson(spec.json(result), requestId));
+  else writePbOk(out, requestId, DATA_FIELD[action], spec.pb(result));
+}
+
+export function writeError(out: FrameWriter, encoding: Encoding, requestId: string | undefined, reason: string): void {
+  if (encoding === ENCODING_JSON) {
+    out.json(errorJson(reason, requestId));
+    return;
+  }
+  const ridLen = requestId ? utf8Length(requestId) : 0;
+  const errLen = utf8Length(reason);
+  const size = envelopeSize('error', reason, requestId, ridLen, errLen);
+  out.frame(ENCODING_PROTOBUF, size, (buf, pos) => {
+    writeEnvelope(buf, pos, 'error', reason, requestId, ridLen, errLen);
+  });
+}
+
+/** One pushed subscription message (`subscribe_message` in protobuf). */
+export function writePush(out: FrameWriter, encoding: Encoding, requestId: string | undefined, m: Delivery): void {
+  if (encoding === ENCODING_JSON) {
+    out.json(okJson(messageJson(m), requestId));
+    return;
+  }
+  const ridLen = requestId ? utf8Length(requestId) : 0;
+  const ts = timestampNs(m);
+  const msgLen = messageSize(m, ts);
+  const size = envelopeSize('ok', '', requestId, ridLen, 0) + lenHeaderSize(SUBSCRIBE_MESSAGE_FIELD, msgLen) + msgLen;
+  out.frame(ENCODING_PROTOBUF, size, (buf, pos) => {
+    pos = writeEnvelope(buf, pos, 'ok', '', requestId, ridLen, 0);
+    pos = writeLenHeader(buf, pos, SUBSCRIBE_MESSAGE_FIELD, msgLen);
+    writeMessage(buf, pos, m, ts);
+  });
+}
