@@ -105,3 +105,48 @@ export function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Pr
     tick();
   });
 }
+
+/**
+ * A TCP relay in front of the server whose server-to-client direction can be
+ * stalled: a reader that stops reading its socket, as a slow network client
+ * does. (A grpc-js client that merely stops reading its stream keeps
+ * granting HTTP/2 window and buffers in its own process.)
+ */
+export async function stallableRelay(targetPort: number) {
+  const { createServer, connect } = await import('node:net');
+  const pairs: { down: import('node:net').Socket; up: import('node:net').Socket }[] = [];
+  let stalled = false;
+  const server = createServer((down) => {
+    const up = connect(targetPort, '127.0.0.1');
+    down.pipe(up);
+    up.on('data', (chunk: Buffer) => {
+      if (!down.write(chunk)) up.pause();
+    });
+    down.on('drain', () => {
+      if (!stalled) up.resume();
+    });
+    const drop = (): void => {
+      up.destroy();
+      down.destroy();
+    };
+    up.on('error', drop).on('close', drop);
+    down.on('error', drop).on('close', drop);
+    pairs.push({ down, up });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as import('node:net').AddressInfo).port,
+    stall(): void {
+      stalled = true;
+      for (const p of pairs) p.up.pause();
+    },
+    resume(): void {
+      stalled = false;
+      for (const p of pairs) p.up.resume();
+    },
+    close(): Promise<void> {
+      for (const p of pairs) p.up.destroy(), p.down.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
