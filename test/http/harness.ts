@@ -103,15 +103,14 @@ export function chunkedRequest(port: number, path: string, chunks: Buffer[]): Pr
 /** A raw TCP connection that collects everything the server sends. */
 export class RawConnection {
   readonly socket: Socket;
-  private data = '';
+  private chunks: Buffer[] = [];
   private waiters: (() => void)[] = [];
   closed = false;
 
   private constructor(socket: Socket) {
     this.socket = socket;
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      this.data += d;
+    socket.on('data', (d: Buffer) => {
+      this.chunks.push(d);
       this.wake();
     });
     socket.on('close', () => {
@@ -128,8 +127,18 @@ export class RawConnection {
     });
   }
 
+  get raw(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
   get text(): string {
-    return this.data;
+    return this.raw.toString('utf8');
+  }
+
+  /** The response so far: head, and body with any chunked framing removed. */
+  get response(): HttpResponseText {
+    return parseHttpResponse(this.raw);
   }
 
   send(text: string): void {
@@ -138,11 +147,18 @@ export class RawConnection {
 
   /** Waits until the received text satisfies `test` (or the time limit). */
   async until(test: (text: string) => boolean, timeoutMs = 5_000): Promise<string> {
+    return this.untilResponse((r) => test(r.all), timeoutMs).then((r) => r.all);
+  }
+
+  /** Waits until the parsed response satisfies `test`. */
+  async untilResponse(test: (r: HttpResponseText) => boolean, timeoutMs = 5_000): Promise<HttpResponseText> {
     const deadline = Date.now() + timeoutMs;
-    while (!test(this.data)) {
-      if (this.closed) throw new Error(`connection closed; received: ${this.data.slice(0, 500)}`);
+    for (;;) {
+      const r = this.response;
+      if (test(r)) return r;
+      if (this.closed) throw new Error(`connection closed; received: ${r.all.slice(0, 500)}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out; received: ${this.data.slice(-500)}`);
+      if (left <= 0) throw new Error(`timed out; received: ${r.all.slice(-500)}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {
@@ -151,7 +167,6 @@ export class RawConnection {
         });
       });
     }
-    return this.data;
   }
 
   destroy(): void {
@@ -163,6 +178,49 @@ export class RawConnection {
     this.waiters = [];
     for (const f of w) f();
   }
+}
+
+export interface HttpResponseText {
+  /** Everything received, as text. */
+  all: string;
+  /** Status line and headers (empty until complete). */
+  head: string;
+  /** The body, chunked framing removed. */
+  body: string;
+  /** The terminating zero-size chunk was received. */
+  ended: boolean;
+}
+
+export function parseHttpResponse(raw: Buffer): HttpResponseText {
+  const all = raw.toString('utf8');
+  const sep = raw.indexOf('\r\n\r\n');
+  if (sep < 0) return { all, head: '', body: '', ended: false };
+  const head = raw.subarray(0, sep).toString('latin1');
+  if (!/^transfer-encoding: chunked$/im.test(head)) return { all, head, body: raw.subarray(sep + 4).toString('utf8'), ended: false };
+  const parts: Buffer[] = [];
+  let pos = sep + 4;
+  let ended = false;
+  for (;;) {
+    const eol = raw.indexOf('\r\n', pos);
+    if (eol < 0) break;
+    const size = parseInt(raw.subarray(pos, eol).toString('latin1'), 16);
+    if (size === 0) {
+      ended = true;
+      break;
+    }
+    if (eol + 2 + size + 2 > raw.length) break;
+    parts.push(raw.subarray(eol + 2, eol + 2 + size));
+    pos = eol + 2 + size + 2;
+  }
+  return { all, head, body: Buffer.concat(parts).toString('utf8'), ended };
+}
+
+/** Opens a raw SSE request; resolves once the response head has arrived. */
+export async function rawSubscribe(port: number, path: string, headers = ''): Promise<RawConnection> {
+  const conn = await RawConnection.open(port);
+  conn.send(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n${headers}\r\n`);
+  await conn.untilResponse((r) => r.head !== '');
+  return conn;
 }
 
 /** Polls `cond` until true (for state that changes on the server side). */
