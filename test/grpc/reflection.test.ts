@@ -1,0 +1,126 @@
+/**
+ * PROTOCOL.md, "gRPC": server reflection (v1 and v1alpha) lets a generic
+ * tool list the service, fetch its descriptors and call it without the
+ * .proto file. The tool here is built from the reflection protos shipped
+ * with @grpc/reflection and proto-loader: nothing of ours.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, startFixture, type Fixture } from './harness.js';
+
+// protobufjs's descriptor codec, as proto-loader uses it: independent of protobuf-es.
+const descriptorModule = createRequire(import.meta.url)('protobufjs/ext/descriptor');
+const reflectionRoot = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection')), '../proto');
+
+function reflectionClient(version: 'v1' | 'v1alpha', address: string): grpc.Client {
+  const def = protoLoader.loadSync(join(reflectionRoot, `grpc/reflection/${version}/reflection.proto`), {
+    keepCase: true,
+    longs: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const pkg = grpc.loadPackageDefinition(def) as any;
+  const Ctor = pkg.grpc.reflection[version].ServerReflection as grpc.ServiceClientConstructor;
+  return new Ctor(address, grpc.credentials.createInsecure());
+}
+
+/** One request on the bidirectional ServerReflectionInfo stream. */
+function ask(client: grpc.Client, req: object): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const stream = (client as any).ServerReflectionInfo() as grpc.ClientDuplexStream<object, any>;
+    stream.once('data', (res: unknown) => {
+      resolve(res);
+      stream.end();
+    });
+    stream.once('error', reject);
+    stream.write(req);
+  });
+}
+
+/** FileDescriptorSet { repeated FileDescriptorProto file = 1 }, encoded by hand. */
+function descriptorSet(files: Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const file of files) {
+    const len: number[] = [];
+    let n = file.length;
+    while (n > 0x7f) {
+      len.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    len.push(n);
+    parts.push(Buffer.from([0x0a, ...len]), file);
+  }
+  return Buffer.concat(parts);
+}
+
+let f: Fixture;
+beforeAll(async () => {
+  f = await startFixture();
+});
+afterAll(() => f.stop());
+
+describe.each(['v1', 'v1alpha'] as const)('reflection %s', (version) => {
+  let client: grpc.Client;
+  beforeAll(() => {
+    client = reflectionClient(version, f.address);
+  });
+  afterAll(() => client.close());
+
+  it('lists mqlite.v1.MQLiteService', async () => {
+    const res = await ask(client, { list_services: '*' });
+    expect(res.list_services_response.service.map((s: { name: string }) => s.name)).toContain('mqlite.v1.MQLiteService');
+  });
+
+  it('answers NOT_FOUND for an unknown symbol', async () => {
+    const res = await ask(client, { file_containing_symbol: 'mqlite.v1.Nope' });
+    expect(res.error_response.error_code).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('serves descriptors from which a client calls every kind of field, maps included', async () => {
+    const res = await ask(client, { file_containing_symbol: 'mqlite.v1.MQLiteService' });
+    const files: Buffer[] = res.file_descriptor_response.file_descriptor_proto;
+    expect(files.length).toBeGreaterThanOrEqual(1);
+    const def = protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet(files), { keepCase: true, longs: String, defaults: true });
+    const pkg = grpc.loadPackageDefinition(def) as any;
+    const Service = pkg.mqlite.v1.MQLiteService as grpc.ServiceClientConstructor;
+    expect(Object.keys(Service.service)).toHaveLength(12);
+    const dyn = new Service(f.address, grpc.credentials.createInsecure());
+    try {
+      const ns = `refl-${version}`;
+      await call(dyn, 'CreateNamespace', { name: ns });
+      await call(dyn, 'CreateTopic', { namespace: ns, name: 't', queue_count: 2 });
+      // protobufjs builds map fields from descriptors as repeated entries
+      // (same wire bytes); strict tools read the map_entry option checked below.
+      const pub = await call(dyn, 'Publish', { namespace: ns, topic: 't', payload: Buffer.from([0, 255]), headers: [{ key: 'k', value: 'v' }], queue_id: 1 });
+      expect(pub.queue_id).toBe(1);
+      const { messages } = await call(dyn, 'Consume', { namespace: ns, topic: 't', queue_id: 1, batch_size: 1, auto_ack: true });
+      expect(messages[0]).toMatchObject({ id: pub.message_id, headers: [{ key: 'k', value: 'v' }], queue_id: 1, delivery_count: 1 });
+      expect([...messages[0].payload]).toEqual([0, 255]);
+    } finally {
+      dyn.close();
+    }
+  });
+
+  it('marks map entries as such (strict clients reject them otherwise)', async () => {
+    const res = await ask(client, { file_containing_symbol: 'mqlite.v1.Message' });
+    const [file] = res.file_descriptor_response.file_descriptor_proto as Buffer[];
+    const proto = descriptorModule.FileDescriptorProto.decode(file);
+    expect(proto.name).toBe('mqlite/v1/mqlite.proto');
+    expect(proto.package).toBe('mqlite.v1');
+    const message = proto.messageType.find((m: { name: string }) => m.name === 'Message');
+    const entry = message.nestedType.find((m: { name: string }) => m.name === 'HeadersEntry');
+    expect(entry.options.mapEntry).toBe(true);
+    const headers = message.field.find((f: { name: string }) => f.name === 'headers');
+    expect(headers.typeName).toBe('.mqlite.v1.Message.HeadersEntry');
+    const publish = proto.messageType.find((m: { name: string }) => m.name === 'PublishRequest');
+    expect(publish.field.find((f: { name: string }) => f.name === 'queue_id').proto3Optional).toBe(true);
+  });
+
+  it('serves the file by name', async () => {
+    const res = await ask(client, { file_by_filename: 'mqlite/v1/mqlite.proto' });
+    expect(res.file_descriptor_response.file_descriptor_proto.length).toBeGreaterThanOrEqual(1);
+  });
+});
