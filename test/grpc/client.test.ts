@@ -1,0 +1,109 @@
+/** The typed GrpcClient (src/client/grpc) that the CLI and the benchmark use. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GrpcClient } from '../../src/client/grpc/index.js';
+import { ClientError, type ClientMessage } from '../../src/client/types.js';
+import { startFixture, waitFor, type Fixture } from './harness.js';
+
+let f: Fixture;
+let client: GrpcClient;
+beforeAll(async () => {
+  f = await startFixture({ broker: { ackTimeoutMs: 300 } });
+  client = new GrpcClient({ host: '127.0.0.1', port: f.front.port, timeoutMs: 5000 });
+});
+afterAll(async () => {
+  await client.close();
+  await f.stop();
+});
+
+async function rejection(p: Promise<unknown>): Promise<ClientError> {
+  const err = await p.then(
+    (v) => {
+      throw new Error(`expected a rejection, got ${JSON.stringify(v)}`);
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ClientError);
+  return err as ClientError;
+}
+
+describe('GrpcClient', () => {
+  it('drives every admin call', async () => {
+    await client.createNamespace('c');
+    expect(await client.listNamespaces()).toContain('c');
+    await client.createTopic('c', 't', 2);
+    expect(await client.listTopics('c')).toEqual([{ name: 't', queueCount: 2, version: 0n }]);
+    const grown = await client.resizeTopic('c', 't', 3);
+    expect(grown).toMatchObject({ newQueueCount: 3, draining: false });
+    expect(grown.version).toBeGreaterThan(0n);
+    await client.rebalanceTopic('c', 't');
+    await client.createTopic('c', 'gone', 1);
+    await client.deleteTopic('c', 'gone');
+    await client.createNamespace('c2');
+    await client.deleteNamespace('c2');
+    expect(await client.listNamespaces()).not.toContain('c2');
+  });
+
+  it('publishes bytes and strings, consumes and acks', async () => {
+    const bytes = new Uint8Array([0, 1, 2, 250, 255]);
+    const a = await client.publish('c', 't', bytes, { queueId: 0, headers: { h: '1' } });
+    const b = await client.publish('c', 't', 'text', { queueId: 0 });
+    expect(a.queueId).toBe(0);
+    const msgs = await client.consume('c', 't', 0, { batchSize: 10 });
+    expect(msgs.map((m) => m.id)).toEqual([a.messageId, b.messageId]);
+    expect([...msgs[0]!.payload]).toEqual([...bytes]);
+    expect(msgs[0]!.headers).toEqual({ h: '1' });
+    expect(Buffer.from(msgs[1]!.payload).toString()).toBe('text');
+    expect(msgs[0]!.deliveryCount).toBe(1);
+    expect(typeof msgs[0]!.timestamp).toBe('bigint');
+    await client.ack('c', 't', 0, [a.messageId, b.messageId]);
+  });
+
+  it('routes queueId undefined and -1 automatically, 0 to queue 0', async () => {
+    const auto = new Set<number>();
+    for (let i = 0; i < 6; i++) auto.add((await client.publish('c', 't', 'x')).queueId);
+    for (let i = 0; i < 6; i++) auto.add((await client.publish('c', 't', 'x', { queueId: -1 })).queueId);
+    expect(auto.size).toBe(3);
+    expect((await client.publish('c', 't', 'x', { queueId: 0 })).queueId).toBe(0);
+    for (let q = 0; q < 3; q++) await client.consume('c', 't', q, { batchSize: 100, autoAck: true });
+  });
+
+  it('rejects with the broker error code and message', async () => {
+    const nf = await rejection(client.createTopic('nope', 't', 1));
+    expect(nf.code).toBe('NOT_FOUND');
+    expect(nf.message).toMatch(/nope/);
+    expect((await rejection(client.createNamespace('c'))).code).toBe('ALREADY_EXISTS');
+    expect((await rejection(client.createTopic('c', 'z', 0))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejection(client.consume('c', 't', 0, { batchSize: 100_000 }))).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('subscribes: resolves once in place, pushes, closes', async () => {
+    await client.createTopic('c', 's', 1);
+    const got: ClientMessage[] = [];
+    let ended: unknown = 'open';
+    const sub = await client.subscribe('c', 's', 0, { autoAck: true, onMessage: (m) => got.push(m), onEnd: (e) => (ended = e) });
+    const { messageId } = await client.publish('c', 's', 'hello');
+    await waitFor(() => got.length === 1, 'the message');
+    expect(got[0]!.id).toBe(messageId);
+    await sub.close();
+    expect(ended).toBeUndefined();
+  });
+
+  it('rejects a subscription the server refuses; reports a stream the server ends', async () => {
+    expect((await rejection(client.subscribe('c', 'nope', 0, { autoAck: true, onMessage: () => {} }))).code).toBe('NOT_FOUND');
+    await client.createTopic('c', 'doomed', 1);
+    let ended: ClientError | undefined;
+    await client.subscribe('c', 'doomed', 0, { autoAck: true, onMessage: () => {}, onEnd: (e) => (ended = e) });
+    await client.deleteTopic('c', 'doomed');
+    await waitFor(() => ended !== undefined, 'the end');
+    expect(ended!.code).toBe('NOT_FOUND');
+  });
+
+  it('reports an unreachable server as TRANSPORT', async () => {
+    const dead = new GrpcClient({ host: '127.0.0.1', port: 1, timeoutMs: 1000 });
+    try {
+      expect((await rejection(dead.listNamespaces())).code).toBe('TRANSPORT');
+    } finally {
+      await dead.close();
+    }
+  });
+});
