@@ -1,0 +1,326 @@
+/**
+ * The client side of the TCP frame bodies (PROTOCOL.md, "TCP framing"):
+ * commands out, replies in, for both encodings. Framing and the protobuf
+ * primitives are the server's (src/server/tcp), so both ends share one
+ * implementation of the wire.
+ */
+import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, type FrameWriter } from '../../server/tcp/frame.js';
+import { PbBuilder } from '../../server/tcp/pb-builder.js';
+import { DATA_FIELD } from '../../server/tcp/pb-codec.js';
+import {
+  ProtoReader,
+  WIRE_LEN,
+  WIRE_VARINT,
+  lenFieldSize,
+  lenHeaderSize,
+  utf8Length,
+  varintSize,
+  writeBytesField,
+  writeLenHeader,
+  writeStringField,
+  writeVarint,
+} from '../../server/tcp/proto-wire.js';
+import { decodeMessage as decodeJsonMessage, payloadJsonText } from '../http/index.js';
+import type { ClientMessage, PublishOptions, ResizeSummary, TopicSummary } from '../types.js';
+import { ClientError } from '../types.js';
+
+export { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding };
+
+/** A decoded reply frame. `data` is the JSON `data` value, or the protobuf data field's bytes. */
+export interface Reply {
+  ok: boolean;
+  error: string;
+  requestId: string | undefined;
+  /** JSON: the `data` value. */
+  json: unknown;
+  /** Protobuf: the `data` oneof field number (0: none) and its bytes `buf[start, end)`. */
+  field: number;
+  buf: Buffer;
+  start: number;
+  end: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function decodeReply(encoding: number, buf: Buffer, start: number, end: number): Reply {
+  if (encoding === ENCODING_JSON) {
+    const v = JSON.parse(buf.toString('utf8', start, end)) as {
+      status?: unknown;
+      error?: unknown;
+      request_id?: unknown;
+      data?: unknown;
+    };
+    return {
+      ok: v.status === 'ok',
+      error: typeof v.error === 'string' ? v.error : '',
+      requestId: typeof v.request_id === 'string' ? v.request_id : undefined,
+      json: v.data,
+      field: 0,
+      buf: EMPTY,
+      start: 0,
+      end: 0,
+    };
+  }
+  if (encoding !== ENCODING_PROTOBUF) throw new ClientError('TRANSPORT', `reply frame with unknown encoding byte ${encoding}`);
+  const r = new ProtoReader(buf, start, end);
+  const reply: Reply = { ok: false, error: '', requestId: undefined, json: undefined, field: 0, buf, start: 0, end: 0 };
+  while (!r.done) {
+    const t = r.tag();
+    const field = t >>> 3;
+    if (t === ((1 << 3) | WIRE_LEN)) reply.ok = r.string() === 'ok';
+    else if (t === ((2 << 3) | WIRE_LEN)) reply.error = r.string();
+    else if (t === ((3 << 3) | WIRE_LEN)) reply.requestId = r.string() || undefined;
+    else if ((t & 7) === WIRE_LEN && field >= 10 && field <= 21) {
+      r.len();
+      reply.field = field;
+      reply.start = r.rs;
+      reply.end = r.re;
+    } else r.skip(t & 7);
+  }
+  return reply;
+}
+
+/** The error of a failed reply: the code leads the reason (`NOT_FOUND: ...`, see src/server/tcp/errors.ts). */
+export function replyError(reply: Reply): ClientError {
+  const m = /^([A-Z_]+): ([\s\S]*)$/.exec(reply.error);
+  return m ? new ClientError(m[1]!, m[2]!) : new ClientError('UNKNOWN', reply.error || 'error reply without a reason');
+}
+
+// ------------------------------------------------------------------ commands
+
+function jsonCommand(action: string, requestId: string | undefined, data: string): string {
+  return requestId === undefined
+    ? `{"action":"${action}","data":${data}}`
+    : `{"action":"${action}","request_id":${JSON.stringify(requestId)},"data":${data}}`;
+}
+
+/** Writes a command whose arguments are given as a JSON data object and its protobuf message. */
+export function writeCommand(
+  out: FrameWriter,
+  encoding: Encoding,
+  action: keyof typeof DATA_FIELD,
+  requestId: string | undefined,
+  jsonData: () => string,
+  pbData: () => Uint8Array,
+): void {
+  if (encoding === ENCODING_JSON) {
+    out.json(jsonCommand(action, requestId, jsonData()));
+    return;
+  }
+  const body = new PbBuilder(64).string(1, action).string(2, requestId).message(DATA_FIELD[action], pbData()).finish();
+  out.bytes(ENCODING_PROTOBUF, body);
+}
+
+const PUBLISH_ACTION = 'publish';
+
+/** The hot command, written straight into the output slab. */
+export function writePublish(
+  out: FrameWriter,
+  encoding: Encoding,
+  requestId: string | undefined,
+  namespace: string,
+  topic: string,
+  payload: Uint8Array | string,
+  opts: PublishOptions | undefined,
+): void {
+  const headers = opts?.headers;
+  const routingKey = opts?.routingKey;
+  const queueId = opts?.queueId;
+  if (encoding === ENCODING_JSON) {
+    let data = `{"namespace":${JSON.stringify(namespace)},"topic":${JSON.stringify(topic)},"payload":${payloadJsonText(payload)}`;
+    if (headers) data += `,"headers":${JSON.stringify(headers)}`;
+    if (routingKey) data += `,"routing_key":${JSON.stringify(routingKey)}`;
+    if (queueId !== undefined) data += `,"queue_id":${queueId}`;
+    out.json(jsonCommand(PUBLISH_ACTION, requestId, data + '}'));
+    return;
+  }
+  const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  const nsLen = utf8Length(namespace);
+  const topicLen = utf8Length(topic);
+  const rkLen = routingKey ? utf8Length(routingKey) : 0;
+  const ridLen = requestId ? utf8Length(requestId) : 0;
+  let headerBytes: Buffer | undefined;
+  if (headers && Object.keys(headers).length > 0) {
+    // map<string,string> is field 4: reuse the builder for its entries
+    headerBytes = new PbBuilder().map(4, headers).finish();
+  }
+  let inner = 0;
+  if (nsLen) inner += lenFieldSize(nsLen);
+  if (topicLen) inner += lenFieldSize(topicLen);
+  if (bytes.length) inner += lenFieldSize(bytes.length);
+  if (headerBytes) inner += headerBytes.length;
+  if (rkLen) inner += lenFieldSize(rkLen);
+  if (queueId !== undefined) inner += 1 + varintSize(queueId);
+  const size =
+    lenFieldSize(PUBLISH_ACTION.length) + (ridLen ? lenFieldSize(ridLen) : 0) + lenHeaderSize(DATA_FIELD.publish, inner) + inner;
+  out.frame(ENCODING_PROTOBUF, size, (buf, pos) => {
+    pos = writeStringField(buf, pos, 1, PUBLISH_ACTION, PUBLISH_ACTION.length);
+    if (ridLen) pos = writeStringField(buf, pos, 2, requestId!, ridLen);
+    pos = writeLenHeader(buf, pos, DATA_FIELD.publish, inner);
+    if (nsLen) pos = writeStringField(buf, pos, 1, namespace, nsLen);
+    if (topicLen) pos = writeStringField(buf, pos, 2, topic, topicLen);
+    if (bytes.length) pos = writeBytesField(buf, pos, 3, bytes);
+    if (headerBytes) {
+      buf.set(headerBytes, pos);
+      pos += headerBytes.length;
+    }
+    if (rkLen) pos = writeStringField(buf, pos, 5, routingKey!, rkLen);
+    if (queueId !== undefined) {
+      buf[pos++] = (6 << 3) | WIRE_VARINT;
+      writeVarint(buf, pos, queueId);
+    }
+  });
+}
+
+// ------------------------------------------------------------------- results
+
+type Decoder<T> = (reply: Reply) => T;
+
+function jsonField<T>(v: unknown, key: string): T {
+  return (v as Record<string, T>)[key]!;
+}
+
+function sub(reply: Reply): ProtoReader {
+  return new ProtoReader(reply.buf, reply.start, reply.end);
+}
+
+export const decodeNothing: Decoder<void> = () => undefined;
+
+export const decodeNames: Decoder<string[]> = (reply) => {
+  if (reply.field === 0) return (reply.json as string[] | undefined) ?? [];
+  const r = sub(reply);
+  const names: string[] = [];
+  while (!r.done) {
+    const t = r.tag();
+    if (t === ((1 << 3) | WIRE_LEN)) names.push(r.string());
+    else r.skip(t & 7);
+  }
+  return names;
+};
+
+export const decodeTopics: Decoder<TopicSummary[]> = (reply) => {
+  if (reply.field === 0) {
+    return ((reply.json as unknown[] | undefined) ?? []).map((t) => ({
+      name: jsonField<string>(t, 'name'),
+      queueCount: jsonField<number>(t, 'queue_count'),
+      version: BigInt(jsonField<number>(t, 'version') ?? 0),
+    }));
+  }
+  const r = sub(reply);
+  const topics: TopicSummary[] = [];
+  while (!r.done) {
+    const t = r.tag();
+    if (t !== ((1 << 3) | WIRE_LEN)) {
+      r.skip(t & 7);
+      continue;
+    }
+    r.len();
+    const e = new ProtoReader(r.buf, r.rs, r.re);
+    const topic: TopicSummary = { name: '', queueCount: 0, version: 0n };
+    while (!e.done) {
+      const et = e.tag();
+      if (et === ((1 << 3) | WIRE_LEN)) topic.name = e.string();
+      else if (et === ((2 << 3) | WIRE_VARINT)) topic.queueCount = e.int32();
+      else if (et === ((3 << 3) | WIRE_VARINT)) topic.version = e.uint64();
+      else e.skip(et & 7);
+    }
+    topics.push(topic);
+  }
+  return topics;
+};
+
+export const decodeResize: Decoder<ResizeSummary> = (reply) => {
+  if (reply.field === 0 && reply.json !== undefined) {
+    return {
+      newQueueCount: jsonField<number>(reply.json, 'new_queue_count'),
+      version: BigInt(jsonField<number>(reply.json, 'version')),
+      draining: jsonField<boolean>(reply.json, 'draining'),
+    };
+  }
+  const out: ResizeSummary = { newQueueCount: 0, version: 0n, draining: false };
+  const r = sub(reply);
+  while (!r.done) {
+    const t = r.tag();
+    if (t === ((3 << 3) | WIRE_VARINT)) out.newQueueCount = r.int32();
+    else if (t === ((4 << 3) | WIRE_VARINT)) out.version = r.uint64();
+    else if (t === ((5 << 3) | WIRE_VARINT)) out.draining = r.bool();
+    else r.skip(t & 7);
+  }
+  return out;
+};
+
+export const decodePublished: Decoder<{ messageId: string; queueId: number }> = (reply) => {
+  if (reply.field === 0) {
+    return { messageId: jsonField<string>(reply.json, 'message_id'), queueId: jsonField<number>(reply.json, 'queue_id') };
+  }
+  const r = sub(reply);
+  let messageId = '';
+  let queueId = 0;
+  while (!r.done) {
+    const t = r.tag();
+    if (t === ((1 << 3) | WIRE_LEN)) messageId = r.string();
+    else if (t === ((2 << 3) | WIRE_VARINT)) queueId = r.int32();
+    else r.skip(t & 7);
+  }
+  return { messageId, queueId };
+};
+
+/** Reads one `Message` from `buf[start, end)`; the payload is copied out of the frame. */
+export function readPbMessage(buf: Buffer, start: number, end: number): ClientMessage {
+  const r = new ProtoReader(buf, start, end);
+  const m: ClientMessage = { id: '', namespace: '', topic: '', queueId: 0, payload: new Uint8Array(0), timestamp: 0n, headers: {}, deliveryCount: 0 };
+  while (!r.done) {
+    const t = r.tag();
+    switch (t) {
+      case (1 << 3) | WIRE_LEN:
+        m.id = r.string();
+        break;
+      case (2 << 3) | WIRE_LEN:
+        m.namespace = r.string();
+        break;
+      case (3 << 3) | WIRE_LEN:
+        m.topic = r.string();
+        break;
+      case (4 << 3) | WIRE_VARINT:
+        m.queueId = r.int32();
+        break;
+      case (5 << 3) | WIRE_LEN:
+        r.len();
+        m.payload = new Uint8Array(r.buf.buffer.slice(r.buf.byteOffset + r.rs, r.buf.byteOffset + r.re));
+        break;
+      case (6 << 3) | WIRE_VARINT:
+        m.timestamp = r.int64();
+        break;
+      case (7 << 3) | WIRE_LEN:
+        r.mapEntry(m.headers);
+        break;
+      case (8 << 3) | WIRE_VARINT:
+        m.deliveryCount = r.uint32();
+        break;
+      default:
+        r.skip(t & 7);
+    }
+  }
+  return m;
+}
+
+export const decodeMessages: Decoder<ClientMessage[]> = (reply) => {
+  if (reply.field === 0) return ((reply.json as unknown[] | undefined) ?? []).map((w) => decodeJsonMessage(w as never));
+  const r = sub(reply);
+  const out: ClientMessage[] = [];
+  while (!r.done) {
+    const t = r.tag();
+    if (t === ((1 << 3) | WIRE_LEN)) {
+      r.len();
+      out.push(readPbMessage(r.buf, r.rs, r.re));
+    } else r.skip(t & 7);
+  }
+  return out;
+};
+
+/** A pushed subscription frame's message (JSON `data`, or protobuf `subscribe_message`). */
+export function decodePushed(reply: Reply): ClientMessage | undefined {
+  if (reply.field === 18) return readPbMessage(reply.buf, reply.start, reply.end);
+  if (reply.field === 0 && typeof reply.json === 'object' && reply.json !== null) return decodeJsonMessage(reply.json as never);
+  return undefined;
+}

@@ -1,0 +1,410 @@
+/**
+ * A small typed client of the TCP framing front (PROTOCOL.md, "TCP
+ * framing"), in either encoding. Requests are pipelined: each call writes
+ * its frame at once (frames of one event-loop turn leave in one socket
+ * write) and its reply is matched by order. A subscription takes its own
+ * connection, as the pushed frames would otherwise interleave with replies;
+ * on it, acks use the `request_id` extension.
+ */
+import { type Socket, connect as netConnect } from 'node:net';
+import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, FrameReader, FrameWriter, ReadResult } from '../../server/tcp/frame.js';
+import { PbBuilder } from '../../server/tcp/pb-builder.js';
+import type {
+  ClientMessage,
+  ClientSubscription,
+  MqliteClient,
+  PublishOptions,
+  ResizeSummary,
+  SubscribeOptions,
+  TopicSummary,
+} from '../types.js';
+import { ClientError } from '../types.js';
+import {
+  type Reply,
+  decodeMessages,
+  decodeNames,
+  decodeNothing,
+  decodePublished,
+  decodePushed,
+  decodeReply,
+  decodeResize,
+  decodeTopics,
+  replyError,
+  writeCommand,
+  writePublish,
+} from './codec.js';
+
+export interface TcpClientOptions {
+  host: string;
+  port: number;
+  encoding: 'json' | 'protobuf';
+  /** Connect timeout, and how long the oldest unanswered request may wait; default 30 s. */
+  timeoutMs?: number;
+  /** Largest reply frame accepted; default 64 MiB. */
+  maxFrameBytes?: number;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  decode(reply: Reply): unknown;
+  at: number;
+}
+
+/** One framed connection: ordered requests, plus replies by request_id and pushed frames. */
+class FramedConnection {
+  private readonly reader: FrameReader;
+  private readonly out = new FrameWriter();
+  private readonly fifo: Pending[] = [];
+  private head = 0;
+  private readonly byId = new Map<string, Pending>();
+  private flushScheduled = false;
+  private failed: ClientError | undefined;
+  private readonly watchdog: NodeJS.Timeout;
+  /** Frames carrying this request id after its first reply are pushes. */
+  pushId: string | undefined;
+  onPush: ((reply: Reply) => void) | undefined;
+  onClose: ((err: ClientError | undefined) => void) | undefined;
+  closing = false;
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly encoding: Encoding,
+    private readonly timeoutMs: number,
+    maxFrameBytes: number,
+  ) {
+    this.reader = new FrameReader(maxFrameBytes);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(new ClientError('TRANSPORT', err.message)));
+    socket.on('close', () => {
+      clearInterval(this.watchdog);
+      const err = this.closing ? undefined : new ClientError('TRANSPORT', 'connection closed by the server');
+      this.fail(err ?? new ClientError('TRANSPORT', 'connection closed'));
+      this.onClose?.(err);
+    });
+    this.watchdog = setInterval(() => this.checkTimeouts(), Math.max(50, Math.min(1000, timeoutMs / 4)));
+    this.watchdog.unref();
+  }
+
+  static open(opts: TcpClientOptions): Promise<FramedConnection> {
+    const encoding = opts.encoding === 'json' ? ENCODING_JSON : ENCODING_PROTOBUF;
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host: opts.host, port: opts.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ClientError('TRANSPORT', `connect to ${opts.host}:${opts.port} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new ClientError('TRANSPORT', `connect to ${opts.host}:${opts.port}: ${err.message}`));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new FramedConnection(socket, encoding, timeoutMs, opts.maxFrameBytes ?? 64 * 1024 * 1024));
+      });
+    });
+  }
+
+  /** Queues a request; `write` puts its frame into the output. Replies come back in order. */
+  request<T>(write: (out: FrameWriter) => void, decode: (reply: Reply) => T, requestId?: string): Promise<T> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise<T>((resolve, reject) => {
+      const p: Pending = { resolve: resolve as (v: unknown) => void, reject, decode, at: performance.now() };
+      if (requestId === undefined) this.fifo.push(p);
+      else this.byId.set(requestId, p);
+      write(this.out);
+      if (this.out.pendingBytes >= 256 * 1024) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        process.nextTick(() => {
+          this.flushScheduled = false;
+          this.flush();
+        });
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing = true;
+    return new Promise((resolve) => {
+      if (this.socket.destroyed) return resolve();
+      this.socket.once('close', () => resolve());
+      this.flush();
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    });
+  }
+
+  private flush(): void {
+    for (const part of this.out.take()) this.socket.write(part);
+  }
+
+  private onData(chunk: Buffer): void {
+    const reader = this.reader;
+    reader.push(chunk);
+    for (;;) {
+      const r = reader.next();
+      if (r === ReadResult.NeedMore) return;
+      if (r !== ReadResult.Frame) {
+        this.fail(new ClientError('TRANSPORT', `bad reply frame (length ${reader.length})`));
+        this.socket.destroy();
+        return;
+      }
+      let reply: Reply;
+      try {
+        reply = decodeReply(reader.encoding, reader.buf, reader.start, reader.end);
+      } catch (err) {
+        this.fail(new ClientError('TRANSPORT', `undecodable reply: ${(err as Error).message}`));
+        this.socket.destroy();
+        return;
+      }
+      this.dispatch(reply);
+    }
+  }
+
+  private dispatch(reply: Reply): void {
+    let p: Pending | undefined;
+    if (reply.requestId !== undefined) {
+      p = this.byId.get(reply.requestId);
+      if (p) this.byId.delete(reply.requestId);
+      else if (reply.requestId === this.pushId) {
+        this.onPush?.(reply);
+        return;
+      }
+    } else if (this.head < this.fifo.length) {
+      p = this.fifo[this.head];
+      this.fifo[this.head++] = undefined as unknown as Pending;
+      if (this.head === this.fifo.length) {
+        this.fifo.length = 0;
+        this.head = 0;
+      }
+    }
+    if (!p) return;
+    if (!reply.ok) p.reject(replyError(reply));
+    else {
+      try {
+        p.resolve(p.decode(reply));
+      } catch (err) {
+        p.reject(new ClientError('TRANSPORT', `unexpected reply: ${(err as Error).message}`));
+      }
+    }
+  }
+
+  private checkTimeouts(): void {
+    const oldest = this.head < this.fifo.length ? this.fifo[this.head]!.at : Infinity;
+    let min = oldest;
+    for (const p of this.byId.values()) min = Math.min(min, p.at);
+    if (performance.now() - min > this.timeoutMs) {
+      this.fail(new ClientError('TRANSPORT', `no reply within ${this.timeoutMs} ms`));
+      this.socket.destroy();
+    }
+  }
+
+  private fail(err: ClientError): void {
+    this.failed ??= err;
+    const pending = [...this.fifo.slice(this.head), ...this.byId.values()];
+    this.fifo.length = 0;
+    this.head = 0;
+    this.byId.clear();
+    for (const p of pending) p.reject(err);
+  }
+}
+
+/** A subscription on its own connection; `ack` uses the request_id extension on it. */
+export class TcpSubscription implements ClientSubscription {
+  private nextId = 0;
+
+  constructor(
+    private readonly conn: FramedConnection,
+    private readonly namespace: string,
+    private readonly topic: string,
+    private readonly queueId: number,
+  ) {}
+
+  ack(ids: readonly string[]): Promise<void> {
+    const rid = `ack-${++this.nextId}`;
+    return this.conn.request(
+      (out) =>
+        writeCommand(
+          out,
+          this.conn.encoding,
+          'ack',
+          rid,
+          () => ackJson(this.namespace, this.topic, this.queueId, ids),
+          () => ackPb(this.namespace, this.topic, this.queueId, ids),
+        ),
+      decodeNothing,
+      rid,
+    );
+  }
+
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}
+
+const q = JSON.stringify;
+
+function ackJson(ns: string, topic: string, queueId: number, ids: readonly string[]): string {
+  return `{"namespace":${q(ns)},"topic":${q(topic)},"queue_id":${queueId},"message_ids":${q(ids)}}`;
+}
+
+function ackPb(ns: string, topic: string, queueId: number, ids: readonly string[]): Uint8Array {
+  const b = new PbBuilder().string(1, ns).string(2, topic).int32(3, queueId);
+  for (const id of ids) b.message(4, Buffer.from(id, 'utf8'));
+  return b.finish();
+}
+
+export class TcpClient implements MqliteClient {
+  private constructor(
+    private readonly conn: FramedConnection,
+    private readonly opts: TcpClientOptions,
+  ) {}
+
+  static async connect(opts: TcpClientOptions): Promise<TcpClient> {
+    return new TcpClient(await FramedConnection.open(opts), opts);
+  }
+
+  private cmd<T>(action: Parameters<typeof writeCommand>[2], json: () => string, pb: () => Uint8Array, decode: (r: Reply) => T): Promise<T> {
+    return this.conn.request((out) => writeCommand(out, this.conn.encoding, action, undefined, json, pb), decode);
+  }
+
+  createNamespace(name: string): Promise<void> {
+    return this.cmd('create_namespace', () => `{"name":${q(name)}}`, () => new PbBuilder().string(1, name).finish(), decodeNothing);
+  }
+
+  deleteNamespace(name: string): Promise<void> {
+    return this.cmd('delete_namespace', () => `{"name":${q(name)}}`, () => new PbBuilder().string(1, name).finish(), decodeNothing);
+  }
+
+  listNamespaces(): Promise<string[]> {
+    return this.cmd('list_namespaces', () => '{}', () => new Uint8Array(0), decodeNames);
+  }
+
+  createTopic(namespace: string, name: string, queueCount: number): Promise<void> {
+    return this.cmd(
+      'create_topic',
+      () => `{"namespace":${q(namespace)},"name":${q(name)},"queue_count":${queueCount}}`,
+      () => new PbBuilder().string(1, namespace).string(2, name).int32(3, queueCount).finish(),
+      decodeNothing,
+    );
+  }
+
+  deleteTopic(namespace: string, name: string): Promise<void> {
+    return this.cmd(
+      'delete_topic',
+      () => `{"namespace":${q(namespace)},"name":${q(name)}}`,
+      () => new PbBuilder().string(1, namespace).string(2, name).finish(),
+      decodeNothing,
+    );
+  }
+
+  listTopics(namespace: string): Promise<TopicSummary[]> {
+    return this.cmd(
+      'list_topics',
+      () => `{"namespace":${q(namespace)}}`,
+      () => new PbBuilder().string(1, namespace).finish(),
+      decodeTopics,
+    );
+  }
+
+  resizeTopic(namespace: string, name: string, newQueueCount: number): Promise<ResizeSummary> {
+    return this.cmd(
+      'resize_topic',
+      () => `{"namespace":${q(namespace)},"name":${q(name)},"new_queue_count":${newQueueCount}}`,
+      () => new PbBuilder().string(1, namespace).string(2, name).int32(3, newQueueCount).finish(),
+      decodeResize,
+    );
+  }
+
+  rebalanceTopic(namespace: string, name: string): Promise<void> {
+    return this.cmd(
+      'rebalance_topic',
+      () => `{"namespace":${q(namespace)},"name":${q(name)}}`,
+      () => new PbBuilder().string(1, namespace).string(2, name).finish(),
+      decodeNothing,
+    );
+  }
+
+  publish(
+    namespace: string,
+    topic: string,
+    payload: Uint8Array | string,
+    opts?: PublishOptions,
+  ): Promise<{ messageId: string; queueId: number }> {
+    return this.conn.request((out) => writePublish(out, this.conn.encoding, undefined, namespace, topic, payload, opts), decodePublished);
+  }
+
+  consume(
+    namespace: string,
+    topic: string,
+    queueId: number,
+    opts: { batchSize?: number; autoAck?: boolean } = {},
+  ): Promise<ClientMessage[]> {
+    const batchSize = opts.batchSize ?? 1;
+    const autoAck = opts.autoAck ?? false;
+    return this.cmd(
+      'consume',
+      () => `{"namespace":${q(namespace)},"topic":${q(topic)},"queue_id":${queueId},"batch_size":${batchSize},"auto_ack":${autoAck}}`,
+      () => new PbBuilder().string(1, namespace).string(2, topic).int32(3, queueId).int32(4, batchSize).bool(5, autoAck).finish(),
+      decodeMessages,
+    );
+  }
+
+  ack(namespace: string, topic: string, queueId: number, ids: readonly string[]): Promise<void> {
+    return this.cmd('ack', () => ackJson(namespace, topic, queueId, ids), () => ackPb(namespace, topic, queueId, ids), decodeNothing);
+  }
+
+  /**
+   * Subscribes on a new connection. Resolves after the server's
+   * "subscribed" reply; rejects with its error (e.g. NOT_FOUND).
+   */
+  async subscribe(namespace: string, topic: string, queueId: number, opts: SubscribeOptions): Promise<TcpSubscription> {
+    const conn = await FramedConnection.open(this.opts);
+    const rid = 'sub';
+    conn.pushId = rid;
+    let ended = false;
+    const end = (err: ClientError | undefined): void => {
+      if (ended) return;
+      ended = true;
+      opts.onEnd?.(err);
+    };
+    conn.onPush = (reply) => {
+      if (!reply.ok) {
+        // The server ended the subscription (queue deleted, shutting down).
+        end(replyError(reply));
+        void conn.close();
+        return;
+      }
+      const msg = decodePushed(reply);
+      if (msg) opts.onMessage(msg);
+    };
+    try {
+      await conn.request(
+        (out) =>
+          writeCommand(
+            out,
+            conn.encoding,
+            'subscribe',
+            rid,
+            () => `{"namespace":${q(namespace)},"topic":${q(topic)},"queue_id":${queueId},"auto_ack":${opts.autoAck}}`,
+            () => new PbBuilder().string(1, namespace).string(2, topic).int32(3, queueId).bool(4, opts.autoAck).finish(),
+          ),
+        decodeNothing,
+        rid,
+      );
+    } catch (err) {
+      await conn.close();
+      throw err;
+    }
+    conn.onClose = (err) => end(err);
+    return new TcpSubscription(conn, namespace, topic, queueId);
+  }
+
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}
