@@ -28,7 +28,7 @@ function bindAddress(host: string, port: number): string {
 }
 
 export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): Promise<FrontHandle> {
-  const log = opts.logger.child({ front: 'grpc' });
+  const log = opts.logger;
   const server = new Server({
     'grpc.max_receive_message_length': opts.maxMessageBytes,
   });
