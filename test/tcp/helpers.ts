@@ -56,6 +56,13 @@ export function pbFrame(cmd: MessageInitShape<typeof TCPCommandSchema>): Buffer 
   return frame(1, toBinary(TCPCommandSchema, create(TCPCommandSchema, cmd)));
 }
 
+/** The `error` of a protobuf TCPResponse body (status must be "error"). */
+export function decodePbError(body: Uint8Array): string {
+  const r = fromBinary(TCPResponseSchema, body);
+  if (r.status !== 'error') throw new Error(`expected an error reply, got status ${JSON.stringify(r.status)}`);
+  return r.error;
+}
+
 export interface RawFrame {
   encoding: number;
   body: Buffer;
