@@ -247,7 +247,7 @@ export class HttpClient implements MqliteClient {
       }
     });
     const body = res.body;
-    void (async () => {
+    const pump = (async () => {
       const decoder = new TextDecoder();
       try {
         for await (const chunk of body) parser.push(decoder.decode(chunk, { stream: true }));
@@ -259,9 +259,10 @@ export class HttpClient implements MqliteClient {
     })();
     return {
       close: async (): Promise<void> => {
-        if (ended) return;
-        abort.abort();
-        endOnce(undefined);
+        if (!ended) abort.abort();
+        // Resolves once fetch has dropped the connection, which is how the
+        // server learns that the subscription is over.
+        await pump;
       },
     };
   }
