@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LogRecord, RecordSink, ReplayStats, RewriteStats, SnapshotSource, Store } from '../aof/store.js';
 import { Deque } from './deque.js';
+import { PayloadArena } from './payload-arena.js';
 import { BrokerError, alreadyExists, invalid, notFound, precondition, unavailable } from './errors.js';
 import { type Delivery, type Headers, MessageState, type StoredMessage } from './message.js';
 import { Subscriber, type Subscription, type SubscriptionHandler } from './subscription.js';
@@ -89,6 +90,7 @@ export class Broker {
   private readonly sink: RecordSink | undefined;
   private readonly log: Logger;
   private closing = false;
+  private readonly arena = new PayloadArena();
 
   private readonly dirty: Queue[] = [];
   private deliveryScheduled = false;
@@ -225,8 +227,7 @@ export class Broker {
     const headers = this.checkHeaders(opts.headers);
     const queueId = this.route(t, opts);
     // Own the bytes: a front's payload may be a view into a network frame.
-    const owned = Buffer.allocUnsafe(payload.length);
-    owned.set(payload);
+    const owned = this.arena.copy(payload);
     const msg: StoredMessage = {
       id: randomUUID(),
       namespace: t.namespace,
