@@ -29,7 +29,7 @@ export interface HttpServerOptions {
 const CLOSE_GRACE_MS = 5_000;
 
 export async function startHttpServer(broker: Broker, opts: HttpServerOptions): Promise<FrontHandle> {
-  const log = opts.logger.child({ front: 'http' });
+  const log = opts.logger;
   const front = createApp(broker, {
     maxBodyBytes: opts.maxBodyBytes,
     sseHeartbeatMs: opts.sseHeartbeatMs,
@@ -53,7 +53,7 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
   });
   const port = (server.address() as AddressInfo).port;
   server.on('error', (err) => log.error({ err }, 'http server error'));
-  log.info({ host: opts.host, port }, 'http listening');
+  log.debug({ host: opts.host, port }, 'http listening');
 
   let closed: Promise<void> | undefined;
   return {
@@ -72,7 +72,7 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
         server.close(() => {
           clearTimeout(cut);
           clearInterval(reap);
-          log.info({ port }, 'http closed');
+          log.debug({ port }, 'http closed');
           resolve();
         });
       });
