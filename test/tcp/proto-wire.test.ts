@@ -1,0 +1,271 @@
+/**
+ * The hand-written protobuf codecs of the TCP front and client speak exactly
+ * the wire of the generated protobuf-es code (PROTOCOL.md: field numbers and
+ * types are fixed): checked in both directions on arbitrary values.
+ */
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MessageSchema, TCPCommandSchema, TCPResponseSchema } from '../../gen/mqlite/v1/mqlite_pb.js';
+import type { Delivery } from '../../src/broker/message.js';
+import { timestampNs } from '../../src/broker/message.js';
+import { decodePushed, decodeMessages, decodePublished, decodeReply, decodeTopics, writeCommand, writePublish } from '../../src/client/tcp/codec.js';
+import { FrameReader, FrameWriter, ReadResult } from '../../src/server/tcp/frame.js';
+import { decodePbCommand } from '../../src/server/tcp/pb-codec.js';
+import { encodeMessage } from '../../src/server/tcp/pb-builder.js';
+import { ProtoReader, writeVarint } from '../../src/server/tcp/proto-wire.js';
+import { writeError, writeOk, writePush } from '../../src/server/tcp/reply.js';
+
+const str = fc.string({ unit: 'binary', maxLength: 40 });
+const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
+const bytes = fc.uint8Array({ maxLength: 300 });
+const headers = fc.dictionary(str, str, { maxKeys: 5 });
+
+/** Takes the single frame a FrameWriter holds. */
+function oneFrame(out: FrameWriter): { encoding: number; body: Buffer } {
+  const data = Buffer.concat(out.take());
+  const r = new FrameReader(1 << 30);
+  r.push(data);
+  expect(r.next()).toBe(ReadResult.Frame);
+  expect(r.bufferedBytes).toBe(0);
+  return { encoding: r.encoding, body: r.buf.subarray(r.start, r.end) };
+}
+
+describe('varints', () => {
+  it('round-trips int32 values, negatives as 10 bytes', () => {
+    fc.assert(
+      fc.property(int32, (n) => {
+        const buf = Buffer.alloc(10);
+        const end = writeVarint(buf, 0, n);
+        expect(end).toBe(n < 0 ? 10 : end);
+        expect(new ProtoReader(buf, 0, end).int32()).toBe(n);
+        // and what protobuf-es reads from it
+        const wire = Buffer.concat([Buffer.from([0x20]), buf.subarray(0, end)]); // Message.queue_id = field 4
+        expect(fromBinary(MessageSchema, wire).queueId).toBe(n);
+      }),
+    );
+  });
+
+  it('reads uint64 values written by protobuf-es', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (v) => {
+        const wire = toBinary(TCPResponseSchema, create(TCPResponseSchema, { data: { case: 'resizeTopicResponse', value: { version: v } } }));
+        const reply = decodeReply(1, Buffer.from(wire), 0, wire.length);
+        const r = new ProtoReader(reply.buf, reply.start, reply.end);
+        let got = 0n;
+        while (!r.done) {
+          const t = r.tag();
+          if (t === ((4 << 3) | 0)) got = r.uint64();
+          else r.skip(t & 7);
+        }
+        expect(got).toBe(v);
+      }),
+    );
+  });
+});
+
+describe('server: TCPCommand from protobuf-es', () => {
+  it('decodes publish', () => {
+    fc.assert(
+      fc.property(str, str, bytes, headers, str, fc.option(int32, { nil: undefined }), str, (namespace, topic, payload, h, routingKey, queueId, requestId) => {
+        const wire = Buffer.from(
+          toBinary(
+            TCPCommandSchema,
+            create(TCPCommandSchema, { action: 'publish', requestId, data: { case: 'publish', value: { namespace, topic, payload, headers: h, routingKey, queueId } } }),
+          ),
+        );
+        const req = decodePbCommand(wire, 0, wire.length);
+        expect(req.error).toBeUndefined();
+        expect(req.requestId).toBe(requestId || undefined);
+        expect(req.command?.action).toBe('publish');
+        const a = req.command!.args as { namespace: string; topic: string; payload: Uint8Array; headers?: Record<string, string>; routingKey?: string; queueId?: number };
+        expect(a.namespace).toBe(namespace);
+        expect(a.topic).toBe(topic);
+        expect(Buffer.from(a.payload)).toEqual(Buffer.from(payload));
+        expect(a.headers ?? {}).toEqual(h);
+        expect(a.routingKey).toBe(routingKey || undefined);
+        expect(a.queueId).toBe(queueId);
+      }),
+    );
+  });
+
+  it('decodes consume, subscribe, ack, create_topic and resize_topic', () => {
+    fc.assert(
+      fc.property(str, str, int32, int32, fc.boolean(), fc.array(str, { maxLength: 5 }), (ns, name, n, m, flag, ids) => {
+        const dec = (cmd: Parameters<typeof create<typeof TCPCommandSchema>>[1]) => {
+          const w = Buffer.from(toBinary(TCPCommandSchema, create(TCPCommandSchema, cmd)));
+          return decodePbCommand(w, 0, w.length).command;
+        };
+        expect(dec({ action: 'consume', data: { case: 'consume', value: { namespace: ns, topic: name, queueId: n, batchSize: m, autoAck: flag } } })?.args).toEqual({
+          namespace: ns,
+          topic: name,
+          queueId: n,
+          batchSize: m,
+          autoAck: flag,
+        });
+        expect(dec({ action: 'subscribe', data: { case: 'subscribe', value: { namespace: ns, topic: name, queueId: n, autoAck: flag } } })?.args).toEqual({
+          namespace: ns,
+          topic: name,
+          queueId: n,
+          autoAck: flag,
+        });
+        expect(dec({ action: 'ack', data: { case: 'ack', value: { namespace: ns, topic: name, queueId: n, messageIds: ids } } })?.args).toEqual({
+          namespace: ns,
+          topic: name,
+          queueId: n,
+          messageIds: ids,
+        });
+        expect(dec({ action: 'create_topic', data: { case: 'createTopic', value: { namespace: ns, name, queueCount: n } } })?.args).toEqual({
+          namespace: ns,
+          name,
+          queueCount: n,
+        });
+        expect(dec({ action: 'resize_topic', data: { case: 'resizeTopic', value: { namespace: ns, name, newQueueCount: m } } })?.args).toEqual({
+          namespace: ns,
+          name,
+          newQueueCount: m,
+        });
+      }),
+    );
+  });
+});
+
+const delivery: fc.Arbitrary<Delivery> = fc.record({
+  id: str,
+  namespace: str,
+  topic: str,
+  queueId: int32,
+  payload: bytes,
+  timestampMs: fc.integer({ min: 0, max: 4_000_000_000_000 }).map((n) => n + 0.123),
+  headers: fc.option(headers, { nil: undefined }),
+  deliveryCount: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+});
+
+function expectSameMessage(got: { id: string; namespace: string; topic: string; queueId: number; payload: Uint8Array; timestamp: bigint; headers: Record<string, string>; deliveryCount: number }, d: Delivery): void {
+  expect({ ...got, payload: Buffer.from(got.payload) }).toMatchObject({
+    id: d.id,
+    namespace: d.namespace,
+    topic: d.topic,
+    queueId: d.queueId,
+    payload: Buffer.from(d.payload),
+    timestamp: timestampNs(d),
+    headers: d.headers ?? {},
+    deliveryCount: d.deliveryCount,
+  });
+}
+
+describe('server: replies that protobuf-es reads', () => {
+  it('encodes Message (subscribe push) with request_id', () => {
+    fc.assert(
+      fc.property(delivery, str, (d, rid) => {
+        const out = new FrameWriter();
+        writePush(out, 1, rid || undefined, d);
+        const f = oneFrame(out);
+        const r = fromBinary(TCPResponseSchema, f.body);
+        expect(r.status).toBe('ok');
+        expect(r.requestId).toBe(rid);
+        expect(r.data.case).toBe('subscribeMessage');
+        expectSameMessage(r.data.value as never, d);
+        // the client reads the same
+        const reply = decodeReply(1, f.body, 0, f.body.length);
+        expectSameMessage(decodePushed(reply)!, d);
+      }),
+    );
+  });
+
+  it('encodes ConsumeResponse', () => {
+    fc.assert(
+      fc.property(fc.array(delivery, { maxLength: 5 }), (ds) => {
+        const out = new FrameWriter();
+        writeOk(out, 1, undefined, 'consume', ds);
+        const f = oneFrame(out);
+        const r = fromBinary(TCPResponseSchema, f.body);
+        expect(r.data.case).toBe('consumeResponse');
+        const msgs = r.data.case === 'consumeResponse' ? r.data.value.messages : [];
+        expect(msgs).toHaveLength(ds.length);
+        msgs.forEach((m, i) => expectSameMessage(m, ds[i]!));
+        const mine = decodeMessages(decodeReply(1, f.body, 0, f.body.length));
+        mine.forEach((m, i) => expectSameMessage(m, ds[i]!));
+      }),
+    );
+  });
+
+  it('encodes publish, list and error replies', () => {
+    fc.assert(
+      fc.property(str, int32, fc.array(str, { maxLength: 4 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (s, n, names, v) => {
+        let out = new FrameWriter();
+        writeOk(out, 1, s || undefined, 'publish', { messageId: s, queueId: n });
+        let f = oneFrame(out);
+        expect(fromBinary(TCPResponseSchema, f.body)).toMatchObject({ status: 'ok', requestId: s, data: { case: 'publishResponse', value: { messageId: s, queueId: n } } });
+        expect(decodePublished(decodeReply(1, f.body, 0, f.body.length))).toEqual({ messageId: s, queueId: n });
+
+        out = new FrameWriter();
+        writeOk(out, 1, undefined, 'list_namespaces', names);
+        f = oneFrame(out);
+        const ln = fromBinary(TCPResponseSchema, f.body);
+        expect(ln.data.case === 'listNamespacesResponse' && ln.data.value.namespaces).toEqual(names);
+
+        out = new FrameWriter();
+        writeOk(out, 1, undefined, 'list_topics', [{ name: s, queueCount: n, version: v }]);
+        f = oneFrame(out);
+        const lt = fromBinary(TCPResponseSchema, f.body);
+        expect(lt.data.case === 'listTopicsResponse' && lt.data.value.topics[0]).toMatchObject({ name: s, queueCount: n, version: v });
+        expect(decodeTopics(decodeReply(1, f.body, 0, f.body.length))).toEqual([{ name: s, queueCount: n, version: v }]);
+
+        out = new FrameWriter();
+        writeError(out, 1, s || undefined, `NOT_FOUND: ${s}`);
+        f = oneFrame(out);
+        expect(fromBinary(TCPResponseSchema, f.body)).toMatchObject({ status: 'error', error: `NOT_FOUND: ${s}`, requestId: s });
+      }),
+    );
+  });
+});
+
+describe('client: commands that protobuf-es reads', () => {
+  it('encodes publish', () => {
+    fc.assert(
+      fc.property(str, str, bytes, headers, str, fc.option(int32, { nil: undefined }), str, (namespace, topic, payload, h, routingKey, queueId, rid) => {
+        const out = new FrameWriter();
+        writePublish(out, 1, rid || undefined, namespace, topic, payload, { headers: h, routingKey, queueId });
+        const f = oneFrame(out);
+        const cmd = fromBinary(TCPCommandSchema, f.body);
+        expect(cmd.action).toBe('publish');
+        expect(cmd.requestId).toBe(rid);
+        expect(cmd.data.case).toBe('publish');
+        if (cmd.data.case === 'publish') {
+          const v = cmd.data.value;
+          expect({ ...v, payload: Buffer.from(v.payload) }).toMatchObject({ namespace, topic, payload: Buffer.from(payload), headers: h, routingKey });
+          expect(v.queueId).toBe(queueId);
+        }
+      }),
+    );
+  });
+
+  it('encodes an empty command with its data case present', () => {
+    const out = new FrameWriter();
+    writeCommand(out, 1, 'list_namespaces', undefined, () => '{}', () => new Uint8Array(0));
+    const cmd = fromBinary(TCPCommandSchema, oneFrame(out).body);
+    expect(cmd).toMatchObject({ action: 'list_namespaces', data: { case: 'listNamespaces' } });
+  });
+
+  it('reads a Message written by protobuf-es', () => {
+    fc.assert(
+      fc.property(delivery, (d) => {
+        const m = create(MessageSchema, {
+          id: d.id,
+          namespace: d.namespace,
+          topic: d.topic,
+          queueId: d.queueId,
+          payload: d.payload,
+          timestamp: timestampNs(d),
+          headers: d.headers ?? {},
+          deliveryCount: d.deliveryCount,
+        });
+        const wire = Buffer.from(toBinary(TCPResponseSchema, create(TCPResponseSchema, { status: 'ok', data: { case: 'subscribeMessage', value: m } })));
+        expectSameMessage(decodePushed(decodeReply(1, wire, 0, wire.length))!, d);
+        // and protobuf-es reads what the server writes for the same message
+        expectSameMessage(fromBinary(MessageSchema, encodeMessage(d)), d);
+      }),
+    );
+  });
+});
