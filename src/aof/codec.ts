@@ -40,6 +40,56 @@ const enum RecordType {
   TopicRestore = 12,
 }
 
+/**
+ * Buffer's own utf8Write/utf8Slice skip the argument handling of
+ * write()/toString(), which costs as much as the copy for the short names
+ * and ids of every record. They are undocumented, so fall back when absent.
+ */
+interface RawStringAccess {
+  utf8Write?(s: string, offset: number): number;
+  utf8Slice?(start: number, end: number): string;
+}
+const rawProto = Buffer.prototype as unknown as RawStringAccess;
+const RAW_UTF8 = typeof rawProto.utf8Write === 'function' && typeof rawProto.utf8Slice === 'function';
+
+function utf8Write(buf: Buffer, s: string, offset: number): number {
+  return RAW_UTF8 ? (buf as unknown as Required<RawStringAccess>).utf8Write(s, offset) : buf.write(s, offset, 'utf8');
+}
+
+function utf8Slice(buf: Buffer, start: number, end: number): string {
+  return RAW_UTF8 ? (buf as unknown as Required<RawStringAccess>).utf8Slice(start, end) : buf.toString('utf8', start, end);
+}
+
+/**
+ * The last namespace or topic name decoded: consecutive records nearly
+ * always name the same ones, and comparing a few bytes is cheaper than
+ * making a new string.
+ */
+class NameCache {
+  private readonly bytes = Buffer.alloc(64);
+  private len = -1;
+  private value = '';
+
+  get(buf: Buffer, start: number, len: number): string {
+    if (len === this.len) {
+      const bytes = this.bytes;
+      let i = 0;
+      while (i < len && bytes[i] === buf[start + i]) i++;
+      if (i === len) return this.value;
+    }
+    const value = utf8Slice(buf, start, start + len);
+    if (len <= this.bytes.length) {
+      buf.copy(this.bytes, 0, start, start + len);
+      this.len = len;
+      this.value = value;
+    }
+    return value;
+  }
+}
+
+const nsNames = new NameCache();
+const topicNames = new NameCache();
+
 /** Bytes a string may take in the buffer, before its exact utf8 length is known. */
 function strRoom(s: string): number {
   // A UTF-16 code unit never needs more than 3 utf8 bytes, so short strings
@@ -87,6 +137,19 @@ export class RecordEncoder implements RecordSink {
     const out = this.buf.subarray(this.start, this.pos);
     this.start = this.pos;
     return out;
+  }
+
+  /**
+   * Promises that no view handed out by take() is used any more (the
+   * bytes were written synchronously), so the slab is written over instead
+   * of a new one being allocated: the append hot path then touches the
+   * same warm memory batch after batch.
+   */
+  recycle(): void {
+    if (this.pos === this.start) {
+      this.pos = 0;
+      this.start = 0;
+    }
   }
 
   /** Drops the bytes not yet taken (a store that refuses writes after a failure). */
@@ -301,7 +364,7 @@ export class RecordEncoder implements RecordSink {
   }
 
   private str(s: string): void {
-    const n = this.buf.write(s, this.pos + 2, 'utf8');
+    const n = utf8Write(this.buf, s, this.pos + 2);
     this.buf[this.pos] = n >>> 8;
     this.buf[this.pos + 1] = n & 0xff;
     this.pos += 2 + n;
@@ -388,7 +451,16 @@ class BodyReader {
   str(): string {
     const n = this.u16();
     this.need(n);
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    const s = utf8Slice(this.buf, this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  /** A namespace or topic name, through its cache. */
+  name(cache: NameCache): string {
+    const n = this.u16();
+    this.need(n);
+    const s = cache.get(this.buf, this.pos, n);
     this.pos += n;
     return s;
   }
@@ -399,7 +471,7 @@ class BodyReader {
     this.need(n);
     // allocUnsafe lets payloads under 4 KiB share the pool's slabs.
     const out = Buffer.allocUnsafe(n);
-    this.buf.copy(out, 0, this.pos, this.pos + n);
+    out.set(this.buf.subarray(this.pos, this.pos + n));
     this.pos += n;
     return out;
   }
@@ -441,20 +513,20 @@ function decodeBody(buf: Buffer, start: number, end: number): LogRecord {
   let rec: LogRecord;
   switch (type) {
     case RecordType.NsCreate:
-      rec = { type: 'nsCreate', ns: r.str() };
+      rec = { type: 'nsCreate', ns: r.name(nsNames) };
       break;
     case RecordType.NsDelete:
-      rec = { type: 'nsDelete', ns: r.str() };
+      rec = { type: 'nsDelete', ns: r.name(nsNames) };
       break;
     case RecordType.TopicCreate:
-      rec = { type: 'topicCreate', ns: r.str(), topic: r.str(), queueCount: r.u32() };
+      rec = { type: 'topicCreate', ns: r.name(nsNames), topic: r.name(topicNames), queueCount: r.u32() };
       break;
     case RecordType.TopicDelete:
-      rec = { type: 'topicDelete', ns: r.str(), topic: r.str() };
+      rec = { type: 'topicDelete', ns: r.name(nsNames), topic: r.name(topicNames) };
       break;
     case RecordType.Publish: {
-      const ns = r.str();
-      const topic = r.str();
+      const ns = r.name(nsNames);
+      const topic = r.name(topicNames);
       const queue = r.u32();
       const id = r.str();
       const timestampMs = r.f64();
@@ -464,8 +536,8 @@ function decodeBody(buf: Buffer, start: number, end: number): LogRecord {
       break;
     }
     case RecordType.Pop: {
-      const ns = r.str();
-      const topic = r.str();
+      const ns = r.name(nsNames);
+      const topic = r.name(topicNames);
       const queue = r.u32();
       const count = r.u32();
       const flag = r.u8();
@@ -474,14 +546,14 @@ function decodeBody(buf: Buffer, start: number, end: number): LogRecord {
       break;
     }
     case RecordType.Ack:
-      rec = { type: 'ack', ns: r.str(), topic: r.str(), ids: r.ids() };
+      rec = { type: 'ack', ns: r.name(nsNames), topic: r.name(topicNames), ids: r.ids() };
       break;
     case RecordType.Requeue:
-      rec = { type: 'requeue', ns: r.str(), topic: r.str(), ids: r.ids() };
+      rec = { type: 'requeue', ns: r.name(nsNames), topic: r.name(topicNames), ids: r.ids() };
       break;
     case RecordType.Move: {
-      const ns = r.str();
-      const topic = r.str();
+      const ns = r.name(nsNames);
+      const topic = r.name(topicNames);
       const n = r.u32();
       if (n * 12 > end - r.pos) throw new MalformedRecord(`move count ${n} exceeds the record body`);
       const moves = new Array<Move>(n);
@@ -490,16 +562,16 @@ function decodeBody(buf: Buffer, start: number, end: number): LogRecord {
       break;
     }
     case RecordType.Resize:
-      rec = { type: 'resize', ns: r.str(), topic: r.str(), queueCount: r.u32() };
+      rec = { type: 'resize', ns: r.name(nsNames), topic: r.name(topicNames), queueCount: r.u32() };
       break;
     case RecordType.ResizeFinal:
-      rec = { type: 'resizeFinal', ns: r.str(), topic: r.str() };
+      rec = { type: 'resizeFinal', ns: r.name(nsNames), topic: r.name(topicNames) };
       break;
     case RecordType.TopicRestore:
       rec = {
         type: 'topicRestore',
-        ns: r.str(),
-        topic: r.str(),
+        ns: r.name(nsNames),
+        topic: r.name(topicNames),
         queueCount: r.u32(),
         activeCount: r.u32(),
         version: r.u64(),

@@ -50,7 +50,7 @@
  */
 import * as path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import { BrokerError } from '../broker/errors.js';
 import { RecordEncoder } from './codec.js';
 import { AofCorruptError } from './errors.js';
@@ -84,7 +84,8 @@ export interface FileStoreOptions {
   readonly rewriteMinSize: number;
   /** Automatic rewrite once the AOF grew by this % since the last rewrite (0 disables it). */
   readonly rewritePercentage: number;
-  readonly logger: Logger;
+  /** Structured logger (warnings on torn tails, errors on failed writes); silent when omitted. */
+  readonly logger?: Logger;
   /** The file layer; tests inject faults through it. */
   readonly fs?: AofFiles;
 }
@@ -210,7 +211,7 @@ export class FileStore implements Store {
     aofSize: number,
   ) {
     this.files = files;
-    this.log = opts.logger;
+    this.log = opts.logger ?? pino({ enabled: false });
     this.dir = opts.dir;
     this.filename = filename;
     this.policy = opts.fsync;
@@ -283,7 +284,7 @@ export class FileStore implements Store {
     for (const name of names) {
       if (isAofArtifact(filename, name) && !listed.has(name)) {
         // Written by a rewrite or manifest switch that never completed: no manifest refers to it.
-        opts.logger.info({ file: path.join(dir, name) }, 'deleting AOF file left over by an interrupted rewrite');
+        opts.logger?.info({ file: path.join(dir, name) }, 'deleting AOF file left over by an interrupted rewrite');
         files.unlink(path.join(dir, name));
       }
     }
@@ -363,6 +364,8 @@ export class FileStore implements Store {
       this.fail('write', file, err, batch);
       return false;
     }
+    // The kernel has the bytes: the slab can take the next batch.
+    this.encoder.recycle();
     this.counters.bytes += bytes.length;
     this.counters.records += records;
     this.counters.batches++;
