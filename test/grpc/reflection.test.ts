@@ -6,7 +6,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startFixture, type Fixture } from './harness.js';
@@ -122,5 +124,55 @@ describe.each(['v1', 'v1alpha'] as const)('reflection %s', (version) => {
   it('serves the file by name', async () => {
     const res = await ask(client, { file_by_filename: 'mqlite/v1/mqlite.proto' });
     expect(res.file_descriptor_response.file_descriptor_proto.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+/** `buf curl` (Go, strict protobuf) from the @bufbuild/buf devDependency: a generic tool with no .proto file. */
+async function bufCurl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const buf = join(import.meta.dirname, '../../node_modules/.bin/buf');
+  try {
+    const { stdout, stderr } = await promisify(execFile)(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args], { timeout: 20_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    if (typeof e.code !== 'number') throw err;
+    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe.each(['grpc-v1', 'grpc-v1alpha'])('a generic tool (buf curl, %s reflection)', (protocol) => {
+  const url = (method = ''): string => `http://${f.address}${method && `/mqlite.v1.MQLiteService/${method}`}`;
+
+  it('lists the twelve methods', async () => {
+    const res = await bufCurl(['--reflect-protocol', protocol, '--list-methods', url()]);
+    expect(res.stderr).toBe('');
+    expect(res.stdout.trim().split('\n')).toHaveLength(12);
+    expect(res.stdout).toContain('mqlite.v1.MQLiteService/Subscribe');
+  });
+
+  it('calls Publish and Consume with JSON, map headers and explicit queue_id 0 included', async () => {
+    const ns = `curl-${protocol}`;
+    await call(f.raw, 'CreateNamespace', { name: ns });
+    await call(f.raw, 'CreateTopic', { namespace: ns, name: 't', queue_count: 2 });
+    const pub = await bufCurl([
+      '--reflect-protocol', protocol,
+      '-d', JSON.stringify({ namespace: ns, topic: 't', payload: Buffer.from('hi').toString('base64'), headers: { k: 'v' }, queue_id: 0 }),
+      url('Publish'),
+    ]);
+    expect(pub.code).toBe(0);
+    const { messageId } = JSON.parse(pub.stdout);
+    const got = await bufCurl([
+      '--reflect-protocol', protocol,
+      '-d', JSON.stringify({ namespace: ns, topic: 't', queue_id: 0, batch_size: 10, auto_ack: true }),
+      url('Consume'),
+    ]);
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout).messages).toMatchObject([{ id: messageId, payload: 'aGk=', headers: { k: 'v' }, deliveryCount: 1 }]);
+  });
+
+  it('shows a broker error as its status code and message', async () => {
+    const res = await bufCurl(['--reflect-protocol', protocol, '-d', '{"namespace":"nope"}', url('ListTopics')]);
+    expect(res.code).not.toBe(0);
+    expect(JSON.parse(res.stderr)).toEqual({ code: 'not_found', message: "namespace 'nope' not found" });
   });
 });

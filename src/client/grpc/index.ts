@@ -72,6 +72,7 @@ export class GrpcClient implements MqliteClient {
       // The server bounds what it sends (batch and payload limits); a consume
       // batch must never be refused here after the server popped it.
       'grpc.max_receive_message_length': -1,
+      'grpc.enable_channelz': 0,
     });
     this.timeoutMs = opts.timeoutMs;
   }
