@@ -1,0 +1,90 @@
+/**
+ * Parsers for option and argument values. They throw commander's
+ * InvalidArgumentError, which commander reports as a usage error naming the
+ * option (exit 2).
+ */
+import { InvalidArgumentError } from 'commander';
+import { parseDuration } from '../config.js';
+import { UsageError } from './errors.js';
+
+/** An integer in [min, max]. */
+export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string): number => {
+    const n = /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}` : `expected an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+/** A duration: Go-style (`5s`, `1m30s`, `500ms`) or a bare number of milliseconds. */
+export function durationArg(value: string): number {
+  const ms = /^\d+$/.test(value.trim()) ? Number(value) : parseDuration(value);
+  if (ms === undefined || ms <= 0) throw new InvalidArgumentError('expected a duration such as 5s, 500ms or 1m30s (a bare number is milliseconds)');
+  return ms;
+}
+
+/** `-H key=value`, repeatable: collects into one record. */
+export function headerArg(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got '${value}'`);
+  return { ...(previous ?? {}), [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+/** A queue id argument (positional): an integer >= 0, else a usage error. */
+export function queueIdArg(value: string): number {
+  return intArg(0, 2 ** 31 - 1)(value);
+}
+
+/**
+ * Splits a REPL line into words the way a POSIX shell would for plain
+ * words: whitespace separates, '...' is literal, "..." honours \" and \\,
+ * and a backslash outside quotes escapes the next character.
+ */
+export function splitWords(line: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let i = 0;
+  while (i < line.length) {
+    const c = line[i]!;
+    if (c === ' ' || c === '\t') {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+      i++;
+      continue;
+    }
+    inWord = true;
+    if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) throw new UsageError('unterminated single quote');
+      word += line.slice(i + 1, end);
+      i = end + 1;
+    } else if (c === '"') {
+      i++;
+      for (;;) {
+        if (i >= line.length) throw new UsageError('unterminated double quote');
+        const d = line[i]!;
+        if (d === '"') break;
+        if (d === '\\' && (line[i + 1] === '"' || line[i + 1] === '\\')) {
+          word += line[i + 1];
+          i += 2;
+        } else {
+          word += d;
+          i++;
+        }
+      }
+      i++;
+    } else if (c === '\\' && i + 1 < line.length) {
+      word += line[i + 1];
+      i += 2;
+    } else {
+      word += c;
+      i++;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}

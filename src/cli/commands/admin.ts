@@ -1,0 +1,58 @@
+/** `ns create|delete|list` and `topic create|delete|list|resize|rebalance`. */
+import type { Ctx } from '../context.js';
+
+export async function nsCreate(ctx: Ctx, name: string): Promise<void> {
+  await (await ctx.client()).createNamespace(name);
+  if (ctx.out.json) ctx.out.jsonResult({ ok: true, namespace: name });
+  else ctx.out.done(`namespace ${name} created`);
+}
+
+export async function nsDelete(ctx: Ctx, name: string): Promise<void> {
+  await (await ctx.client()).deleteNamespace(name);
+  if (ctx.out.json) ctx.out.jsonResult({ ok: true, namespace: name });
+  else ctx.out.done(`namespace ${name} deleted`);
+}
+
+export async function nsList(ctx: Ctx): Promise<void> {
+  const names = (await (await ctx.client()).listNamespaces()).sort();
+  if (ctx.out.json) return ctx.out.jsonResult(names);
+  if (names.length === 0 && ctx.out.tty) return ctx.out.note('no namespaces');
+  ctx.out.table([{ header: 'NAMESPACE' }], names.map((n) => [n]));
+}
+
+export async function topicCreate(ctx: Ctx, ns: string, name: string, queues: number): Promise<void> {
+  await (await ctx.client()).createTopic(ns, name, queues);
+  if (ctx.out.json) ctx.out.jsonResult({ ok: true, namespace: ns, topic: name, queue_count: queues });
+  else ctx.out.done(`topic ${ns}/${name} created with ${queues} queue${queues === 1 ? '' : 's'}`);
+}
+
+export async function topicDelete(ctx: Ctx, ns: string, name: string): Promise<void> {
+  await (await ctx.client()).deleteTopic(ns, name);
+  if (ctx.out.json) ctx.out.jsonResult({ ok: true, namespace: ns, topic: name });
+  else ctx.out.done(`topic ${ns}/${name} deleted`);
+}
+
+export async function topicList(ctx: Ctx, ns: string): Promise<void> {
+  const topics = (await (await ctx.client()).listTopics(ns)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (ctx.out.json) return ctx.out.jsonResult(topics.map((t) => ({ name: t.name, queue_count: t.queueCount, version: t.version })));
+  if (topics.length === 0 && ctx.out.tty) return ctx.out.note(`no topics in ${ns}`);
+  ctx.out.table(
+    [{ header: 'TOPIC' }, { header: 'QUEUES', align: 'right' }, { header: 'VERSION', align: 'right' }],
+    topics.map((t) => [t.name, String(t.queueCount), String(t.version)]),
+  );
+}
+
+export async function topicResize(ctx: Ctx, ns: string, name: string, count: number): Promise<void> {
+  const r = await (await ctx.client()).resizeTopic(ns, name, count);
+  if (ctx.out.json) return ctx.out.jsonResult({ ok: true, new_queue_count: r.newQueueCount, version: r.version, draining: r.draining });
+  ctx.out.done(
+    `topic ${ns}/${name} resized to ${r.newQueueCount} queue${r.newQueueCount === 1 ? '' : 's'} (version ${r.version})` +
+      (r.draining ? ', draining the removed queues' : ''),
+  );
+}
+
+export async function topicRebalance(ctx: Ctx, ns: string, name: string): Promise<void> {
+  await (await ctx.client()).rebalanceTopic(ns, name);
+  if (ctx.out.json) ctx.out.jsonResult({ ok: true, namespace: ns, topic: name });
+  else ctx.out.done(`topic ${ns}/${name} rebalanced`);
+}

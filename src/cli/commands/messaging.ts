@@ -1,0 +1,231 @@
+/** `pub`, `consume`, `sub` and `ack`: one code path over MqliteClient for every protocol. */
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { HttpSubscribeOptions } from '../../client/http/index.js';
+import type { ClientMessage, ClientError } from '../../client/types.js';
+import type { Ctx } from '../context.js';
+import { UsageError } from '../errors.js';
+import { headersForHuman, isoTime, isResizeNotice, messageToJson, payloadForHuman } from '../messages.js';
+
+// ------------------------------------------------------------------- stdin
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** Stdin for a payload or ids; refused in the REPL (stdin holds its commands) and on a terminal. */
+function dataStdin(ctx: Ctx, what: string): NodeJS.ReadableStream {
+  if (ctx.session.repl) throw new UsageError(`${what} cannot come from stdin inside the REPL; give it as an argument or @file`);
+  const stdin = ctx.session.io.stdin;
+  if (stdin.isTTY) throw new UsageError(`no ${what}: give it as an argument or @file, or pipe it on stdin`);
+  return stdin;
+}
+
+// ------------------------------------------------------------------- pub
+
+export interface PubOptions {
+  header?: Record<string, string>;
+  key?: string;
+  queue?: number;
+  count: number;
+  lines?: boolean;
+}
+
+/** The payloads named by the argument: the text itself, `@file`, or stdin (absent or `-`). */
+async function* payloads(ctx: Ctx, arg: string | undefined, lines: boolean): AsyncGenerator<Uint8Array | string> {
+  let source: Buffer | string | NodeJS.ReadableStream;
+  if (arg === undefined || arg === '-' || arg === '@-') source = dataStdin(ctx, 'payload');
+  else if (arg.startsWith('@')) {
+    try {
+      source = await readFile(arg.slice(1));
+    } catch (err) {
+      throw new UsageError(`cannot read payload file ${arg.slice(1)}: ${(err as Error).message}`);
+    }
+  } else source = arg;
+  if (!lines) {
+    yield typeof source === 'string' || Buffer.isBuffer(source) ? source : await readAll(source);
+    return;
+  }
+  if (typeof source === 'string' || Buffer.isBuffer(source)) {
+    for (const line of source.toString().split(/\r?\n/)) if (line !== '') yield line;
+    return;
+  }
+  // Streamed, so a large input is published as it is read.
+  for await (const line of createInterface({ input: source, crlfDelay: Infinity })) if (line !== '') yield line;
+}
+
+/**
+ * Requests in flight per publisher. TCP answers in request order and the
+ * server handles a connection's frames in order, so pipelining keeps the
+ * published order; over HTTP and gRPC concurrent requests may be reordered,
+ * so they go one at a time.
+ */
+function publishWindow(ctx: Ctx): number {
+  return ctx.g.proto === 'tcp' || ctx.g.proto === 'tcp-json' ? 64 : 1;
+}
+
+export async function pub(ctx: Ctx, ns: string, topic: string, payloadArg: string | undefined, opts: PubOptions): Promise<void> {
+  const client = await ctx.client();
+  const publishOpts = { headers: opts.header, routingKey: opts.key, queueId: opts.queue };
+  const results: { message_id: string; queue_id: number }[] = [];
+  const window = publishWindow(ctx);
+  const inflight: Promise<void>[] = [];
+  let failure: Error | undefined;
+  publishing: for await (const payload of payloads(ctx, payloadArg, opts.lines === true)) {
+    for (let i = 0; i < opts.count; i++) {
+      const slot = results.length;
+      results.push({ message_id: '', queue_id: -1 });
+      inflight.push(
+        client.publish(ns, topic, payload, publishOpts).then(
+          (r) => {
+            results[slot] = { message_id: r.messageId, queue_id: r.queueId };
+          },
+          (err: Error) => {
+            failure ??= err;
+          },
+        ),
+      );
+      if (inflight.length >= window) await inflight.shift();
+      if (failure) break publishing;
+    }
+  }
+  await Promise.all(inflight);
+  // The first failure stops publishing; what was published before it stays published.
+  if (failure) throw failure;
+  const many = opts.lines === true || opts.count !== 1;
+  if (ctx.out.json) return ctx.out.jsonResult(many ? results : results[0]);
+  if (results.length === 0) return ctx.out.note('nothing to publish (no lines)');
+  if (!many) return ctx.out.done(`published ${results[0]!.message_id} to ${ns}/${topic} queue ${results[0]!.queue_id}`);
+  const perQueue = new Map<number, number>();
+  for (const r of results) perQueue.set(r.queue_id, (perQueue.get(r.queue_id) ?? 0) + 1);
+  const spread = [...perQueue.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([q, n]) => `queue ${q}: ${n}`)
+    .join(', ');
+  ctx.out.done(`published ${results.length} messages to ${ns}/${topic} (${spread})`);
+}
+
+// ------------------------------------------------------------------- consume
+
+export interface ConsumeOptions {
+  batch: number;
+  autoAck?: boolean;
+  ack?: boolean;
+}
+
+const MESSAGE_COLUMNS = [
+  { header: 'ID' },
+  { header: 'QUEUE', align: 'right' as const },
+  { header: 'DELIVERY', align: 'right' as const },
+  { header: 'TIME' },
+  { header: 'HEADERS' },
+  { header: 'PAYLOAD' },
+];
+
+function messageRow(m: ClientMessage): string[] {
+  return [m.id, String(m.queueId), String(m.deliveryCount), isoTime(m.timestamp), headersForHuman(m.headers) || '-', payloadForHuman(m.payload)];
+}
+
+export async function consume(ctx: Ctx, ns: string, topic: string, queue: number, opts: ConsumeOptions): Promise<void> {
+  if (opts.autoAck && opts.ack) throw new UsageError('--auto-ack and --ack exclude each other');
+  const client = await ctx.client();
+  const messages = await client.consume(ns, topic, queue, { batchSize: opts.batch, autoAck: opts.autoAck === true });
+  const ids = messages.map((m) => m.id);
+  if (opts.ack && ids.length > 0) await client.ack(ns, topic, queue, ids);
+  if (ctx.out.json) return ctx.out.jsonResult(messages.map(messageToJson));
+  if (messages.length === 0) return ctx.out.note(`no messages in ${ns}/${topic} queue ${queue}`);
+  ctx.out.table(MESSAGE_COLUMNS, messages.map(messageRow));
+  if (!opts.autoAck && !opts.ack) {
+    ctx.out.note(`${ids.length} in flight; ack within the broker's ack_timeout, or they are delivered again:`);
+    ctx.out.note(`  mqlite-cli ack ${ns} ${topic} ${queue} ${ids.join(' ')}`);
+  }
+}
+
+// ------------------------------------------------------------------- sub
+
+export interface SubOptions {
+  count?: number;
+  autoAck?: boolean;
+}
+
+function streamLine(ctx: Ctx, m: ClientMessage): string {
+  const o = ctx.out;
+  const meta = [o.paint('dim', isoTime(m.timestamp)), o.paint('cyan', `q${m.queueId}`), o.paint('dim', m.id)];
+  if (m.deliveryCount > 1) meta.push(o.paint('yellow', `delivery=${m.deliveryCount}`));
+  const headers = headersForHuman(m.headers);
+  if (headers !== '') meta.push(o.paint('magenta', headers));
+  return `${meta.join(' ')} ${payloadForHuman(m.payload)}`;
+}
+
+/**
+ * Streams a queue until Ctrl-C, `--count` messages, or the server ends the
+ * stream. With `--count`, messages are acked one by one after printing even
+ * with `--auto-ack`, so a message pushed past the count is never lost: it
+ * stays in flight and is delivered again after the broker's ack_timeout (over
+ * HTTP, max_inflight keeps the server from sending it at all).
+ */
+export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, opts: SubOptions): Promise<void> {
+  const client = await ctx.client();
+  const ackAfterPrint = !opts.autoAck || opts.count !== undefined;
+  let received = 0;
+  let stopping = false;
+  const acks: Promise<void>[] = [];
+  let finish!: (err: ClientError | Error | undefined) => void;
+  const finished = new Promise<ClientError | Error | undefined>((resolve) => (finish = resolve));
+  const stop = (err: ClientError | Error | undefined): void => {
+    if (stopping) return;
+    stopping = true;
+    finish(err);
+  };
+  const onMessage = (m: ClientMessage): void => {
+    if (stopping) return;
+    if (ctx.out.json) ctx.out.jsonLine(messageToJson(m));
+    if (isResizeNotice(m)) {
+      if (!ctx.out.json) {
+        const h = m.headers;
+        ctx.out.line(ctx.out.paint('yellow', `-- topic ${ns}/${topic} resized: ${h['_queue_count']} queues, version ${h['_version']}`));
+      }
+      return;
+    }
+    if (!ctx.out.json) ctx.out.line(streamLine(ctx, m));
+    received++;
+    if (ackAfterPrint) acks.push(client.ack(ns, topic, queue, [m.id]).catch((err: Error) => stop(err)));
+    if (opts.count !== undefined && received >= opts.count) stop(undefined);
+  };
+  const subOpts: HttpSubscribeOptions = {
+    autoAck: !ackAfterPrint,
+    onMessage,
+    onEnd: (err) => stop(err ?? undefined),
+  };
+  if (opts.count !== undefined && ackAfterPrint) subOpts.maxInflight = Math.min(opts.count, 1000);
+  const unregister = ctx.session.onInterrupt(() => stop(undefined));
+  try {
+    const subscription = await client.subscribe(ns, topic, queue, subOpts);
+    if (!ctx.out.json && ctx.out.tty) ctx.out.note(`subscribed to ${ns}/${topic} queue ${queue}${opts.count === undefined ? '; Ctrl-C to stop' : ''}`);
+    const err = await finished;
+    await Promise.all(acks);
+    await subscription.close();
+    if (err) throw err;
+  } finally {
+    unregister();
+  }
+  if (!ctx.out.json) ctx.out.note(`received ${received} message${received === 1 ? '' : 's'}`);
+}
+
+// ------------------------------------------------------------------- ack
+
+export async function ack(ctx: Ctx, ns: string, topic: string, queue: number, idArgs: string[]): Promise<void> {
+  let ids = idArgs;
+  if (ids.length === 1 && ids[0] === '-') {
+    ids = (await readAll(dataStdin(ctx, 'message ids')))
+      .toString('utf8')
+      .split(/\s+/)
+      .filter((s) => s !== '');
+  }
+  if (ids.length === 0) throw new UsageError('no message ids to ack');
+  await (await ctx.client()).ack(ns, topic, queue, ids);
+  if (ctx.out.json) ctx.out.jsonResult({ ok: true, acked: ids.length });
+  else ctx.out.done(`acked ${ids.length} message${ids.length === 1 ? '' : 's'} in ${ns}/${topic}`);
+}

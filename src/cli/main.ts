@@ -1,0 +1,51 @@
+/** `mqlite-cli` one-shot: parse, run one command (or open the REPL), close, return the exit status. */
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { reportFailure } from './failure.js';
+import { buildProgram } from './program.js';
+import { runRepl } from './repl.js';
+import { Session, type GlobalOptions, type SessionIO } from './session.js';
+
+export function processIO(): SessionIO {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+}
+
+/** A yes/no question on the terminal; undefined when stdin is not one (scripts pass --yes). */
+function terminalAsk(io: SessionIO): (question: string) => Promise<string | undefined> {
+  return (question) => {
+    if (!io.stdin.isTTY) return Promise.resolve(undefined);
+    const rl = createInterface({ input: io.stdin, output: io.stderr as NodeJS.WritableStream, terminal: true });
+    return new Promise((resolve) => {
+      rl.once('close', () => resolve(undefined));
+      rl.question(question, (answer) => {
+        resolve(answer);
+        rl.close();
+      });
+    });
+  };
+}
+
+export async function main(argv: readonly string[], version: string, io: SessionIO = processIO()): Promise<number> {
+  const session = new Session(io, false, terminalAsk(io));
+  let replStatus: number | undefined;
+  const program = buildProgram(session, {
+    version,
+    startRepl: async (cmd: Command) => {
+      replStatus = await runRepl({ io, globals: cmd.optsWithGlobals<GlobalOptions>(), version });
+    },
+  });
+  const onSigint = (): void => {
+    // A running sub or bench stops cleanly; anything else ends at once.
+    if (!session.interrupt()) process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return replStatus ?? 0;
+  } catch (err) {
+    return reportFailure(session.output(program.opts<GlobalOptions>()), err);
+  } finally {
+    process.off('SIGINT', onSigint);
+    await session.close();
+  }
+}

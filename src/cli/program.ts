@@ -1,0 +1,272 @@
+/**
+ * The command tree of `mqlite-cli`, shared by one-shot use and the REPL
+ * (which parses each of its lines with a fresh tree over one session).
+ */
+import { Command, Option } from 'commander';
+import { durationArg, headerArg, intArg, queueIdArg } from './args.js';
+import * as admin from './commands/admin.js';
+import { aofCheck, aofFix, aofRewrite, type AofOptions } from './commands/aof.js';
+import { bench, type BenchOptions } from './commands/bench.js';
+import { health } from './commands/health.js';
+import { ack, consume, pub, sub, type ConsumeOptions, type PubOptions, type SubOptions } from './commands/messaging.js';
+import { ctxOf, type Ctx } from './context.js';
+import { PROTOS, type Session } from './session.js';
+
+export interface ProgramHooks {
+  /** `repl`, or no command at all (one-shot use only). */
+  startRepl?(cmd: Command): Promise<void>;
+  version: string;
+}
+
+const EXAMPLES = `
+Examples:
+  mqlite-cli ns create shop
+  mqlite-cli topic create shop orders --queues 4
+  mqlite-cli pub shop orders '{"sku":"A1","qty":2}' -H source=cli --key customer-42
+  mqlite-cli pub shop orders @order.json
+  seq 1 100 | mqlite-cli pub shop orders --lines
+  mqlite-cli consume shop orders 0 --batch 10
+  mqlite-cli --proto http sub shop orders 0 --auto-ack
+  mqlite-cli --json consume shop orders 0 --batch 5 | jq -r '.[].id' | mqlite-cli ack shop orders 0 -
+  mqlite-cli bench --proto grpc --msgs 100000 --size 1024 --pub 4 --sub 4
+  mqlite-cli aof check ./data
+  mqlite-cli                       (opens the interactive prompt)
+
+Protocols and default ports: tcp (protobuf frames) 7070, tcp-json 7070, http 8080, grpc 9090.
+Output: tables and colour on a terminal (NO_COLOR or --no-color turns colour off),
+tab-separated rows without a header when piped, one JSON document with --json
+(int64 values such as timestamps and versions as decimal strings; a payload that
+is JSON as that value, anything else base64 with "payload_encoding": "base64").
+Exit status: 0 done, 1 the server (or the transport) reported an error, whose
+reason is printed on stderr, 2 the command line is wrong.`;
+
+/**
+ * Wraps a handler: commander calls actions with (arguments..., options,
+ * command); the handler gets the context built from the command's options
+ * (globals included), then the arguments and the options.
+ */
+function run<A extends unknown[]>(session: Session, handler: (ctx: Ctx, ...args: A) => Promise<void>) {
+  return async (...args: unknown[]): Promise<void> => {
+    const cmd = args[args.length - 1] as Command;
+    await handler(ctxOf(session, cmd), ...(args.slice(0, -1) as A));
+  };
+}
+
+export function buildProgram(session: Session, hooks: ProgramHooks): Command {
+  const { io } = session;
+  const program = new Command('mqlite-cli')
+    .description('Command-line client of the MQLite broker: every command over tcp, tcp-json, http or grpc, an interactive prompt, and a benchmark')
+    .version(hooks.version, '-V, --version')
+    .addOption(new Option('--proto <proto>', 'protocol').choices(PROTOS).default('tcp'))
+    .option('--host <host>', 'broker host', '127.0.0.1')
+    .addOption(new Option('--port <port>', 'broker port (default: 7070 tcp/tcp-json, 8080 http, 9090 grpc)').argParser(intArg(1, 65535)))
+    .addOption(new Option('--http-port <port>', "HTTP front port for 'aof rewrite' (default: --port with --proto http, else 8080)").argParser(intArg(1, 65535)))
+    .option('--json', 'machine-readable output: one JSON document (JSON Lines for sub)', false)
+    .addOption(new Option('--timeout <duration>', 'time limit of each request: 5s, 500ms... (default: 10s; aof rewrite 10m)').argParser(durationArg))
+    .option('--no-color', 'no colour even on a terminal (NO_COLOR works too)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+    })
+    .addHelpText('after', EXAMPLES);
+
+  // ---------------------------------------------------------------- ns
+  const ns = program.command('ns').description('namespaces: create, delete, list');
+  ns.command('create')
+    .description('create a namespace (1-128 chars of A-Z a-z 0-9 . _ -)')
+    .argument('<name>')
+    .action(run(session, (ctx, name: string) => admin.nsCreate(ctx, name)));
+  ns.command('delete')
+    .description('delete a namespace with its topics and messages')
+    .argument('<name>')
+    .action(run(session, (ctx, name: string) => admin.nsDelete(ctx, name)));
+  ns.command('list')
+    .alias('ls')
+    .description('list the namespaces')
+    .action(run(session, (ctx) => admin.nsList(ctx)));
+
+  // ---------------------------------------------------------------- topic
+  const topic = program.command('topic').description('topics: create, delete, list, resize, rebalance');
+  topic
+    .command('create')
+    .description('create a topic with its queues')
+    .argument('<namespace>')
+    .argument('<name>')
+    .addOption(new Option('-q, --queues <n>', 'number of queues').argParser(intArg(1)).default(1))
+    .action(run(session, (ctx, nsName: string, name: string, o: { queues: number }) => admin.topicCreate(ctx, nsName, name, o.queues)));
+  topic
+    .command('delete')
+    .description('delete a topic with its messages')
+    .argument('<namespace>')
+    .argument('<name>')
+    .action(run(session, (ctx, nsName: string, name: string) => admin.topicDelete(ctx, nsName, name)));
+  topic
+    .command('list')
+    .alias('ls')
+    .description('list the topics of a namespace with their queue counts and versions')
+    .argument('<namespace>')
+    .action(run(session, (ctx, nsName: string) => admin.topicList(ctx, nsName)));
+  topic
+    .command('resize')
+    .description('change the number of queues (shrinking drains the removed queues first)')
+    .argument('<namespace>')
+    .argument('<name>')
+    .argument('<queues>', 'new number of queues', intArg(1))
+    .action(run(session, (ctx, nsName: string, name: string, count: number) => admin.topicResize(ctx, nsName, name, count)));
+  topic
+    .command('rebalance')
+    .description('spread the pending messages evenly over the active queues')
+    .argument('<namespace>')
+    .argument('<name>')
+    .action(run(session, (ctx, nsName: string, name: string) => admin.topicRebalance(ctx, nsName, name)));
+
+  // ---------------------------------------------------------------- messages
+  program
+    .command('pub')
+    .alias('publish')
+    .description('publish a message: the payload argument, @file, or stdin (when absent or -)')
+    .argument('<namespace>')
+    .argument('<topic>')
+    .argument('[payload]', 'the payload text, @path to read a file, or - for stdin')
+    .option('-H, --header <key=value>', 'a header (repeatable)', headerArg)
+    .option('-k, --key <routing-key>', 'routing key: the same key always lands on the same queue')
+    .addOption(new Option('--queue <id>', 'publish to this queue (default: routing key, else round-robin)').argParser(intArg(0, 2 ** 31 - 1)))
+    .addOption(new Option('-n, --count <n>', 'publish each payload n times').argParser(intArg(1)).default(1))
+    .option('-l, --lines', 'one message per line of the input (empty lines skipped)')
+    .addHelpText(
+      'after',
+      `
+A payload that is a JSON document travels as that JSON value on the JSON
+protocols (http, tcp-json); anything else as a string there, and as raw bytes
+on tcp and grpc. --json prints {message_id, queue_id}, or an array of them
+with --count or --lines.
+
+Examples:
+  mqlite-cli pub shop orders '{"sku":"A1"}' -H trace=abc --key customer-42
+  mqlite-cli pub shop orders @image.png --queue 2
+  tail -f app.log | mqlite-cli pub logs app --lines`,
+    )
+    .action(
+      run(session, (ctx, nsName: string, topicName: string, payload: string | undefined, o: PubOptions) => pub(ctx, nsName, topicName, payload, o)),
+    );
+  program
+    .command('consume')
+    .description('take up to --batch messages from a queue and print them')
+    .argument('<namespace>')
+    .argument('<topic>')
+    .argument('<queue>', 'queue id', queueIdArg)
+    .addOption(new Option('-b, --batch <n>', 'most messages to take').argParser(intArg(1)).default(1))
+    .option('--auto-ack', 'ack on delivery (otherwise the messages stay in flight until acked)')
+    .option('--ack', 'ack the messages after printing them')
+    .addHelpText(
+      'after',
+      `
+Without --auto-ack or --ack the messages are in flight: ack them within the
+broker's ack_timeout (the command to do so is printed on stderr), or they are
+delivered again. --json prints an array of messages.`,
+    )
+    .action(run(session, (ctx, nsName: string, topicName: string, queue: number, o: ConsumeOptions) => consume(ctx, nsName, topicName, queue, o)));
+  program
+    .command('sub')
+    .alias('subscribe')
+    .description('stream the messages of a queue until Ctrl-C or --count (SSE over http)')
+    .argument('<namespace>')
+    .argument('<topic>')
+    .argument('<queue>', 'queue id', queueIdArg)
+    .addOption(new Option('-n, --count <n>', 'stop after n messages').argParser(intArg(1)))
+    .option('--auto-ack', 'let the broker ack on delivery (otherwise each message is acked after printing)')
+    .addHelpText(
+      'after',
+      `
+Each message is printed as it arrives (--json: one JSON object per line, JSON
+Lines); a resize of the topic shows as a notice. With --count the messages
+are acked one by one after printing, so none past the count is lost: the
+broker may push a few more than asked (not over http), which stay in flight
+and are delivered again after its ack_timeout.`,
+    )
+    .action(run(session, (ctx, nsName: string, topicName: string, queue: number, o: SubOptions) => sub(ctx, nsName, topicName, queue, o)));
+  program
+    .command('ack')
+    .description('acknowledge in-flight messages by id (- reads the ids from stdin)')
+    .argument('<namespace>')
+    .argument('<topic>')
+    .argument('<queue>', 'queue id the messages were consumed from', queueIdArg)
+    .argument('<id...>', 'message ids, or - to read them from stdin (whitespace-separated)')
+    .action(run(session, (ctx, nsName: string, topicName: string, queue: number, ids: string[]) => ack(ctx, nsName, topicName, queue, ids)));
+
+  // ---------------------------------------------------------------- ops
+  program
+    .command('health')
+    .description('check that the broker answers (GET /health over http, a round trip otherwise)')
+    .action(run(session, (ctx) => health(ctx)));
+
+  const aof = program.command('aof').description('the append-only file: check, fix (offline), rewrite (online)');
+  aof
+    .command('check')
+    .description('verify every record of the AOF in <dir> (broker stopped) and report the first bad one; exit 1 if any')
+    .argument('<dir>', 'the AOF directory (persistence.aof.dir)')
+    .option('--filename <name>', 'base name of the AOF files, persistence.aof.filename (default: appendonly.aof)')
+    .action(run(session, (ctx, dir: string, o: AofOptions) => aofCheck(ctx, dir, o)));
+  aof
+    .command('fix')
+    .description('cut the AOF in <dir> (broker stopped) at its first bad record, after confirmation or --yes')
+    .argument('<dir>', 'the AOF directory (persistence.aof.dir)')
+    .option('--filename <name>', 'base name of the AOF files, persistence.aof.filename (default: appendonly.aof)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addHelpText(
+      'after',
+      `
+Every record before the bad one is kept; the bad file is truncated there and
+later files are removed from the manifest and renamed *.dropped (not deleted).`,
+    )
+    .action(run(session, (ctx, dir: string, o: AofOptions) => aofFix(ctx, dir, o)));
+  aof
+    .command('rewrite')
+    .description('ask a running broker to compact its AOF now (POST /v1/admin/aof/rewrite on the HTTP front, whatever --proto is)')
+    .addHelpText('after', '\nThe HTTP port is --http-port, else --port when --proto is http, else 8080.')
+    .action(run(session, (ctx) => aofRewrite(ctx)));
+
+  // ---------------------------------------------------------------- bench
+  program
+    .command('bench')
+    .description('measure publish and consume throughput and latency, in the manner of nats bench')
+    .addOption(new Option('--msgs <n>', 'messages to publish in all').argParser(intArg(1)).default(100_000))
+    .addOption(new Option('--size <bytes>', 'payload size').argParser(intArg(0)).default(128))
+    .addOption(new Option('--pub <n>', 'publishers, each on its own connection').argParser(intArg(1)).default(1))
+    .addOption(new Option('--sub <n>', 'auto-ack subscribers, each on its own connection (0: publish only)').argParser(intArg(0)).default(1))
+    .addOption(new Option('--queues <n>', 'queues of the bench topic (default: max(1, --sub))').argParser(intArg(1)))
+    .addOption(new Option('--window <n>', 'publish requests in flight per publisher').argParser(intArg(1)).default(32))
+    .option('--namespace <name>', 'namespace of the temporary bench topic', 'bench')
+    .addHelpText(
+      'after',
+      `
+A fresh topic bench-<random> is created and deleted afterwards (and the
+namespace too when the bench created it). Publish latency is the round trip
+of each publish; consume latency runs from the publish call to the delivery
+(needs --size >= 16: the send time rides at the head of the payload). A
+progress bar is drawn on stderr when it is a terminal; --json prints one object.
+fsync is the broker's setting (persistence.aof.fsync), not the bench's.
+
+Examples:
+  mqlite-cli bench --msgs 200000 --size 1024
+  mqlite-cli bench --proto grpc --pub 4 --sub 4
+  mqlite-cli --json bench --proto http --sub 0`,
+    )
+    .action(run(session, (ctx, o: BenchOptions) => bench(ctx, o)));
+
+  // ---------------------------------------------------------------- repl
+  if (hooks.startRepl) {
+    const startRepl = hooks.startRepl;
+    program
+      .command('repl')
+      .description('interactive prompt with the same commands (also what mqlite-cli with no command opens)')
+      .action(async (_o: unknown, cmd: Command) => startRepl(cmd));
+    program.action(async (_o: unknown, cmd: Command) => {
+      if (cmd.args.length > 0) program.error(`error: unknown command '${cmd.args[0]}'`, { code: 'commander.unknownCommand', exitCode: 2 });
+      await startRepl(cmd);
+    });
+  }
+  return program;
+}
