@@ -8,10 +8,10 @@
  * store says its record is durable under the fsync policy (DESIGN.md,
  * "Durability contract"); reads never wait.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LogRecord, RecordSink, ReplayStats, RewriteStats, SnapshotSource, Store } from '../aof/store.js';
 import { Deque } from './deque.js';
+import { newMessageId } from './ids.js';
 import { PayloadArena } from './payload-arena.js';
 import { BrokerError, alreadyExists, invalid, notFound, precondition, unavailable } from './errors.js';
 import { type Delivery, type Headers, MessageState, type StoredMessage } from './message.js';
@@ -229,7 +229,7 @@ export class Broker {
     // Own the bytes: a front's payload may be a view into a network frame.
     const owned = this.arena.copy(payload);
     const msg: StoredMessage = {
-      id: randomUUID(),
+      id: newMessageId(),
       namespace: t.namespace,
       topic: t.name,
       queueId,

@@ -311,3 +311,12 @@ describe('shutdown', () => {
     await expect(b.publish('ns', 't', enc('x'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 });
+
+describe('message ids', () => {
+  it('are distinct v4 UUIDs', async () => {
+    const { newMessageId } = await import('../../src/broker/ids.js');
+    const ids = Array.from({ length: 5000 }, newMessageId);
+    expect(new Set(ids).size).toBe(5000);
+    for (const id of ids.slice(0, 600)) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});
