@@ -33,6 +33,11 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
     'grpc.max_receive_message_length': opts.maxMessageBytes,
     // Channelz keeps per-call statistics nobody reads here: cost on the hot path.
     'grpc.enable_channelz': 0,
+    // A subscriber that vanished without closing its connection is found by
+    // a ping within 40 s, and its subscription closed (its in-flight
+    // messages then follow the ack rules) instead of lingering.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
   });
   const live = new Set<LiveStream>();
 
