@@ -103,6 +103,8 @@ describe('ResizeTopic and RebalanceTopic', () => {
     expect((await failure(call(f.raw, 'ResizeTopic', { namespace: 'resize', name: 'x', new_queue_count: 2 }))).code).toBe(
       status.NOT_FOUND,
     );
+    const { topics } = await call(f.raw, 'ListTopics', { namespace: 'resize' });
+    expect(topics[0]).toMatchObject({ name: 't', queue_count: 4 });
   });
 
   it('rebalances, and refuses with FAILED_PRECONDITION while a shrink drains', async () => {
@@ -271,5 +273,44 @@ describe('Ack', () => {
   it('answers NOT_FOUND for an unknown topic', async () => {
     const err = await failure(call(acker.raw, 'Ack', { namespace: 'ack', topic: 'nope', queue_id: 0, message_ids: ['x'] }));
     expect(err.code).toBe(status.NOT_FOUND);
+  });
+});
+
+describe('malformed requests', () => {
+  /** A bare grpc-js client sending raw bytes as the request: no protobuf on our side at all. */
+  function rawBytes(method: string, bytes: Buffer): Promise<Buffer> {
+    const client = new grpc.Client(f.address, grpc.credentials.createInsecure());
+    const same = (b: Buffer): Buffer => b;
+    return new Promise<Buffer>((resolve, reject) =>
+      client.makeUnaryRequest(`/mqlite.v1.MQLiteService/${method}`, same, same, bytes, (err, res) => (err ? reject(err) : resolve(res!))),
+    ).finally(() => client.close());
+  }
+
+  it('answers INVALID_ARGUMENT naming the message type, and stores nothing', async () => {
+    await call(f.raw, 'CreateNamespace', { name: 'bytes' });
+    await call(f.raw, 'CreateTopic', { namespace: 'bytes', name: 't', queue_count: 1 });
+    const before = f.broker.stats().pending;
+    // Field 1 (namespace) claims 5 bytes but only 1 follows.
+    const truncated = await failure(rawBytes('Publish', Buffer.from([0x0a, 0x05, 0x61])));
+    expect(truncated.code).toBe(status.INVALID_ARGUMENT);
+    expect(truncated.details).toMatch(/^malformed mqlite\.v1\.PublishRequest: /);
+    const garbage = await failure(rawBytes('CreateTopic', Buffer.from([0xff, 0xff, 0xff])));
+    expect(garbage.code).toBe(status.INVALID_ARGUMENT);
+    expect(garbage.details).toMatch(/^malformed mqlite\.v1\.CreateTopicRequest: /);
+    expect(f.broker.stats().pending).toBe(before);
+    expect((await call(f.raw, 'ListTopics', { namespace: 'bytes' })).topics).toHaveLength(1);
+  });
+
+  it('refuses a malformed Subscribe with INVALID_ARGUMENT', async () => {
+    const client = new grpc.Client(f.address, grpc.credentials.createInsecure());
+    const same = (b: Buffer): Buffer => b;
+    try {
+      const stream = client.makeServerStreamRequest('/mqlite.v1.MQLiteService/Subscribe', same, same, Buffer.from([0x0a, 0x09]));
+      const err = await new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+      expect(err.code).toBe(status.INVALID_ARGUMENT);
+      expect(err.details).toMatch(/^malformed mqlite\.v1\.SubscribeRequest: /);
+    } finally {
+      client.close();
+    }
   });
 });

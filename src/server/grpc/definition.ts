@@ -33,6 +33,29 @@ function decoder<D extends DescMessage>(schema: D): (bytes: Buffer) => MessageSh
   return (bytes) => fromBinary(schema, bytes);
 }
 
+/**
+ * A request whose bytes do not decode. grpc-js would answer INTERNAL
+ * ("Error deserializing request") for a throwing decoder; handing this to
+ * the handler instead lets it answer INVALID_ARGUMENT with the reason.
+ */
+export class MalformedRequest {
+  constructor(
+    readonly typeName: string,
+    readonly reason: string,
+  ) {}
+}
+
+function requestDecoder<D extends DescMessage>(schema: D): (bytes: Buffer) => MessageShape<D> | MalformedRequest {
+  const decode = decoder(schema);
+  return (bytes) => {
+    try {
+      return decode(bytes);
+    } catch (err) {
+      return new MalformedRequest(schema.typeName, err instanceof Error ? err.message : String(err));
+    }
+  };
+}
+
 /** The grpc-js definition of one method, protobuf-es binary in and out. */
 function methodDefinition(method: DescMethod): MethodDefinition<unknown, unknown> {
   const kind = method.methodKind;
@@ -41,7 +64,7 @@ function methodDefinition(method: DescMethod): MethodDefinition<unknown, unknown
     requestStream: kind === 'client_streaming' || kind === 'bidi_streaming',
     responseStream: kind === 'server_streaming' || kind === 'bidi_streaming',
     requestSerialize: encoder(method.input) as (v: unknown) => Buffer,
-    requestDeserialize: decoder(method.input),
+    requestDeserialize: requestDecoder(method.input),
     responseSerialize: encoder(method.output) as (v: unknown) => Buffer,
     responseDeserialize: decoder(method.output),
     originalName: method.localName,

@@ -4,7 +4,8 @@
  */
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { isBrokerError, type ErrorCode } from '../../broker/errors.js';
+import { invalid, isBrokerError, type BrokerError, type ErrorCode } from '../../broker/errors.js';
+import type { MalformedRequest } from './definition.js';
 
 const STATUS_OF: Readonly<Record<ErrorCode, status>> = {
   NOT_FOUND: status.NOT_FOUND,
@@ -38,4 +39,8 @@ export function shuttingDown(): StatusObject {
   const metadata = new Metadata();
   metadata.set(ERROR_CODE_TRAILER, 'UNAVAILABLE');
   return { code: status.UNAVAILABLE, details: 'server shutting down', metadata };
+}
+
+export function malformed(req: MalformedRequest): BrokerError {
+  return invalid(`malformed ${req.typeName}: ${req.reason}`);
 }

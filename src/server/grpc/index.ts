@@ -7,8 +7,16 @@ import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, ty
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
 import type { FrontHandle } from '../front.js';
-import { MQLiteService, mqliteServiceDefinition, response, type RequestOf, type ResponseOf, type UnaryMethodName } from './definition.js';
-import { shuttingDown, statusOf } from './errors.js';
+import {
+  MalformedRequest,
+  MQLiteService,
+  mqliteServiceDefinition,
+  response,
+  type RequestOf,
+  type ResponseOf,
+  type UnaryMethodName,
+} from './definition.js';
+import { malformed, shuttingDown, statusOf } from './errors.js';
 import { unaryHandlers } from './handlers.js';
 import { addReflection } from './reflection.js';
 import { subscribeHandler, type LiveStream } from './subscribe.js';
@@ -49,7 +57,12 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
     const handle = handlers[name] as (req: RequestOf<typeof name>) => Promise<object>;
     const method = MQLiteService.method[name].name;
     implementation[name] = (call: ServerUnaryCall<RequestOf<typeof name>, ResponseOf<typeof name>>, callback: sendUnaryData<ResponseOf<typeof name>>) => {
-      handle(call.request).then(
+      const req: RequestOf<typeof name> | MalformedRequest = call.request;
+      if (req instanceof MalformedRequest) {
+        callback(statusOf(malformed(req), log, method));
+        return;
+      }
+      handle(req).then(
         (init) => callback(null, response(name, init as never)),
         (err: unknown) => callback(statusOf(err, log, method)),
       );

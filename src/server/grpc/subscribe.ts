@@ -16,7 +16,8 @@ import type { Broker } from '../../broker/broker.js';
 import { resizeNoticeMessage } from '../../broker/message.js';
 import type { Subscription, SubscriptionHandler } from '../../broker/subscription.js';
 import type { Message, SubscribeRequest } from '../../../gen/mqlite/v1/mqlite_pb.js';
-import { statusOf } from './errors.js';
+import { MalformedRequest } from './definition.js';
+import { malformed, statusOf } from './errors.js';
 import { wireMessage } from './wire.js';
 
 /** An open Subscribe stream, as the server tracks it to end it on shutdown. */
@@ -25,7 +26,11 @@ export interface LiveStream {
 }
 
 export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Logger) {
-  return (call: ServerWritableStream<SubscribeRequest, Message>): void => {
+  return (call: ServerWritableStream<SubscribeRequest | MalformedRequest, Message>): void => {
+    if (call.request instanceof MalformedRequest) {
+      call.emit('error', statusOf(malformed(call.request), log, 'Subscribe'));
+      return;
+    }
     const { namespace, topic, queueId, autoAck } = call.request;
     let sub: Subscription | undefined;
     // Our own flag: grpc-js fires 'cancelled' even after a normal end (STACK.md).
