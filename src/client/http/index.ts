@@ -1,7 +1,7 @@
 /**
  * A small typed client of the HTTP REST + SSE front (PROTOCOL.md "HTTP"),
- * over `fetch` (undici under Node, keep-alive by default). Used by the CLI,
- * the benchmark and the tests.
+ * over keep-alive connections (node:http by default, or fetch: see
+ * transport.ts). Used by the CLI, the benchmark and the tests.
  */
 import type {
   ClientMessage,
@@ -14,6 +14,7 @@ import type {
 } from '../types.js';
 import { ClientError } from '../types.js';
 import { SseParser } from './sse-parser.js';
+import { FetchTransport, NodeHttpTransport, type Transport } from './transport.js';
 
 export { SseParser } from './sse-parser.js';
 
@@ -22,6 +23,8 @@ export interface HttpClientOptions {
   baseUrl: string;
   /** Per-request time limit (not applied to SSE streams); default 30 s. */
   timeoutMs?: number;
+  /** `http` (node:http keep-alive Agent, the default) or `fetch`. */
+  transport?: 'http' | 'fetch';
 }
 
 export interface HttpSubscribeOptions extends SubscribeOptions {
@@ -47,8 +50,6 @@ interface Envelope {
   message?: string;
   data?: unknown;
 }
-
-const JSON_HEADERS = { 'content-type': 'application/json' };
 
 /** The broker's error code behind an HTTP status (the envelope carries only a reason). */
 function codeOfStatus(status: number, message: string): string {
@@ -121,24 +122,25 @@ const seg = encodeURIComponent;
 export class HttpClient implements MqliteClient {
   private readonly base: string;
   private readonly timeoutMs: number;
-  private readonly streams = new Set<AbortController>();
+  private readonly transport: Transport;
+  private readonly streams = new Set<() => void>();
 
   constructor(opts: HttpClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.transport = opts.transport === 'fetch' ? new FetchTransport() : new NodeHttpTransport(this.base);
   }
 
   /** `GET /health`. */
   async health(): Promise<{ status: string }> {
-    const res = await this.fetch('GET', '/health');
-    const text = await res.text();
+    const res = await this.send('GET', '/health');
     let body: { status?: unknown };
     try {
-      body = JSON.parse(text) as { status?: unknown };
+      body = JSON.parse(res.text) as { status?: unknown };
     } catch {
-      throw new ClientError('TRANSPORT', `health: not JSON (HTTP ${res.status}): ${text.slice(0, 200)}`);
+      throw new ClientError('TRANSPORT', `health: not JSON (HTTP ${res.status}): ${res.text.slice(0, 200)}`);
     }
-    if (!res.ok) throw new ClientError(codeOfStatus(res.status, ''), `health: HTTP ${res.status} ${JSON.stringify(body)}`);
+    if (res.status !== 200) throw new ClientError(codeOfStatus(res.status, ''), `health: HTTP ${res.status} ${JSON.stringify(body)}`);
     return { status: String(body.status) };
   }
 
@@ -220,57 +222,67 @@ export class HttpClient implements MqliteClient {
     let query = `auto_ack=${opts.autoAck ? 'true' : 'false'}`;
     if (opts.maxInflight !== undefined) query += `&max_inflight=${opts.maxInflight}`;
     const url = `${this.base}${this.queuePath(namespace, topic, queueId)}/subscribe?${query}`;
-    const abort = new AbortController();
-    let res: Response;
+    let res: Awaited<ReturnType<Transport['stream']>>;
     try {
-      res = await fetch(url, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
+      res = await this.transport.stream(url, { accept: 'text/event-stream' });
     } catch (err) {
       throw new ClientError('TRANSPORT', `subscribe ${url}: ${(err as Error).message}`);
     }
-    if (!res.ok || res.body === null) throw await this.failure(res);
-    this.streams.add(abort);
+    if (res.status !== 200) {
+      let text = '';
+      try {
+        for await (const chunk of res.body) text += Buffer.from(chunk).toString('utf8');
+      } catch {
+        // The reason is what matters; a cut body leaves it empty.
+      }
+      throw failure(res.status, text);
+    }
+    let cancelled = false;
+    const cancel = (): void => {
+      cancelled = true;
+      res.cancel();
+    };
+    this.streams.add(cancel);
     let ended = false;
     const endOnce = (err: ClientError | undefined): void => {
       if (ended) return;
       ended = true;
-      this.streams.delete(abort);
+      this.streams.delete(cancel);
       opts.onEnd?.(err);
     };
     let serverEnd: ClientError | undefined;
     const parser = new SseParser((event, data) => {
       if (event === 'message') {
-        if (ended) return;
-        opts.onMessage(decodeMessage(JSON.parse(data) as WireMessage));
+        if (!cancelled) opts.onMessage(decodeMessage(JSON.parse(data) as WireMessage));
       } else if (event === 'end') {
         const reason = (JSON.parse(data) as Envelope).message ?? 'subscription ended';
         serverEnd = new ClientError(/shutting down/i.test(reason) ? 'UNAVAILABLE' : 'NOT_FOUND', reason);
       }
     });
-    const body = res.body;
     const pump = (async () => {
       const decoder = new TextDecoder();
       try {
-        for await (const chunk of body) parser.push(decoder.decode(chunk, { stream: true }));
-        endOnce(serverEnd ?? new ClientError('UNAVAILABLE', 'the server ended the stream'));
+        for await (const chunk of res.body) parser.push(decoder.decode(chunk, { stream: true }));
+        endOnce(cancelled ? undefined : (serverEnd ?? new ClientError('UNAVAILABLE', 'the server ended the stream')));
       } catch (err) {
-        if (abort.signal.aborted) endOnce(undefined);
-        else endOnce(new ClientError('TRANSPORT', `subscription stream failed: ${(err as Error).message}`));
+        endOnce(cancelled ? undefined : new ClientError('TRANSPORT', `subscription stream failed: ${(err as Error).message}`));
       }
     })();
     return {
       close: async (): Promise<void> => {
-        if (!ended) abort.abort();
-        // Resolves once fetch has dropped the connection, which is how the
-        // server learns that the subscription is over.
+        if (!ended) cancel();
+        // Resolves once the connection is dropped, which is how the server
+        // learns that the subscription is over.
         await pump;
       },
     };
   }
 
-  /** Ends open SSE streams. Keep-alive connections belong to fetch's global pool. */
+  /** Ends open SSE streams and releases keep-alive connections. */
   async close(): Promise<void> {
-    for (const s of this.streams) s.abort();
+    for (const cancel of [...this.streams]) cancel();
     this.streams.clear();
+    this.transport.close();
   }
 
   // ---- plumbing ----
@@ -283,14 +295,9 @@ export class HttpClient implements MqliteClient {
     return `${this.topicPath(namespace, topic)}/queues/${queueId}`;
   }
 
-  private async fetch(method: string, path: string, body?: string): Promise<Response> {
+  private async send(method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
     try {
-      return await fetch(this.base + path, {
-        method,
-        headers: body === undefined ? undefined : JSON_HEADERS,
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      return await this.transport.request(method, this.base + path, body, this.timeoutMs);
     } catch (err) {
       throw new ClientError('TRANSPORT', `${method} ${path}: ${(err as Error).message}`);
     }
@@ -298,28 +305,27 @@ export class HttpClient implements MqliteClient {
 
   /** One request; returns the envelope's `data`, or throws the reason as a ClientError. */
   private async call(method: string, path: string, body?: string): Promise<unknown> {
-    const res = await this.fetch(method, path, body);
-    if (!res.ok) throw await this.failure(res);
-    const text = await res.text();
+    const res = await this.send(method, path, body);
+    if (res.status < 200 || res.status > 299) throw failure(res.status, res.text);
     let env: Envelope;
     try {
-      env = JSON.parse(text) as Envelope;
+      env = JSON.parse(res.text) as Envelope;
     } catch {
-      throw new ClientError('TRANSPORT', `${method} ${path}: reply is not JSON: ${text.slice(0, 200)}`);
+      throw new ClientError('TRANSPORT', `${method} ${path}: reply is not JSON: ${res.text.slice(0, 200)}`);
     }
     if (!env.success) throw new ClientError('INTERNAL', env.message ?? `${method} ${path} failed`);
     return env.data;
   }
+}
 
-  private async failure(res: Response): Promise<ClientError> {
-    const text = await res.text().catch(() => '');
-    let message = `HTTP ${res.status}`;
-    try {
-      const env = JSON.parse(text) as Envelope;
-      if (typeof env.message === 'string') message = env.message;
-    } catch {
-      if (text !== '') message += `: ${text.slice(0, 200)}`;
-    }
-    return new ClientError(codeOfStatus(res.status, message), message);
+/** The ClientError for a failed reply: the envelope's reason, the code from the status. */
+function failure(status: number, text: string): ClientError {
+  let message = `HTTP ${status}`;
+  try {
+    const env = JSON.parse(text) as Envelope;
+    if (typeof env.message === 'string') message = env.message;
+  } catch {
+    if (text !== '') message += `: ${text.slice(0, 200)}`;
   }
+  return new ClientError(codeOfStatus(status, message), message);
 }
