@@ -8,8 +8,10 @@
  * and ack) default to 0, `batch_size` to 1 and `auto_ack` to false, so old
  * clients that omit zero values keep working.
  */
+import { isUtf8 } from 'node:buffer';
 import { payloadFromJson } from '../json-payload.js';
 import { type Action, type Command, CommandError, isAction } from './commands.js';
+import { payloadRange } from './json-scan.js';
 
 export interface JsonRequest {
   command: Command | undefined;
@@ -72,8 +74,26 @@ function stringArray(data: Obj, key: string): string[] {
   return v as string[];
 }
 
+/** The frame a command came from, for taking the publish payload straight from its bytes. */
+interface Body {
+  buf: Buffer;
+  start: number;
+  end: number;
+}
+
+/** The payload bytes: the client's JSON text from the frame, or the value serialised again. */
+function payloadBytes(d: Obj, body: Body): Uint8Array {
+  const range = payloadRange(body.buf, body.start, body.end);
+  if (range) {
+    const raw = body.buf.subarray(range[0], range[1]);
+    // invalid UTF-8 was replaced when the body was parsed: store what was parsed then
+    if (isUtf8(raw)) return raw;
+  }
+  return payloadFromJson(d['payload']);
+}
+
 /** One decoder per action: the data object to the action's arguments. */
-const decoders: { [A in Action]: (data: Obj) => Command & { action: A } } = {
+const decoders: { [A in Action]: (data: Obj, body: Body) => Command & { action: A } } = {
   create_namespace: (d) => ({ action: 'create_namespace', args: { name: str(d, 'name') } }),
   delete_namespace: (d) => ({ action: 'delete_namespace', args: { name: str(d, 'name') } }),
   list_namespaces: () => ({ action: 'list_namespaces', args: {} }),
@@ -91,14 +111,14 @@ const decoders: { [A in Action]: (data: Obj) => Command & { action: A } } = {
     action: 'rebalance_topic',
     args: { namespace: str(d, 'namespace'), name: str(d, 'name') },
   }),
-  publish: (d) => {
+  publish: (d, body) => {
     if (!('payload' in d)) throw new CommandError('missing field data.payload (any JSON value)');
     return {
       action: 'publish',
       args: {
         namespace: str(d, 'namespace'),
         topic: str(d, 'topic'),
-        payload: payloadFromJson(d['payload']),
+        payload: payloadBytes(d, body),
         headers: headers(d),
         routingKey: optStr(d, 'routing_key'),
         // absent, null or -1: automatic routing
@@ -148,7 +168,7 @@ export function decodeJsonCommand(buf: Buffer, start: number, end: number): Json
   if (data === undefined || data === null) data = {};
   if (!isObj(data)) return fail(rid, 'field data must be an object');
   try {
-    return { command: decoders[action](data), requestId: rid, error: undefined };
+    return { command: decoders[action](data, { buf, start, end }), requestId: rid, error: undefined };
   } catch (err) {
     if (err instanceof CommandError) return fail(rid, err.message);
     throw err;

@@ -100,7 +100,7 @@ export class ProtoReader {
 
   string(): string {
     this.len();
-    return this.buf.toString('utf8', this.rs, this.re);
+    return decodeString(this.buf, this.rs, this.re);
   }
 
   /** A view into the frame: copy before keeping it. */
@@ -215,8 +215,58 @@ export function writeBigVarint(buf: Buffer, pos: number, n: bigint): number {
 export function writeStringField(buf: Buffer, pos: number, field: number, s: string, byteLength: number): number {
   buf[pos++] = (field << 3) | WIRE_LEN;
   pos = writeVarint(buf, pos, byteLength);
+  return writeString(buf, pos, s, byteLength);
+}
+
+/** Writes `s` (UTF-8 length `byteLength`) at `pos`; returns the new position. */
+export function writeString(buf: Buffer, pos: number, s: string, byteLength: number): number {
+  if (byteLength === s.length && byteLength <= SHORT_STRING) {
+    // A JS loop beats a native Buffer.write call for short ASCII strings
+    // (ids, names, actions), which are most strings on this wire.
+    for (let i = 0; i < byteLength; i++) buf[pos + i] = s.charCodeAt(i);
+    return pos + byteLength;
+  }
   buf.write(s, pos, byteLength, byteLength === s.length ? 'latin1' : 'utf8');
   return pos + byteLength;
+}
+
+const SHORT_STRING = 64;
+
+// ---- short-string interning: names and actions repeat on every frame ----
+
+const INTERN_SLOTS = 256;
+const internBytes: (Buffer | undefined)[] = new Array(INTERN_SLOTS);
+const internStrings: string[] = new Array(INTERN_SLOTS);
+
+/**
+ * Decodes UTF-8 `buf[start, end)`. Short strings are looked up in a small
+ * cache keyed by their bytes first: a namespace, topic or action seen on
+ * the previous frame costs a hash and a compare instead of a native decode.
+ */
+export function decodeString(buf: Buffer, start: number, end: number): string {
+  const n = end - start;
+  if (n === 0) return '';
+  if (n > 32) return buf.toString('utf8', start, end);
+  let h = n;
+  for (let i = start; i < end; i++) h = (Math.imul(h, 31) + buf[i]!) | 0;
+  const slot = (h ^ (h >>> 8)) & (INTERN_SLOTS - 1);
+  const cached = internBytes[slot];
+  if (cached !== undefined && cached.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (cached[i] !== buf[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return internStrings[slot]!;
+  }
+  const s = buf.toString('utf8', start, end);
+  const copy = Buffer.allocUnsafeSlow(n);
+  buf.copy(copy, 0, start, end);
+  internBytes[slot] = copy;
+  internStrings[slot] = s;
+  return s;
 }
 
 export function writeBytesField(buf: Buffer, pos: number, field: number, bytes: Uint8Array): number {

@@ -12,9 +12,10 @@ import { handlers } from './handlers.js';
 import { errorJson, okJson } from './json-codec.js';
 import { messageSize, writeMessage } from './pb-builder.js';
 import { DATA_FIELD } from './pb-codec.js';
-import { lenFieldSize, lenHeaderSize, utf8Length, writeLenHeader, writeStringField } from './proto-wire.js';
+import { WIRE_VARINT, lenFieldSize, lenHeaderSize, utf8Length, varintSize, writeLenHeader, writeStringField, writeVarint } from './proto-wire.js';
 
 const SUBSCRIBE_MESSAGE_FIELD = 18;
+const PUBLISH_FIELD = DATA_FIELD.publish;
 
 /** TCPResponse's status, error and request_id fields. */
 function envelopeSize(status: string, error: string, requestId: string | undefined, ridLen: number, errLen: number): number {
@@ -58,7 +59,25 @@ export function writeOk<A extends Action>(
 ): void {
   const spec = handlers[action];
   if (encoding === ENCODING_JSON) out.json(okJson(spec.json(result), requestId));
+  else if (action === 'publish') writePbPublished(out, requestId, result as CommandResults['publish']);
   else writePbOk(out, requestId, DATA_FIELD[action], spec.pb(result));
+}
+
+/** The hot reply, `TCPResponse{status:"ok", publish_response:{message_id, queue_id}}`, in one pass. */
+function writePbPublished(out: FrameWriter, requestId: string | undefined, r: CommandResults['publish']): void {
+  const ridLen = requestId ? utf8Length(requestId) : 0;
+  const idLen = utf8Length(r.messageId);
+  const inner = (idLen ? lenFieldSize(idLen) : 0) + (r.queueId !== 0 ? 1 + varintSize(r.queueId) : 0);
+  const size = envelopeSize('ok', '', requestId, ridLen, 0) + lenHeaderSize(PUBLISH_FIELD, inner) + inner;
+  out.frame(ENCODING_PROTOBUF, size, (buf, pos) => {
+    pos = writeEnvelope(buf, pos, 'ok', '', requestId, ridLen, 0);
+    pos = writeLenHeader(buf, pos, PUBLISH_FIELD, inner);
+    if (idLen) pos = writeStringField(buf, pos, 1, r.messageId, idLen);
+    if (r.queueId !== 0) {
+      buf[pos++] = (2 << 3) | WIRE_VARINT;
+      writeVarint(buf, pos, r.queueId);
+    }
+  });
 }
 
 export function writeError(out: FrameWriter, encoding: Encoding, requestId: string | undefined, reason: string): void {

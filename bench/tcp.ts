@@ -1,0 +1,143 @@
+/**
+ * TCP front figures (issue 5), against the built broker in a child process
+ * (fsync everysec, AOF on) so that client and server each have a core:
+ *
+ * - tcp.{pb,json}.pipelined.publish_msgs_per_s: one connection, 1 KiB
+ *   payloads, PIPELINE_DEPTH requests in flight, for about MEASURE_MS.
+ * - tcp.pb.c1.latency_p{50,99}_ms: one request in flight (publish, 1 KiB).
+ * - tcp.pb.consume_batch100.msgs_per_s: consume with batch_size 100 and
+ *   auto_ack from a pre-filled queue, CONSUME_DEPTH batches in flight.
+ */
+import { TcpClient } from '../src/client/tcp/index.js';
+import { startServerProcess } from './server-process.js';
+import { percentile, progress, round } from './stats.js';
+
+const PIPELINE_DEPTH = 1000;
+const CONSUME_DEPTH = 4;
+const MEASURE_MS = 3000;
+const WARMUP = 20_000;
+const NS = 'bench-tcp';
+
+/** Publishes with `depth` in flight until `ms` passed or `count` were sent; returns msgs/s. */
+async function pipelinedPublish(
+  c: TcpClient,
+  topic: string,
+  payload: Uint8Array | string,
+  opts: { ms?: number; count?: number; depth: number },
+): Promise<number> {
+  const ms = opts.ms ?? Infinity;
+  const count = opts.count ?? Infinity;
+  const start = performance.now();
+  let sent = 0;
+  let done = 0;
+  let inflight = 0;
+  let stopped = false;
+  await new Promise<void>((resolve, reject) => {
+    const onDone = (): void => {
+      inflight--;
+      done++;
+      if (!stopped) pump();
+      else if (inflight === 0) resolve();
+    };
+    const pump = (): void => {
+      while (inflight < opts.depth) {
+        if (sent >= count || (sent % 128 === 0 && performance.now() - start >= ms)) {
+          stopped = true;
+          if (inflight === 0) resolve();
+          return;
+        }
+        inflight++;
+        sent++;
+        c.publish(NS, topic, payload).then(onDone, reject);
+      }
+    };
+    pump();
+  });
+  return done / ((performance.now() - start) / 1000);
+}
+
+async function publishFigure(port: number, encoding: 'json' | 'protobuf'): Promise<number> {
+  const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding });
+  const topic = `pub-${encoding}`;
+  await c.createTopic(NS, topic, 4);
+  // JSON: a 1 KiB JSON string document; protobuf: 1 KiB of bytes.
+  const payload = encoding === 'json' ? JSON.stringify('x'.repeat(1022)) : new Uint8Array(1024).fill(120);
+  await pipelinedPublish(c, topic, payload, { count: WARMUP, depth: PIPELINE_DEPTH });
+  const rate = await pipelinedPublish(c, topic, payload, { ms: MEASURE_MS, depth: PIPELINE_DEPTH });
+  await c.deleteTopic(NS, topic); // frees the queued messages
+  await c.close();
+  return rate;
+}
+
+async function latencyFigures(port: number): Promise<{ p50: number; p99: number }> {
+  const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf' });
+  await c.createTopic(NS, 'lat', 1);
+  const payload = new Uint8Array(1024).fill(120);
+  for (let i = 0; i < 5000; i++) await c.publish(NS, 'lat', payload);
+  const samples: number[] = [];
+  const start = performance.now();
+  while (performance.now() - start < MEASURE_MS) {
+    const t0 = performance.now();
+    await c.publish(NS, 'lat', payload);
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  await c.deleteTopic(NS, 'lat');
+  await c.close();
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+async function consumeFigure(port: number): Promise<number> {
+  const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf' });
+  await c.createTopic(NS, 'con', 1);
+  const payload = new Uint8Array(1024).fill(120);
+  const total = 400_000;
+  await pipelinedPublish(c, 'con', payload, { count: total, depth: PIPELINE_DEPTH });
+  // warm up on the first 20k, then measure
+  let got = 0;
+  while (got < 20_000) got += (await c.consume(NS, 'con', 0, { batchSize: 100, autoAck: true })).length;
+  const start = performance.now();
+  let measured = 0;
+  let empty = false;
+  const worker = async (): Promise<void> => {
+    while (!empty && performance.now() - start < MEASURE_MS) {
+      const n = (await c.consume(NS, 'con', 0, { batchSize: 100, autoAck: true })).length;
+      if (n === 0) empty = true;
+      measured += n;
+    }
+  };
+  await Promise.all(Array.from({ length: CONSUME_DEPTH }, worker));
+  const rate = measured / ((performance.now() - start) / 1000);
+  await c.deleteTopic(NS, 'con');
+  await c.close();
+  return rate;
+}
+
+export async function benchTcp(): Promise<Record<string, number>> {
+  progress('tcp: starting the broker (child process, fsync everysec)');
+  const server = await startServerProcess({ fsync: 'everysec' });
+  try {
+    const port = server.ports.tcp;
+    const admin = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf' });
+    await admin.createNamespace(NS);
+    await admin.close();
+
+    progress('tcp: protobuf pipelined publish');
+    const pb = await publishFigure(port, 'protobuf');
+    progress('tcp: JSON pipelined publish');
+    const json = await publishFigure(port, 'json');
+    progress('tcp: protobuf latency, one request in flight');
+    const lat = await latencyFigures(port);
+    progress('tcp: protobuf consume, batch 100');
+    const consume = await consumeFigure(port);
+    return {
+      'tcp.pb.pipelined.publish_msgs_per_s': round(pb),
+      'tcp.json.pipelined.publish_msgs_per_s': round(json),
+      'tcp.pb.c1.latency_p50_ms': round(lat.p50, 3),
+      'tcp.pb.c1.latency_p99_ms': round(lat.p99, 3),
+      'tcp.pb.consume_batch100.msgs_per_s': round(consume),
+    };
+  } finally {
+    await server.stop();
+  }
+}
