@@ -300,6 +300,41 @@ describe('request body limit (413, checked while reading)', () => {
     expect((await h.broker.consume('big', 't', 0, 10, true)).length).toBe(1);
   });
 
+  it('Expect: 100-continue with a declared size over the limit is refused before the body is sent', async () => {
+    const conn = await RawConnection.open(h.port);
+    try {
+      conn.send(
+        'POST /v1/namespaces/big/topics/t/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          'Content-Length: 100000\r\nExpect: 100-continue\r\nX-Request-ID: big-1\r\n\r\n',
+      );
+      const r = await conn.untilResponse((x) => x.body.endsWith('}'));
+      expect(r.head).toMatch(/^HTTP\/1\.1 413 /);
+      expect(r.head).not.toMatch(/100 Continue/);
+      expect(r.head).toMatch(/^x-request-id: big-1$/im);
+      expect(JSON.parse(r.body)).toEqual({ success: false, message: 'request body is larger than the limit of 65536 bytes' });
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  it('Expect: 100-continue under the limit gets 100 Continue, then the reply', async () => {
+    const conn = await RawConnection.open(h.port);
+    try {
+      const body = '{"payload":"continued"}';
+      conn.send(
+        'POST /v1/namespaces/big/topics/t/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`,
+      );
+      await conn.until((t) => t.startsWith('HTTP/1.1 100 Continue\r\n\r\n'));
+      conn.send(body);
+      await conn.until((t) => /HTTP\/1\.1 200 OK[\s\S]*\}$/.test(t));
+      const [m] = await h.broker.consume('big', 't', 0, 10, true);
+      expect(Buffer.from(m!.payload).toString()).toBe('"continued"');
+    } finally {
+      conn.destroy();
+    }
+  });
+
   it('the server stays usable after a 413', async () => {
     expect((await get('/health')).status).toBe(200);
   });

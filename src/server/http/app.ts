@@ -82,6 +82,11 @@ const MAX_REQUEST_ID = 200;
 
 const shuttingDown = new HttpError(503, 'server is shutting down');
 
+/** The client's X-Request-ID when it sent a usable one, else a new id. */
+export function requestIdFrom(sent: string | string[] | undefined): string {
+  return typeof sent === 'string' && sent.length > 0 && sent.length <= MAX_REQUEST_ID ? sent : randomUUID();
+}
+
 export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   const log = opts.logger;
   const maxBody = opts.maxBodyBytes;
@@ -223,8 +228,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   // ---- the one wrapper: request id, 503 while closing, error mapping, access log ----
 
   function requestIdOf(c: Ctx): string {
-    const sent = c.env?.incoming !== undefined ? c.env.incoming.headers['x-request-id'] : c.req.header('x-request-id');
-    return typeof sent === 'string' && sent.length > 0 && sent.length <= MAX_REQUEST_ID ? sent : randomUUID();
+    return requestIdFrom(c.env?.incoming !== undefined ? c.env.incoming.headers['x-request-id'] : c.req.header('x-request-id'));
   }
 
   function accessLog(c: Ctx, requestId: string, status: number, started: number, err?: unknown): void {

@@ -6,13 +6,15 @@
  * keep-alive connections are closed, and requests already being served are
  * answered; connections still open after a grace period are cut.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Broker } from '../../broker/broker.js';
 import type { FrontHandle } from '../front.js';
-import { createApp } from './app.js';
+import { createApp, requestIdFrom } from './app.js';
+import { tooLarge } from './body.js';
+import { failure } from './envelope.js';
 
 export { createApp, type HttpApp, type HttpAppOptions } from './app.js';
 
@@ -37,6 +39,20 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     logger: log,
   });
   const server = createAdaptorServer({ fetch: front.app.fetch }) as Server;
+  // `Expect: 100-continue` (curl sends it for large bodies): refuse a body
+  // declared over the limit before the client sends it.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (Number(req.headers['content-length']) > opts.maxBodyBytes) {
+      const requestId = requestIdFrom(req.headers['x-request-id']);
+      const reply = failure(413, tooLarge(opts.maxBodyBytes).message, true);
+      log.info({ requestId, method: req.method, path: req.url, status: 413 }, 'http request');
+      res.writeHead(413, { 'content-type': 'application/json', 'x-request-id': requestId, connection: 'close' });
+      res.end(reply.body);
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
+  });
   server.on('clientError', (err, socket) => {
     log.debug({ err: err.message }, 'http client error');
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
