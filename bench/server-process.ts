@@ -15,15 +15,21 @@ export interface ServerProcess {
   ports: { grpc: number; http: number; tcp: number };
   pid: number;
   dataDir: string;
+  /** Resolves with the exit code once the process ends. */
+  exitCode: Promise<number | null>;
+  /** SIGTERM, wait for the exit, remove the data directory (unless the caller gave it). */
   stop(): Promise<void>;
 }
 
-const entry = join(dirname(fileURLToPath(import.meta.url)), '..', 'cmd', 'mqlite.js');
+// Works from bench/ (tests, through vitest) and from dist/bench/ (npm run bench).
+const here = dirname(fileURLToPath(import.meta.url));
+const root = here.endsWith(join('dist', 'bench')) ? join(here, '..', '..') : join(here, '..');
+export const serverEntry = join(root, 'dist', 'cmd', 'mqlite.js');
 
 export async function startServerProcess(
-  opts: { fsync?: 'always' | 'everysec' | 'no'; persistence?: boolean; extraConfig?: Record<string, unknown> } = {},
+  opts: { fsync?: 'always' | 'everysec' | 'no'; persistence?: boolean; extraConfig?: Record<string, unknown>; dataDir?: string; onLog?: (rec: Record<string, unknown>) => void } = {},
 ): Promise<ServerProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'mqlite-bench-'));
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'mqlite-bench-'));
   const config = {
     server: { host: '127.0.0.1', grpc: { port: 0 }, http: { port: 0 }, tcp: { port: 0 } },
     persistence: { enabled: opts.persistence ?? true, aof: { fsync: opts.fsync ?? 'everysec', dir: join(dataDir, 'aof'), rewrite_min_size: '1gb' } },
@@ -32,7 +38,7 @@ export async function startServerProcess(
   };
   const configPath = join(dataDir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
-  const child = spawn(process.execPath, [entry, '--config', configPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [serverEntry, '--config', configPath], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ports = { grpc: 0, http: 0, tcp: 0 };
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
@@ -46,6 +52,7 @@ export async function startServerProcess(
       } catch {
         return;
       }
+      opts.onLog?.(rec);
       if (rec.msg === 'listening' && rec.front) ports[rec.front] = rec.port!;
       if (rec.msg === 'mqlite ready') {
         clearTimeout(timer);
@@ -57,10 +64,11 @@ export async function startServerProcess(
     ports,
     pid: child.pid!,
     dataDir,
+    exitCode: exited,
     async stop() {
       child.kill('SIGTERM');
       await exited;
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
