@@ -8,7 +8,12 @@
  *   start of its publish request to its arrival on an SSE subscription.
  * - `http.sse.msgs_per_s`: one auto-ack SSE subscriber draining a backlog
  *   of 100k messages.
+ *
+ * Also `http.publish.c32.{server,client}_cpu_us_per_req`: CPU time per
+ * publish of the broker process and of this load generator. Both share two
+ * cores, so these show what the server alone could sustain.
  */
+import { readFileSync } from 'node:fs';
 import { HttpClient } from '../src/client/http/index.js';
 import type { ClientMessage } from '../src/client/types.js';
 import { startServerProcess } from './server-process.js';
@@ -16,7 +21,8 @@ import { percentile, progress, round } from './stats.js';
 
 const CONNECTIONS = 32;
 const PUBLISH_SECONDS = 6;
-const WARMUP_SECONDS = 1;
+// The first seconds run at a fraction of the steady rate (JIT, connection set-up).
+const WARMUP_SECONDS = 3;
 const LATENCY_SAMPLES = 2_000;
 const BACKLOG = 100_000;
 
@@ -29,8 +35,26 @@ function jsonPayload(bytes: number): string {
 
 const PAYLOAD_1K = jsonPayload(1024);
 
-async function publishLoop(client: HttpClient, topic: string, seconds: number): Promise<number> {
+/** CPU time (user + system) of a process, in microseconds, from /proc (Linux). */
+function processCpuUs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms
+  } catch {
+    return NaN;
+  }
+}
+
+interface PublishFigures {
+  perSecond: number;
+  serverCpuUs: number;
+  clientCpuUs: number;
+}
+
+async function publishLoop(client: HttpClient, topic: string, seconds: number, serverPid: number): Promise<PublishFigures> {
   let count = 0;
+  const server0 = processCpuUs(serverPid);
+  const client0 = process.cpuUsage();
   const start = performance.now();
   const end = start + seconds * 1000;
   await Promise.all(
@@ -41,17 +65,23 @@ async function publishLoop(client: HttpClient, topic: string, seconds: number): 
       }
     }),
   );
-  return count / ((performance.now() - start) / 1000);
+  const elapsed = (performance.now() - start) / 1000;
+  const clientCpu = process.cpuUsage(client0);
+  return {
+    perSecond: count / elapsed,
+    serverCpuUs: (processCpuUs(serverPid) - server0) / count,
+    clientCpuUs: (clientCpu.user + clientCpu.system) / count,
+  };
 }
 
-async function publishThroughput(client: HttpClient): Promise<number> {
+async function publishThroughput(client: HttpClient, serverPid: number): Promise<PublishFigures> {
   await client.createTopic('bench', 'pub', 4);
   progress(`http publish: warm-up ${WARMUP_SECONDS} s`);
-  await publishLoop(client, 'pub', WARMUP_SECONDS);
+  await publishLoop(client, 'pub', WARMUP_SECONDS, serverPid);
   progress(`http publish: ${CONNECTIONS} connections for ${PUBLISH_SECONDS} s`);
-  const rate = await publishLoop(client, 'pub', PUBLISH_SECONDS);
+  const figures = await publishLoop(client, 'pub', PUBLISH_SECONDS, serverPid);
   await client.deleteTopic('bench', 'pub');
-  return rate;
+  return figures;
 }
 
 async function sseLatency(client: HttpClient): Promise<{ p50: number; p99: number }> {
@@ -112,12 +142,14 @@ export async function benchHttp(): Promise<Record<string, number>> {
   try {
     const client = new HttpClient({ baseUrl: `http://127.0.0.1:${server.ports.http}` });
     await client.createNamespace('bench');
-    const publish = await publishThroughput(client);
+    const publish = await publishThroughput(client, server.pid);
     const latency = await sseLatency(client);
     const drain = await sseDrain(client);
     await client.close();
     return {
-      'http.publish.c32.req_per_s': round(publish),
+      'http.publish.c32.req_per_s': round(publish.perSecond),
+      'http.publish.c32.server_cpu_us_per_req': round(publish.serverCpuUs),
+      'http.publish.c32.client_cpu_us_per_req': round(publish.clientCpuUs),
       'http.sse.latency_p50_ms': round(latency.p50, 3),
       'http.sse.latency_p99_ms': round(latency.p99, 3),
       'http.sse.msgs_per_s': round(drain),
