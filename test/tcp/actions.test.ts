@@ -199,3 +199,30 @@ describe('mixed encodings on one connection', () => {
     c.close();
   });
 });
+
+describe('the worked byte-level examples of src/server/tcp/README.md', () => {
+  const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+
+  it('JSON create_namespace', async () => {
+    const c = await RawClient.open(h.port);
+    const body = '{"action":"create_namespace","data":{"name":"orders"}}';
+    c.write(Buffer.concat([hex('00 00 00 37 00'), Buffer.from(body)]));
+    const f = await c.next();
+    expect(f.encoding).toBe(0);
+    expect(f.body.length + 1).toBe(0x2b);
+    expect(f.body.toString()).toBe('{"status":"ok","data":"namespace created"}');
+    await h.broker.deleteNamespace('orders');
+    c.close();
+  });
+
+  it('protobuf create_namespace', async () => {
+    const c = await RawClient.open(h.port);
+    c.write(hex('00 00 00 1d 01  0a 10 63 72 65 61 74 65 5f 6e 61 6d 65 73 70 61 63 65  52 08 0a 06 6f 72 64 65 72 73'));
+    const f = await c.next();
+    expect(f.encoding).toBe(1);
+    expect(f.body).toEqual(hex('0a 02 6f 6b  52 15 08 01 12 11 6e 61 6d 65 73 70 61 63 65 20 63 72 65 61 74 65 64'));
+    expect(f.body.length + 1).toBe(0x1c);
+    await h.broker.deleteNamespace('orders');
+    c.close();
+  });
+});
