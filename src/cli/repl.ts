@@ -73,7 +73,8 @@ export function completer(root: Command): (line: string) => [string[], string] {
       if (cmd === root && words.length === 0) candidates.push(...REPL_WORDS);
     }
     const hits = candidates.filter((c) => c.startsWith(current)).sort();
-    return [hits, current];
+    // A single hit is completed with the space that comes after a word.
+    return [hits.length === 1 ? [`${hits[0]} `] : hits, current];
   };
 }
 

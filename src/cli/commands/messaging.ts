@@ -5,7 +5,7 @@ import type { HttpSubscribeOptions } from '../../client/http/index.js';
 import type { ClientMessage, ClientError } from '../../client/types.js';
 import type { Ctx } from '../context.js';
 import { UsageError } from '../errors.js';
-import { headersForHuman, isoTime, isResizeNotice, messageToJson, payloadForHuman } from '../messages.js';
+import { headersForHuman, isoTime, isResizeNotice, messageToJson, payloadForHuman, payloadUtf8 } from '../messages.js';
 
 // ------------------------------------------------------------------- stdin
 
@@ -66,6 +66,17 @@ function publishWindow(ctx: Ctx): number {
   return ctx.g.proto === 'tcp' || ctx.g.proto === 'tcp-json' ? 64 : 1;
 }
 
+/**
+ * The JSON protocols carry a payload as a JSON value, so bytes that are not
+ * UTF-8 would arrive altered: refused, rather than published damaged.
+ */
+function checkCarried(ctx: Ctx, payload: Uint8Array | string): void {
+  if (typeof payload === 'string' || (ctx.g.proto !== 'http' && ctx.g.proto !== 'tcp-json')) return;
+  if (payloadUtf8(payload) === undefined) {
+    throw new UsageError(`the payload is not UTF-8 text, which ${ctx.g.proto} cannot carry unchanged: publish bytes with --proto tcp or grpc`);
+  }
+}
+
 export async function pub(ctx: Ctx, ns: string, topic: string, payloadArg: string | undefined, opts: PubOptions): Promise<void> {
   const client = await ctx.client();
   const publishOpts = { headers: opts.header, routingKey: opts.key, queueId: opts.queue };
@@ -74,6 +85,7 @@ export async function pub(ctx: Ctx, ns: string, topic: string, payloadArg: strin
   const inflight: Promise<void>[] = [];
   let failure: Error | undefined;
   publishing: for await (const payload of payloads(ctx, payloadArg, opts.lines === true)) {
+    checkCarried(ctx, payload);
     for (let i = 0; i < opts.count; i++) {
       const slot = results.length;
       results.push({ message_id: '', queue_id: -1 });
@@ -160,18 +172,59 @@ function streamLine(ctx: Ctx, m: ClientMessage): string {
 }
 
 /**
+ * Acks of printed messages, sent in batches: when `maxBatch` are waiting,
+ * when the oldest has waited `maxDelayMs`, and at the end.
+ */
+class AckBatcher {
+  private ids: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly sent: Promise<void>[] = [];
+
+  constructor(
+    private readonly send: (ids: string[]) => Promise<void>,
+    private readonly maxDelayMs: () => number,
+    private readonly onError: (err: Error) => void,
+    private readonly maxBatch = 100,
+  ) {}
+
+  add(id: string): void {
+    this.ids.push(id);
+    if (this.ids.length >= this.maxBatch) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.maxDelayMs());
+  }
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.ids.length === 0) return;
+    const ids = this.ids;
+    this.ids = [];
+    this.sent.push(this.send(ids).catch(this.onError));
+  }
+
+  /** Sends what waits and resolves when every ack was answered. */
+  async drain(): Promise<void> {
+    this.flush();
+    await Promise.all(this.sent);
+  }
+}
+
+/**
  * Streams a queue until Ctrl-C, `--count` messages, or the server ends the
- * stream. With `--count`, messages are acked one by one after printing even
- * with `--auto-ack`, so a message pushed past the count is never lost: it
- * stays in flight and is delivered again after the broker's ack_timeout (over
- * HTTP, max_inflight keeps the server from sending it at all).
+ * stream. With `--count`, messages are acked after printing even with
+ * `--auto-ack`, so a message pushed past the count is never lost: it stays
+ * in flight and is delivered again after the broker's ack_timeout. Over
+ * HTTP, `max_inflight` = count keeps the server from pushing more than the
+ * count, as long as the acks are held until the count is reached (they are,
+ * for up to 10 s).
  */
 export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, opts: SubOptions): Promise<void> {
   const client = await ctx.client();
   const ackAfterPrint = !opts.autoAck || opts.count !== undefined;
+  // The broker's default bound on max_inflight is 1000 (limits.max_inflight_per_subscription).
+  let capped = opts.count !== undefined && opts.count <= 1000 && ackAfterPrint && ctx.g.proto === 'http';
   let received = 0;
   let stopping = false;
-  const acks: Promise<void>[] = [];
   let finish!: (err: ClientError | Error | undefined) => void;
   const finished = new Promise<ClientError | Error | undefined>((resolve) => (finish = resolve));
   const stop = (err: ClientError | Error | undefined): void => {
@@ -179,6 +232,11 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
     stopping = true;
     finish(err);
   };
+  let ackFailure: Error | undefined;
+  const acks = new AckBatcher((ids) => client.ack(ns, topic, queue, ids), () => (capped ? 10_000 : 200), (err) => {
+    ackFailure ??= err;
+    stop(err);
+  });
   const onMessage = (m: ClientMessage): void => {
     if (stopping) return;
     if (ctx.out.json) ctx.out.jsonLine(messageToJson(m));
@@ -191,7 +249,7 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
     }
     if (!ctx.out.json) ctx.out.line(streamLine(ctx, m));
     received++;
-    if (ackAfterPrint) acks.push(client.ack(ns, topic, queue, [m.id]).catch((err: Error) => stop(err)));
+    if (ackAfterPrint) acks.add(m.id);
     if (opts.count !== undefined && received >= opts.count) stop(undefined);
   };
   const subOpts: HttpSubscribeOptions = {
@@ -199,15 +257,26 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
     onMessage,
     onEnd: (err) => stop(err ?? undefined),
   };
-  if (opts.count !== undefined && ackAfterPrint) subOpts.maxInflight = Math.min(opts.count, 1000);
+  if (capped) subOpts.maxInflight = opts.count;
   const unregister = ctx.session.onInterrupt(() => stop(undefined));
   try {
-    const subscription = await client.subscribe(ns, topic, queue, subOpts);
+    let subscription;
+    try {
+      subscription = await client.subscribe(ns, topic, queue, subOpts);
+    } catch (err) {
+      // A broker configured with a lower bound refuses the cap: go without it.
+      if (!(capped && /max_inflight/.test((err as Error).message))) throw err;
+      capped = false;
+      delete subOpts.maxInflight;
+      subscription = await client.subscribe(ns, topic, queue, subOpts);
+    }
     if (!ctx.out.json && ctx.out.tty) ctx.out.note(`subscribed to ${ns}/${topic} queue ${queue}${opts.count === undefined ? '; Ctrl-C to stop' : ''}`);
     const err = await finished;
-    await Promise.all(acks);
+    // Closed before the last acks go: an ack frees a slot of the in-flight
+    // bound, and an open subscription would fill it with one more message.
     await subscription.close();
-    if (err) throw err;
+    await acks.drain();
+    if (err ?? ackFailure) throw err ?? ackFailure;
   } finally {
     unregister();
   }
