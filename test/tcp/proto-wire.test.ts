@@ -89,6 +89,14 @@ describe('server: TCPCommand from protobuf-es', () => {
     );
   });
 
+  it('keeps a header named __proto__ as a header', () => {
+    const h = JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, string>;
+    const wire = Buffer.from(toBinary(TCPCommandSchema, create(TCPCommandSchema, { action: 'publish', data: { case: 'publish', value: { namespace: 'n', topic: 't', headers: h } } })));
+    const a = decodePbCommand(wire, 0, wire.length).command!.args as { headers: Record<string, string> };
+    expect(Object.getPrototypeOf(a.headers)).toBe(Object.prototype);
+    expect(Object.entries(a.headers).sort()).toEqual([['__proto__', 'x'], ['a', 'b']]);
+  });
+
   it('decodes consume, subscribe, ack, create_topic and resize_topic', () => {
     fc.assert(
       fc.property(str, str, int32, int32, fc.boolean(), fc.array(str, { maxLength: 5 }), (ns, name, n, m, flag, ids) => {

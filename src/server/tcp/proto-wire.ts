@@ -140,7 +140,9 @@ export class ProtoReader {
       else if (t === ((2 << 3) | WIRE_LEN)) value = sub.string();
       else sub.skip(t & 7);
     }
-    into[key] = value;
+    // A plain assignment of "__proto__" would set the prototype and drop the header.
+    if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
+    else into[key] = value;
   }
 
   private advance(n: number): void {
