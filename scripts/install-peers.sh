@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the brokers that `npm run bench:peers` measures MQLite against,
+# from Debian's packages, when they are missing: redis-server (Redis 7) and
+# nats-server (NATS with JetStream). Needs root (or sudo) for apt-get.
+# The Debian packages also enable system services; the benchmark never uses
+# them (it starts its own instances on free loopback ports), so the script
+# stops any it started through the install.
+set -euo pipefail
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
+    echo "install-peers: ${missing[*]} missing and not root (no sudo): install them with apt-get" >&2
+    exit 1
+  fi
+fi
+
+echo "install-peers: installing ${missing[*]} from Debian's packages" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+# policy-rc.d 101: do not start the packaged services during the install
+# (no init system here in containers; elsewhere we do not want a redis on 6379).
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+  "${sudo[@]}" chmod +x "$policy"
+  trap '"${sudo[@]}" rm -f "$policy"' EXIT
+fi
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
