@@ -6,12 +6,11 @@ import { connect, type Socket } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { pino } from 'pino';
 import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
-import { startHttpServer } from '../../src/server/http/index.js';
-import type { FrontHandle } from '../../src/server/front.js';
+import { type HttpFrontHandle, startHttpServer } from '../../src/server/http/index.js';
 
 export interface Harness {
   broker: Broker;
-  front: FrontHandle;
+  front: HttpFrontHandle;
   base: string;
   port: number;
   stop(): Promise<void>;

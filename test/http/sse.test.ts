@@ -180,13 +180,15 @@ describe('manual ack: max_inflight bounds the messages held', () => {
 describe('client disconnect', () => {
   it('ends the subscription at once: later messages stay queued', async () => {
     const t = await freshTopic();
+    // Streams of earlier tests are gone, so the count below is this one's.
+    await eventually(() => h.front.sseStreams === 0, 5_000, 'earlier streams to close');
     const conn = await rawSubscribe(h.port, `${t.q0}/subscribe?auto_ack=true`);
     await req(h.base, 'POST', `${t.path}/publish`, { payload: 'seen' });
     await conn.untilResponse((x) => sseMessages(x.body).length === 1);
+    expect(h.front.sseStreams).toBe(1);
     conn.destroy();
-    await new Promise((res) => setTimeout(res, 100));
+    await eventually(() => h.front.sseStreams === 0, 5_000, 'the server to see the disconnect');
     await req(h.base, 'POST', `${t.path}/publish`, { payload: 'kept' });
-    await new Promise((res) => setTimeout(res, 50));
     const c = await req(h.base, 'POST', `${t.q0}/consume`, { batch_size: 10, auto_ack: true });
     expect(c.json.data.map((m: any) => m.payload)).toEqual(['kept']);
   });

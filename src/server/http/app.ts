@@ -151,7 +151,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
 
   const publish: RouteHandler = async ({ c }) => {
     const body = asObject(await jsonBody(c), false);
-    if (!('payload' in body)) throw new HttpError(400, 'field "payload" is required (any JSON value)');
+    if (!Object.hasOwn(body, 'payload')) throw new HttpError(400, 'field "payload" is required (any JSON value)');
     const headers = optionalHeadersField(body, 'headers');
     const routingKey = optionalStringField(body, 'routing_key');
     // Absent, null or -1: automatic routing (PROTOCOL.md, publish `queue_id`).

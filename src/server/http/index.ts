@@ -27,10 +27,15 @@ export interface HttpServerOptions {
   logger: Logger;
 }
 
+export interface HttpFrontHandle extends FrontHandle {
+  /** SSE streams open now (for metrics and tests). */
+  readonly sseStreams: number;
+}
+
 /** How long close() lets requests in progress finish before cutting connections. */
 const CLOSE_GRACE_MS = 5_000;
 
-export async function startHttpServer(broker: Broker, opts: HttpServerOptions): Promise<FrontHandle> {
+export async function startHttpServer(broker: Broker, opts: HttpServerOptions): Promise<HttpFrontHandle> {
   const log = opts.logger;
   const front = createApp(broker, {
     maxBodyBytes: opts.maxBodyBytes,
@@ -74,6 +79,9 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
   let closed: Promise<void> | undefined;
   return {
     port,
+    get sseStreams(): number {
+      return front.sseStreams;
+    },
     close(): Promise<void> {
       closed ??= new Promise<void>((resolve) => {
         front.shutdown();
