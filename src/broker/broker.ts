@@ -103,6 +103,8 @@ export class Broker {
   private readonly deadlineAt = new Deque<number>();
   private deadlineTimer: NodeJS.Timeout | undefined;
   private deadlineTimerAt = Infinity;
+  /** Messages in flight in every topic: when the FIFO holds over twice that, it is compacted. */
+  private inflightCount = 0;
 
   constructor(opts: BrokerOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -274,6 +276,7 @@ export class Broker {
     if (found.length > 0) {
       this.sink?.ack(ns, topicName, found.length === ids.length ? ids : found.map((m) => m.id));
       for (const m of found) this.release(m);
+      this.inflightCount -= found.length;
     }
     // Even when nothing was found here, an earlier ack of the same ids may
     // still be on its way to disk: answer after it.
@@ -419,6 +422,8 @@ export class Broker {
         this.deadlineAt.pushBack(deadline);
       }
       if (holder) holder.inflight += msgs.length;
+      this.inflightCount += msgs.length;
+      this.compactDeadlines();
       this.armDeadlineTimer(deadline);
     }
     if (q.id >= t.activeCount) this.finishDrainIfEmpty(t);
@@ -433,6 +438,7 @@ export class Broker {
     t.move([move]);
     this.sink?.move(t.namespace, t.name, [move]);
     this.log.debug({ namespace: t.namespace, topic: t.name, ...move }, 'work stealing');
+    if (move.from >= t.activeCount) this.finishDrainIfEmpty(t);
     return true;
   }
 
@@ -466,6 +472,7 @@ export class Broker {
   private destroyTopic(t: Topic, why: string): void {
     const reason = notFound(`queue of topic '${t.namespace}/${t.name}': ${why}`);
     for (const q of t.queues) this.endSubscribers(q, reason);
+    this.inflightCount -= t.inflight.size;
     t.destroy();
   }
 
@@ -563,6 +570,25 @@ export class Broker {
     this.deadlineTimer.unref();
   }
 
+  /**
+   * Acked messages stay in the FIFO until their deadline is reached, and
+   * with them their payloads: at 100k acks/s and a 30 s ack_timeout that
+   * would be gigabytes. Once stale entries outnumber live ones, rebuild the
+   * FIFO without them: O(n) every n/2 pops, O(1) amortized.
+   */
+  private compactDeadlines(): void {
+    const n = this.deadlineMsgs.length;
+    if (n < 1024 || n <= 2 * this.inflightCount) return;
+    for (let i = 0; i < n; i++) {
+      const m = this.deadlineMsgs.popFront()!;
+      const at = this.deadlineAt.popFront()!;
+      if (m.state === MessageState.InFlight && m.deadline === at) {
+        this.deadlineMsgs.pushBack(m);
+        this.deadlineAt.pushBack(at);
+      }
+    }
+  }
+
   /** DESIGN.md, "Consume": a message whose deadline passes goes back to the head of its queue. */
   private readonly expireDeadlines = (): void => {
     this.deadlineTimer = undefined;
@@ -587,6 +613,7 @@ export class Broker {
     }
     for (const [t, ids] of expired) {
       const msgs = t.requeue(ids);
+      this.inflightCount -= msgs.length;
       this.sink?.requeue(t.namespace, t.name, ids);
       for (const m of msgs) {
         this.release(m);

@@ -320,3 +320,24 @@ describe('message ids', () => {
     for (const id of ids.slice(0, 600)) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });
+
+describe('ack deadlines at volume', () => {
+  it('still redelivers exactly the unacked messages after thousands of acks', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const b = await brokerWithTopic(1, { ackTimeoutMs: 1000 });
+      for (let i = 0; i < 5000; i++) await b.publish('ns', 't', enc(String(i)));
+      const unacked: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        const batch = await b.consume('ns', 't', 0, 100, false);
+        unacked.push(text(batch.at(-1)!));
+        await b.ack('ns', 't', 0, batch.slice(0, -1).map((m) => m.id));
+      }
+      expect(b.stats()).toMatchObject({ pending: 0, inflight: 50 });
+      vi.advanceTimersByTime(1001);
+      expect((await b.consume('ns', 't', 0, 1000, true)).map(text)).toEqual(unacked);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
