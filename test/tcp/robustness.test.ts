@@ -256,6 +256,25 @@ describe('pipelining', () => {
   });
 });
 
+describe('half-close behind backpressure', () => {
+  it('answers every request sent before the half-close, even while it was not reading', async () => {
+    await h.broker.createTopic('r', 'half', 1);
+    const payload = Buffer.from(JSON.stringify('h'.repeat(16 * 1024)));
+    const N = 1000;
+    const base = h.broker.stats().pending;
+    for (let i = 0; i < N; i++) await h.broker.publish('r', 'half', payload);
+    const c = await RawClient.open(h.port);
+    c.socket.pause();
+    const req = jsonFrame({ action: 'consume', data: { namespace: 'r', topic: 'half', queue_id: 0, auto_ack: true } });
+    c.socket.end(Buffer.concat(Array.from({ length: N }, () => req)));
+    await new Promise((r) => setTimeout(r, 300));
+    c.socket.resume();
+    for (let i = 0; i < N; i++) expect((await c.json(10_000)).data).toHaveLength(1);
+    await c.waitClosed();
+    expect(h.broker.stats().pending).toBe(base);
+  });
+});
+
 describe('backpressure', () => {
   it('stops reading from a client that never reads, and loses nothing when it reads again', async () => {
     await h.broker.createTopic('r', 'big', 1);

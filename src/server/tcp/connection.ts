@@ -97,7 +97,10 @@ export class Connection implements HandlerContext {
   private closed = false;
   private flushScheduled = false;
   private pumping = false;
+  /** Close once every reply owed is written (framing error, shutdown, or the peer ended). */
   private ending = false;
+  /** Every complete frame received has been taken from the reader. */
+  private inputDrained = true;
 
   /** Encoding and request id of the command being run (for `subscribe`). */
   private curEncoding: Encoding = ENCODING_JSON;
@@ -126,6 +129,7 @@ export class Connection implements HandlerContext {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.reader.push(chunk);
+      this.inputDrained = false;
       this.pump();
     });
     socket.on('drain', () => {
@@ -138,7 +142,6 @@ export class Connection implements HandlerContext {
     // The server is half-open: a client may send its requests and shut its
     // write side; the replies still go out, then the connection ends.
     socket.on('end', () => {
-      this.stopped = true;
       this.ending = true;
       this.maybeEnd();
     });
@@ -170,7 +173,10 @@ export class Connection implements HandlerContext {
       const reader = this.reader;
       while (!this.paused && !this.stopped) {
         const r = reader.next();
-        if (r === ReadResult.NeedMore) break;
+        if (r === ReadResult.NeedMore) {
+          this.inputDrained = true;
+          break;
+        }
         if (r === ReadResult.Frame) this.runFrame(reader);
         else this.framingError(r, reader);
         if (this.out.pendingBytes >= FLUSH_BYTES) this.flush();
@@ -180,6 +186,7 @@ export class Connection implements HandlerContext {
     }
     this.updateFlow();
     this.scheduleFlush();
+    this.maybeEnd();
   }
 
   private runFrame(reader: FrameReader): void {
@@ -376,6 +383,8 @@ export class Connection implements HandlerContext {
 
   private maybeEnd(): void {
     if (!this.ending || this.closed || this.queued > 0 || this.endScheduled) return;
+    // frames read before the peer's end are still answered (they may wait behind backpressure)
+    if (!this.stopped && !this.inputDrained) return;
     this.endScheduled = true;
     this.flush();
     this.socket.end();
