@@ -115,8 +115,10 @@ class FramedConnection {
       const p: Pending = { resolve: resolve as (v: unknown) => void, reject, decode, at: performance.now() };
       if (requestId === undefined) this.fifo.push(p);
       else this.byId.set(requestId, p);
+      const alone = this.fifo.length - this.head + this.byId.size === 1;
       write(this.out);
-      if (this.out.pendingBytes >= 256 * 1024) this.flush();
+      // A lone request leaves at once; one of many waits for the rest of the turn.
+      if (alone || this.out.pendingBytes >= 256 * 1024) this.flush();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
         process.nextTick(() => {

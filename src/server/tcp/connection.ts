@@ -282,8 +282,11 @@ export class Connection implements HandlerContext {
     }
     if (!wrote) return;
     if (!this.pumping) {
+      // Nothing left to wait for: write now rather than a tick later
+      // (one request in flight: that tick is latency).
+      if (this.head === 0) this.flush();
+      else this.scheduleFlush();
       this.updateFlow();
-      this.scheduleFlush();
     }
     this.maybeEnd();
   }
