@@ -107,3 +107,59 @@ describe('GrpcClient', () => {
     }
   });
 });
+
+describe('GrpcClient transport', () => {
+  it('gives up at timeoutMs on a server that does not answer', async () => {
+    const { Server, ServerCredentials } = await import('@grpc/grpc-js');
+    const { mqliteServiceDefinition } = await import('../../src/server/grpc/definition.js');
+    const silent = new Server();
+    silent.addService(mqliteServiceDefinition, { listNamespaces: () => {} });
+    const port = await new Promise<number>((resolve, reject) =>
+      silent.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const impatient = new GrpcClient({ host: '127.0.0.1', port, timeoutMs: 200 });
+    try {
+      const err = await rejection(impatient.listNamespaces());
+      expect(err.code).toBe('TRANSPORT');
+      expect(err.message).toMatch(/DEADLINE_EXCEEDED/);
+    } finally {
+      await impatient.close();
+      silent.forceShutdown();
+    }
+  });
+
+  it('reports a lost server as TRANSPORT, then reconnects when it is back', async () => {
+    const first = await startFixture();
+    const port = first.front.port;
+    const c = new GrpcClient({ host: '127.0.0.1', port, timeoutMs: 2000 });
+    try {
+      await c.createNamespace('before');
+      await first.stop();
+      expect((await rejection(c.listNamespaces())).code).toBe('TRANSPORT');
+      const { Broker } = await import('../../src/broker/broker.js');
+      const { startGrpcServer } = await import('../../src/server/grpc/index.js');
+      const { pino } = await import('pino');
+      const broker = new Broker();
+      const again = await startGrpcServer(broker, { host: '127.0.0.1', port, maxMessageBytes: 1 << 20, logger: pino({ level: 'silent' }) });
+      try {
+        expect(await c.listNamespaces()).toEqual([]);
+      } finally {
+        await again.close();
+        await broker.close();
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('ends open subscriptions without an error when the client closes', async () => {
+    const c = new GrpcClient({ host: '127.0.0.1', port: f.front.port });
+    await client.createTopic('c', 'bye', 1);
+    let ended: unknown = 'open';
+    await c.subscribe('c', 'bye', 0, { autoAck: true, onMessage: () => {}, onEnd: (e) => (ended = e) });
+    await c.close();
+    await waitFor(() => ended !== 'open', 'the end');
+    expect(ended).toBeUndefined();
+    expect((await rejection(c.listNamespaces())).code).toBe('TRANSPORT');
+  });
+});

@@ -1,18 +1,18 @@
 /**
  * A small typed gRPC client over the generated code (PROTOCOL.md, "gRPC"),
  * for the CLI, the benchmark and tests. It shares the server's service
- * definition, so paths and codecs come from one place.
+ * definition, so paths and codecs come from one place; the wire is a bare
+ * HTTP/2 connection (transport.ts).
  */
-import { Client, credentials, Metadata, status, type CallOptions, type ServiceError } from '@grpc/grpc-js';
 import type { Message } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import {
+  ERROR_CODE_TRAILER,
   mqliteServiceDefinition,
   request,
   type RequestInit,
   type ResponseOf,
   type UnaryMethodName,
 } from '../../server/grpc/definition.js';
-import { ERROR_CODE_TRAILER } from '../../server/grpc/errors.js';
 import {
   ClientError,
   type ClientMessage,
@@ -23,6 +23,7 @@ import {
   type SubscribeOptions,
   type TopicSummary,
 } from '../types.js';
+import { Code, GrpcTransport, type CallStatus } from './transport.js';
 
 export interface GrpcClientOptions {
   host: string;
@@ -31,22 +32,29 @@ export interface GrpcClientOptions {
   timeoutMs?: number;
 }
 
+const STATUS_NAMES = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE',
+  'DATA_LOSS', 'UNAUTHENTICATED',
+] as const;
+
 /** Statuses whose name is a broker error code (the Go MQLite sends no trailer). */
-const BROKER_STATUSES: ReadonlySet<status> = new Set([
-  status.NOT_FOUND,
-  status.ALREADY_EXISTS,
-  status.INVALID_ARGUMENT,
-  status.FAILED_PRECONDITION,
-  status.RESOURCE_EXHAUSTED,
-  status.UNAUTHENTICATED,
+const BROKER_STATUSES: ReadonlySet<string> = new Set([
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'INVALID_ARGUMENT',
+  'FAILED_PRECONDITION',
+  'RESOURCE_EXHAUSTED',
+  'UNAUTHENTICATED',
 ]);
 
-function clientError(err: ServiceError): ClientError {
-  const fromServer = err.metadata?.get(ERROR_CODE_TRAILER)[0];
-  if (typeof fromServer === 'string') return new ClientError(fromServer, err.details);
-  if (BROKER_STATUSES.has(err.code)) return new ClientError(status[err.code], err.details);
+function clientError(status: CallStatus): ClientError {
+  const fromServer = status.trailers[ERROR_CODE_TRAILER];
+  if (typeof fromServer === 'string') return new ClientError(fromServer, status.details);
+  const name = STATUS_NAMES[status.code] ?? `STATUS_${status.code}`;
+  if (BROKER_STATUSES.has(name)) return new ClientError(name, status.details);
   // No broker code: the connection, a deadline, or an internal server error.
-  return new ClientError('TRANSPORT', `${status[err.code]}: ${err.details}`);
+  return new ClientError('TRANSPORT', `${name}: ${status.details}`);
 }
 
 function clientMessage(m: Message): ClientMessage {
@@ -63,37 +71,25 @@ function clientMessage(m: Message): ClientMessage {
 }
 
 export class GrpcClient implements MqliteClient {
-  private readonly client: Client;
+  private readonly transport: GrpcTransport;
   private readonly timeoutMs: number | undefined;
+  private closed = false;
 
   constructor(opts: GrpcClientOptions) {
     const host = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
-    this.client = new Client(`${host}:${opts.port}`, credentials.createInsecure(), {
-      // The server bounds what it sends (batch and payload limits); a consume
-      // batch must never be refused here after the server popped it.
-      'grpc.max_receive_message_length': -1,
-      'grpc.enable_channelz': 0,
-    });
+    this.transport = new GrpcTransport(`http://${host}:${opts.port}`);
     this.timeoutMs = opts.timeoutMs;
   }
 
-  private options(): CallOptions {
-    return this.timeoutMs === undefined ? {} : { deadline: Date.now() + this.timeoutMs };
-  }
-
-  private unary<K extends UnaryMethodName>(name: K, init: RequestInit<K>): Promise<ResponseOf<K>> {
+  private async unary<K extends UnaryMethodName>(name: K, init: RequestInit<K>): Promise<ResponseOf<K>> {
     const def = mqliteServiceDefinition[name];
-    return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(
-        def.path,
-        def.requestSerialize,
-        def.responseDeserialize,
-        request(name, init),
-        new Metadata(),
-        this.options(),
-        (err: ServiceError | null, res?: ResponseOf<K>) => (err ? reject(clientError(err)) : resolve(res!)),
-      );
-    });
+    let bytes: Buffer;
+    try {
+      bytes = await this.transport.unary(def.path, def.requestSerialize(request(name, init)), this.timeoutMs);
+    } catch (status) {
+      throw clientError(status as CallStatus);
+    }
+    return def.responseDeserialize(bytes);
   }
 
   async createNamespace(name: string): Promise<void> {
@@ -175,19 +171,13 @@ export class GrpcClient implements MqliteClient {
    */
   subscribe(namespace: string, topic: string, queueId: number, opts: SubscribeOptions): Promise<ClientSubscription> {
     const def = mqliteServiceDefinition.subscribe;
-    const call = this.client.makeServerStreamRequest(
-      def.path,
-      def.requestSerialize,
-      def.responseDeserialize,
-      request('subscribe', { namespace, topic, queueId, autoAck: opts.autoAck }),
-      new Metadata(),
-      {},
-    );
+    const client = this;
     return new Promise<ClientSubscription>((resolve, reject) => {
       let started = false;
-      let ended = false;
       let closing = false;
-      const closed = new Promise<void>((done) => call.once('status', () => done()));
+      let ended = false;
+      let markClosed: () => void = () => {};
+      const closed = new Promise<void>((done) => (markClosed = done));
       const subscription: ClientSubscription = {
         close() {
           if (!ended) {
@@ -202,27 +192,31 @@ export class GrpcClient implements MqliteClient {
         started = true;
         resolve(subscription);
       };
-      const end = (err: ClientError | undefined): void => {
-        if (ended) return;
-        ended = true;
-        if (!started) {
-          started = true;
-          reject(err ?? new ClientError('TRANSPORT', 'subscription ended before it started'));
-          return;
-        }
-        opts.onEnd?.(err);
-      };
-      call.on('metadata', start);
-      call.on('data', (m: Message) => {
-        start();
-        opts.onMessage(clientMessage(m));
+      const call = this.transport.serverStream(def.path, def.requestSerialize(request('subscribe', { namespace, topic, queueId, autoAck: opts.autoAck })), {
+        onHeaders: start,
+        onMessage(bytes) {
+          start();
+          opts.onMessage(clientMessage(def.responseDeserialize(bytes)));
+        },
+        onEnd(status) {
+          ended = true;
+          markClosed();
+          const cancelled = (closing || client.closed) && status.code === Code.CANCELLED;
+          const err = status.code === Code.OK || cancelled ? undefined : clientError(status);
+          if (!started) {
+            started = true;
+            reject(err ?? new ClientError('TRANSPORT', 'subscription ended before it started'));
+            return;
+          }
+          opts.onEnd?.(err);
+        },
       });
-      call.on('error', (err: ServiceError) => end(closing && err.code === status.CANCELLED ? undefined : clientError(err)));
-      call.on('end', () => end(undefined));
     });
   }
 
+  /** Ends open subscriptions (their onEnd gets no error) and the connection. */
   async close(): Promise<void> {
-    this.client.close();
+    this.closed = true;
+    this.transport.close();
   }
 }

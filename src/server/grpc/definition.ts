@@ -88,4 +88,11 @@ export function request<K extends MethodName>(name: K, init: RequestInit<K>): Re
   return create(MQLiteService.method[name].input, init) as RequestOf<K>;
 }
 
+/**
+ * Extension: the broker's own error code rides in this trailer, so a client
+ * tells a broker's UNAVAILABLE (shutting down) from a transport one. Old
+ * clients ignore unknown trailers.
+ */
+export const ERROR_CODE_TRAILER = 'mqlite-error-code';
+
 export { MQLiteService };

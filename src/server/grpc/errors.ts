@@ -5,7 +5,7 @@
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { invalid, isBrokerError, type BrokerError, type ErrorCode } from '../../broker/errors.js';
-import type { MalformedRequest } from './definition.js';
+import { ERROR_CODE_TRAILER, type MalformedRequest } from './definition.js';
 
 const STATUS_OF: Readonly<Record<ErrorCode, status>> = {
   NOT_FOUND: status.NOT_FOUND,
@@ -17,12 +17,6 @@ const STATUS_OF: Readonly<Record<ErrorCode, status>> = {
   UNAUTHENTICATED: status.UNAUTHENTICATED,
 };
 
-/**
- * Extension: the broker's own error code rides in this trailer, so our
- * client tells a broker's UNAVAILABLE (shutting down) from a transport one.
- * Old clients ignore unknown trailers.
- */
-export const ERROR_CODE_TRAILER = 'mqlite-error-code';
 
 /** The status a failed call ends with; unknown errors are logged and hidden. */
 export function statusOf(err: unknown, log: Logger, method: string): StatusObject {
