@@ -162,24 +162,29 @@ export type FileOp = keyof AofFiles;
  * every later one throw without touching the disk, as if the process had
  * died there. `release()` closes the descriptors it left open.
  */
-export function crashingFiles(when: (op: FileOp, args: unknown[]) => boolean): AofFiles & {
+export function crashingFiles(when: (op: FileOp, args: unknown[], pathOf: (fd: unknown) => string) => boolean): AofFiles & {
   crashed(): boolean;
   release(): void;
 } {
   let dead = false;
   const open = new Set<number>();
+  const paths = new Map<number, string>();
+  const pathOf = (fd: unknown): string => paths.get(fd as number) ?? '';
   const layer = {} as Record<string, unknown>;
   for (const key of Object.keys(nodeFiles) as FileOp[]) {
     const real = nodeFiles[key] as (...a: unknown[]) => unknown;
     layer[key] = (...args: unknown[]) => {
-      if (!dead && when(key, args)) dead = true;
+      if (!dead && when(key, args, pathOf)) dead = true;
       if (dead) {
         const err = Object.assign(new Error(`simulated crash at ${key}`), { code: 'ECRASH' });
         if (key === 'read' || key === 'write' || key === 'fdatasync') return Promise.reject(err);
         throw err;
       }
       const out = real(...args);
-      if (key === 'open') open.add(out as number);
+      if (key === 'open') {
+        open.add(out as number);
+        paths.set(out as number, args[0] as string);
+      }
       if (key === 'close') open.delete(args[0] as number);
       return out;
     };
