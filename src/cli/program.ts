@@ -263,6 +263,9 @@ Examples:
       .command('repl')
       .description('interactive prompt with the same commands (also what mqlite-cli with no command opens)')
       .action(async (_o: unknown, cmd: Command) => startRepl(cmd));
+    // Set after the subcommands exist, so that they do not inherit it: the
+    // root takes the stray word only to name it as an unknown command.
+    program.allowExcessArguments(true);
     program.action(async (_o: unknown, cmd: Command) => {
       if (cmd.args.length > 0) program.error(`error: unknown command '${cmd.args[0]}'`, { code: 'commander.unknownCommand', exitCode: 2 });
       await startRepl(cmd);

@@ -32,17 +32,23 @@ export function protocolSuite(proto: Proto): void {
         const created = await cli(['--json', 'ns', 'create', ns]);
         expect(created.code, created.stderr).toBe(0);
         expect(created.json()).toEqual({ ok: true, namespace: ns });
-        const listed = await cli(['--json', 'ns', 'list']);
-        expect(listed.json()).toContain(ns);
+        expect(b.broker.listNamespaces()).toContain(ns);
 
         const topic = await cli(['topic', 'create', ns, 'orders', '--queues', '2']);
         expect(topic.code, topic.stderr).toBe(0);
         expect(topic.stdout).toBe(`topic ${ns}/orders created with 2 queues\n`);
         const topics = await cli(['--json', 'topic', 'list', ns]);
         expect(topics.json()).toEqual([{ name: 'orders', queue_count: 2, version: '0' }]);
-        // Piped, without --json: tab-separated rows, no header.
-        const plain = await cli(['topic', 'ls', ns]);
-        expect(plain.stdout).toBe('orders\t2\t0\n');
+      });
+
+      it('ns list and topic list print plain rows when piped, without --json', async () => {
+        await b.broker.createNamespace(`${ns}-rows`);
+        await b.broker.createTopic(`${ns}-rows`, 'b', 3);
+        await b.broker.createTopic(`${ns}-rows`, 'a', 1);
+        const names = await cli(['ns', 'list']);
+        expect(names.stdout.split('\n')).toContain(`${ns}-rows`);
+        // Tab-separated, no header, sorted by name.
+        expect((await cli(['topic', 'ls', `${ns}-rows`])).stdout).toBe('a\t1\t0\nb\t3\t0\n');
       });
 
       it('topic resize and rebalance answer with the new shape', async () => {
@@ -56,13 +62,19 @@ export function protocolSuite(proto: Proto): void {
         expect(b.broker.listTopics(ns).find((t) => t.name === 'sized')?.queueCount).toBe(3);
       });
 
-      it('topic delete and ns delete remove them; a second delete fails with the reason and exit 1', async () => {
+      it('topic delete and ns delete remove them', async () => {
         await b.broker.createNamespace(`${ns}-gone`);
         await b.broker.createTopic(`${ns}-gone`, 't', 1);
         expect((await cli(['topic', 'delete', `${ns}-gone`, 't'])).code).toBe(0);
         expect(b.broker.listTopics(`${ns}-gone`)).toEqual([]);
-        expect((await cli(['ns', 'delete', `${ns}-gone`])).code).toBe(0);
-        const again = await cli(['ns', 'delete', `${ns}-gone`]);
+        const deleted = await cli(['ns', 'delete', `${ns}-gone`]);
+        expect(deleted.code, deleted.stderr).toBe(0);
+        expect(deleted.stdout).toBe(`namespace ${ns}-gone deleted\n`);
+        expect(b.broker.listNamespaces()).not.toContain(`${ns}-gone`);
+      });
+
+      it('a server error exits 1 with the reason on stderr and nothing on stdout', async () => {
+        const again = await cli(['ns', 'delete', `${ns}-never`]);
         expect(again.code).toBe(1);
         expect(again.stdout).toBe('');
         expect(again.stderr).toMatch(/NOT_FOUND: .*not found/);
@@ -127,11 +139,12 @@ export function protocolSuite(proto: Proto): void {
           [{ whole: 'stdin' }, undefined],
         ]);
         // Not auto-acked: in flight until the ack below, which reads the ids from stdin.
-        expect(b.broker.stats().inflight).toBeGreaterThanOrEqual(5);
+        const inflight = b.broker.stats().inflight;
+        expect(inflight).toBeGreaterThanOrEqual(5);
         const acked = await cli(['ack', ns, 'sources', '0', '-'], { input: got.map((m) => m.id).join('\n') + '\n' });
         expect(acked.code, acked.stderr).toBe(0);
         expect(acked.stdout).toBe(`acked 5 messages in ${ns}/sources\n`);
-        expect((await cli(['--json', 'consume', ns, 'sources', '0', '-b', '10'])).json()).toEqual([]);
+        expect(b.broker.stats().inflight).toBe(inflight - 5);
       });
 
       it('binary payloads travel as bytes over tcp and grpc, and are refused (exit 2) by the JSON protocols', async () => {
@@ -147,10 +160,11 @@ export function protocolSuite(proto: Proto): void {
           return;
         }
         expect(r.code, r.stderr).toBe(0);
-        const got = (await cli(['--json', 'consume', ns, 'binary', '0', '--auto-ack'])).json();
-        expect(got[0]).toMatchObject({ payload: b64(bytes), payload_encoding: 'base64' });
-        const human = await cli(['consume', ns, 'binary', '0', '--auto-ack']);
-        expect(human.stdout).toMatch(/\tbase64:AAEC\/\/4=\n$/);
+        const got = (await cli(['--json', 'consume', ns, 'binary', '0', '--auto-ack', '--batch', '2'])).json();
+        expect(got.map((m: any) => [m.payload, m.payload_encoding])).toEqual([
+          [b64(bytes), 'base64'],
+          [b64(bytes), 'base64'],
+        ]);
       });
 
       it('consume without auto-ack prints the ids to ack; ack by id takes them', async () => {
@@ -167,11 +181,6 @@ export function protocolSuite(proto: Proto): void {
         expect(b.broker.stats().inflight).toBe(before - 2);
       });
 
-      it('publishing to an unknown topic exits 1 with the reason', async () => {
-        const r = await cli(['pub', ns, 'nope', 'x']);
-        expect(r.code).toBe(1);
-        expect(r.stderr).toMatch(/NOT_FOUND/);
-      });
     });
 
     describe('sub', () => {

@@ -1,0 +1,87 @@
+/** Help texts, usage errors (exit 2) and transport failures (exit 1), without a broker. */
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './harness.js';
+
+/** A port with nothing listening (bound, then released). */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+const COMMANDS = [
+  'ns create',
+  'ns delete',
+  'ns list',
+  'topic create',
+  'topic delete',
+  'topic list',
+  'topic resize',
+  'topic rebalance',
+  'pub',
+  'consume',
+  'sub',
+  'ack',
+  'health',
+  'aof check',
+  'aof fix',
+  'aof rewrite',
+  'bench',
+];
+
+describe('help', () => {
+  it('--help lists every command, the global options and examples, exit 0', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['ns', 'topic', 'pub', 'consume', 'sub', 'ack', 'health', 'aof', 'bench', 'repl']) expect(r.stdout).toMatch(new RegExp(`\\n  ${c}\\b`));
+    for (const o of ['--proto', '--host', '--port', '--json', '--timeout', '--http-port']) expect(r.stdout).toContain(o);
+    expect(r.stdout).toContain('Examples:');
+    expect(r.stdout).toContain('Exit status');
+  });
+
+  it("every command's help names its arguments and options (read through one REPL session)", async () => {
+    const r = await runCli([], { input: COMMANDS.map((c) => `${c} --help`).join('\n') + '\n' });
+    expect(r.code, r.stderr).toBe(0);
+    for (const c of COMMANDS) expect(r.stdout).toContain(`Usage: mqlite-cli ${c}`);
+    for (const o of ['--header', '--key', '--queue', '--count', '--lines', '--batch', '--auto-ack', '--yes', '--msgs', '--size', '--pub', '--sub']) {
+      expect(r.stdout).toContain(o);
+    }
+  });
+
+  it('--version prints the package version', async () => {
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('exit status 2 for a wrong command line', () => {
+  it.each([
+    [['--proto', 'smtp', 'ns', 'list'], /argument 'smtp' is invalid/],
+    [['topic', 'create', 'shop'], /missing required argument 'name'/],
+    [['topic', 'create', 'shop', 'orders', '--queues', 'zero'], /expected an integer >= 1/],
+    [['consume', 'shop', 'orders', '-1'], /unknown option|expected an integer/],
+    [['pub', 'shop', 'orders', 'x', '-H', 'novalue'], /expected key=value/],
+    [['--timeout', 'soon', 'ns', 'list'], /duration/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['ns', 'lst'], /unknown command 'lst'/],
+  ])('%j', async (args, message) => {
+    const r = await runCli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('exit status 1 when the broker cannot be reached', () => {
+  it.each([['tcp'], ['http'], ['grpc']])('%s', async (proto) => {
+    const port = await closedPort();
+    const r = await runCli(['--proto', proto, '--port', String(port), '--timeout', '3s', '--json', 'ns', 'list']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(JSON.parse(r.stderr).error.code).toBe('TRANSPORT');
+  });
+});
