@@ -91,7 +91,7 @@ async function consumeFigure(port: number): Promise<number> {
   const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf' });
   await c.createTopic(NS, 'con', 1);
   const payload = new Uint8Array(1024).fill(120);
-  const total = 400_000;
+  const total = 250_000;
   await pipelinedPublish(c, 'con', payload, { count: total, depth: PIPELINE_DEPTH });
   // warm up on the first 20k, then measure
   let got = 0;
