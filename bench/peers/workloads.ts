@@ -1,0 +1,152 @@
+/**
+ * The four workloads of issue 9, each defined once over BenchQueue so that
+ * every system runs exactly the same loop. Each run gets a fresh queue.
+ */
+import { percentile } from '../stats.js';
+import type { BenchQueue } from './system.js';
+
+export interface Settings {
+  /** Length of each timed publish measurement. */
+  seconds: number;
+  /** Untimed publishing before it (JIT, connections, first allocations). */
+  warmupSeconds: number;
+  /** Messages drained by the consume workload (after an untimed 5%). */
+  consumeCount: number;
+  /** Timed round trips of the push-latency workload (after an untimed 10%). */
+  latencySamples: number;
+}
+
+export interface Metric {
+  key: string;
+  label: string;
+  unit: 'msgs/s' | 'ms';
+  higherIsBetter: boolean;
+}
+
+export interface Workload {
+  id: string;
+  title: string;
+  metrics: readonly Metric[];
+  run(q: BenchQueue, s: Settings): Promise<Record<string, number>>;
+}
+
+const RATE = (label = 'msgs/s'): Metric => ({ key: 'msgs_per_s', label, unit: 'msgs/s', higherIsBetter: true });
+const P50: Metric = { key: 'p50_ms', label: 'p50 ms', unit: 'ms', higherIsBetter: false };
+const P99: Metric = { key: 'p99_ms', label: 'p99 ms', unit: 'ms', higherIsBetter: false };
+
+/** Batch size and batches in flight of the consume workload. */
+export const CONSUME_BATCH = 100;
+export const CONSUME_DEPTH = 4;
+/** Publishes in flight of the concurrent publish workload. */
+export const PUBLISH_DEPTH = 64;
+/** A push delivery slower than this means the run is broken, not slow. */
+const DELIVERY_TIMEOUT_MS = 10_000;
+
+/** `depth` loops awaiting `op` one after another for `ms`; the op count and the elapsed seconds. */
+async function closedLoop(depth: number, ms: number, op: () => Promise<void>, latencies?: number[]): Promise<{ ops: number; seconds: number }> {
+  let ops = 0;
+  const start = performance.now();
+  const end = start + ms;
+  await Promise.all(
+    Array.from({ length: depth }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        await op();
+        latencies?.push(performance.now() - t0);
+        ops++;
+      }
+    }),
+  );
+  return { ops, seconds: (performance.now() - start) / 1000 };
+}
+
+function publishWorkload(id: string, title: string, depth: number, metrics: readonly Metric[]): Workload {
+  return {
+    id,
+    title,
+    metrics,
+    async run(q, s) {
+      await closedLoop(depth, s.warmupSeconds * 1000, q.publish);
+      const latencies: number[] = [];
+      const { ops, seconds } = await closedLoop(depth, s.seconds * 1000, q.publish, latencies);
+      latencies.sort((a, b) => a - b);
+      return { msgs_per_s: ops / seconds, p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99) };
+    },
+  };
+}
+
+/**
+ * Takes exactly `total` messages with CONSUME_DEPTH batches in flight.
+ * Never asks for more than is left, so no system waits on an empty queue.
+ */
+async function drain(q: BenchQueue, total: number): Promise<void> {
+  let asked = 0;
+  let taken = 0;
+  await Promise.all(
+    Array.from({ length: CONSUME_DEPTH }, async () => {
+      for (;;) {
+        const want = Math.min(CONSUME_BATCH, total - asked);
+        if (want <= 0) return;
+        asked += want;
+        const got = await q.takeAndAck(want);
+        if (got === 0) throw new Error(`queue empty after ${taken} of ${total} messages`);
+        taken += got;
+        asked -= want - got;
+      }
+    }),
+  );
+}
+
+const consumeWorkload: Workload = {
+  id: 'consume',
+  title: `consume with acks (batches of ${CONSUME_BATCH}, ${CONSUME_DEPTH} in flight)`,
+  metrics: [RATE()],
+  async run(q, s) {
+    const warm = Math.ceil(s.consumeCount * 0.05);
+    await q.fill(warm + s.consumeCount);
+    await drain(q, warm);
+    const start = performance.now();
+    await drain(q, s.consumeCount);
+    return { msgs_per_s: s.consumeCount / ((performance.now() - start) / 1000) };
+  },
+};
+
+/** From the publish call to the push delivery, one message at a time on an idle queue. */
+const pushLatencyWorkload: Workload = {
+  id: 'push',
+  title: 'end-to-end latency, push subscription (publish call to delivery)',
+  metrics: [P50, P99],
+  async run(q, s) {
+    let arrived: (() => void) | undefined;
+    const close = await q.subscribe(() => arrived?.());
+    const warm = Math.ceil(s.latencySamples * 0.1);
+    const samples: number[] = [];
+    try {
+      for (let i = 0; i < warm + s.latencySamples; i++) {
+        let timer: NodeJS.Timeout | undefined;
+        const delivered = new Promise<void>((resolve, reject) => {
+          arrived = resolve;
+          timer = setTimeout(() => reject(new Error(`no delivery within ${DELIVERY_TIMEOUT_MS} ms`)), DELIVERY_TIMEOUT_MS);
+        });
+        const t0 = performance.now();
+        const published = q.publish();
+        await delivered;
+        const wait = performance.now() - t0;
+        clearTimeout(timer);
+        await published;
+        if (i >= warm) samples.push(wait);
+      }
+    } finally {
+      await close();
+    }
+    samples.sort((a, b) => a - b);
+    return { p50_ms: percentile(samples, 50), p99_ms: percentile(samples, 99) };
+  },
+};
+
+export const WORKLOADS: readonly Workload[] = [
+  publishWorkload('publish_c1', 'publish, 1 in flight', 1, [RATE(), P50, P99]),
+  publishWorkload('publish_c64', `publish, ${PUBLISH_DEPTH} in flight`, PUBLISH_DEPTH, [RATE()]),
+  consumeWorkload,
+  pushLatencyWorkload,
+];
