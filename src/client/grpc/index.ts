@@ -192,7 +192,7 @@ export class GrpcClient implements MqliteClient {
         started = true;
         resolve(subscription);
       };
-      const call = this.transport.serverStream(def.path, def.requestSerialize(request('subscribe', { namespace, topic, queueId, autoAck: opts.autoAck })), {
+      const call = this.transport.call(def.path, def.requestSerialize(request('subscribe', { namespace, topic, queueId, autoAck: opts.autoAck })), undefined, {
         onHeaders: start,
         onMessage(bytes) {
           start();

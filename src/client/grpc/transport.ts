@@ -79,7 +79,7 @@ function statusOf(headers: IncomingHttpHeaders | undefined, trailers: IncomingHt
   return { code: Number(source['grpc-status']), details: decodeDetails(source['grpc-message']), trailers: source };
 }
 
-export interface ServerStreamHandlers {
+export interface CallHandlers {
   /** The response headers arrived: the server accepted the call. */
   onHeaders(): void;
   onMessage(bytes: Buffer): void;
@@ -87,14 +87,18 @@ export interface ServerStreamHandlers {
   onEnd(status: CallStatus): void;
 }
 
-export interface ServerStreamCall {
+export interface OpenCall {
+  /** Ends the call now; `onEnd` gets `status` (first one wins). */
+  abort(status: CallStatus): void;
   cancel(): void;
 }
+
+const failed = (code: number, details: string): CallStatus => ({ code, details, trailers: {} });
 
 export class GrpcTransport {
   private session: ClientHttp2Session | undefined;
   /** Open calls, to cancel them on close(). */
-  private readonly calls = new Set<ServerStreamCall>();
+  private readonly calls = new Set<OpenCall>();
   private closed = false;
 
   constructor(private readonly authority: string) {}
@@ -116,13 +120,8 @@ export class GrpcTransport {
     return session;
   }
 
-  /** Tracks `call` while `stream` is open. */
-  private track(stream: ClientHttp2Stream, call: ServerStreamCall): void {
-    this.calls.add(call);
-    stream.once('close', () => this.calls.delete(call));
-  }
-
-  private open(path: string, timeoutMs: number | undefined): ClientHttp2Stream {
+  /** One request, any number of response messages, then a status. */
+  call(path: string, request: Uint8Array, timeoutMs: number | undefined, handlers: CallHandlers): OpenCall {
     const headers: http2.OutgoingHttpHeaders = {
       ':method': 'POST',
       ':path': path,
@@ -130,80 +129,28 @@ export class GrpcTransport {
       te: 'trailers',
     };
     if (timeoutMs !== undefined) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(timeoutMs))}m`;
-    return this.connection().request(headers);
-  }
-
-  /** One request, one response. Rejects only with a CallStatus. */
-  unary(path: string, request: Uint8Array, timeoutMs: number | undefined): Promise<Buffer> {
-    return new Promise<Buffer>((resolve, reject) => {
-      let stream: ClientHttp2Stream;
-      try {
-        stream = this.open(path, timeoutMs);
-      } catch (err) {
-        reject({ code: Code.UNAVAILABLE, details: (err as Error).message, trailers: {} } satisfies CallStatus);
-        return;
-      }
-      const reader = new MessageReader();
-      let response: Buffer | undefined;
-      let headers: IncomingHttpHeaders | undefined;
-      let trailers: IncomingHttpHeaders | undefined;
-      let failure: CallStatus | undefined;
-      const abort = (status: CallStatus): void => {
-        failure ??= status;
-        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
-      };
-      this.track(stream, { cancel: () => abort({ code: Code.CANCELLED, details: 'client closed', trailers: {} }) });
-      const timer =
-        timeoutMs === undefined
-          ? undefined
-          : setTimeout(() => abort({ code: Code.DEADLINE_EXCEEDED, details: `no answer within ${timeoutMs} ms`, trailers: {} }), timeoutMs);
-      stream.on('response', (h) => (headers = h));
-      stream.on('trailers', (t) => (trailers = t));
-      stream.on('data', (chunk: Buffer) => {
-        try {
-          for (const m of reader.push(chunk)) response ??= m;
-        } catch (err) {
-          abort({ code: Code.INTERNAL, details: (err as Error).message, trailers: {} });
-        }
-      });
-      stream.on('error', (err: Error) => {
-        failure ??= { code: Code.UNAVAILABLE, details: err.message, trailers: {} };
-      });
-      stream.on('close', () => {
-        if (timer) clearTimeout(timer);
-        const status = failure ?? statusOf(headers, trailers);
-        if (status.code !== Code.OK) return reject(status);
-        if (response === undefined || reader.partial) {
-          return reject({ code: Code.INTERNAL, details: 'the server sent no complete response message', trailers: {} } satisfies CallStatus);
-        }
-        resolve(response);
-      });
-      stream.end(frame(request));
-    });
-  }
-
-  /** One request, a stream of responses. */
-  serverStream(path: string, request: Uint8Array, handlers: ServerStreamHandlers): ServerStreamCall {
     let stream: ClientHttp2Stream;
     try {
-      stream = this.open(path, undefined);
+      stream = this.connection().request(headers);
     } catch (err) {
-      const failed = { code: Code.UNAVAILABLE, details: (err as Error).message, trailers: {} };
-      queueMicrotask(() => handlers.onEnd(failed));
-      return { cancel() {} };
+      const status = failed(Code.UNAVAILABLE, (err as Error).message);
+      queueMicrotask(() => handlers.onEnd(status));
+      return { abort() {}, cancel() {} };
     }
     const reader = new MessageReader();
-    let headers: IncomingHttpHeaders | undefined;
+    let responseHeaders: IncomingHttpHeaders | undefined;
     let trailers: IncomingHttpHeaders | undefined;
     let failure: CallStatus | undefined;
-    const abort = (status: CallStatus): void => {
-      failure ??= status;
-      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    const call: OpenCall = {
+      abort(status) {
+        failure ??= status;
+        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      },
+      cancel: () => call.abort(failed(Code.CANCELLED, 'cancelled by the client')),
     };
-    const call: ServerStreamCall = { cancel: () => abort({ code: Code.CANCELLED, details: 'cancelled by the client', trailers: {} }) };
-    this.track(stream, call);
+    this.calls.add(call);
     stream.on('response', (h) => {
-      headers = h;
+      responseHeaders = h;
       // A trailers-only response (an immediate error) is no acceptance.
       if (h['grpc-status'] === undefined) handlers.onHeaders();
     });
@@ -213,17 +160,46 @@ export class GrpcTransport {
       try {
         messages = reader.push(chunk);
       } catch (err) {
-        abort({ code: Code.INTERNAL, details: (err as Error).message, trailers: {} });
+        call.abort(failed(Code.INTERNAL, (err as Error).message));
         return;
       }
       for (const m of messages) if (!failure) handlers.onMessage(m);
     });
     stream.on('error', (err: Error) => {
-      failure ??= { code: Code.UNAVAILABLE, details: err.message, trailers: {} };
+      failure ??= failed(Code.UNAVAILABLE, err.message);
     });
-    stream.on('close', () => handlers.onEnd(failure ?? statusOf(headers, trailers)));
+    stream.on('close', () => {
+      this.calls.delete(call);
+      let status = failure ?? statusOf(responseHeaders, trailers);
+      if (status.code === Code.OK && reader.partial) status = failed(Code.INTERNAL, 'the stream ended inside a message');
+      handlers.onEnd(status);
+    });
     stream.end(frame(request));
     return call;
+  }
+
+  /** One request, one response. Rejects only with a CallStatus. */
+  unary(path: string, request: Uint8Array, timeoutMs: number | undefined): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      let response: Buffer | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const call = this.call(path, request, timeoutMs, {
+        onHeaders() {},
+        onMessage(bytes) {
+          response ??= bytes;
+        },
+        onEnd(status) {
+          if (timer) clearTimeout(timer);
+          if (status.code !== Code.OK) reject(status);
+          else if (response === undefined) reject(failed(Code.INTERNAL, 'the server sent no response message'));
+          else resolve(response);
+        },
+      });
+      // The server enforces grpc-timeout too; this also covers a server that never reads it.
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => call.abort(failed(Code.DEADLINE_EXCEEDED, `no answer within ${timeoutMs} ms`)), timeoutMs);
+      }
+    });
   }
 
   /** Cancels open calls and closes the connection. */
