@@ -1,6 +1,7 @@
 /**
  * HTTP front figures (issue 4), against the built broker in a child process
- * (fsync everysec), driven by the HttpClient of src/client/http:
+ * (fsync everysec), driven by the HttpClient of src/client/http (its `raw`
+ * keep-alive transport):
  *
  * - `http.publish.c32.req_per_s`: 32 keep-alive connections, each
  *   publishing a 1 KiB JSON payload and awaiting the reply before the next.
@@ -140,7 +141,9 @@ async function sseDrain(client: HttpClient): Promise<number> {
 export async function benchHttp(): Promise<Record<string, number>> {
   const server = await startServerProcess({ fsync: 'everysec' });
   try {
-    const client = new HttpClient({ baseUrl: `http://127.0.0.1:${server.ports.http}` });
+    // The lean `raw` transport, so that the generator leaves the cores to the
+    // server (src/client/http/transport.ts); SSE streams use node:http.
+    const client = new HttpClient({ baseUrl: `http://127.0.0.1:${server.ports.http}`, transport: 'raw' });
     await client.createNamespace('bench');
     const publish = await publishThroughput(client, server.pid);
     const latency = await sseLatency(client);

@@ -8,7 +8,7 @@ import { HttpClient, SseParser, payloadJsonText } from '../../src/client/http/in
 import { ClientError, type ClientMessage } from '../../src/client/types.js';
 import { eventually, type Harness, req, startHarness } from './harness.js';
 
-for (const transport of ['http', 'fetch'] as const) {
+for (const transport of ['http', 'fetch', 'raw'] as const) {
   describe(`over ${transport}`, () => {
     let h: Harness;
       let client: HttpClient;

@@ -14,7 +14,7 @@ import type {
 } from '../types.js';
 import { ClientError } from '../types.js';
 import { SseParser } from './sse-parser.js';
-import { FetchTransport, NodeHttpTransport, type Transport } from './transport.js';
+import { FetchTransport, NodeHttpTransport, RawHttpTransport, type Transport } from './transport.js';
 
 export { SseParser } from './sse-parser.js';
 
@@ -23,8 +23,11 @@ export interface HttpClientOptions {
   baseUrl: string;
   /** Per-request time limit (not applied to SSE streams); default 30 s. */
   timeoutMs?: number;
-  /** `http` (node:http keep-alive Agent, the default) or `fetch`. */
-  transport?: 'http' | 'fetch';
+  /**
+   * `http` (node:http keep-alive Agent, the default), `fetch`, or `raw` (a
+   * lean keep-alive HTTP/1.1 client for load generation): see transport.ts.
+   */
+  transport?: 'http' | 'fetch' | 'raw';
 }
 
 export interface HttpSubscribeOptions extends SubscribeOptions {
@@ -128,7 +131,8 @@ export class HttpClient implements MqliteClient {
   constructor(opts: HttpClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.transport = opts.transport === 'fetch' ? new FetchTransport() : new NodeHttpTransport(this.base);
+    this.transport =
+      opts.transport === 'fetch' ? new FetchTransport() : opts.transport === 'raw' ? new RawHttpTransport(this.base) : new NodeHttpTransport(this.base);
   }
 
   /** `GET /health`. */
