@@ -143,6 +143,32 @@ describe('subscribe errors are plain replies, not streams', () => {
   });
 });
 
+describe('auto_ack spellings', () => {
+  it('accepts what Go clients send (True, 1, t...) and defaults to manual ack', async () => {
+    // Its own broker with the default 30 s ack timeout: in-flight stays in flight here.
+    const own = await startHarness();
+    try {
+      await own.broker.createNamespace('n');
+      const cases = [['auto_ack=True', true], ['auto_ack=1', true], ['auto_ack=t', true], ['auto_ack=FALSE', false], ['', false]] as const;
+      for (const [i, [query, autoAck]] of cases.entries()) {
+        await own.broker.createTopic('n', `t${i}`, 1);
+        await own.broker.publish('n', `t${i}`, Buffer.from('1'));
+        const conn = await rawSubscribe(own.port, `/v1/namespaces/n/topics/t${i}/queues/0/subscribe?${query}`);
+        try {
+          await conn.untilResponse((x) => sseMessages(x.body).length === 1);
+        } finally {
+          conn.destroy();
+        }
+        // Manual ack leaves the message in flight; auto-ack removes it.
+        expect(own.broker.stats().inflight, query).toBe(autoAck ? 0 : 1);
+        await own.broker.deleteTopic('n', `t${i}`);
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe('manual ack: max_inflight bounds the messages held', () => {
   it('holds at most max_inflight unacked messages; an ack lets the next ones through', async () => {
     const t = await freshTopic();

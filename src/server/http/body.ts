@@ -156,10 +156,15 @@ export function intParam(value: string | undefined, name: string): number {
   return Number(value);
 }
 
-/** A boolean query parameter: true/false/1/0, absent gives `fallback`. */
+// The spellings Go's strconv.ParseBool accepts, which the existing broker's
+// clients may send (PROTOCOL.md: existing SSE subscribers work unchanged).
+const TRUE_WORDS = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
+const FALSE_WORDS = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
+
+/** A boolean query parameter; absent or empty gives `fallback`. */
 export function boolParam(value: string | undefined, name: string, fallback: boolean): boolean {
   if (value === undefined || value === '') return fallback;
-  if (value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
+  if (TRUE_WORDS.has(value)) return true;
+  if (FALSE_WORDS.has(value)) return false;
   throw badRequest(`${name} must be true or false, got ${JSON.stringify(value)}`);
 }
