@@ -153,23 +153,23 @@ export function writePublish(
   if (queueId !== undefined) inner += 1 + varintSize(queueId);
   const size =
     lenFieldSize(PUBLISH_ACTION.length) + (ridLen ? lenFieldSize(ridLen) : 0) + lenHeaderSize(DATA_FIELD.publish, inner) + inner;
-  out.frame(ENCODING_PROTOBUF, size, (buf, pos) => {
-    pos = writeStringField(buf, pos, 1, PUBLISH_ACTION, PUBLISH_ACTION.length);
-    if (ridLen) pos = writeStringField(buf, pos, 2, requestId!, ridLen);
-    pos = writeLenHeader(buf, pos, DATA_FIELD.publish, inner);
-    if (nsLen) pos = writeStringField(buf, pos, 1, namespace, nsLen);
-    if (topicLen) pos = writeStringField(buf, pos, 2, topic, topicLen);
-    if (bytes.length) pos = writeBytesField(buf, pos, 3, bytes);
-    if (headerBytes) {
-      buf.set(headerBytes, pos);
-      pos += headerBytes.length;
-    }
-    if (rkLen) pos = writeStringField(buf, pos, 5, routingKey!, rkLen);
-    if (queueId !== undefined) {
-      buf[pos++] = (6 << 3) | WIRE_VARINT;
-      writeVarint(buf, pos, queueId);
-    }
-  });
+  let pos = out.begin(ENCODING_PROTOBUF, size);
+  const buf = out.buffer;
+  pos = writeStringField(buf, pos, 1, PUBLISH_ACTION, PUBLISH_ACTION.length);
+  if (ridLen) pos = writeStringField(buf, pos, 2, requestId!, ridLen);
+  pos = writeLenHeader(buf, pos, DATA_FIELD.publish, inner);
+  if (nsLen) pos = writeStringField(buf, pos, 1, namespace, nsLen);
+  if (topicLen) pos = writeStringField(buf, pos, 2, topic, topicLen);
+  if (bytes.length) pos = writeBytesField(buf, pos, 3, bytes);
+  if (headerBytes) {
+    buf.set(headerBytes, pos);
+    pos += headerBytes.length;
+  }
+  if (rkLen) pos = writeStringField(buf, pos, 5, routingKey!, rkLen);
+  if (queueId !== undefined) {
+    buf[pos++] = (6 << 3) | WIRE_VARINT;
+    writeVarint(buf, pos, queueId);
+  }
 }
 
 // ------------------------------------------------------------------- results

@@ -202,17 +202,23 @@ export class FrameWriter {
   }
 
   /**
-   * A frame of `bodyLength` bytes in `encoding`; `fill` writes the body at
-   * `slab[at, at + bodyLength)` and must write exactly that many bytes.
+   * Starts a frame of `bodyLength` bytes in `encoding` and returns where its
+   * body starts in `slab`; the caller writes exactly `bodyLength` bytes
+   * there before the next call. (No callback: this is the per-reply path.)
    */
-  frame(encoding: Encoding, bodyLength: number, fill: (slab: Buffer, at: number) => void): void {
+  begin(encoding: Encoding, bodyLength: number): number {
     this.reserve(HEADER_BYTES + bodyLength);
     const slab = this.slab;
     const at = this.pos;
     slab.writeUInt32BE(bodyLength + 1, at);
     slab[at + 4] = encoding;
-    fill(slab, at + HEADER_BYTES);
     this.pos = at + HEADER_BYTES + bodyLength;
+    return at + HEADER_BYTES;
+  }
+
+  /** The slab that the last `begin` reserved its body in. */
+  get buffer(): Buffer {
+    return this.slab;
   }
 
   /** A frame whose body is already encoded. */

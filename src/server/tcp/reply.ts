@@ -41,13 +41,13 @@ function writePbOk(out: FrameWriter, requestId: string | undefined, field: numbe
   const ridLen = requestId ? utf8Length(requestId) : 0;
   const head = envelopeSize('ok', '', requestId, ridLen, 0);
   const size = head + (data ? lenHeaderSize(field, data.length) + data.length : 0);
-  out.frame(ENCODING_PROTOBUF, size, (buf, pos) => {
-    pos = writeEnvelope(buf, pos, 'ok', '', requestId, ridLen, 0);
-    if (data) {
-      pos = writeLenHeader(buf, pos, field, data.length);
-      buf.set(data, pos);
-    }
-  });
+  let pos = out.begin(ENCODING_PROTOBUF, size);
+  const buf = out.buffer;
+  pos = writeEnvelope(buf, pos, 'ok', '', requestId, ridLen, 0);
+  if (data) {
+    pos = writeLenHeader(buf, pos, field, data.length);
+    buf.set(data, pos);
+  }
 }
 
 export function writeOk<A extends Action>(
@@ -69,15 +69,15 @@ function writePbPublished(out: FrameWriter, requestId: string | undefined, r: Co
   const idLen = utf8Length(r.messageId);
   const inner = (idLen ? lenFieldSize(idLen) : 0) + (r.queueId !== 0 ? 1 + varintSize(r.queueId) : 0);
   const size = envelopeSize('ok', '', requestId, ridLen, 0) + lenHeaderSize(PUBLISH_FIELD, inner) + inner;
-  out.frame(ENCODING_PROTOBUF, size, (buf, pos) => {
-    pos = writeEnvelope(buf, pos, 'ok', '', requestId, ridLen, 0);
-    pos = writeLenHeader(buf, pos, PUBLISH_FIELD, inner);
-    if (idLen) pos = writeStringField(buf, pos, 1, r.messageId, idLen);
-    if (r.queueId !== 0) {
-      buf[pos++] = (2 << 3) | WIRE_VARINT;
-      writeVarint(buf, pos, r.queueId);
-    }
-  });
+  let pos = out.begin(ENCODING_PROTOBUF, size);
+  const buf = out.buffer;
+  pos = writeEnvelope(buf, pos, 'ok', '', requestId, ridLen, 0);
+  pos = writeLenHeader(buf, pos, PUBLISH_FIELD, inner);
+  if (idLen) pos = writeStringField(buf, pos, 1, r.messageId, idLen);
+  if (r.queueId !== 0) {
+    buf[pos++] = (2 << 3) | WIRE_VARINT;
+    writeVarint(buf, pos, r.queueId);
+  }
 }
 
 export function writeError(out: FrameWriter, encoding: Encoding, requestId: string | undefined, reason: string): void {
@@ -88,9 +88,7 @@ export function writeError(out: FrameWriter, encoding: Encoding, requestId: stri
   const ridLen = requestId ? utf8Length(requestId) : 0;
   const errLen = utf8Length(reason);
   const size = envelopeSize('error', reason, requestId, ridLen, errLen);
-  out.frame(ENCODING_PROTOBUF, size, (buf, pos) => {
-    writeEnvelope(buf, pos, 'error', reason, requestId, ridLen, errLen);
-  });
+  writeEnvelope(out.buffer, out.begin(ENCODING_PROTOBUF, size), 'error', reason, requestId, ridLen, errLen);
 }
 
 /** One pushed subscription message (`subscribe_message` in protobuf). */
@@ -103,9 +101,9 @@ export function writePush(out: FrameWriter, encoding: Encoding, requestId: strin
   const ts = timestampNs(m);
   const msgLen = messageSize(m, ts);
   const size = envelopeSize('ok', '', requestId, ridLen, 0) + lenHeaderSize(SUBSCRIBE_MESSAGE_FIELD, msgLen) + msgLen;
-  out.frame(ENCODING_PROTOBUF, size, (buf, pos) => {
-    pos = writeEnvelope(buf, pos, 'ok', '', requestId, ridLen, 0);
-    pos = writeLenHeader(buf, pos, SUBSCRIBE_MESSAGE_FIELD, msgLen);
-    writeMessage(buf, pos, m, ts);
-  });
+  let pos = out.begin(ENCODING_PROTOBUF, size);
+  const buf = out.buffer;
+  pos = writeEnvelope(buf, pos, 'ok', '', requestId, ridLen, 0);
+  pos = writeLenHeader(buf, pos, SUBSCRIBE_MESSAGE_FIELD, msgLen);
+  writeMessage(buf, pos, m, ts);
 }
