@@ -5,7 +5,7 @@
  * the JSON it decodes, and maps every error in one table (errors.ts).
  *
  * Hot path: no middleware. Each route is wrapped once at startup by
- * `serve()` below, which adds the request id, the error mapping and the
+ * `wrap()` below, which adds the request id, the error mapping and the
  * access log; replies are built as JSON text, with message payloads
  * embedded as stored (json-payload.ts), and sent as plain string Responses,
  * which @hono/node-server writes with a single `end()`.
@@ -74,6 +74,8 @@ interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly path: string;
   readonly handler: RouteHandler;
+  /** Answers while the front is closing (health reports it); others get 503. */
+  readonly whileClosing?: boolean;
 }
 
 const DEFAULT_SSE_HIGH_WATER = 256 * 1024;
@@ -222,7 +224,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     { method: 'POST', path: `${queuePath}/consume`, handler: consume },
     { method: 'GET', path: `${queuePath}/subscribe`, handler: subscribe },
     { method: 'POST', path: `${queuePath}/ack`, handler: ack },
-    { method: 'GET', path: '/health', handler: health },
+    { method: 'GET', path: '/health', handler: health, whileClosing: true },
   ];
 
   // ---- the one wrapper: request id, 503 while closing, error mapping, access log ----
@@ -246,13 +248,13 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     return new Response(reply.body, { status: reply.status, headers });
   }
 
-  function wrap(handler: RouteHandler, isHealth: boolean) {
+  function wrap({ handler, whileClosing }: Route) {
     return async (c: Ctx): Promise<Response> => {
       const started = performance.now();
       const requestId = requestIdOf(c);
       let reply: Reply;
       try {
-        if (closing && !isHealth) throw shuttingDown;
+        if (closing && !whileClosing) throw shuttingDown;
         const out = await handler({ c, requestId });
         if (out instanceof Response) {
           accessLog(c, requestId, out.status, started);
@@ -271,7 +273,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   }
 
   const app = new Hono<Env>();
-  for (const r of routes) app.on(r.method, r.path, wrap(r.handler, r.handler === health));
+  for (const r of routes) app.on(r.method, r.path, wrap(r));
   app.notFound((c) => {
     const requestId = requestIdOf(c);
     accessLog(c, requestId, 404, performance.now());
