@@ -4,7 +4,6 @@
  * option (exit 2).
  */
 import { InvalidArgumentError } from 'commander';
-import { parseDuration } from '../config.js';
 import { UsageError } from './errors.js';
 
 /** An integer in [min, max]. */
@@ -18,10 +17,19 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: stri
   };
 }
 
-/** A duration: Go-style (`5s`, `1m30s`, `500ms`) or a bare number of milliseconds. */
-export function durationArg(value: string): number {
-  const ms = /^\d+$/.test(value.trim()) ? Number(value) : parseDuration(value);
-  if (ms === undefined || ms <= 0) throw new InvalidArgumentError('expected a duration such as 5s, 500ms or 1m30s (a bare number is milliseconds)');
+/**
+ * A duration: Go-style (`5s`, `1m30s`, `500ms`) or a bare number of
+ * milliseconds. Async because the config module that owns the Go-style
+ * parser (and loads the YAML library) is only loaded when a duration is
+ * given, which keeps every other command's startup short.
+ */
+export async function parseDurationOption(option: string, value: string): Promise<number> {
+  let ms: number | undefined;
+  if (/^\d+$/.test(value.trim())) ms = Number(value);
+  else ms = (await import('../config.js')).parseDuration(value);
+  if (ms === undefined || ms <= 0) {
+    throw new UsageError(`option '${option}' argument '${value}' is invalid: expected a duration such as 5s, 500ms or 1m30s (a bare number is milliseconds)`);
+  }
   return ms;
 }
 

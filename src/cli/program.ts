@@ -3,12 +3,10 @@
  * (which parses each of its lines with a fresh tree over one session).
  */
 import { Command, Option } from 'commander';
-import { durationArg, headerArg, intArg, queueIdArg } from './args.js';
-import * as admin from './commands/admin.js';
-import { aofCheck, aofFix, aofRewrite, type AofOptions } from './commands/aof.js';
-import { bench, type BenchOptions } from './commands/bench.js';
-import { health } from './commands/health.js';
-import { ack, consume, pub, sub, type ConsumeOptions, type PubOptions, type SubOptions } from './commands/messaging.js';
+import { headerArg, intArg, parseDurationOption, queueIdArg } from './args.js';
+import type { AofOptions } from './commands/aof.js';
+import type { BenchOptions } from './commands/bench.js';
+import type { ConsumeOptions, PubOptions, SubOptions } from './commands/messaging.js';
 import { ctxOf, type Ctx } from './context.js';
 import { PROTOS, type Session } from './session.js';
 
@@ -40,6 +38,12 @@ is JSON as that value, anything else base64 with "payload_encoding": "base64").
 Exit status: 0 done, 1 the server (or the transport) reported an error, whose
 reason is printed on stderr, 2 the command line is wrong.`;
 
+// Each command's module is loaded when the command runs: a one-shot command
+// pays only for its own code at startup.
+const admin = (): Promise<typeof import('./commands/admin.js')> => import('./commands/admin.js');
+const messaging = (): Promise<typeof import('./commands/messaging.js')> => import('./commands/messaging.js');
+const aofCommands = (): Promise<typeof import('./commands/aof.js')> => import('./commands/aof.js');
+
 /**
  * Wraps a handler: commander calls actions with (arguments..., options,
  * command); the handler gets the context built from the command's options
@@ -62,7 +66,7 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .addOption(new Option('--port <port>', 'broker port (default: 7070 tcp/tcp-json, 8080 http, 9090 grpc)').argParser(intArg(1, 65535)))
     .addOption(new Option('--http-port <port>', "HTTP front port for 'aof rewrite' (default: --port with --proto http, else 8080)").argParser(intArg(1, 65535)))
     .option('--json', 'machine-readable output: one JSON document (JSON Lines for sub)', false)
-    .addOption(new Option('--timeout <duration>', 'time limit of each request: 5s, 500ms... (default: 10s; aof rewrite 10m)').argParser(durationArg))
+    .option('--timeout <duration>', 'time limit of each request: 5s, 500ms... (default: 10s; aof rewrite 10m)')
     .option('--no-color', 'no colour even on a terminal (NO_COLOR works too)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -70,22 +74,26 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
       writeOut: (s) => void io.stdout.write(s),
       writeErr: (s) => void io.stderr.write(s),
     })
-    .addHelpText('after', EXAMPLES);
+    .addHelpText('after', EXAMPLES)
+    .hook('preAction', async () => {
+      const raw: unknown = program.getOptionValue('timeout');
+      if (typeof raw === 'string') program.setOptionValue('timeout', await parseDurationOption('--timeout <duration>', raw));
+    });
 
   // ---------------------------------------------------------------- ns
   const ns = program.command('ns').description('namespaces: create, delete, list');
   ns.command('create')
     .description('create a namespace (1-128 chars of A-Z a-z 0-9 . _ -)')
     .argument('<name>')
-    .action(run(session, (ctx, name: string) => admin.nsCreate(ctx, name)));
+    .action(run(session, async (ctx, name: string) => (await admin()).nsCreate(ctx, name)));
   ns.command('delete')
     .description('delete a namespace with its topics and messages')
     .argument('<name>')
-    .action(run(session, (ctx, name: string) => admin.nsDelete(ctx, name)));
+    .action(run(session, async (ctx, name: string) => (await admin()).nsDelete(ctx, name)));
   ns.command('list')
     .alias('ls')
     .description('list the namespaces')
-    .action(run(session, (ctx) => admin.nsList(ctx)));
+    .action(run(session, async (ctx) => (await admin()).nsList(ctx)));
 
   // ---------------------------------------------------------------- topic
   const topic = program.command('topic').description('topics: create, delete, list, resize, rebalance');
@@ -95,32 +103,32 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .argument('<namespace>')
     .argument('<name>')
     .addOption(new Option('-q, --queues <n>', 'number of queues').argParser(intArg(1)).default(1))
-    .action(run(session, (ctx, nsName: string, name: string, o: { queues: number }) => admin.topicCreate(ctx, nsName, name, o.queues)));
+    .action(run(session, async (ctx, nsName: string, name: string, o: { queues: number }) => (await admin()).topicCreate(ctx, nsName, name, o.queues)));
   topic
     .command('delete')
     .description('delete a topic with its messages')
     .argument('<namespace>')
     .argument('<name>')
-    .action(run(session, (ctx, nsName: string, name: string) => admin.topicDelete(ctx, nsName, name)));
+    .action(run(session, async (ctx, nsName: string, name: string) => (await admin()).topicDelete(ctx, nsName, name)));
   topic
     .command('list')
     .alias('ls')
     .description('list the topics of a namespace with their queue counts and versions')
     .argument('<namespace>')
-    .action(run(session, (ctx, nsName: string) => admin.topicList(ctx, nsName)));
+    .action(run(session, async (ctx, nsName: string) => (await admin()).topicList(ctx, nsName)));
   topic
     .command('resize')
     .description('change the number of queues (shrinking drains the removed queues first)')
     .argument('<namespace>')
     .argument('<name>')
     .argument('<queues>', 'new number of queues', intArg(1))
-    .action(run(session, (ctx, nsName: string, name: string, count: number) => admin.topicResize(ctx, nsName, name, count)));
+    .action(run(session, async (ctx, nsName: string, name: string, count: number) => (await admin()).topicResize(ctx, nsName, name, count)));
   topic
     .command('rebalance')
     .description('spread the pending messages evenly over the active queues')
     .argument('<namespace>')
     .argument('<name>')
-    .action(run(session, (ctx, nsName: string, name: string) => admin.topicRebalance(ctx, nsName, name)));
+    .action(run(session, async (ctx, nsName: string, name: string) => (await admin()).topicRebalance(ctx, nsName, name)));
 
   // ---------------------------------------------------------------- messages
   program
@@ -149,7 +157,7 @@ Examples:
   tail -f app.log | mqlite-cli pub logs app --lines`,
     )
     .action(
-      run(session, (ctx, nsName: string, topicName: string, payload: string | undefined, o: PubOptions) => pub(ctx, nsName, topicName, payload, o)),
+      run(session, async (ctx, nsName: string, topicName: string, payload: string | undefined, o: PubOptions) => (await messaging()).pub(ctx, nsName, topicName, payload, o)),
     );
   program
     .command('consume')
@@ -167,7 +175,7 @@ Without --auto-ack or --ack the messages are in flight: ack them within the
 broker's ack_timeout (the command to do so is printed on stderr), or they are
 delivered again. --json prints an array of messages.`,
     )
-    .action(run(session, (ctx, nsName: string, topicName: string, queue: number, o: ConsumeOptions) => consume(ctx, nsName, topicName, queue, o)));
+    .action(run(session, async (ctx, nsName: string, topicName: string, queue: number, o: ConsumeOptions) => (await messaging()).consume(ctx, nsName, topicName, queue, o)));
   program
     .command('sub')
     .alias('subscribe')
@@ -186,7 +194,7 @@ are acked one by one after printing, so none past the count is lost: the
 broker may push a few more than asked (not over http), which stay in flight
 and are delivered again after its ack_timeout.`,
     )
-    .action(run(session, (ctx, nsName: string, topicName: string, queue: number, o: SubOptions) => sub(ctx, nsName, topicName, queue, o)));
+    .action(run(session, async (ctx, nsName: string, topicName: string, queue: number, o: SubOptions) => (await messaging()).sub(ctx, nsName, topicName, queue, o)));
   program
     .command('ack')
     .description('acknowledge in-flight messages by id (- reads the ids from stdin)')
@@ -194,13 +202,13 @@ and are delivered again after its ack_timeout.`,
     .argument('<topic>')
     .argument('<queue>', 'queue id the messages were consumed from', queueIdArg)
     .argument('<id...>', 'message ids, or - to read them from stdin (whitespace-separated)')
-    .action(run(session, (ctx, nsName: string, topicName: string, queue: number, ids: string[]) => ack(ctx, nsName, topicName, queue, ids)));
+    .action(run(session, async (ctx, nsName: string, topicName: string, queue: number, ids: string[]) => (await messaging()).ack(ctx, nsName, topicName, queue, ids)));
 
   // ---------------------------------------------------------------- ops
   program
     .command('health')
     .description('check that the broker answers (GET /health over http, a round trip otherwise)')
-    .action(run(session, (ctx) => health(ctx)));
+    .action(run(session, async (ctx) => (await import('./commands/health.js')).health(ctx)));
 
   const aof = program.command('aof').description('the append-only file: check, fix (offline), rewrite (online)');
   aof
@@ -208,7 +216,7 @@ and are delivered again after its ack_timeout.`,
     .description('verify every record of the AOF in <dir> (broker stopped) and report the first bad one; exit 1 if any')
     .argument('<dir>', 'the AOF directory (persistence.aof.dir)')
     .option('--filename <name>', 'base name of the AOF files, persistence.aof.filename (default: appendonly.aof)')
-    .action(run(session, (ctx, dir: string, o: AofOptions) => aofCheck(ctx, dir, o)));
+    .action(run(session, async (ctx, dir: string, o: AofOptions) => (await aofCommands()).aofCheck(ctx, dir, o)));
   aof
     .command('fix')
     .description('cut the AOF in <dir> (broker stopped) at its first bad record, after confirmation or --yes')
@@ -221,12 +229,12 @@ and are delivered again after its ack_timeout.`,
 Every record before the bad one is kept; the bad file is truncated there and
 later files are removed from the manifest and renamed *.dropped (not deleted).`,
     )
-    .action(run(session, (ctx, dir: string, o: AofOptions) => aofFix(ctx, dir, o)));
+    .action(run(session, async (ctx, dir: string, o: AofOptions) => (await aofCommands()).aofFix(ctx, dir, o)));
   aof
     .command('rewrite')
     .description('ask a running broker to compact its AOF now (POST /v1/admin/aof/rewrite on the HTTP front, whatever --proto is)')
     .addHelpText('after', '\nThe HTTP port is --http-port, else --port when --proto is http, else 8080.')
-    .action(run(session, (ctx) => aofRewrite(ctx)));
+    .action(run(session, async (ctx) => (await aofCommands()).aofRewrite(ctx)));
 
   // ---------------------------------------------------------------- bench
   program
@@ -254,7 +262,7 @@ Examples:
   mqlite-cli bench --proto grpc --pub 4 --sub 4
   mqlite-cli --json bench --proto http --sub 0`,
     )
-    .action(run(session, (ctx, o: BenchOptions) => bench(ctx, o)));
+    .action(run(session, async (ctx, o: BenchOptions) => (await import('./commands/bench.js')).bench(ctx, o)));
 
   // ---------------------------------------------------------------- repl
   if (hooks.startRepl) {
