@@ -125,7 +125,7 @@ export async function fixAof(
     droppedFiles.unshift(bad.file);
   }
   // An empty list or one ending in a base is fine: the store creates a fresh incr at open.
-  writeManifest(files, dir, filename, kept);
+  await writeManifest(files, dir, filename, kept);
   const present = new Set(files.list(dir));
   for (const dropped of droppedFiles) {
     // Kept under another name for the operator; the store would delete an unlisted AOF file at open.

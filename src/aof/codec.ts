@@ -152,6 +152,22 @@ export class RecordEncoder implements RecordSink {
     }
   }
 
+  /**
+   * Hands out the untaken bytes with the slab that holds them, and goes on
+   * in `next`, a slab whose bytes the caller no longer needs. A rewrite
+   * alternates two slabs this way (one being written, one being filled)
+   * instead of allocating a gigabyte of short-lived buffers, whose external
+   * memory would set off full garbage collections mid-rewrite.
+   */
+  swapSlab(next: Buffer): { bytes: Buffer; slab: Buffer } {
+    const slab = this.buf;
+    const bytes = slab.subarray(this.start, this.pos);
+    this.buf = next;
+    this.start = 0;
+    this.pos = 0;
+    return { bytes, slab };
+  }
+
   /** Drops the bytes not yet taken (a store that refuses writes after a failure). */
   discard(): void {
     this.pos = this.start;

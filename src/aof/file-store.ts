@@ -113,6 +113,8 @@ export const DEFAULT_AOF_FILENAME = 'appendonly.aof';
 /** A rewrite slice ends after this many bytes or this many ms, whichever first. */
 const REWRITE_SLICE_BYTES = 1024 * 1024;
 const REWRITE_SLICE_MS = 4;
+/** Room for a slice plus the last step of the snapshot iterator that overshot it. */
+const REWRITE_SLAB_BYTES = 4 * REWRITE_SLICE_BYTES;
 /** After a failed automatic rewrite, wait this long before trying again. */
 const AUTO_REWRITE_BACKOFF_MS = 60_000;
 const APPEND_SLAB_BYTES = 256 * 1024;
@@ -168,6 +170,8 @@ export class FileStore implements Store {
   private fd: number;
   private incrPath: string;
   private aofSize: number;
+  /** Size of the live incr file. */
+  private incrSize: number;
   private rewriteBaseSize: number;
 
   /** Records encoded and not yet written. */
@@ -209,6 +213,7 @@ export class FileStore implements Store {
     nextSeq: number,
     fd: number,
     aofSize: number,
+    incrSize: number,
   ) {
     this.files = files;
     this.log = opts.logger ?? pino({ enabled: false });
@@ -222,6 +227,7 @@ export class FileStore implements Store {
     this.fd = fd;
     this.incrPath = path.join(this.dir, manifest[manifest.length - 1]!.name);
     this.aofSize = aofSize;
+    this.incrSize = incrSize;
     // As Redis does, growth is measured from the size found at startup.
     this.rewriteBaseSize = aofSize;
     // Nothing to replay means nothing torn to cut: appends may start at once.
@@ -293,7 +299,7 @@ export class FileStore implements Store {
       const entry: ManifestEntry = { name: aofFileName(filename, seq, 'incr'), seq, type: 'incr' };
       files.close(files.open(path.join(dir, entry.name), 'a'));
       manifest = [...manifest, entry];
-      writeManifest(files, dir, filename, manifest);
+      await writeManifest(files, dir, filename, manifest);
     }
     let aofSize = 0;
     for (const e of manifest.slice(0, -1)) {
@@ -305,8 +311,9 @@ export class FileStore implements Store {
       }
     }
     const fd = files.open(path.join(dir, manifest[manifest.length - 1]!.name), 'a');
-    aofSize += files.size(fd);
-    return new FileStore(opts, files, filename, manifest, maxSeq + 1, fd, aofSize);
+    const incrSize = files.size(fd);
+    aofSize += incrSize;
+    return new FileStore(opts, files, filename, manifest, maxSeq + 1, fd, aofSize, incrSize);
   }
 
   // -------------------------------------------------------------------------
@@ -370,6 +377,7 @@ export class FileStore implements Store {
     this.counters.records += records;
     this.counters.batches++;
     this.aofSize += bytes.length;
+    this.incrSize += bytes.length;
     return true;
   }
 
@@ -381,11 +389,15 @@ export class FileStore implements Store {
     batch?.reject(err);
   }
 
-  private startSync(fd: number, file: string, batch: Batch | undefined): void {
-    const sync: Promise<void> = this.files.fdatasync(fd).then(
+  /** Starts an fdatasync of `fd` (after `after`, when given) that acknowledges `batch`. */
+  private startSync(fd: number, file: string, batch: Batch | undefined, after?: Promise<void>): void {
+    const run = after === undefined ? this.files.fdatasync(fd) : after.then(() => this.files.fdatasync(fd));
+    const sync: Promise<void> = run.then(
       () => {
         this.counters.fsyncs++;
-        batch?.resolve();
+        // After a failed fsync the kernel may have dropped dirty pages: a later success proves nothing.
+        if (this.failure !== undefined) batch?.reject(this.failure);
+        else batch?.resolve();
       },
       (err: unknown) => this.fail('fdatasync', file, err, batch),
     ).then(() => {
@@ -451,6 +463,7 @@ export class FileStore implements Store {
         this.files.truncate(this.fd, p.offset);
         this.files.fdatasyncSync(this.fd);
         this.aofSize -= truncatedBytes;
+        this.incrSize -= truncatedBytes;
         this.rewriteBaseSize = this.aofSize;
       }
     } catch (err) {
@@ -496,12 +509,13 @@ export class FileStore implements Store {
 
   private async runRewrite(source: SnapshotSource): Promise<RewriteStats> {
     const started = performance.now();
+    const incr = await this.listNewIncr();
     const oldFiles = this.manifest;
     // Steps 1 and 2 run with no await between them: the snapshot is the state after exactly the records in oldFiles.
-    const incr = this.switchIncr();
-    const snap = new RecordEncoder(REWRITE_SLICE_BYTES * 2);
+    this.switchAppends(incr);
+    const snap = new RecordEncoder(REWRITE_SLAB_BYTES);
     const it = source(snap);
-    const baseName = aofFileName(this.filename, incr.seq, 'base');
+    const baseName = aofFileName(this.filename, incr.entry.seq, 'base');
     const basePath = path.join(this.dir, baseName);
     const tmpPath = `${basePath}.tmp`;
     let tmpFd = -1;
@@ -510,6 +524,8 @@ export class FileStore implements Store {
       tmpFd = this.files.open(tmpPath, 'w');
       // Step 3: slices of at most REWRITE_SLICE_BYTES / REWRITE_SLICE_MS, the next one encoded while the last is written.
       let write: Promise<void> | undefined;
+      let writing: Buffer | undefined;
+      let spare: Buffer = Buffer.allocUnsafe(REWRITE_SLAB_BYTES);
       let done = false;
       while (!done) {
         const sliceStart = performance.now();
@@ -520,10 +536,14 @@ export class FileStore implements Store {
           }
           if (performance.now() - sliceStart > REWRITE_SLICE_MS) break;
         }
-        if (write !== undefined) await write;
+        if (write !== undefined) {
+          await write;
+          spare = writing!;
+        }
         if (this.abortRewrite) throw new Error('rewrite abandoned: the store is closing');
         if (snap.size > 0) {
-          const bytes = snap.take();
+          const { bytes, slab } = snap.swapSlab(spare);
+          writing = slab;
           baseSize += bytes.length;
           write = this.files.write(tmpFd, bytes);
         } else {
@@ -536,13 +556,13 @@ export class FileStore implements Store {
       this.files.close(tmpFd);
       tmpFd = -1;
       this.files.rename(tmpPath, basePath);
-      this.files.syncDir(this.dir);
+      await this.files.syncDir(this.dir);
       // Step 4: from here on the new base is the AOF.
       const next: ManifestEntry[] = [
-        { name: baseName, seq: incr.seq, type: 'base' },
-        ...this.manifest.filter((e) => e.type === 'incr' && e.seq >= incr.seq),
+        { name: baseName, seq: incr.entry.seq, type: 'base' },
+        ...this.manifest.filter((e) => e.type === 'incr' && e.seq >= incr.entry.seq),
       ];
-      writeManifest(this.files, this.dir, this.filename, next);
+      await writeManifest(this.files, this.dir, this.filename, next);
       this.manifest = next;
     } catch (err) {
       try {
@@ -550,13 +570,13 @@ export class FileStore implements Store {
       } catch {
         // the snapshot's own cleanup failing changes nothing on disk
       }
-      if (tmpFd >= 0) this.files.close(tmpFd);
-      this.files.unlink(tmpPath);
-      this.counters.rewriteFailures++;
-      this.log.error({ file: tmpPath, err: osError(err) }, 'AOF rewrite failed; the AOF stays as it was (old files plus the new incr)');
-      throw err instanceof Error && !(err instanceof BrokerError) && 'code' in err
-        ? new Error(`AOF rewrite of ${tmpPath} failed: ${osError(err)}`)
-        : err;
+      try {
+        if (tmpFd >= 0) this.files.close(tmpFd);
+        this.files.unlink(tmpPath);
+      } catch {
+        // a leftover .tmp is deleted at the next open
+      }
+      throw this.rewriteFailed(tmpPath, err);
     }
     // Step 5: nothing refers to the old files any more.
     for (const e of oldFiles) {
@@ -567,8 +587,7 @@ export class FileStore implements Store {
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    const incrSize = this.files.size(this.fd);
-    this.aofSize = baseSize + incrSize;
+    this.aofSize = baseSize + this.incrSize;
     this.rewriteBaseSize = this.aofSize;
     this.counters.rewrites++;
     this.counters.lastRewriteSeconds = seconds;
@@ -576,60 +595,89 @@ export class FileStore implements Store {
     return { records: snap.records, bytes: baseSize, seconds };
   }
 
+  private rewriteFailed(file: string, err: unknown): Error {
+    this.counters.rewriteFailures++;
+    this.log.error({ file, err: osError(err) }, 'AOF rewrite failed; the AOF stays as it was and appends go on');
+    if (err instanceof BrokerError || !(err instanceof Error) || !('code' in err)) return err as Error;
+    return new Error(`AOF rewrite failed at ${file}: ${osError(err)}`);
+  }
+
   /**
-   * Step 1 of a rewrite: the pending batch goes to the old incr (the
-   * snapshot about to be taken includes it), then appends move to a new
-   * incr that the manifest lists before any record reaches it.
+   * Step 1, first half: a new empty incr is created and listed after the
+   * current files, while appends still go to the current incr (listed
+   * before it, so replay order holds whichever way a crash falls).
    */
-  private switchIncr(): ManifestEntry {
+  private async listNewIncr(): Promise<{ entry: ManifestEntry; fd: number; path: string }> {
+    const seq = this.nextSeq++;
+    const entry: ManifestEntry = { name: aofFileName(this.filename, seq, 'incr'), seq, type: 'incr' };
+    const incrPath = path.join(this.dir, entry.name);
+    let fd = -1;
+    try {
+      fd = this.files.open(incrPath, 'a');
+      await writeManifest(this.files, this.dir, this.filename, [...this.manifest, entry]);
+      if (this.failure !== undefined) throw this.failure;
+      if (this.abortRewrite) throw new Error('rewrite abandoned: the store is closing');
+      return { entry, fd, path: incrPath };
+    } catch (err) {
+      try {
+        if (fd >= 0) this.files.close(fd);
+        // Put the list back so the live incr stays the last file (where a torn tail may be cut).
+        await writeManifest(this.files, this.dir, this.filename, this.manifest);
+        this.files.unlink(incrPath);
+      } catch {
+        // an empty incr listed last, or left unlisted, still loads
+      }
+      throw this.rewriteFailed(incrPath, err);
+    }
+  }
+
+  /**
+   * Step 1, second half, synchronous: the pending batch goes to the old
+   * incr (the snapshot about to be taken includes it) and appends move to
+   * the new one. The old incr is fdatasynced in the background (unless the
+   * policy is `no`), after any sync already running on it: until the new
+   * base is in place its records are only there.
+   */
+  private switchAppends(incr: { entry: ManifestEntry; fd: number; path: string }): void {
     const oldFd = this.fd;
     const oldPath = this.incrPath;
     const batch = this.pending;
     if (batch !== undefined) {
       this.pending = undefined;
-      if (!this.writeTaken(oldFd, oldPath, batch)) throw this.failure!;
+      this.writeTaken(oldFd, oldPath, batch);
     }
-    // Sync the old incr now so that no record it holds depends on the fdatasync of a file we stop appending to.
-    if (this.policy !== 'no' && (batch !== undefined || this.unsynced !== undefined || this.dirty)) {
-      try {
-        this.files.fdatasyncSync(oldFd);
-      } catch (err) {
-        this.fail('fdatasync', oldPath, err, batch);
-        throw this.failure!;
-      }
-      this.counters.fsyncs++;
+    this.fd = incr.fd;
+    this.incrPath = incr.path;
+    this.incrSize = 0;
+    this.manifest = [...this.manifest, incr.entry];
+    if (this.failure !== undefined) {
+      // writeTaken failed: the store refuses from now on, and the rewrite with it.
+      this.closeWhenSynced(oldFd, oldPath);
+      throw this.failure;
+    }
+    const written = batch !== undefined;
+    if (this.policy === 'no' || (!written && !this.dirty)) {
+      batch?.resolve();
+    } else {
+      if (this.policy === 'everysec') batch?.resolve();
+      else if (batch !== undefined) this.unsynced = batch;
       this.dirty = false;
-      this.unsynced?.resolve();
+      this.startSync(oldFd, oldPath, this.policy === 'always' ? batch : undefined, this.inFlightSync);
     }
-    batch?.resolve();
-    const seq = this.nextSeq++;
-    const entry: ManifestEntry = { name: aofFileName(this.filename, seq, 'incr'), seq, type: 'incr' };
-    const newPath = path.join(this.dir, entry.name);
-    const newFd = this.files.open(newPath, 'a');
-    const next = [...this.manifest, entry];
-    try {
-      writeManifest(this.files, this.dir, this.filename, next);
-    } catch (err) {
-      this.files.close(newFd);
-      this.files.unlink(newPath);
-      this.counters.rewriteFailures++;
-      this.log.error({ file: newPath, err: osError(err) }, 'AOF rewrite could not switch the manifest; appends stay on the old incr');
-      throw new Error(`AOF rewrite could not switch the manifest in ${this.dir}: ${osError(err)}`);
-    }
-    this.manifest = next;
-    this.fd = newFd;
-    this.incrPath = newPath;
-    const closeOld = (): void => {
+    this.closeWhenSynced(oldFd, oldPath);
+  }
+
+  /** The old incr's descriptor may still be under an fdatasync: close it after that. */
+  private closeWhenSynced(fd: number, file: string): void {
+    const close = (): void => {
       try {
-        this.files.close(oldFd);
+        this.files.close(fd);
       } catch (err) {
-        this.log.warn({ file: oldPath, err: osError(err) }, 'could not close the old AOF incr file');
+        this.log.warn({ file, err: osError(err) }, 'could not close the old AOF incr file');
       }
     };
-    // An fdatasync started before the switch may still run on the old descriptor.
-    if (this.inFlightSync !== undefined) void this.inFlightSync.then(closeOld);
-    else closeOld();
-    return entry;
+    if (this.inFlightSync !== undefined) void this.inFlightSync.then(close);
+    else close();
   }
 
   // -------------------------------------------------------------------------

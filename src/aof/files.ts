@@ -30,8 +30,8 @@ export interface AofFiles {
   rename(from: string, to: string): void;
   /** Removes a file; a missing file is not an error. */
   unlink(path: string): void;
-  /** Makes renames and creations in `dir` durable. */
-  syncDir(dir: string): void;
+  /** Makes renames and creations in `dir` durable (on the threadpool). */
+  syncDir(dir: string): Promise<void>;
 }
 
 function writeAllSync(fd: number, data: Uint8Array): void {
@@ -86,14 +86,13 @@ export const nodeFiles: AofFiles = {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   },
-  syncDir(dir) {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  },
+  syncDir: (dir) =>
+    new Promise((resolve, reject) => {
+      fs.open(dir, 'r', (openErr, fd) => {
+        if (openErr) return reject(openErr);
+        fs.fsync(fd, (syncErr) => fs.close(fd, (closeErr) => (syncErr || closeErr ? reject(syncErr ?? closeErr) : resolve())));
+      });
+    }),
 };
 
 /** "EIO: i/o error, write" style text for logs and errors. */

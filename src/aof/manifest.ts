@@ -68,18 +68,23 @@ export function readManifest(files: AofFiles, dir: string, filename: string): Ma
 }
 
 /** Atomically replaces the manifest (temp file, fsync, rename, directory fsync). */
-export function writeManifest(files: AofFiles, dir: string, filename: string, entries: readonly ManifestEntry[]): void {
+export async function writeManifest(
+  files: AofFiles,
+  dir: string,
+  filename: string,
+  entries: readonly ManifestEntry[],
+): Promise<void> {
   const final = path.join(dir, manifestName(filename));
   const tmp = `${final}.tmp`;
   const fd = files.open(tmp, 'w');
   try {
-    files.writeSync(fd, Buffer.from(formatManifest(entries), 'utf8'));
-    files.fsyncSync(fd);
+    await files.write(fd, Buffer.from(formatManifest(entries), 'utf8'));
+    await files.fdatasync(fd);
   } finally {
     files.close(fd);
   }
   files.rename(tmp, final);
-  files.syncDir(dir);
+  await files.syncDir(dir);
 }
 
 /** Does `name` look like a file this AOF could have written (data file or leftover temp)? */

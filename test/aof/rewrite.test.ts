@@ -177,9 +177,15 @@ describe('rewrite starts by itself when the AOF has grown enough', () => {
 
 describe('a rewrite that fails leaves the AOF as it was, and appends go on', () => {
   it('a failed write of the new base', async () => {
+    const tmpFds = new Set<number>();
     const files: AofFiles = {
       ...nodeFiles,
-      write: () => Promise.reject(oserror('ENOSPC', 'write')),
+      open(p, flags) {
+        const fd = nodeFiles.open(p, flags);
+        if (p.endsWith('.tmp') && !p.includes('manifest')) tmpFds.add(fd);
+        return fd;
+      },
+      write: (fd, data) => (tmpFds.has(fd) ? Promise.reject(oserror('ENOSPC', 'write')) : nodeFiles.write(fd, data)),
     };
     const store = await open({ fs: files });
     await replayAll(store);

@@ -107,7 +107,9 @@ describe.each([
         await new Promise((r) => setImmediate(r));
       }
       const stats = await rewriting;
-      expect(stats.records).toBe(500);
+      // The snapshot holds the 500 left before the rewrite, plus those appended until it was taken.
+      expect(stats.records).toBeGreaterThanOrEqual(500);
+      expect(stats.records).toBeLessThanOrEqual(520);
       model.publish(store, publishRecord(200));
       await store.durable();
 
