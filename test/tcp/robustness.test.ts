@@ -303,6 +303,31 @@ describe('backpressure', () => {
   });
 });
 
+describe('pipelined consumes from a client that never reads', () => {
+  it('do not pop the queue into server memory', async () => {
+    await h.broker.createTopic('r', 'pop', 1);
+    const payload = Buffer.from(JSON.stringify('p'.repeat(1024)));
+    const N = 50_000;
+    const base = h.broker.stats().pending;
+    for (let i = 0; i < N; i += 1000) await Promise.all(Array.from({ length: 1000 }, () => h.broker.publish('r', 'pop', payload)));
+    const c = await RawClient.open(h.port);
+    c.socket.pause();
+    // 100 consumes of 1,000 in one small write (~10 KB): together they would take every message
+    const req = jsonFrame({ action: 'consume', data: { namespace: 'r', topic: 'pop', queue_id: 0, batch_size: 1000, auto_ack: true } });
+    c.write(Buffer.concat(Array.from({ length: 100 }, () => req)));
+    await new Promise((r) => setTimeout(r, 500));
+    const popped = base + N - h.broker.stats().pending;
+    expect(popped).toBeGreaterThan(0);
+    expect(popped).toBeLessThan(N / 2);
+    c.socket.resume();
+    let got = 0;
+    for (let i = 0; i < 100; i++) got += (await c.json(10_000)).data.length;
+    expect(got).toBe(N);
+    expect(h.broker.stats().pending).toBe(base);
+    c.close();
+  });
+});
+
 describe('connections', () => {
   it('keeps idle connections open', async () => {
     const c = await RawClient.open(h.port);

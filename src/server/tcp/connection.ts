@@ -9,11 +9,13 @@
  * - Coalescing: replies are built into shared slabs (FrameWriter) and leave
  *   in one socket write per event-loop turn, or sooner past FLUSH_BYTES.
  * - Backpressure (DESIGN.md, "Subscriptions"; issue 5, "a client that never
- *   reads"): when the socket's write buffer is full, or too many replies
- *   wait in the queue, the connection stops parsing frames, stops reading
- *   the socket and pauses its subscriptions until 'drain'. Memory per
- *   connection is then bounded by the socket buffers, one read chunk and
- *   MAX_QUEUED replies.
+ *   reads"): when the socket's write buffer is full, or the replies owed
+ *   weigh too much (MAX_WEIGHT: one per reply, `batch_size` per consume,
+ *   so that a chunk of pipelined consumes cannot pop the queues into
+ *   memory), the connection stops parsing frames, stops reading the socket
+ *   and pauses its subscriptions until they drain. Memory per connection is
+ *   then bounded by the socket buffers, one read chunk and about
+ *   MAX_WEIGHT messages.
  * - A subscription's pushed frames go through the same queue, so they come
  *   after the "subscribed" reply and after every reply before it.
  */
@@ -30,10 +32,10 @@ import { decodeJsonCommand } from './json-codec.js';
 import { decodePbCommand } from './pb-codec.js';
 import { writeError, writeOk, writePush } from './reply.js';
 
-/** Replies waiting (settled or not) before the connection stops reading. */
-const MAX_QUEUED = 4096;
-/** Reading resumes once the queue is back under this. */
-const RESUME_QUEUED = 1024;
+/** Weight of the replies owed (settled or not) at which the connection stops reading. */
+const MAX_WEIGHT = 4096;
+/** Reading resumes once the weight is back under this. */
+const RESUME_WEIGHT = 1024;
 /** Written-but-unsent reply bytes that trigger a write before the turn ends. */
 const FLUSH_BYTES = 256 * 1024;
 
@@ -49,10 +51,12 @@ interface Slot {
   push: Delivery | undefined;
   /** A framing error: the connection ends after this frame. */
   last: boolean;
+  /** Its share of MAX_WEIGHT: 1, or the batch size of a consume. */
+  weight: number;
 }
 
 function slot(encoding: Encoding, requestId: string | undefined): Slot {
-  return { done: false, encoding, requestId, action: undefined, result: undefined, reason: undefined, push: undefined, last: false };
+  return { done: false, encoding, requestId, action: undefined, result: undefined, reason: undefined, push: undefined, last: false, weight: 1 };
 }
 
 class PushTarget implements SubscriptionHandler {
@@ -87,10 +91,12 @@ export class Connection implements HandlerContext {
   private readonly queue: Slot[] = [];
   private head = 0;
   private readonly targets = new Set<PushTarget>();
+  /** Sum of the weights of the slots in the queue. */
+  private weight = 0;
 
   /** The socket's write buffer is full: wait for 'drain'. */
   private writeBlocked = false;
-  /** Reading and subscriptions are paused (writeBlocked or too many queued replies). */
+  /** Reading and subscriptions are paused (writeBlocked or the replies owed weigh too much). */
   private paused = false;
   /** No more frames are read: after a framing error or during shutdown. */
   private stopped = false;
@@ -171,7 +177,7 @@ export class Connection implements HandlerContext {
     this.pumping = true;
     try {
       const reader = this.reader;
-      while (!this.paused && !this.stopped) {
+      while (!this.paused && !this.stopped && this.weight < MAX_WEIGHT) {
         const r = reader.next();
         if (r === ReadResult.NeedMore) {
           this.inputDrained = true;
@@ -197,8 +203,8 @@ export class Connection implements HandlerContext {
       return;
     }
     const req = enc === ENCODING_JSON ? decodeJsonCommand(reader.buf, reader.start, reader.end) : decodePbCommand(reader.buf, reader.start, reader.end);
-    const s = this.reserve(enc, req.requestId);
     const cmd = req.command;
+    const s = this.reserve(enc, req.requestId, cmd?.action === 'consume' ? Math.max(1, cmd.args.batchSize) : 1);
     if (cmd === undefined) {
       this.settleError(s, badRequestReason(req.error!.message));
       return;
@@ -241,8 +247,11 @@ export class Connection implements HandlerContext {
 
   // ------------------------------------------------------------- reply queue
 
-  private reserve(encoding: Encoding, requestId: string | undefined): Slot {
+  private reserve(encoding: Encoding, requestId: string | undefined, weight = 1): Slot {
     const s = slot(encoding, requestId);
+    // a batch_size out of range is refused by the core: its weight is moot
+    s.weight = weight > 0 && weight <= MAX_WEIGHT ? weight : 1;
+    this.weight += s.weight;
     this.queue.push(s);
     return s;
   }
@@ -268,6 +277,7 @@ export class Connection implements HandlerContext {
     while (this.head < q.length && q[this.head]!.done) {
       const s = q[this.head]!;
       q[this.head++] = undefined as unknown as Slot;
+      this.weight -= s.weight;
       this.write(s);
       wrote = true;
       if (s.last) {
@@ -368,8 +378,8 @@ export class Connection implements HandlerContext {
   /** Pauses or resumes reading and subscriptions from the write and queue state. */
   private updateFlow(): void {
     if (this.closed) return;
-    const q = this.queued;
-    const block = this.writeBlocked || q >= MAX_QUEUED || (this.paused && q > RESUME_QUEUED);
+    const w = this.weight;
+    const block = this.writeBlocked || w >= MAX_WEIGHT || (this.paused && w > RESUME_WEIGHT);
     if (block && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -401,6 +411,7 @@ export class Connection implements HandlerContext {
     this.targets.clear();
     this.queue.length = 0;
     this.head = 0;
+    this.weight = 0;
     this.resolveClosed();
   }
 }
