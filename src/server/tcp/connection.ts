@@ -36,6 +36,7 @@ import { writeError, writeOk, writePush } from './reply.js';
 const MAX_WEIGHT = 4096;
 /** Reading resumes once the weight is back under this. */
 const RESUME_WEIGHT = 1024;
+const KEEPALIVE_MS = 60_000;
 /** Written-but-unsent reply bytes that trigger a write before the turn ends. */
 const FLUSH_BYTES = 256 * 1024;
 
@@ -133,6 +134,9 @@ export class Connection implements HandlerContext {
     });
     this.reader = new FrameReader(maxFrameBytes);
     socket.setNoDelay(true);
+    // Idle connections are kept (issue 5); keepalive probes only find peers
+    // that vanished, so that their subscriptions end.
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.on('data', (chunk: Buffer) => {
       this.reader.push(chunk);
       this.inputDrained = false;
