@@ -4,7 +4,6 @@
  * piped, and one JSON document with `--json`. Notes and errors go to stderr,
  * so stdout stays the command's result.
  */
-import { styleText } from 'node:util';
 import { toJsonText } from './json.js';
 
 export interface OutStream {
@@ -20,7 +19,27 @@ export interface OutputOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-type Style = Parameters<typeof styleText>[0];
+/**
+ * ANSI SGR codes (open, close). Plain ANSI rather than util.styleText, which
+ * on Node 20 decides by looking at process.stdout itself, while this module
+ * decides per stream.
+ */
+const STYLES = {
+  bold: [1, 22],
+  dim: [2, 22],
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  magenta: [35, 39],
+  cyan: [36, 39],
+} as const;
+
+export type Style = keyof typeof STYLES;
+
+function styled(style: Style, text: string): string {
+  const [open, close] = STYLES[style];
+  return `\x1b[${open}m${text}\x1b[${close}m`;
+}
 
 export interface Column {
   header: string;
@@ -55,11 +74,11 @@ export class Output {
 
   /** Styles text for stdout (no-op when not colouring). */
   paint(style: Style, text: string): string {
-    return this.color && text !== '' ? styleText(style, text) : text;
+    return this.color && text !== '' ? styled(style, text) : text;
   }
 
   private paintErr(style: Style, text: string): string {
-    return this.errColor && text !== '' ? styleText(style, text) : text;
+    return this.errColor && text !== '' ? styled(style, text) : text;
   }
 
   /** One line of human output on stdout. */

@@ -224,6 +224,24 @@ export function protocolSuite(proto: Proto): void {
         expect(r.stderr).toContain('received 1 message');
       });
 
+      it('Ctrl-C (SIGINT) ends it with exit 0, after acking what it printed', async () => {
+        await b.broker.createTopic(ns, 'interrupted', 1);
+        for (let i = 0; i < 3; i++) await b.broker.publish(ns, 'interrupted', Buffer.from(`{"i":${i}}`));
+        const inflightBefore = b.broker.stats().inflight;
+        let printed = '';
+        const r = await cli(['sub', ns, 'interrupted', '0'], {
+          onSpawn: (child) =>
+            child.stdout!.on('data', (d: Buffer) => {
+              printed += d.toString();
+              if (printed.split('\n').length > 3) child.kill('SIGINT');
+            }),
+        });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout.trim().split('\n')).toHaveLength(3);
+        expect(r.stderr).toContain('received 3 messages');
+        expect(b.broker.stats().inflight).toBe(inflightBefore);
+      });
+
       it('an unknown queue exits 1 with the reason', async () => {
         const r = await cli(['sub', ns, 'orders', '99', '--count', '1']);
         expect(r.code).toBe(1);

@@ -85,3 +85,16 @@ describe('exit status 1 when the broker cannot be reached', () => {
     expect(JSON.parse(r.stderr).error.code).toBe('TRANSPORT');
   });
 });
+
+describe('colour', () => {
+  it('only when asked (FORCE_COLOR stands in for a terminal here), never with NO_COLOR or --no-color', async () => {
+    const port = await closedPort();
+    const args = ['--port', String(port), 'ns', 'list'];
+    const coloured = await runCli(args, { env: { FORCE_COLOR: '1' } });
+    expect(coloured.stderr).toMatch(/\x1b\[31merror:/);
+    const plain = await runCli([...args, '--no-color'], { env: { FORCE_COLOR: '1' } });
+    expect(plain.stderr).toMatch(/^error: TRANSPORT: /);
+    const piped = await runCli(args);
+    expect(piped.stderr).not.toContain('\x1b[');
+  });
+});
