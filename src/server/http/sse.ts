@@ -109,10 +109,6 @@ export class SseSession implements SubscriptionHandler {
     this.finish('server shutting down');
   }
 
-  get closed(): boolean {
-    return this.done;
-  }
-
   private disconnected(): void {
     if (this.done) return;
     this.done = true;
