@@ -174,6 +174,28 @@ describe('backpressure: a slow reader', () => {
   });
 });
 
+describe('in-flight bound without auto_ack', () => {
+  it('pushes up to the bound, then one more per ack', async () => {
+    const g = await startFixture({ broker: { limits: { maxInflightPerSubscription: 10 } } });
+    try {
+      await call(g.raw, 'CreateNamespace', { name: 'n' });
+      await call(g.raw, 'CreateTopic', { namespace: 'n', name: 't', queue_count: 1 });
+      const s = subscribe(g, { namespace: 'n', topic: 't', queue_id: 0, auto_ack: false });
+      await s.started;
+      for (let i = 0; i < 30; i++) await publish(g, 'n', 't', `m${i}`);
+      await waitFor(() => s.received.length === 10, '10 messages');
+      await sleep(100);
+      expect(s.received).toHaveLength(10);
+      await call(g.raw, 'Ack', { namespace: 'n', topic: 't', queue_id: 0, message_ids: s.received.slice(0, 4).map((m) => m.id) });
+      await waitFor(() => s.received.length === 14, '4 more messages');
+      expect(s.received.map((m) => m.payload.toString())).toEqual(Array.from({ length: 14 }, (_, i) => `m${i}`));
+      s.stream.cancel();
+    } finally {
+      await g.stop();
+    }
+  });
+});
+
 describe('resize notice', () => {
   it('sends _resize_<version> with queue_id -1, an empty payload and the event headers', async () => {
     await call(f.raw, 'CreateTopic', { namespace: 'sub', name: 'grow', queue_count: 1 });
