@@ -115,6 +115,7 @@ const REWRITE_SLICE_BYTES = 1024 * 1024;
 const REWRITE_SLICE_MS = 4;
 /** Room for a slice plus the last step of the snapshot iterator that overshot it. */
 const REWRITE_SLAB_BYTES = 4 * REWRITE_SLICE_BYTES;
+const REWRITE_SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 /** After a failed automatic rewrite, wait this long before trying again. */
 const AUTO_REWRITE_BACKOFF_MS = 60_000;
 const APPEND_SLAB_BYTES = 256 * 1024;
@@ -520,12 +521,14 @@ export class FileStore implements Store {
     const tmpPath = `${basePath}.tmp`;
     let tmpFd = -1;
     let baseSize = 0;
+    let partialSync: Promise<void> | undefined;
     try {
       tmpFd = this.files.open(tmpPath, 'w');
       // Step 3: slices of at most REWRITE_SLICE_BYTES / REWRITE_SLICE_MS, the next one encoded while the last is written.
       let write: Promise<void> | undefined;
       let writing: Buffer | undefined;
       let spare: Buffer = Buffer.allocUnsafe(REWRITE_SLAB_BYTES);
+      let syncedSize = 0;
       let done = false;
       while (!done) {
         const sliceStart = performance.now();
@@ -546,12 +549,21 @@ export class FileStore implements Store {
           writing = slab;
           baseSize += bytes.length;
           write = this.files.write(tmpFd, bytes);
+          if (baseSize - syncedSize >= REWRITE_SYNC_EVERY_BYTES && partialSync === undefined) {
+            // As Redis's aof-rewrite-incremental-fsync: commit the base as it grows, so the
+            // kernel never holds a gigabyte of dirty pages that it flushes in one long burst.
+            syncedSize = baseSize;
+            const fd = tmpFd;
+            partialSync = write.then(() => this.files.fdatasync(fd)).finally(() => (partialSync = undefined));
+            partialSync.catch(() => {}); // the final fdatasync reports any failure
+          }
         } else {
           write = undefined;
           if (!done) await yieldToLoop();
         }
       }
       if (write !== undefined) await write;
+      await partialSync?.catch(() => {});
       await this.files.fdatasync(tmpFd);
       this.files.close(tmpFd);
       tmpFd = -1;
@@ -570,6 +582,7 @@ export class FileStore implements Store {
       } catch {
         // the snapshot's own cleanup failing changes nothing on disk
       }
+      await partialSync?.catch(() => {});
       try {
         if (tmpFd >= 0) this.files.close(tmpFd);
         this.files.unlink(tmpPath);
