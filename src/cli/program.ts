@@ -65,9 +65,10 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .option('--host <host>', 'broker host', '127.0.0.1')
     .addOption(new Option('--port <port>', 'broker port (default: 7070 tcp/tcp-json, 8080 http, 9090 grpc)').argParser(intArg(1, 65535)))
     .addOption(new Option('--http-port <port>', "HTTP front port for 'aof rewrite' (default: --port with --proto http, else 8080)").argParser(intArg(1, 65535)))
-    .option('--json', 'machine-readable output: one JSON document (JSON Lines for sub)', false)
+    .option('--json', 'machine-readable output: one JSON document (JSON Lines for sub)')
     .option('--timeout <duration>', 'time limit of each request: 5s, 500ms... (default: 10s; aof rewrite 10m)')
     .option('--no-color', 'no colour even on a terminal (NO_COLOR works too)')
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -84,11 +85,11 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
   const ns = program.command('ns').description('namespaces: create, delete, list');
   ns.command('create')
     .description('create a namespace (1-128 chars of A-Z a-z 0-9 . _ -)')
-    .argument('<name>')
+    .argument('<name>', 'namespace name')
     .action(run(session, async (ctx, name: string) => (await admin()).nsCreate(ctx, name)));
   ns.command('delete')
     .description('delete a namespace with its topics and messages')
-    .argument('<name>')
+    .argument('<name>', 'namespace name')
     .action(run(session, async (ctx, name: string) => (await admin()).nsDelete(ctx, name)));
   ns.command('list')
     .alias('ls')
@@ -100,34 +101,34 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
   topic
     .command('create')
     .description('create a topic with its queues')
-    .argument('<namespace>')
-    .argument('<name>')
+    .argument('<namespace>', 'namespace name')
+    .argument('<name>', 'topic name')
     .addOption(new Option('-q, --queues <n>', 'number of queues').argParser(intArg(1)).default(1))
     .action(run(session, async (ctx, nsName: string, name: string, o: { queues: number }) => (await admin()).topicCreate(ctx, nsName, name, o.queues)));
   topic
     .command('delete')
     .description('delete a topic with its messages')
-    .argument('<namespace>')
-    .argument('<name>')
+    .argument('<namespace>', 'namespace name')
+    .argument('<name>', 'topic name')
     .action(run(session, async (ctx, nsName: string, name: string) => (await admin()).topicDelete(ctx, nsName, name)));
   topic
     .command('list')
     .alias('ls')
     .description('list the topics of a namespace with their queue counts and versions')
-    .argument('<namespace>')
+    .argument('<namespace>', 'namespace name')
     .action(run(session, async (ctx, nsName: string) => (await admin()).topicList(ctx, nsName)));
   topic
     .command('resize')
     .description('change the number of queues (shrinking drains the removed queues first)')
-    .argument('<namespace>')
-    .argument('<name>')
+    .argument('<namespace>', 'namespace name')
+    .argument('<name>', 'topic name')
     .argument('<queues>', 'new number of queues', intArg(1))
     .action(run(session, async (ctx, nsName: string, name: string, count: number) => (await admin()).topicResize(ctx, nsName, name, count)));
   topic
     .command('rebalance')
     .description('spread the pending messages evenly over the active queues')
-    .argument('<namespace>')
-    .argument('<name>')
+    .argument('<namespace>', 'namespace name')
+    .argument('<name>', 'topic name')
     .action(run(session, async (ctx, nsName: string, name: string) => (await admin()).topicRebalance(ctx, nsName, name)));
 
   // ---------------------------------------------------------------- messages
@@ -135,8 +136,8 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .command('pub')
     .alias('publish')
     .description('publish a message: the payload argument, @file, or stdin (when absent or -)')
-    .argument('<namespace>')
-    .argument('<topic>')
+    .argument('<namespace>', 'namespace name')
+    .argument('<topic>', 'topic name')
     .argument('[payload]', 'the payload text, @path to read a file, or - for stdin')
     .option('-H, --header <key=value>', 'a header (repeatable)', headerArg)
     .option('-k, --key <routing-key>', 'routing key: the same key always lands on the same queue')
@@ -153,7 +154,7 @@ with --count or --lines.
 
 Examples:
   mqlite-cli pub shop orders '{"sku":"A1"}' -H trace=abc --key customer-42
-  mqlite-cli pub shop orders @image.png --queue 2
+  mqlite-cli pub shop orders @image.png --queue 2     (bytes: tcp or grpc)
   tail -f app.log | mqlite-cli pub logs app --lines`,
     )
     .action(
@@ -162,8 +163,8 @@ Examples:
   program
     .command('consume')
     .description('take up to --batch messages from a queue and print them')
-    .argument('<namespace>')
-    .argument('<topic>')
+    .argument('<namespace>', 'namespace name')
+    .argument('<topic>', 'topic name')
     .argument('<queue>', 'queue id', queueIdArg)
     .addOption(new Option('-b, --batch <n>', 'most messages to take').argParser(intArg(1)).default(1))
     .option('--auto-ack', 'ack on delivery (otherwise the messages stay in flight until acked)')
@@ -180,8 +181,8 @@ delivered again. --json prints an array of messages.`,
     .command('sub')
     .alias('subscribe')
     .description('stream the messages of a queue until Ctrl-C or --count (SSE over http)')
-    .argument('<namespace>')
-    .argument('<topic>')
+    .argument('<namespace>', 'namespace name')
+    .argument('<topic>', 'topic name')
     .argument('<queue>', 'queue id', queueIdArg)
     .addOption(new Option('-n, --count <n>', 'stop after n messages').argParser(intArg(1)))
     .option('--auto-ack', 'let the broker ack on delivery (otherwise each message is acked after printing)')
@@ -198,8 +199,8 @@ and are delivered again after its ack_timeout.`,
   program
     .command('ack')
     .description('acknowledge in-flight messages by id (- reads the ids from stdin)')
-    .argument('<namespace>')
-    .argument('<topic>')
+    .argument('<namespace>', 'namespace name')
+    .argument('<topic>', 'topic name')
     .argument('<queue>', 'queue id the messages were consumed from', queueIdArg)
     .argument('<id...>', 'message ids, or - to read them from stdin (whitespace-separated)')
     .action(run(session, async (ctx, nsName: string, topicName: string, queue: number, ids: string[]) => (await messaging()).ack(ctx, nsName, topicName, queue, ids)));

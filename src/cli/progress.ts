@@ -27,7 +27,7 @@ export class Progress {
       .map((p) => {
         const ratio = p.total > 0 ? Math.min(1, p.done / p.total) : 1;
         const full = Math.round(ratio * WIDTH);
-        return `${p.label} [${'#'.repeat(full)}${'.'.repeat(WIDTH - full)}] ${String(Math.floor(ratio * 100)).padStart(3)}%`;
+        return `${p.label} [${'#'.repeat(full)}${'.'.repeat(WIDTH - full)}] ${String(Math.floor(ratio * 100)).padStart(3)}% ${p.done}/${p.total}`;
       })
       .join('  ');
     this.stream.write(`\r${text}\x1b[K`);

@@ -19,7 +19,7 @@ export interface GlobalOptions {
   host: string;
   port?: number;
   httpPort?: number;
-  json: boolean;
+  json?: boolean;
   /** Per-request time limit in ms; each command has its default when absent. */
   timeout?: number;
   color: boolean;

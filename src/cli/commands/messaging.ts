@@ -260,6 +260,8 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
   if (capped) subOpts.maxInflight = opts.count;
   const unregister = ctx.session.onInterrupt(() => stop(undefined));
   try {
+    // Before subscribing: the first messages can arrive before the subscribe call returns.
+    if (!ctx.out.json && ctx.out.tty) ctx.out.note(`streaming ${ns}/${topic} queue ${queue}${opts.count === undefined ? '; Ctrl-C to stop' : ''}`);
     let subscription;
     try {
       subscription = await client.subscribe(ns, topic, queue, subOpts);
@@ -270,7 +272,6 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
       delete subOpts.maxInflight;
       subscription = await client.subscribe(ns, topic, queue, subOpts);
     }
-    if (!ctx.out.json && ctx.out.tty) ctx.out.note(`subscribed to ${ns}/${topic} queue ${queue}${opts.count === undefined ? '; Ctrl-C to stop' : ''}`);
     const err = await finished;
     // Closed before the last acks go: an ack frees a slot of the in-flight
     // bound, and an open subscription would fill it with one more message.
