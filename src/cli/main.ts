@@ -27,18 +27,27 @@ function terminalAsk(io: SessionIO): (question: string) => Promise<string | unde
 
 export async function main(argv: readonly string[], version: string, io: SessionIO = processIO()): Promise<number> {
   const session = new Session(io, false, terminalAsk(io));
+  /** The session whose command Ctrl-C stops: the REPL's while it runs. */
+  let active = session;
   let replStatus: number | undefined;
   const program = buildProgram(session, {
     version,
     startRepl: async (cmd: Command) => {
-      replStatus = await runRepl({ io, globals: cmd.optsWithGlobals<GlobalOptions>(), version });
+      replStatus = await runRepl({ io, globals: cmd.optsWithGlobals<GlobalOptions>(), version, attach: (s) => (active = s) });
     },
   });
+  // SIGINT reaches here when stdin is not a terminal (a terminal REPL reads Ctrl-C as a key).
   const onSigint = (): void => {
     // A running sub or bench stops cleanly; anything else ends at once.
-    if (!session.interrupt()) process.exit(130);
+    if (!active.interrupt()) process.exit(130);
+  };
+  // The reader of a pipe went away (`mqlite-cli sub ... | head`): stop as on Ctrl-C.
+  const onStdoutError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    if (!active.interrupt()) process.exit(0);
   };
   process.on('SIGINT', onSigint);
+  process.stdout.on('error', onStdoutError);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return replStatus ?? 0;
@@ -46,6 +55,7 @@ export async function main(argv: readonly string[], version: string, io: Session
     return reportFailure(session.output(program.opts<GlobalOptions>()), err);
   } finally {
     process.off('SIGINT', onSigint);
+    // onStdoutError stays: a late write to a closed pipe must not crash the exit.
     await session.close();
   }
 }

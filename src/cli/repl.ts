@@ -82,6 +82,8 @@ export interface ReplOptions {
   io: SessionIO;
   globals: GlobalOptions;
   version: string;
+  /** Told the REPL's session, so that a SIGINT from outside stops its running command. */
+  attach?(session: Session): void;
 }
 
 /** Runs the prompt until exit, Ctrl-D or the end of stdin; returns the exit status (that of the last failed command, or 0). */
@@ -94,6 +96,7 @@ export async function runRepl(opts: ReplOptions): Promise<number> {
   const ask = (question: string): Promise<string | undefined> =>
     terminal && rl ? new Promise((resolve) => rl!.question(question, resolve)) : Promise.resolve(undefined);
   const session = new Session(io, true, ask);
+  opts.attach?.(session);
   const treeFor = (): Command => buildProgram(session, { version: opts.version });
   const completionTree = treeFor();
   rl = createInterface({
