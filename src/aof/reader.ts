@@ -9,7 +9,9 @@ import { decodeFrames, type FrameProblemKind } from './codec.js';
 import type { AofFiles } from './files.js';
 import type { LogRecord } from './store.js';
 
-export const READ_CHUNK_BYTES = 8 * 1024 * 1024;
+export const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Room in front of each read chunk for the partial record carried over from the previous chunk. */
+const RESERVE = 256 * 1024;
 /** How much of a suspicious tail is read to decide whether it is garbage. */
 const TAIL_PROBE_BYTES = 64 * 1024 * 1024;
 
@@ -41,45 +43,78 @@ export async function scanFile(
   opts: ScanOptions,
 ): Promise<ScanResult> {
   const fd = files.open(path, 'r');
+  let pending: { read: Promise<number>; into: Buffer } | undefined;
   try {
     let size = files.size(fd);
-    let buf = Buffer.allocUnsafe(Math.max(64 * 1024, Math.min(opts.chunkBytes ?? READ_CHUNK_BYTES, size)));
-    /** File offset of buf[0]. */
-    let bufPos = 0;
-    let filled = 0;
-    let readPos = 0;
+    const chunk = Math.max(64 * 1024, Math.min(opts.chunkBytes ?? READ_CHUNK_BYTES, size));
+    // Two read buffers: the next chunk is read into one while the other is decoded. Each keeps
+    // RESERVE bytes in front of its chunk for the partial record left over from the previous one.
+    const a = Buffer.allocUnsafe(RESERVE + chunk);
+    let b: Buffer | undefined;
+    let cur: Buffer = a;
+    let start = RESERVE;
+    let end = RESERVE;
+    /** File offset of cur[end]. */
+    let endPos = 0;
     let records = 0;
     for (;;) {
-      const want = Math.min(buf.length - filled, size - readPos);
-      if (want > 0) {
-        const n = await files.read(fd, buf, filled, want, readPos);
-        if (n === 0) size = readPos; // shrank under us: decode what we have as the end
-        filled += n;
-        readPos += n;
+      if (pending === undefined && endPos < size) {
+        const into = cur === a ? (b ??= Buffer.allocUnsafe(RESERVE + chunk)) : a;
+        pending = { read: files.read(fd, into, RESERVE, Math.min(chunk, size - endPos), endPos), into };
       }
-      const res = decodeFrames(buf, 0, filled, size - readPos, apply);
+      const res = decodeFrames(cur, start, end, size - endPos, apply);
       records += res.records;
       if (res.problem !== undefined) {
-        const offset = bufPos + res.problem.offset;
-        const frameEnd = res.problem.frameEnd === undefined ? undefined : bufPos + res.problem.frameEnd;
+        await pending?.read.catch(() => 0);
+        pending = undefined;
+        const at = (i: number): number => endPos - (end - i);
+        const offset = at(res.problem.offset);
+        const frameEnd = res.problem.frameEnd === undefined ? undefined : at(res.problem.frameEnd);
         const torn = opts.lastFile && (await isTornTail(files, fd, size, res.problem.kind, offset, frameEnd));
         return { records, size, problem: { kind: res.problem.kind, offset, detail: res.problem.detail, torn } };
       }
-      const leftover = filled - res.next;
-      if (res.needBytes !== undefined) {
-        if (res.needBytes > buf.length) {
-          const bigger = Buffer.allocUnsafe(Math.max(res.needBytes, buf.length));
-          buf.copy(bigger, 0, res.next, filled);
-          buf = bigger;
-        } else {
-          buf.copyWithin(0, res.next, filled);
-        }
+      if (pending === undefined) return { records, size }; // decoded up to the end of the file
+      const { read, into } = pending;
+      pending = undefined;
+      const n = await read;
+      const leftover = end - res.next;
+      if (n === 0) {
+        // The file shrank under us: what we have is the end.
+        size = endPos;
+        start = res.next;
+        continue;
       }
-      bufPos += res.next;
-      filled = leftover;
-      if (readPos >= size && filled === 0) return { records, size };
+      if (leftover <= RESERVE) {
+        cur.copy(into, RESERVE - leftover, res.next, end);
+        cur = into;
+        start = RESERVE - leftover;
+        end = RESERVE + n;
+        endPos += n;
+        continue;
+      }
+      // A record larger than the reserve: gather it in a buffer of its own (its length was
+      // checked against the bytes left in the file before we got here).
+      const need = Math.max(res.needBytes ?? 0, leftover + n);
+      const big = Buffer.allocUnsafe(need);
+      cur.copy(big, 0, res.next, end);
+      into.copy(big, leftover, RESERVE, RESERVE + n);
+      let filled = leftover + n;
+      endPos += n;
+      while (filled < need) {
+        const m = await files.read(fd, big, filled, need - filled, endPos);
+        if (m === 0) {
+          size = endPos;
+          break;
+        }
+        filled += m;
+        endPos += m;
+      }
+      cur = big;
+      start = 0;
+      end = filled;
     }
   } finally {
+    await pending?.read.catch(() => 0);
     files.close(fd);
   }
 }

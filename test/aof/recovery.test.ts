@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RecordEncoder } from '../../src/aof/codec.js';
 import { AofCorruptError } from '../../src/aof/errors.js';
+import { nodeFiles } from '../../src/aof/files.js';
+import { scanFile } from '../../src/aof/reader.js';
 import type { FileStore } from '../../src/aof/file-store.js';
 import type { LogRecord } from '../../src/aof/store.js';
 import { append, captureLogger, comparable, openStore, publishRecord, replayAll, tempDir } from './helpers.js';
@@ -195,6 +197,26 @@ describe('replay reads in chunks and hands out owned payloads', () => {
     const p = got[5] as LogRecord & { type: 'publish' };
     // An owned copy is its own small buffer (or a pool slab), never the 8 MiB read chunk.
     expect(p.payload.buffer.byteLength).toBeLessThan(1024 * 1024);
+  });
+});
+
+describe('the chunked reader sees every record whatever the chunk boundaries', () => {
+  it('records of every size across 64 KiB chunks, with and without a torn tail', async () => {
+    const sizes = [0, 1, 100, 65_000, 70_000, 300_000, 5, 262_100, 262_200, 600_000, 17, 64 * 1024 - 8];
+    const records = [...sizes, ...sizes.reverse()].map((n) => publishRecord(n));
+    const enc = new RecordEncoder();
+    for (const r of records) enc.publish(r.ns, r.topic, r.queue, r);
+    const file = path.join(t.dir, 'scan.aof');
+    fs.writeFileSync(file, enc.take());
+    const got: LogRecord[] = [];
+    const res = await scanFile(nodeFiles, file, (r) => got.push(r), { lastFile: true, chunkBytes: 64 * 1024 });
+    expect(res.problem).toBeUndefined();
+    expect(comparable(got)).toEqual(comparable(records));
+
+    fs.appendFileSync(file, encoded(publishRecord(400_000)).subarray(0, 300_000));
+    const torn = await scanFile(nodeFiles, file, undefined, { lastFile: true, chunkBytes: 64 * 1024 });
+    expect(torn.records).toBe(records.length);
+    expect(torn.problem).toMatchObject({ kind: 'short-body', offset: res.size, torn: true });
   });
 });
 
