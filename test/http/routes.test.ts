@@ -244,6 +244,24 @@ describe('publish, consume, ack', () => {
     expect(h.broker.stats().pending).toBe(before);
   });
 
+  it('publish over the broker limits: 400 with the reason (payload size, header count); nothing is stored', async () => {
+    const small = await startHarness({ broker: { limits: { maxPayloadBytes: 1000, maxHeaders: 4 } } });
+    try {
+      await small.broker.createNamespace('n');
+      await small.broker.createTopic('n', 't', 1);
+      const big = await req(small.base, 'POST', '/v1/namespaces/n/topics/t/publish', { payload: 'x'.repeat(2000) });
+      expect(big.status).toBe(400);
+      expect(big.json.message).toMatch(/payload of \d+ bytes is over the limit of 1000 bytes/);
+      const headers = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`h${i}`, 'v']));
+      const many = await req(small.base, 'POST', '/v1/namespaces/n/topics/t/publish', { payload: 1, headers });
+      expect(many.status).toBe(400);
+      expect(many.json.message).toMatch(/header/);
+      expect(await small.broker.consume('n', 't', 0, 10, true)).toEqual([]);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('consume and ack errors: 404 unknown queue, 400 bad batch or queue id; nothing is taken', async () => {
     await post(`${base}/publish`, { payload: 'keep', queue_id: 0 });
     expect((await post(`${base}/queues/7/consume`)).status).toBe(404);
