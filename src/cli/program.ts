@@ -131,6 +131,23 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .argument('<name>', 'topic name')
     .action(run(session, async (ctx, nsName: string, name: string) => (await admin()).topicRebalance(ctx, nsName, name)));
 
+  // The names of the Go MQLite CLI's REPL, kept working for its users (not in the help).
+  program
+    .command('create-ns', { hidden: true })
+    .argument('<name>')
+    .action(run(session, async (ctx, name: string) => (await admin()).nsCreate(ctx, name)));
+  program.command('list-ns', { hidden: true }).action(run(session, async (ctx) => (await admin()).nsList(ctx)));
+  program
+    .command('create-topic', { hidden: true })
+    .argument('<namespace>')
+    .argument('<name>')
+    .argument('[queues]', 'number of queues', intArg(1), 1)
+    .action(run(session, async (ctx, nsName: string, name: string, queues: number) => (await admin()).topicCreate(ctx, nsName, name, queues)));
+  program
+    .command('list-topics', { hidden: true })
+    .argument('<namespace>')
+    .action(run(session, async (ctx, nsName: string) => (await admin()).topicList(ctx, nsName)));
+
   // ---------------------------------------------------------------- messages
   program
     .command('pub')
@@ -202,7 +219,7 @@ and are delivered again after its ack_timeout.`,
     .argument('<namespace>', 'namespace name')
     .argument('<topic>', 'topic name')
     .argument('<queue>', 'queue id the messages were consumed from', queueIdArg)
-    .argument('<id...>', 'message ids, or - to read them from stdin (whitespace-separated)')
+    .argument('<id...>', 'message ids (spaces or commas between them), or - to read them from stdin')
     .action(run(session, async (ctx, nsName: string, topicName: string, queue: number, ids: string[]) => (await messaging()).ack(ctx, nsName, topicName, queue, ids)));
 
   // ---------------------------------------------------------------- ops

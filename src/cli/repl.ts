@@ -49,6 +49,7 @@ function loadHistory(file: string | undefined): string[] {
 
 /** Completes command names (and subcommand names, options after a dash) from the command tree. */
 export function completer(root: Command): (line: string) => [string[], string] {
+  const help = root.createHelp();
   return (line: string) => {
     let words: string[];
     try {
@@ -69,10 +70,13 @@ export function completer(root: Command): (line: string) => [string[], string] {
       const opts = [...cmd.options, ...(cmd === root ? [] : root.options)];
       candidates = opts.flatMap((o) => (o.long ? [o.long] : []));
     } else {
-      candidates = cmd.commands.map((c) => c.name()).filter((n) => n !== 'repl');
+      candidates = help
+        .visibleCommands(cmd)
+        .map((c) => c.name())
+        .filter((n) => n !== 'repl');
       if (cmd === root && words.length === 0) candidates.push(...REPL_WORDS);
     }
-    const hits = candidates.filter((c) => c.startsWith(current)).sort();
+    const hits = [...new Set(candidates)].filter((c) => c.startsWith(current)).sort();
     // A single hit is completed with the space that comes after a word.
     return [hits.length === 1 ? [`${hits[0]} `] : hits, current];
   };

@@ -45,6 +45,18 @@ describe('REPL over stdin', () => {
     expect(b.broker.listNamespaces()).not.toContain('never');
   });
 
+  it("takes the Go MQLite CLI's command names and comma-separated ids", async () => {
+    const r1 = await runCli([...b.args('tcp-json')], { input: 'create-ns legacy\ncreate-topic legacy t 2\nlist-topics legacy\nlist-ns\n' });
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r1.stdout).toBe('namespace legacy created\ntopic legacy/t created with 2 queues\nt\t2\t0\nlegacy\nrepl\n');
+    for (let i = 0; i < 2; i++) await b.broker.publish('legacy', 't', Buffer.from('{}'), { queueId: 0 });
+    const ids = (await b.broker.consume('legacy', 't', 0, 2, false)).map((m) => m.id);
+    const inflight = b.broker.stats().inflight;
+    const r2 = await runCli([...b.args('tcp-json')], { input: `ack legacy t 0 ${ids.join(',')}\n` });
+    expect(r2.stdout).toBe('acked 2 messages in legacy/t\n');
+    expect(b.broker.stats().inflight).toBe(inflight - 2);
+  });
+
   it('help lists the commands; a command that needs stdin data refuses inside the REPL', async () => {
     const r = await runCli([...b.args('grpc')], { input: 'help\npub repl t\n' });
     expect(r.stdout).toMatch(/Commands:[\s\S]*consume[\s\S]*bench/);

@@ -286,14 +286,10 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
 
 // ------------------------------------------------------------------- ack
 
+/** Ids as arguments or `-` for stdin, separated by whitespace or commas (as the Go MQLite CLI took them). */
 export async function ack(ctx: Ctx, ns: string, topic: string, queue: number, idArgs: string[]): Promise<void> {
-  let ids = idArgs;
-  if (ids.length === 1 && ids[0] === '-') {
-    ids = (await readAll(dataStdin(ctx, 'message ids')))
-      .toString('utf8')
-      .split(/\s+/)
-      .filter((s) => s !== '');
-  }
+  const text = idArgs.length === 1 && idArgs[0] === '-' ? (await readAll(dataStdin(ctx, 'message ids'))).toString('utf8') : idArgs.join(' ');
+  const ids = text.split(/[\s,]+/).filter((s) => s !== '');
   if (ids.length === 0) throw new UsageError('no message ids to ack');
   await (await ctx.client()).ack(ns, topic, queue, ids);
   if (ctx.out.json) ctx.out.jsonResult({ ok: true, acked: ids.length });
