@@ -358,6 +358,19 @@ describe('request body limit (413, checked while reading)', () => {
   });
 });
 
+describe('requests that are not HTTP', () => {
+  it('400 with the envelope and a request id, then the connection closes', async () => {
+    const conn = await RawConnection.open(h.port);
+    conn.send('HELLO\r\n\r\n');
+    const r = await conn.untilResponse((x) => x.body.endsWith('}'));
+    expect(r.head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(r.head).toMatch(/^x-request-id: [0-9a-f-]{36}$/im);
+    expect(JSON.parse(r.body)).toMatchObject({ success: false, message: expect.stringMatching(/^malformed HTTP request/) });
+    await conn.untilResponse(() => conn.closed).catch(() => undefined);
+    expect(conn.closed).toBe(true);
+  });
+});
+
 describe('unknown routes', () => {
   it('404 with the envelope', async () => {
     const r = await get('/v1/nothing');

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Broker } from '../../broker/broker.js';
@@ -58,10 +59,22 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     res.writeContinue();
     server.emit('request', req, res);
   });
-  server.on('clientError', (err, socket) => {
-    log.debug({ err: err.message }, 'http client error');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+  // A request Node's parser rejects never reaches the app: answer it here,
+  // with the envelope and a request id like every other reply.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const requestId = requestIdFrom(undefined);
+    const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooBig ? 431 : 400;
+    log.info({ requestId, status, err: err.message }, 'http request');
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const body = failure(status, tooBig ? 'request headers are too large' : `malformed HTTP request: ${err.message}`).body;
+    socket.end(
+      `HTTP/1.1 ${status} ${tooBig ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\n` +
+        `X-Request-ID: ${requestId}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   });
 
   await new Promise<void>((resolve, reject) => {
