@@ -36,17 +36,21 @@
  *   any state ──write/fsync error──> FAILED (refuses every append)
  *
  * Rewrite, in the manner of Redis 7, with N+1 the next sequence number:
- *   1. write the pending batch to the old incr (and sync it), create incr
- *      N+1, switch the manifest to old base + old incrs + incr N+1, and
- *      append to incr N+1 from now on;
- *   2. at that same instant (no await in between) ask the snapshot source
- *      for the state: it equals the replay of every file listed before
- *      incr N+1, so base N+1 + incr N+1 replays to the live state;
+ *   1. create an empty incr N+1 and switch the manifest to old base + old
+ *      incrs + incr N+1 (appends still go to the old incr, listed before
+ *      it); then, synchronously, write the pending batch to the old incr,
+ *      move appends to incr N+1, and fdatasync the old incr in the
+ *      background (its records live only there until step 4);
+ *   2. in that same synchronous stretch, ask the snapshot source for the
+ *      state: it equals the replay of every record written before incr
+ *      N+1, so base N+1 + incr N+1 replays to the live state;
  *   3. write the snapshot to base N+1 .tmp in slices, yielding to the event
- *      loop between them; fsync it and rename it to its final name;
+ *      loop between them (fdatasync every 32 MiB so the kernel never
+ *      flushes a gigabyte at once); fsync it, rename it to its final name;
  *   4. switch the manifest to base N+1 + incrs from N+1 on;
  *   5. delete the old base and incrs.
- *   A crash before 4 loads the old files plus incr N+1; after it, the new.
+ *   A crash before 4 loads the old files plus incr N+1; after it, the new
+ *   ones. Every step that waits for the disk runs off the event loop.
  */
 import * as path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
