@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import type { Command } from 'commander';
+import { ClientError } from '../client/types.js';
 import { splitWords } from './args.js';
 import { EXIT_OK } from './errors.js';
 import { reportFailure } from './failure.js';
@@ -169,6 +170,8 @@ async function runLine(session: Session, program: Command, prefix: string[], lin
     await program.parseAsync([...prefix, ...words], { from: 'user' });
     return EXIT_OK;
   } catch (err) {
+    // A broken connection (the broker restarted, say) is not kept: the next line connects again.
+    if (err instanceof ClientError && err.code === 'TRANSPORT') await session.close();
     return reportFailure(session.output(program.opts<GlobalOptions>()), err);
   }
 }

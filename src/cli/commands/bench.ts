@@ -203,10 +203,10 @@ export async function bench(ctx: Ctx, opts: BenchOptions): Promise<void> {
       if (opts.sub > 0 && aborted === undefined) {
         // Wait for the stragglers, failing only when deliveries stop coming.
         const stallMs = ctx.g.timeout ?? DEFAULT_STALL_MS;
-        lastReceiveAt = Math.max(lastReceiveAt, performance.now());
+        const waitFrom = performance.now();
         await new Promise<void>((resolve) => {
           const check = setInterval(() => {
-            if (aborted !== undefined || performance.now() - lastReceiveAt > stallMs) {
+            if (aborted !== undefined || performance.now() - Math.max(lastReceiveAt, waitFrom) > stallMs) {
               clearInterval(check);
               resolve();
             }
