@@ -37,10 +37,10 @@ function jsonPayload(bytes: number): string {
 const PAYLOAD_1K = jsonPayload(1024);
 
 /** A benchmark that stops getting messages fails rather than hangs. */
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`http bench: ${what} did not arrive within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`http bench: ${what()} did not arrive within ${ms} ms`)), ms);
   });
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
@@ -108,7 +108,7 @@ async function sseLatency(client: HttpClient): Promise<{ p50: number; p99: numbe
     const arrived = new Promise<ClientMessage>((resolve) => (waiting = resolve));
     const start = performance.now();
     await client.publish('bench', 'lat', `{"seq":${i}}`);
-    await withTimeout(arrived, 10_000, `latency message ${i}`);
+    await withTimeout(arrived, 10_000, () => `latency message ${i}`);
     if (i >= 200) samples.push(performance.now() - start);
   }
   await sub.close();
@@ -140,7 +140,7 @@ async function sseDrain(client: HttpClient): Promise<number> {
       if (++received === BACKLOG) done();
     },
   });
-  await withTimeout(all, 120_000, `the backlog (${received} of ${BACKLOG} so far)`);
+  await withTimeout(all, 120_000, () => `the backlog (${received} of ${BACKLOG} so far)`);
   const rate = BACKLOG / ((performance.now() - start) / 1000);
   await sub.close();
   await client.deleteTopic('bench', 'drain');
