@@ -104,12 +104,3 @@ export function runCli(args: readonly string[], opts: RunOptions = {}): Promise<
     opts.onSpawn?.(child);
   });
 }
-
-/** Polls `cond` until true. */
-export async function eventually(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
