@@ -45,6 +45,7 @@ export async function mqliteSystem(server: ServerProcess, front: Front, fsync: F
   return {
     id: `mqlite-${front}.${fsync}`,
     label: `MQLite ${FRONT_LABELS[front]}`,
+    serverPid: server.pid,
     describe: `MQLite over ${FRONT_LABELS[front]}, AOF fsync ${fsync}: publish; consume (batch, no auto-ack) then ack of the batch's ids; subscribe with auto-ack`,
     async newQueue(topic: string): Promise<BenchQueue> {
       await client.createTopic(NS, topic, 1);

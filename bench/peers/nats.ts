@@ -17,19 +17,21 @@
  * Nearest to `everysec`, and weaker than it.
  */
 import { AckPolicy, connect, RetentionPolicy, StorageType, type JsMsg } from 'nats';
+import type { PeerProcess } from './processes.js';
 import { inFlight, PAYLOAD_BYTES, type BenchQueue, type BenchSystem } from './system.js';
 
 const FILL_DEPTH = 256;
 const CONSUMER = 'work';
 
-export async function natsSystem(port: number): Promise<BenchSystem> {
-  const nc = await connect({ servers: `127.0.0.1:${port}`, maxReconnectAttempts: 0 });
+export async function natsSystem(peer: PeerProcess): Promise<BenchSystem> {
+  const nc = await connect({ servers: `127.0.0.1:${peer.port}`, maxReconnectAttempts: 0 });
   const jsm = await nc.jetstreamManager();
   const js = nc.jetstream();
   const payload = new Uint8Array(PAYLOAD_BYTES).fill(120);
   return {
     id: 'nats',
     label: 'NATS JetStream',
+    serverPid: peer.pid,
     describe:
       'NATS JetStream (file storage, work-queue stream, durable pull consumer with explicit acks; server defaults: no fsync per write or per second): ' +
       'js.publish awaiting the PubAck; fetch + ack (ackAck on the batch\'s last); consume() on the pull consumer for push',

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 
 export interface PeerProcess {
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -62,8 +63,15 @@ async function waitForPort(port: number, child: ChildProcess, name: string): Pro
 async function startPeer(name: string, args: (port: number, dir: string) => string[]): Promise<PeerProcess> {
   const dir = mkdtempSync(join(tmpdir(), `mqlite-peers-${name}-`));
   const port = await freePort();
-  const child = spawn(findBinary(name), args(port, dir), { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(findBinary(name), args(port, dir), { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
+  // Kept for error messages only: a healthy peer's banner would bury the progress lines.
+  let log = '';
+  const keep = (chunk: Buffer): void => {
+    log = (log + chunk.toString('utf8')).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -79,9 +87,9 @@ async function startPeer(name: string, args: (port: number, dir: string) => stri
     await waitForPort(port, child, name);
   } catch (err) {
     await stop();
-    throw err;
+    throw new Error(`${(err as Error).message}\n${log}`);
   }
-  return { port, stop };
+  return { port, pid: child.pid!, stop };
 }
 
 /**

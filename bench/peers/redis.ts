@@ -13,18 +13,20 @@
  *   a list).
  */
 import { Redis } from 'ioredis';
+import type { PeerProcess } from './processes.js';
 import { inFlight, PAYLOAD_BYTES, type BenchQueue, type BenchSystem } from './system.js';
 
 const FILL_DEPTH = 256;
 
-export async function redisSystem(port: number, appendfsync: 'everysec' | 'always'): Promise<BenchSystem> {
-  const options = { host: '127.0.0.1', port, enableAutoPipelining: true, maxRetriesPerRequest: 0 };
+export async function redisSystem(peer: PeerProcess, appendfsync: 'everysec' | 'always'): Promise<BenchSystem> {
+  const options = { host: '127.0.0.1', port: peer.port, enableAutoPipelining: true, maxRetriesPerRequest: 0 };
   const redis = new Redis(options);
   await redis.ping();
   const payload = Buffer.alloc(PAYLOAD_BYTES, 'x');
   return {
     id: `redis.${appendfsync}`,
     label: 'Redis',
+    serverPid: peer.pid,
     describe: `Redis (appendonly yes, appendfsync ${appendfsync}): LPUSH; LMOVE to a processing list + LREM as the ack, pipelined per batch; BRPOP for push`,
     async newQueue(name: string): Promise<BenchQueue> {
       const key = `q:${name}`;

@@ -56,7 +56,14 @@ function peerColumns(rows: readonly Row[]): string[] {
   return seen;
 }
 
-function cells(rows: readonly Row[]): { header: string[]; body: string[][]; right: boolean[] } {
+/** A table as strings; `right` marks the right-aligned (numeric) columns. */
+export interface Grid {
+  header: string[];
+  body: string[][];
+  right: boolean[];
+}
+
+export function ratioGrid(rows: readonly Row[]): Grid {
   const peers = peerColumns(rows);
   const header = ['workload', 'metric', 'MQLite front', 'fsync', 'MQLite', ...peers.flatMap((p) => [p, `MQLite/${p.split(' ')[0]}`])];
   const body = rows.map((r) => [
@@ -77,15 +84,14 @@ export const LEGEND =
   'ratio = MQLite / peer; ▲ MQLite at or ahead (higher msgs/s, lower ms), ▼ behind; ' +
   '* durability not matched (NATS 2.9 has no fsync-per-write or per-second setting: weaker than everysec)';
 
-export function textTable(rows: readonly Row[]): string {
-  const { header, body, right } = cells(rows);
+export function renderText({ header, body, right }: Grid): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cols: string[]): string =>
     cols.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   let last = '';
   const out = [line(header), line(widths.map((w) => '-'.repeat(w)))];
   for (const b of body) {
-    // The workload name once per group keeps the table readable.
+    // The first column once per group keeps a long table readable.
     const shown = b[0] === last ? ['', ...b.slice(1)] : b;
     last = b[0]!;
     out.push(line(shown));
@@ -93,8 +99,7 @@ export function textTable(rows: readonly Row[]): string {
   return out.join('\n');
 }
 
-export function markdownTable(rows: readonly Row[]): string {
-  const { header, body, right } = cells(rows);
+export function renderMarkdown({ header, body, right }: Grid): string {
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
   return [
     `| ${header.map(esc).join(' | ')} |`,
@@ -115,13 +120,13 @@ export function svgChart(rows: readonly Row[], ctx: Context): string {
   const colours = ['#d6604d', '#4393c3', '#8c6bb1', '#5aae61'];
   const barH = 9;
   const rowH = barH * peers.length + 8;
-  const labelW = 330;
+  const labelW = 300;
   const plotW = 520;
   const top = 70;
   const width = labelW + plotW + 90;
   const height = top + rows.length * rowH + 30 + 4 * 16 + 10;
   const span = 3; // log2(8)
-  const x = (adv: number): number => labelW + plotW / 2 + (Math.max(-span, Math.min(span, Math.log2(adv))) / span) * (plotW / 2);
+  const x = (adv: number): number => Math.round(10 * (labelW + plotW / 2 + (Math.max(-span, Math.min(span, Math.log2(adv))) / span) * (plotW / 2))) / 10;
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
@@ -156,9 +161,9 @@ export function svgChart(rows: readonly Row[], ctx: Context): string {
       const colour = colours[j % colours.length]!;
       const by = y + j * barH;
       const fill = cell.matched ? `fill="${colour}"` : `fill="white" stroke="${colour}"`;
-      parts.push(`<rect x="${Math.min(x0, x1)}" y="${by}" width="${Math.max(1, Math.abs(x1 - x0))}" height="${barH - 2}" ${fill}/>`);
+      parts.push(`<rect x="${Math.min(x0, x1)}" y="${by}" width="${Math.max(1, Math.abs(x1 - x0)).toFixed(1)}" height="${barH - 2}" ${fill}/>`);
       const tx = adv >= 1 ? Math.max(x0, x1) + 3 : Math.min(x0, x1) - 3;
-      parts.push(`<text x="${tx}" y="${by + barH - 2}" font-size="9" text-anchor="${adv >= 1 ? 'start' : 'end'}">${adv.toFixed(2)}×</text>`);
+      parts.push(`<text x="${tx.toFixed(1)}" y="${by + barH - 2}" font-size="9" text-anchor="${adv >= 1 ? 'start' : 'end'}">${adv.toFixed(2)}×</text>`);
     });
   });
   const foot = top + rows.length * rowH + 34;

@@ -25,7 +25,7 @@ import { FRONT_LABELS, mqliteSystem, type Front, type Fsync } from './mqlite.js'
 import { natsSystem } from './nats.js';
 import { binaryVersion, startNats, startRedis } from './processes.js';
 import { redisSystem } from './redis.js';
-import { ahead, advantage, LEGEND, markdownTable, svgChart, textTable, type Context, type Row } from './report.js';
+import { ahead, advantage, LEGEND, ratioGrid, renderMarkdown, renderText, svgChart, type Context, type Grid, type Row } from './report.js';
 import type { BenchSystem } from './system.js';
 import { WORKLOADS, type Settings } from './workloads.js';
 
@@ -101,13 +101,13 @@ async function startGroup(fsync: Fsync): Promise<BenchSystem[]> {
   const peers: BenchSystem[] = [];
   const redis = await startRedis(fsync);
   cleanups.push(() => redis.stop());
-  const redisSys = await redisSystem(redis.port, fsync);
+  const redisSys = await redisSystem(redis, fsync);
   cleanups.push(() => redisSys.close());
   peers.push(redisSys);
   if (fsync === 'everysec') {
     const nats = await startNats();
     cleanups.push(() => nats.stop());
-    const natsSys = await natsSystem(nats.port);
+    const natsSys = await natsSystem(nats);
     cleanups.push(() => natsSys.close());
     peers.push(natsSys);
   }
@@ -126,7 +126,7 @@ const described: Record<string, string> = {};
 async function measure(sys: BenchSystem, workload: (typeof WORKLOADS)[number], name: string, s: Settings): Promise<Record<string, number>> {
   const q = await sys.newQueue(name);
   try {
-    return await workload.run(q, s);
+    return await workload.run(q, s, sys.serverPid);
   } finally {
     await q.drop();
   }
@@ -165,6 +165,7 @@ function buildRows(): Row[] {
   const rows: Row[] = [];
   for (const w of WORKLOADS) {
     for (const m of w.metrics) {
+      if (m.diagnostic) continue;
       const key = `${w.id}.${m.key}`;
       for (const fsync of GROUPS) {
         const peerIds = fsync === 'everysec' ? [`redis.${fsync}`, 'nats'] : [`redis.${fsync}`];
@@ -198,6 +199,14 @@ function behindNotes(rows: readonly Row[]): string[] {
     ({ r, c, adv }) =>
       `${r.workload}, ${r.metric.label}, ${r.front}, ${r.fsync}: MQLite ${adv.toFixed(2)}× ${c.peer} (${Math.round((1 - adv) * 100)}% behind)`,
   );
+}
+
+/** Broker and client CPU per published message: what bounds a front on two shared cores. */
+function cpuGrid(): Grid {
+  const keys = ['publish_c1.server_cpu_us', 'publish_c1.client_cpu_us', 'publish_c64.server_cpu_us', 'publish_c64.client_cpu_us'];
+  const header = ['CPU µs per publish', 'server, 1 in flight', 'client, 1 in flight', 'server, 64 in flight', 'client, 64 in flight'];
+  const body = Object.entries(runs).map(([id, byKey]) => [id, ...keys.map((k) => median(byKey[k]).toFixed(0))]);
+  return { header, body, right: header.map((_, i) => i > 0) };
 }
 
 function packageVersion(name: string): string {
@@ -248,9 +257,17 @@ function markdownReport(rows: readonly Row[], ctx: Context): string {
     '',
     '![chart](peers.svg)',
     '',
-    markdownTable(rows),
+    renderMarkdown(ratioGrid(rows)),
     '',
     LEGEND + '.',
+    '',
+    'CPU time per published message (broker process, all threads; and this load generator, whose client library is part of the cost):',
+    '',
+    renderMarkdown(cpuGrid()),
+    '',
+    '## Workloads',
+    '',
+    ...WORKLOADS.map((w) => `- **${w.title}**: ${w.description}.`),
     '',
     '## How each system runs the workloads',
     '',
@@ -304,9 +321,11 @@ async function main(): Promise<void> {
     `${ctx.date}  ${ctx.machine}`,
     ctx.versions,
     '',
-    textTable(rows),
+    renderText(ratioGrid(rows)),
     '',
     LEGEND,
+    '',
+    renderText(cpuGrid()),
     '',
     'behind a peer of matched durability:',
     ...(report.behind.length ? report.behind.map((b) => `  ${b}`) : ['  none']),

@@ -3,7 +3,7 @@
  * every system runs exactly the same loop. Each run gets a fresh queue.
  */
 import { percentile } from '../stats.js';
-import type { BenchQueue } from './system.js';
+import { processCpuUs, type BenchQueue } from './system.js';
 
 export interface Settings {
   /** Length of each timed publish measurement. */
@@ -19,20 +19,28 @@ export interface Settings {
 export interface Metric {
   key: string;
   label: string;
-  unit: 'msgs/s' | 'ms';
+  unit: 'msgs/s' | 'ms' | 'µs';
   higherIsBetter: boolean;
+  /** Explains a figure (CPU per message) rather than being one to compare: kept out of the ratio table. */
+  diagnostic?: boolean;
 }
 
 export interface Workload {
   id: string;
+  /** Short name for the table and chart. */
   title: string;
+  /** What it does, for the notes. */
+  description: string;
   metrics: readonly Metric[];
-  run(q: BenchQueue, s: Settings): Promise<Record<string, number>>;
+  /** `serverPid`: the broker's process, for the CPU figures. */
+  run(q: BenchQueue, s: Settings, serverPid: number): Promise<Record<string, number>>;
 }
 
-const RATE = (label = 'msgs/s'): Metric => ({ key: 'msgs_per_s', label, unit: 'msgs/s', higherIsBetter: true });
+const RATE: Metric = { key: 'msgs_per_s', label: 'msgs/s', unit: 'msgs/s', higherIsBetter: true };
 const P50: Metric = { key: 'p50_ms', label: 'p50 ms', unit: 'ms', higherIsBetter: false };
 const P99: Metric = { key: 'p99_ms', label: 'p99 ms', unit: 'ms', higherIsBetter: false };
+const SERVER_CPU: Metric = { key: 'server_cpu_us', label: 'server CPU µs/msg', unit: 'µs', higherIsBetter: false, diagnostic: true };
+const CLIENT_CPU: Metric = { key: 'client_cpu_us', label: 'client CPU µs/msg', unit: 'µs', higherIsBetter: false, diagnostic: true };
 
 /** Batch size and batches in flight of the consume workload. */
 export const CONSUME_BATCH = 100;
@@ -64,13 +72,23 @@ function publishWorkload(id: string, title: string, depth: number, metrics: read
   return {
     id,
     title,
+    description: `publishes of 1 KiB, ${depth} in flight on one client, each awaiting the broker's answer; ${depth === 1 ? 'rate and latency percentiles' : 'rate'}, plus CPU per message of broker and client`,
     metrics,
-    async run(q, s) {
+    async run(q, s, serverPid) {
       await closedLoop(depth, s.warmupSeconds * 1000, q.publish);
       const latencies: number[] = [];
+      const server0 = processCpuUs(serverPid);
+      const client0 = process.cpuUsage();
       const { ops, seconds } = await closedLoop(depth, s.seconds * 1000, q.publish, latencies);
+      const client = process.cpuUsage(client0);
       latencies.sort((a, b) => a - b);
-      return { msgs_per_s: ops / seconds, p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99) };
+      return {
+        msgs_per_s: ops / seconds,
+        p50_ms: percentile(latencies, 50),
+        p99_ms: percentile(latencies, 99),
+        server_cpu_us: (processCpuUs(serverPid) - server0) / ops,
+        client_cpu_us: (client.user + client.system) / ops,
+      };
     },
   };
 }
@@ -99,8 +117,9 @@ async function drain(q: BenchQueue, total: number): Promise<void> {
 
 const consumeWorkload: Workload = {
   id: 'consume',
-  title: `consume with acks (batches of ${CONSUME_BATCH}, ${CONSUME_DEPTH} in flight)`,
-  metrics: [RATE()],
+  title: 'consume + ack',
+  description: `drains a pre-filled queue (100k by default, after an untimed 5%) in batches of up to ${CONSUME_BATCH}, each acked before it counts, ${CONSUME_DEPTH} batches in flight`,
+  metrics: [RATE],
   async run(q, s) {
     const warm = Math.ceil(s.consumeCount * 0.05);
     await q.fill(warm + s.consumeCount);
@@ -114,7 +133,8 @@ const consumeWorkload: Workload = {
 /** From the publish call to the push delivery, one message at a time on an idle queue. */
 const pushLatencyWorkload: Workload = {
   id: 'push',
-  title: 'end-to-end latency, push subscription (publish call to delivery)',
+  title: 'push e2e',
+  description: 'end-to-end latency through a push subscription: from the publish call to the delivery, one message at a time on an idle queue',
   metrics: [P50, P99],
   async run(q, s) {
     let arrived: (() => void) | undefined;
@@ -145,8 +165,8 @@ const pushLatencyWorkload: Workload = {
 };
 
 export const WORKLOADS: readonly Workload[] = [
-  publishWorkload('publish_c1', 'publish, 1 in flight', 1, [RATE(), P50, P99]),
-  publishWorkload('publish_c64', `publish, ${PUBLISH_DEPTH} in flight`, PUBLISH_DEPTH, [RATE()]),
+  publishWorkload('publish_c1', 'publish c1', 1, [RATE, P50, P99, SERVER_CPU, CLIENT_CPU]),
+  publishWorkload('publish_c64', `publish c${PUBLISH_DEPTH}`, PUBLISH_DEPTH, [RATE, SERVER_CPU, CLIENT_CPU]),
   consumeWorkload,
   pushLatencyWorkload,
 ];
