@@ -418,13 +418,16 @@ class MalformedRecord extends Error {}
 
 /** A bounds-checked cursor over one record body. */
 class BodyReader {
-  pos: number;
-  constructor(
-    private readonly buf: Buffer,
-    start: number,
-    private readonly end: number,
-  ) {
+  private buf: Buffer = Buffer.alloc(0);
+  private end = 0;
+  pos = 0;
+
+  /** Points the reader at the next body: one reader serves every record, no allocation each. */
+  reset(buf: Buffer, start: number, end: number): this {
+    this.buf = buf;
     this.pos = start;
+    this.end = end;
+    return this;
   }
 
   private need(n: number): void {
@@ -523,8 +526,10 @@ function decodeHeaders(r: BodyReader): Record<string, string> | undefined {
 }
 
 /** Decodes one body (already checksummed). Throws MalformedRecord on a body that does not parse. */
+const bodyReader = new BodyReader();
+
 function decodeBody(buf: Buffer, start: number, end: number): LogRecord {
-  const r = new BodyReader(buf, start, end);
+  const r = bodyReader.reset(buf, start, end);
   const type = r.u8();
   let rec: LogRecord;
   switch (type) {
