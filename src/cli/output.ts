@@ -117,6 +117,29 @@ export class Output {
   }
 
   /**
+   * A JSON array written element by element as a stream produces them, one
+   * element a line, so that stdout is one valid JSON document once the
+   * stream is closed (by the end, Ctrl-C or an error alike).
+   */
+  jsonArrayStream(): { readonly started: boolean; push(value: unknown): void; close(): void } {
+    let count = 0;
+    let closed = false;
+    return {
+      get started() {
+        return count > 0;
+      },
+      push: (value) => {
+        this.stdout.write((count++ === 0 ? '[\n' : ',\n') + toJsonText(value));
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        this.stdout.write(count === 0 ? '[]\n' : '\n]\n');
+      },
+    };
+  }
+
+  /**
    * Rows under a header, columns aligned, the last column cut to the
    * terminal width; piped: tab-separated rows, no header, nothing cut.
    */

@@ -65,7 +65,7 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .option('--host <host>', 'broker host', '127.0.0.1')
     .addOption(new Option('--port <port>', 'broker port (default: 7070 tcp/tcp-json, 8080 http, 9090 grpc)').argParser(intArg(1, 65535)))
     .addOption(new Option('--http-port <port>', "HTTP front port for 'aof rewrite' (default: --port with --proto http, else 8080)").argParser(intArg(1, 65535)))
-    .option('--json', 'machine-readable output: one JSON document (JSON Lines for sub)')
+    .option('--json', 'machine-readable output: one JSON document')
     .option('--timeout <duration>', 'time limit of each request: 5s, 500ms... (default: 10s; aof rewrite 10m)')
     .option('--no-color', 'no colour even on a terminal (NO_COLOR works too)')
     .configureHelp({ showGlobalOptions: true })
@@ -203,11 +203,15 @@ delivered again. --json prints an array of messages.`,
     .argument('<queue>', 'queue id', queueIdArg)
     .addOption(new Option('-n, --count <n>', 'stop after n messages').argParser(intArg(1)))
     .option('--auto-ack', 'let the broker ack on delivery (otherwise each message is acked after printing)')
+    .option('--ndjson', 'JSON output with one object a line (JSON Lines) rather than one array')
     .addHelpText(
       'after',
       `
-Each message is printed as it arrives (--json: one JSON object per line, JSON
-Lines); a resize of the topic shows as a notice. With --count the messages
+Each message is printed as it arrives. --json prints one JSON array, an
+element a line, closed when the stream ends (Ctrl-C, --count or an error),
+so the output is one valid JSON document; --ndjson prints one object a line
+instead, for tools that read a stream. A resize of the topic shows as
+a notice (in JSON, a message whose id starts with _resize_). With --count the messages
 are acked one by one after printing, so none past the count is lost: the
 broker may push a few more than asked (not over http), which stay in flight
 and are delivered again after its ack_timeout.`,

@@ -160,6 +160,8 @@ export async function consume(ctx: Ctx, ns: string, topic: string, queue: number
 export interface SubOptions {
   count?: number;
   autoAck?: boolean;
+  /** With --json: one object a line (JSON Lines) instead of one array. */
+  ndjson?: boolean;
 }
 
 function streamLine(ctx: Ctx, m: ClientMessage): string {
@@ -220,6 +222,8 @@ class AckBatcher {
  */
 export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, opts: SubOptions): Promise<void> {
   const client = await ctx.client();
+  // --ndjson asks for JSON by itself.
+  const jsonOut = ctx.out.json || opts.ndjson === true;
   const ackAfterPrint = !opts.autoAck || opts.count !== undefined;
   // The broker's default bound on max_inflight is 1000 (limits.max_inflight_per_subscription).
   let capped = opts.count !== undefined && opts.count <= 1000 && ackAfterPrint && ctx.g.proto === 'http';
@@ -237,17 +241,19 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
     ackFailure ??= err;
     stop(err);
   });
+  const array = jsonOut && !opts.ndjson ? ctx.out.jsonArrayStream() : undefined;
   const onMessage = (m: ClientMessage): void => {
     if (stopping) return;
-    if (ctx.out.json) ctx.out.jsonLine(messageToJson(m));
+    if (array) array.push(messageToJson(m));
+    else if (jsonOut) ctx.out.jsonLine(messageToJson(m));
     if (isResizeNotice(m)) {
-      if (!ctx.out.json) {
+      if (!jsonOut) {
         const h = m.headers;
         ctx.out.line(ctx.out.paint('yellow', `-- topic ${ns}/${topic} resized: ${h['_queue_count']} queues, version ${h['_version']}`));
       }
       return;
     }
-    if (!ctx.out.json) ctx.out.line(streamLine(ctx, m));
+    if (!jsonOut) ctx.out.line(streamLine(ctx, m));
     received++;
     if (ackAfterPrint) acks.add(m.id);
     if (opts.count !== undefined && received >= opts.count) stop(undefined);
@@ -261,7 +267,7 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
   const unregister = ctx.session.onInterrupt(() => stop(undefined));
   try {
     // Before subscribing: the first messages can arrive before the subscribe call returns.
-    if (!ctx.out.json && ctx.out.tty) ctx.out.note(`streaming ${ns}/${topic} queue ${queue}${opts.count === undefined ? '; Ctrl-C to stop' : ''}`);
+    if (!jsonOut && ctx.out.tty) ctx.out.note(`streaming ${ns}/${topic} queue ${queue}${opts.count === undefined ? '; Ctrl-C to stop' : ''}`);
     let subscription;
     try {
       subscription = await client.subscribe(ns, topic, queue, subOpts);
@@ -278,10 +284,13 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
     await subscription.close();
     await acks.drain();
     if (err ?? ackFailure) throw err ?? ackFailure;
+    array?.close();
   } finally {
     unregister();
+    // What was printed stays one JSON document even when the stream failed.
+    if (array?.started) array.close();
   }
-  if (!ctx.out.json) ctx.out.note(`received ${received} message${received === 1 ? '' : 's'}`);
+  if (!jsonOut) ctx.out.note(`received ${received} message${received === 1 ? '' : 's'}`);
 }
 
 // ------------------------------------------------------------------- ack
