@@ -98,6 +98,24 @@ describe('event framing (raw socket)', () => {
   });
 });
 
+describe('several subscribers on one queue', () => {
+  it('each message goes to exactly one of them: none lost, none twice', async () => {
+    const t = await freshTopic();
+    const a = await rawSubscribe(h.port, `${t.q0}/subscribe?auto_ack=true`);
+    const b = await rawSubscribe(h.port, `${t.q0}/subscribe?auto_ack=true`);
+    try {
+      for (let i = 0; i < 100; i++) await h.broker.publish('sse', t.name, Buffer.from(String(i)));
+      const count = (): number => sseMessages(a.response.body).length + sseMessages(b.response.body).length;
+      await eventually(() => count() === 100, 5_000, '100 messages');
+      const all = [...sseMessages(a.response.body), ...sseMessages(b.response.body)].map((m) => m.payload as number);
+      expect(all.sort((x, y) => x - y)).toEqual([...Array(100).keys()]);
+    } finally {
+      a.destroy();
+      b.destroy();
+    }
+  });
+});
+
 describe('EventSource client', () => {
   it('receives each message as a `message` event whose data is the Message JSON', async () => {
     const t = await freshTopic();
