@@ -165,9 +165,3 @@ async function readTail(files: AofFiles, fd: number, from: number, size: number)
   }
   return buf;
 }
-
-/** Describes a frame problem for an operator. */
-export function describeProblem(file: string, p: ScanProblem): string {
-  return `${file} at byte offset ${p.offset}: ${p.detail}`;
-}
-
