@@ -36,17 +36,19 @@ export async function main(argv: readonly string[], version: string, io: Session
       replStatus = await runRepl({ io, globals: cmd.optsWithGlobals<GlobalOptions>(), version, attach: (s) => (active = s) });
     },
   });
-  // SIGINT reaches here when stdin is not a terminal (a terminal REPL reads Ctrl-C as a key).
-  const onSigint = (): void => {
+  // SIGINT reaches here when stdin is not a terminal (a terminal REPL reads
+  // Ctrl-C as a key); SIGTERM (kill, timeout) is taken the same way.
+  const onSignal = (signal: NodeJS.Signals): void => {
     // A running sub or bench stops cleanly; anything else ends at once.
-    if (!active.interrupt()) process.exit(130);
+    if (!active.interrupt()) process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   // The reader of a pipe went away (`mqlite-cli sub ... | head`): stop as on Ctrl-C.
   const onStdoutError = (err: NodeJS.ErrnoException): void => {
     if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
     if (!active.interrupt()) process.exit(0);
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   process.stdout.on('error', onStdoutError);
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -54,7 +56,8 @@ export async function main(argv: readonly string[], version: string, io: Session
   } catch (err) {
     return reportFailure(session.output(program.opts<GlobalOptions>()), err);
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     // onStdoutError stays: a late write to a closed pipe must not crash the exit.
     await session.close();
   }
