@@ -144,6 +144,12 @@ export async function runRepl(opts: ReplOptions): Promise<number> {
         }
       }
       const code = await runLine(session, treeFor(), prefix, line === 'help' ? '--help' : line);
+      if (line === 'help') {
+        io.stdout.write(
+          '\nIn the REPL: the global options given at launch apply to every line; Tab completes command names;\n' +
+            'up/down walk the history; Ctrl-C stops a running sub or bench; exit, quit or Ctrl-D leaves.\n',
+        );
+      }
       if (code !== EXIT_OK) status = code;
       if (terminal) rl.prompt();
     }
