@@ -188,7 +188,7 @@ export class FileStore implements Store {
   private inFlightSync: Promise<void> | undefined;
   /** Written since the last fdatasync (`everysec`). */
   private dirty = false;
-  private failure: BrokerError | undefined;
+  failure: BrokerError | undefined;
   private replayState: 'pending' | 'running' | 'done';
   private replayCalled = false;
   private closed = false;

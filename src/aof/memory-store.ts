@@ -12,6 +12,7 @@ import type { LogRecord, RecordSink, ReplayStats, RewriteStats, SnapshotSource, 
 const RESOLVED = Promise.resolve();
 
 export class MemoryStore implements Store {
+  readonly failure = undefined;
   readonly sink: RecordSink;
   private readonly encoder = new RecordEncoder();
   /** Encoded records, in order; a rewrite replaces the ones its snapshot covers. */

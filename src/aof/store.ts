@@ -105,6 +105,12 @@ export interface Store {
   /** Where the broker appends records. */
   readonly sink: RecordSink;
   /**
+   * Set once a write or fsync failed: the store then refuses every append,
+   * and the broker refuses mutations up front rather than apply ones that
+   * can never become durable.
+   */
+  readonly failure: Error | undefined;
+  /**
    * Resolves when every record appended so far is durable under the fsync
    * policy (written, or written and fsynced under `always`); rejects with a
    * BrokerError UNAVAILABLE when its write or fsync failed. All records of

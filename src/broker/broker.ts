@@ -128,7 +128,7 @@ export class Broker {
   // ---------------------------------------------------------------- namespaces
 
   async createNamespace(name: string): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     checkName('namespace', name);
     if (this.namespaces.has(name)) throw alreadyExists(`namespace '${name}'`);
     this.namespaces.set(name, new Map());
@@ -137,7 +137,7 @@ export class Broker {
   }
 
   async deleteNamespace(name: string): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     const topics = this.namespaces.get(name);
     if (!topics) throw notFound(`namespace '${name}'`);
     for (const t of topics.values()) this.destroyTopic(t, `namespace '${name}' was deleted`);
@@ -153,7 +153,7 @@ export class Broker {
   // -------------------------------------------------------------------- topics
 
   async createTopic(ns: string, name: string, queueCount: number): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     const topics = this.namespace(ns);
     checkName('topic', name);
     this.checkQueueCount('queue_count', queueCount);
@@ -164,7 +164,7 @@ export class Broker {
   }
 
   async deleteTopic(ns: string, name: string): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     const t = this.topic(ns, name);
     this.destroyTopic(t, `topic '${ns}/${name}' was deleted`);
     this.namespaces.get(ns)!.delete(name);
@@ -180,7 +180,7 @@ export class Broker {
 
   /** DESIGN.md, "Resize": grow at once; shrink drains the tail queues first. */
   async resizeTopic(ns: string, name: string, newQueueCount: number): Promise<ResizeResult> {
-    this.assertOpen();
+    this.assertWritable();
     const t = this.topic(ns, name);
     this.checkQueueCount('new_queue_count', newQueueCount);
     if (t.draining) {
@@ -205,7 +205,7 @@ export class Broker {
 
   /** DESIGN.md, "Rebalance": spread the pending messages of active queues evenly. */
   async rebalanceTopic(ns: string, name: string): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     const t = this.topic(ns, name);
     if (t.draining) throw precondition(`topic '${ns}/${name}' is draining: rebalance after the resize completes`);
     const moves = t.planRebalance();
@@ -220,7 +220,7 @@ export class Broker {
   // ------------------------------------------------------------------ messages
 
   async publish(ns: string, topicName: string, payload: Uint8Array, opts: PublishOptions = {}): Promise<{ messageId: string; queueId: number }> {
-    this.assertOpen();
+    this.assertWritable();
     const t = this.topic(ns, topicName);
     if (!(payload instanceof Uint8Array)) throw invalid('payload must be bytes');
     if (payload.length > this.limits.maxPayloadBytes) {
@@ -261,6 +261,7 @@ export class Broker {
     if (!Number.isInteger(n) || n < 1 || n > this.limits.maxBatch) {
       throw invalid(`batch_size ${batchSize} is out of range: use 1..${this.limits.maxBatch} (limits.max_batch)`);
     }
+    if (autoAck) this.assertWritable();
     if (q.pending.length === 0) this.steal(t, q);
     const msgs = this.pop(t, q, n, autoAck, undefined);
     if (autoAck && msgs.length > 0) await this.durable();
@@ -268,7 +269,7 @@ export class Broker {
   }
 
   async ack(ns: string, topicName: string, queueId: number, ids: readonly string[]): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     const t = this.topic(ns, topicName);
     if (!Number.isInteger(queueId)) throw invalid(`queue_id ${queueId} is not an integer`);
     if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw invalid('message_ids must be a list of strings');
@@ -354,6 +355,18 @@ export class Broker {
 
   private assertOpen(): void {
     if (this.closing) throw unavailable('broker is shutting down');
+  }
+
+  /**
+   * DESIGN.md, "Durability contract": a failed write is never hidden. Once
+   * the store has failed, mutations are refused before they touch the
+   * state (a publish answered with an error must not be delivered); reads
+   * and deliveries of what is already queued go on.
+   */
+  private assertWritable(): void {
+    this.assertOpen();
+    const failure = this.store?.failure;
+    if (failure) throw unavailable(`persistence failed, so changes are refused: ${failure.message}`);
   }
 
   private namespace(ns: string): Map<string, Topic> {

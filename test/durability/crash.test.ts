@@ -39,7 +39,7 @@ function runUntilKilled(dir: string, fsync: string, killAfterMs: number, seen: S
 }
 
 function recoveredIds(dir: string, fsync: string): string[] {
-  const r = spawnSync(process.execPath, [child, dir, fsync, 'dump'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [child, dir, fsync, 'dump'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`recovery failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
