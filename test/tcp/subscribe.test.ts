@@ -76,6 +76,27 @@ describe('JSON subscribe', () => {
     c.close();
   });
 
+  it('carries several subscriptions on one connection, each frame tagged with its request_id', async () => {
+    const t = await freshTopic(2);
+    const c = await RawClient.open(h.port);
+    c.write(
+      Buffer.concat([
+        jsonFrame({ action: 'subscribe', request_id: 'q0', data: { namespace: 's', topic: t, queue_id: 0, auto_ack: true } }),
+        jsonFrame({ action: 'subscribe', request_id: 'q1', data: { namespace: 's', topic: t, queue_id: 1, auto_ack: true } }),
+      ]),
+    );
+    expect(await c.json()).toMatchObject({ request_id: 'q0', data: 'subscribed' });
+    expect(await c.json()).toMatchObject({ request_id: 'q1', data: 'subscribed' });
+    await h.broker.publish('s', t, Buffer.from('"one"'), { queueId: 1 });
+    await h.broker.publish('s', t, Buffer.from('"zero"'), { queueId: 0 });
+    const got = [await c.json(), await c.json()].map((r) => [r.request_id, r.data.payload]).sort();
+    expect(got).toEqual([
+      ['q0', 'zero'],
+      ['q1', 'one'],
+    ]);
+    c.close();
+  });
+
   it('answers an unknown queue with an error frame and keeps the connection usable', async () => {
     const t = await freshTopic(2);
     const c = await RawClient.open(h.port);
