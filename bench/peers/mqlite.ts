@@ -10,7 +10,7 @@ import { HttpClient } from '../../src/client/http/index.js';
 import { TcpClient } from '../../src/client/tcp/index.js';
 import type { MqliteClient } from '../../src/client/types.js';
 import type { ServerProcess } from '../server-process.js';
-import { inFlight, PAYLOAD_BYTES, type BenchQueue, type BenchSystem } from './system.js';
+import { runConcurrently, PAYLOAD_BYTES, type BenchQueue, type BenchSystem } from './system.js';
 
 export type Front = 'tcp' | 'grpc' | 'http';
 export type Fsync = 'everysec' | 'always';
@@ -62,7 +62,7 @@ export async function mqliteSystem(server: ServerProcess, front: Front, fsync: F
           const sub = await client.subscribe(NS, topic, 0, { autoAck: true, onMessage });
           return () => sub.close();
         },
-        fill: (count) => inFlight(count, FILL_DEPTH, () => filler.publish(NS, topic, fillPayload)),
+        fill: (count) => runConcurrently(count, FILL_DEPTH, () => filler.publish(NS, topic, fillPayload)),
         drop: () => client.deleteTopic(NS, topic),
       };
     },

@@ -18,7 +18,7 @@
  */
 import { AckPolicy, connect, RetentionPolicy, StorageType, type JsMsg } from 'nats';
 import type { PeerProcess } from './processes.js';
-import { inFlight, PAYLOAD_BYTES, type BenchQueue, type BenchSystem } from './system.js';
+import { runConcurrently, PAYLOAD_BYTES, type BenchQueue, type BenchSystem } from './system.js';
 
 const FILL_DEPTH = 256;
 const CONSUMER = 'work';
@@ -71,7 +71,7 @@ export async function natsSystem(peer: PeerProcess): Promise<BenchSystem> {
             await loop;
           };
         },
-        fill: (count) => inFlight(count, FILL_DEPTH, publish),
+        fill: (count) => runConcurrently(count, FILL_DEPTH, publish),
         drop: async () => {
           await jsm.streams.delete(stream);
         },

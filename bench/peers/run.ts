@@ -126,7 +126,7 @@ const runs: Record<string, Record<string, number[]>> = {};
 const described: Record<string, string> = {};
 
 async function measure(sys: BenchSystem, workload: (typeof WORKLOADS)[number], name: string, s: Settings): Promise<Record<string, number>> {
-  const q = await sys.newQueue(name);
+  const q = await sys.newQueue(name, workload.concurrency);
   try {
     return await workload.run(q, s, sys.serverPid);
   } finally {
@@ -155,6 +155,9 @@ async function runGroup(fsync: Fsync): Promise<void> {
   }
   while (cleanups.length > mark) await cleanups.pop()!();
 }
+
+/** JSON replacer: three decimals are plenty for msgs/s, ms and µs. */
+const roundNumbers = (_key: string, v: unknown): unknown => (typeof v === 'number' ? Math.round(v * 1000) / 1000 : v);
 
 function median(xs: readonly number[] | undefined): number {
   if (!xs || xs.length === 0) return NaN;
@@ -313,6 +316,8 @@ async function main(): Promise<void> {
     rows: rows.map((r) => ({
       workload: r.workload,
       metric: r.metric.key,
+      unit: r.metric.unit,
+      higher_is_better: r.metric.higherIsBetter,
       front: r.front,
       fsync: r.fsync,
       mqlite: r.mqlite,
@@ -325,11 +330,11 @@ async function main(): Promise<void> {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'peers.md'), markdownReport(rows, ctx));
     writeFileSync(join(dir, 'peers.svg'), svgChart(rows, ctx));
-    writeFileSync(join(dir, 'peers.json'), JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(join(dir, 'peers.json'), JSON.stringify(report, roundNumbers, 2) + '\n');
     progress(`wrote ${join('docs', 'bench')}/peers.{md,svg,json}`);
   }
   if (args.json) {
-    process.stdout.write(JSON.stringify(report) + '\n');
+    process.stdout.write(JSON.stringify(report, roundNumbers) + '\n');
     return;
   }
   const out = [

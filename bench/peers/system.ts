@@ -29,7 +29,11 @@ export interface BenchSystem {
   readonly describe: string;
   /** The broker's process, for its CPU time. */
   readonly serverPid: number;
-  newQueue(name: string): Promise<BenchQueue>;
+  /**
+   * `concurrency`: how many requests the workload keeps in flight, so that
+   * a client with modes (ioredis auto-pipelining) runs in its best one.
+   */
+  newQueue(name: string, concurrency: number): Promise<BenchQueue>;
   close(): Promise<void>;
 }
 
@@ -48,7 +52,7 @@ export function processCpuUs(pid: number): number {
 }
 
 /** Runs `op` `count` times with at most `depth` in flight. */
-export async function inFlight(count: number, depth: number, op: () => Promise<unknown>): Promise<void> {
+export async function runConcurrently(count: number, depth: number, op: () => Promise<unknown>): Promise<void> {
   let started = 0;
   const lane = async (): Promise<void> => {
     while (started < count) {

@@ -31,6 +31,8 @@ export interface Workload {
   title: string;
   /** What it does, for the notes. */
   description: string;
+  /** Requests it keeps in flight. */
+  concurrency: number;
   metrics: readonly Metric[];
   /** `serverPid`: the broker's process, for the CPU figures. */
   run(q: BenchQueue, s: Settings, serverPid: number): Promise<Record<string, number>>;
@@ -72,6 +74,7 @@ function publishWorkload(id: string, title: string, depth: number, metrics: read
   return {
     id,
     title,
+    concurrency: depth,
     description: `publishes of 1 KiB, ${depth} in flight on one client, each awaiting the broker's answer; ${depth === 1 ? 'rate and latency percentiles' : 'rate'}, plus CPU per message of broker and client`,
     metrics,
     async run(q, s, serverPid) {
@@ -118,6 +121,7 @@ async function drain(q: BenchQueue, total: number): Promise<void> {
 const consumeWorkload: Workload = {
   id: 'consume',
   title: 'consume + ack',
+  concurrency: CONSUME_DEPTH,
   description: `drains a pre-filled queue (100k by default, after an untimed 5%) in batches of up to ${CONSUME_BATCH}, each acked before it counts, ${CONSUME_DEPTH} batches in flight`,
   metrics: [RATE],
   async run(q, s) {
@@ -134,6 +138,7 @@ const consumeWorkload: Workload = {
 const pushLatencyWorkload: Workload = {
   id: 'push',
   title: 'push e2e',
+  concurrency: 1,
   description: 'end-to-end latency through a push subscription: from the publish call to the delivery, one message at a time on an idle queue',
   metrics: [P50, P99],
   async run(q, s) {
