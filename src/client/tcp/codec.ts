@@ -113,6 +113,23 @@ export function writeCommand(
 
 const PUBLISH_ACTION = 'publish';
 
+let lastPayload: string | undefined;
+let lastPayloadText = '';
+
+/**
+ * `payloadJsonText`, remembering the last string payload: deciding whether
+ * a string is a JSON document parses it, and a client often publishes the
+ * same payload again. (Strings only: bytes may change between calls.)
+ */
+function jsonPayload(payload: Uint8Array | string): string {
+  if (typeof payload !== 'string') return payloadJsonText(payload);
+  if (payload !== lastPayload) {
+    lastPayloadText = payloadJsonText(payload);
+    lastPayload = payload;
+  }
+  return lastPayloadText;
+}
+
 /** The hot command, written straight into the output slab. */
 export function writePublish(
   out: FrameWriter,
@@ -127,7 +144,7 @@ export function writePublish(
   const routingKey = opts?.routingKey;
   const queueId = opts?.queueId;
   if (encoding === ENCODING_JSON) {
-    let data = `{"namespace":${JSON.stringify(namespace)},"topic":${JSON.stringify(topic)},"payload":${payloadJsonText(payload)}`;
+    let data = `{"namespace":${JSON.stringify(namespace)},"topic":${JSON.stringify(topic)},"payload":${jsonPayload(payload)}`;
     if (headers) data += `,"headers":${JSON.stringify(headers)}`;
     if (routingKey) data += `,"routing_key":${JSON.stringify(routingKey)}`;
     if (queueId !== undefined) data += `,"queue_id":${queueId}`;
