@@ -209,6 +209,20 @@ export function protocolSuite(proto: Proto): void {
         }
       });
 
+      if (proto === 'http') {
+        it('over http takes exactly --count messages, even past a batch of acks', async () => {
+          await b.broker.createTopic(ns, 'exact', 1);
+          for (let i = 0; i < 150; i++) await b.broker.publish(ns, 'exact', Buffer.from(`{"i":${i}}`));
+          const inflightBefore = b.broker.stats().inflight;
+          const r = await cli(['--json', 'sub', ns, 'exact', '0', '--count', '120', '--auto-ack']);
+          expect(r.code, r.stderr).toBe(0);
+          expect((r.json() as any[]).map((m) => m.payload.i)).toEqual([...Array(120).keys()]);
+          expect(b.broker.stats().inflight).toBe(inflightBefore);
+          const rest = await b.broker.consume(ns, 'exact', 0, 1000, true);
+          expect(rest.map((m) => m.deliveryCount)).toEqual(Array(30).fill(1));
+        });
+      }
+
       it('is pushed messages published while it waits (auto-ack)', async () => {
         await b.broker.createTopic(ns, 'live', 1);
         let exited = false;

@@ -173,10 +173,14 @@ function streamLine(ctx: Ctx, m: ClientMessage): string {
   return `${meta.join(' ')} ${payloadForHuman(m.payload)}`;
 }
 
-/**
- * Acks of printed messages, sent in batches: when `maxBatch` are waiting,
- * when the oldest has waited `maxDelayMs`, and at the end.
- */
+interface AckPolicy {
+  /** Send once this many wait. */
+  maxBatch: number;
+  /** Send once the oldest has waited this long. */
+  maxDelayMs: number;
+}
+
+/** Acks of printed messages, sent in batches as the policy says, and at the end. */
 class AckBatcher {
   private ids: string[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -184,15 +188,15 @@ class AckBatcher {
 
   constructor(
     private readonly send: (ids: string[]) => Promise<void>,
-    private readonly maxDelayMs: () => number,
+    private readonly policy: () => AckPolicy,
     private readonly onError: (err: Error) => void,
-    private readonly maxBatch = 100,
   ) {}
 
   add(id: string): void {
     this.ids.push(id);
-    if (this.ids.length >= this.maxBatch) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.maxDelayMs());
+    const { maxBatch, maxDelayMs } = this.policy();
+    if (this.ids.length >= maxBatch) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), maxDelayMs);
   }
 
   flush(): void {
@@ -218,7 +222,7 @@ class AckBatcher {
  * in flight and is delivered again after the broker's ack_timeout. Over
  * HTTP, `max_inflight` = count keeps the server from pushing more than the
  * count, as long as the acks are held until the count is reached (they are,
- * for up to 10 s).
+ * for up to 10 s; counts up to the broker's default bound of 1000).
  */
 export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, opts: SubOptions): Promise<void> {
   const client = await ctx.client();
@@ -237,7 +241,10 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
     finish(err);
   };
   let ackFailure: Error | undefined;
-  const acks = new AckBatcher((ids) => client.ack(ns, topic, queue, ids), () => (capped ? 10_000 : 200), (err) => {
+  // Under the cap every ack would let one more message in: held until the
+  // count is reached (or 10 s, so that a slow stream is not redelivered).
+  const policy = (): AckPolicy => (capped ? { maxBatch: Infinity, maxDelayMs: 10_000 } : { maxBatch: 100, maxDelayMs: 200 });
+  const acks = new AckBatcher((ids) => client.ack(ns, topic, queue, ids), policy, (err) => {
     ackFailure ??= err;
     stop(err);
   });
