@@ -70,6 +70,17 @@ describe('JSON commands (encoding 0)', () => {
     c.close();
   });
 
+  it('answers publish with exactly the JSON of PROTOCOL.md', async () => {
+    const c = await RawClient.open(h.port);
+    await c.jsonCall({ action: 'create_namespace', data: { name: 'jx' } });
+    await c.jsonCall({ action: 'create_topic', data: { namespace: 'jx', name: 't', queue_count: 12 } });
+    c.write(jsonFrame({ action: 'publish', data: { namespace: 'jx', topic: 't', payload: 1, queue_id: 11 } }));
+    expect((await c.next()).body.toString()).toMatch(/^\{"status":"ok","data":\{"message_id":"[0-9a-f-]{36}","queue_id":11\}\}$/);
+    c.write(jsonFrame({ action: 'publish', request_id: 'x', data: { namespace: 'jx', topic: 't', payload: 1, queue_id: 0 } }));
+    expect((await c.next()).body.toString()).toMatch(/^\{"status":"ok","request_id":"x","data":\{"message_id":"[0-9a-f-]{36}","queue_id":0\}\}$/);
+    c.close();
+  });
+
   it('shows bytes that are not JSON as base64 with payload_encoding', async () => {
     const c = await RawClient.open(h.port);
     await c.jsonCall({ action: 'create_namespace', data: { name: 'jb' } });

@@ -216,6 +216,11 @@ export class FrameWriter {
     return at + HEADER_BYTES;
   }
 
+  /** `begin` for a JSON body. */
+  beginJson(bodyLength: number): number {
+    return this.begin(ENCODING_JSON, bodyLength);
+  }
+
   /** The slab that the last `begin` reserved its body in. */
   get buffer(): Buffer {
     return this.slab;

@@ -12,7 +12,17 @@ import { handlers } from './handlers.js';
 import { errorJson, okJson } from './json-codec.js';
 import { messageSize, writeMessage } from './pb-builder.js';
 import { DATA_FIELD } from './pb-codec.js';
-import { WIRE_VARINT, lenFieldSize, lenHeaderSize, utf8Length, varintSize, writeLenHeader, writeStringField, writeVarint } from './proto-wire.js';
+import {
+  WIRE_VARINT,
+  lenFieldSize,
+  lenHeaderSize,
+  utf8Length,
+  varintSize,
+  writeLenHeader,
+  writeString,
+  writeStringField,
+  writeVarint,
+} from './proto-wire.js';
 
 const SUBSCRIBE_MESSAGE_FIELD = 18;
 const PUBLISH_FIELD = DATA_FIELD.publish;
@@ -58,9 +68,37 @@ export function writeOk<A extends Action>(
   result: CommandResults[A],
 ): void {
   const spec = handlers[action];
-  if (encoding === ENCODING_JSON) out.json(okJson(spec.json(result), requestId));
+  if (encoding === ENCODING_JSON) {
+    if (action === 'publish' && requestId === undefined) writeJsonPublished(out, result as CommandResults['publish']);
+    else out.json(okJson(spec.json(result), requestId));
+  }
   else if (action === 'publish') writePbPublished(out, requestId, result as CommandResults['publish']);
   else writePbOk(out, requestId, DATA_FIELD[action], spec.pb(result));
+}
+
+const JSON_PUBLISHED_HEAD = '{"status":"ok","data":{"message_id":"';
+const JSON_PUBLISHED_MID = '","queue_id":';
+
+/**
+ * The hot JSON reply, `{"status":"ok","data":{"message_id":"<uuid>","queue_id":N}}`,
+ * written byte by byte (ids are UUIDs: plain ASCII) instead of built as a
+ * string and encoded.
+ */
+function writeJsonPublished(out: FrameWriter, r: CommandResults['publish']): void {
+  const q = String(r.queueId);
+  const size = JSON_PUBLISHED_HEAD.length + r.messageId.length + JSON_PUBLISHED_MID.length + q.length + 2;
+  if (utf8Length(r.messageId) !== r.messageId.length) {
+    out.json(okJson(handlers.publish.json(r), undefined));
+    return;
+  }
+  let pos = out.beginJson(size);
+  const buf = out.buffer;
+  pos = writeString(buf, pos, JSON_PUBLISHED_HEAD, JSON_PUBLISHED_HEAD.length);
+  pos = writeString(buf, pos, r.messageId, r.messageId.length);
+  pos = writeString(buf, pos, JSON_PUBLISHED_MID, JSON_PUBLISHED_MID.length);
+  pos = writeString(buf, pos, q, q.length);
+  buf[pos++] = 0x7d; // }
+  buf[pos] = 0x7d;
 }
 
 /** The hot reply, `TCPResponse{status:"ok", publish_response:{message_id, queue_id}}`, in one pass. */
