@@ -27,6 +27,7 @@ export interface Context {
   machine: string;
   versions: string;
   command: string;
+  durability: string;
 }
 
 /** MQLite at or ahead of the peer on this row. */
@@ -80,6 +81,25 @@ export function ratioGrid(rows: readonly Row[]): Grid {
   return { header, body, right: header.map((_, i) => i >= 4) };
 }
 
+/** One line per workload, metric and fsync; a ratio column per peer and front. */
+export function ratioSummaryGrid(rows: readonly Row[]): Grid {
+  const peers = peerColumns(rows);
+  const fronts = [...new Set(rows.map((r) => r.front))];
+  const header = ['workload', 'metric', 'fsync', ...peers.flatMap((p) => fronts.map((f) => `${p.split(' ')[0]}: ${f}`))];
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    const key = `${r.workload}|${r.metric.label}|${r.fsync}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const body = [...groups.values()].map((g) => [
+    g[0]!.workload,
+    g[0]!.metric.label,
+    g[0]!.fsync,
+    ...peers.flatMap((p) => fronts.map((f) => formatRatio(g[0]!.metric, g.find((r) => r.front === f)?.peers.find((c) => c.peer === p)))),
+  ]);
+  return { header, body, right: header.map((_, i) => i >= 3) };
+}
+
 export const LEGEND =
   'ratio = MQLite / peer; ▲ MQLite at or ahead (higher msgs/s, lower ms), ▼ behind; ' +
   '* durability not matched (NATS 2.9 has no fsync-per-write or per-second setting: weaker than everysec)';
@@ -124,7 +144,7 @@ export function svgChart(rows: readonly Row[], ctx: Context): string {
   const plotW = 520;
   const top = 70;
   const width = labelW + plotW + 90;
-  const height = top + rows.length * rowH + 30 + 4 * 16 + 10;
+  const height = top + rows.length * rowH + 30 + 5 * 16 + 10;
   const span = 3; // log2(8)
   const x = (adv: number): number => Math.round(10 * (labelW + plotW / 2 + (Math.max(-span, Math.min(span, Math.log2(adv))) / span) * (plotW / 2))) / 10;
   const parts: string[] = [];
@@ -167,7 +187,7 @@ export function svgChart(rows: readonly Row[], ctx: Context): string {
     });
   });
   const foot = top + rows.length * rowH + 34;
-  [ctx.date, ctx.machine, ctx.versions, ctx.command].forEach((line, i) => {
+  [ctx.date, ctx.machine, ctx.versions, ctx.command, ctx.durability].forEach((line, i) => {
     parts.push(`<text x="10" y="${foot + i * 16}" fill="#444">${xml(line)}</text>`);
   });
   parts.push('</svg>');

@@ -25,7 +25,7 @@ import { FRONT_LABELS, mqliteSystem, type Front, type Fsync } from './mqlite.js'
 import { natsSystem } from './nats.js';
 import { binaryVersion, startNats, startRedis } from './processes.js';
 import { redisSystem } from './redis.js';
-import { ahead, advantage, LEGEND, ratioGrid, renderMarkdown, renderText, svgChart, type Context, type Grid, type Row } from './report.js';
+import { ahead, advantage, LEGEND, ratioGrid, ratioSummaryGrid, renderMarkdown, renderText, svgChart, type Context, type Grid, type Row } from './report.js';
 import type { BenchSystem } from './system.js';
 import { WORKLOADS, type Settings } from './workloads.js';
 
@@ -244,6 +244,8 @@ function context(): Context & { versionsObj: Record<string, string> } {
     versions: Object.entries(versionsObj)
       .map(([k, v]) => `${k} ${v}`)
       .join(', '),
+    durability:
+      'Redis: appendonly yes, appendfsync = the row\'s fsync. NATS JetStream: file storage, server defaults (no fsync setting in 2.9): hollow bars, not a durability match.',
     command: `npm run bench:peers (1 KiB payloads, median of ${rounds} rounds, ${settings.seconds} s per publish run, ${settings.consumeCount} consumed, ${settings.latencySamples} latency samples)`,
     versionsObj,
   };
@@ -270,6 +272,14 @@ function markdownReport(rows: readonly Row[], ctx: Context): string {
     `- run: ${ctx.command}`,
     '',
     '![chart](peers.svg)',
+    '',
+    '## Summary: MQLite / peer',
+    '',
+    renderMarkdown(ratioSummaryGrid(rows)),
+    '',
+    LEGEND + '.',
+    '',
+    '## All figures (medians)',
     '',
     renderMarkdown(ratioGrid(rows)),
     '',
