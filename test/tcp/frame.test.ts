@@ -105,4 +105,15 @@ describe('FrameWriter', () => {
     expect(got.slice(0, -1).map((f) => f.body.toString('utf8'))).toEqual(texts);
     expect(got.at(-1)).toEqual({ encoding: 1, body: big });
   });
+
+  it('does not keep a slab grown for one large frame for the frames after it', () => {
+    const w = new FrameWriter();
+    w.json(JSON.stringify('x'.repeat(300_000)));
+    w.json('{"small":true}');
+    const parts = w.take();
+    expect(parts).toHaveLength(2);
+    expect(parts[0]!.buffer.byteLength).toBeGreaterThan(300_000);
+    expect(parts[0]!.buffer.byteLength).toBeLessThan(400_000); // measured, not 3x reserved
+    expect(parts[1]!.buffer.byteLength).toBe(64 * 1024);
+  });
 });

@@ -191,8 +191,9 @@ export class FrameWriter {
 
   /** A JSON frame holding `text` (a JSON document). */
   json(text: string): void {
-    // UTF-8 never takes more than 3 bytes per UTF-16 unit.
-    this.reserve(HEADER_BYTES + text.length * 3);
+    // UTF-8 never takes more than 3 bytes per UTF-16 unit; a large text is
+    // measured instead, so that it does not reserve three times its size.
+    this.reserve(HEADER_BYTES + (text.length > SLAB_BYTES / 4 ? Buffer.byteLength(text, 'utf8') : text.length * 3));
     const slab = this.slab;
     const at = this.pos;
     const n = slab.write(text, at + HEADER_BYTES, 'utf8');
@@ -256,7 +257,9 @@ export class FrameWriter {
   }
 
   private reserve(n: number): void {
-    if (this.slab.length - this.pos >= n) return;
+    // A slab grown for one large frame is not kept for the small ones after
+    // it: an idle connection would hold it for as long as it lives.
+    if (this.slab.length - this.pos >= n && (this.slab.length === SLAB_BYTES || n > SLAB_BYTES)) return;
     this.seal();
     this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, n));
     this.start = this.pos = 0;
