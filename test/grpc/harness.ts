@@ -94,16 +94,15 @@ export async function startFixture(
   };
 }
 
-export function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = (): void => {
-      if (cond()) return resolve();
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
+/** Polls `cond` (running `step` before each check, if given) until it holds. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000, step?: () => Promise<void>): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    if (step) await step();
+    if (cond()) return;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, step ? 50 : 5));
+  }
 }
 
 /**

@@ -93,25 +93,35 @@ describe('push delivery in FIFO order', () => {
 
 describe('cancel', () => {
   it('stops the subscription at once; its in-flight messages come back at the ack deadline', async () => {
-    await call(f.raw, 'CreateTopic', { namespace: 'sub', name: 'cancel', queue_count: 1 });
-    const s = subscribe(f, { namespace: 'sub', topic: 'cancel', queue_id: 0, auto_ack: false });
-    await s.started;
-    const inflight = [await publish(f, 'sub', 'cancel', 'a'), await publish(f, 'sub', 'cancel', 'b')];
-    await waitFor(() => s.received.length === 2, 'two messages');
-    s.stream.cancel();
-    await waitFor(() => s.ended() !== undefined, 'the stream to end');
-    expect(s.ended()!.code).toBe(status.CANCELLED);
-    await sleep(50); // the RST_STREAM reaches the server
-    const after = await publish(f, 'sub', 'cancel', 'after');
-    // Not pushed to the cancelled stream: first delivery here.
-    const now = await call(f.raw, 'Consume', { namespace: 'sub', topic: 'cancel', queue_id: 0, batch_size: 10, auto_ack: true });
-    expect(now.messages.map((m: RawMessage) => [m.id, m.delivery_count])).toEqual([[after, 1]]);
-    expect(s.received).toHaveLength(2);
-    // The unacked ones follow the ack rules: redelivered after ack_timeout (300 ms).
-    await sleep(400);
-    const back = await call(f.raw, 'Consume', { namespace: 'sub', topic: 'cancel', queue_id: 0, batch_size: 10, auto_ack: true });
-    // Each went back to the head of the queue when its own deadline passed.
-    expect(back.messages.map((m: RawMessage) => [m.id, m.delivery_count]).sort()).toEqual(inflight.map((id) => [id, 2]).sort());
+    // A deadline long enough that a loaded machine still checks "after"
+    // before the in-flight ones come back.
+    const g = await startFixture({ broker: { ackTimeoutMs: 2000 } });
+    try {
+      await call(g.raw, 'CreateNamespace', { name: 'n' });
+      await call(g.raw, 'CreateTopic', { namespace: 'n', name: 'cancel', queue_count: 1 });
+      const s = subscribe(g, { namespace: 'n', topic: 'cancel', queue_id: 0, auto_ack: false });
+      await s.started;
+      const inflight = [await publish(g, 'n', 'cancel', 'a'), await publish(g, 'n', 'cancel', 'b')];
+      await waitFor(() => s.received.length === 2, 'two messages');
+      s.stream.cancel();
+      await waitFor(() => s.ended() !== undefined, 'the stream to end');
+      expect(s.ended()!.code).toBe(status.CANCELLED);
+      await sleep(200); // the RST_STREAM reaches the server
+      const after = await publish(g, 'n', 'cancel', 'after');
+      // Not pushed to the cancelled stream: first delivery here.
+      const now = await call(g.raw, 'Consume', { namespace: 'n', topic: 'cancel', queue_id: 0, batch_size: 10, auto_ack: true });
+      expect(now.messages.map((m: RawMessage) => [m.id, m.delivery_count])).toEqual([[after, 1]]);
+      expect(s.received).toHaveLength(2);
+      // The unacked ones follow the ack rules: redelivered after ack_timeout.
+      const back: RawMessage[] = [];
+      await waitFor(() => back.length >= 2, 'the redelivery', 10_000, async () => {
+        back.push(...(await call(g.raw, 'Consume', { namespace: 'n', topic: 'cancel', queue_id: 0, batch_size: 10, auto_ack: true })).messages);
+      });
+      // Each went back to the head of the queue when its own deadline passed.
+      expect(back.map((m) => [m.id, m.delivery_count]).sort()).toEqual(inflight.map((id) => [id, 2]).sort());
+    } finally {
+      await g.stop();
+    }
   });
 
   it('acks from another call release a subscription message for good', async () => {
