@@ -179,13 +179,45 @@ export function encodeMessage(m: Delivery): Buffer {
   return buf;
 }
 
-/** `ConsumeResponse{1 messages: repeated Message}`. */
+/** Sizes and timestamps of messages, measured once for `writeMessages`. */
+export interface MeasuredMessages {
+  readonly msgs: readonly Delivery[];
+  readonly sizes: number[];
+  readonly ts: bigint[];
+  /** Encoded size of `ConsumeResponse{1 messages: repeated Message}`. */
+  readonly total: number;
+}
+
+export function measureMessages(msgs: readonly Delivery[]): MeasuredMessages {
+  const sizes: number[] = [];
+  const ts: bigint[] = [];
+  let total = 0;
+  for (const m of msgs) {
+    const t = timestampNs(m);
+    const size = messageSize(m, t);
+    ts.push(t);
+    sizes.push(size);
+    total += lenFieldSize(size);
+  }
+  return { msgs, sizes, ts, total };
+}
+
+/** Writes the repeated `messages` field (1) of ConsumeResponse at `pos`. */
+export function writeMessages(buf: Buffer, pos: number, mm: MeasuredMessages): number {
+  for (let i = 0; i < mm.msgs.length; i++) {
+    const m = mm.msgs[i]!;
+    buf[pos++] = (1 << 3) | WIRE_LEN;
+    pos = writeVarint(buf, pos, mm.sizes[i]!);
+    messageSize(m, mm.ts[i]!); // refills the string lengths writeMessage reads
+    pos = writeMessage(buf, pos, m, mm.ts[i]!);
+  }
+  return pos;
+}
+
+/** `ConsumeResponse{1 messages: repeated Message}` as its own buffer. */
 export function encodeMessages(ms: readonly Delivery[]): Buffer {
-  const parts = ms.map(encodeMessage);
-  let size = 0;
-  for (const p of parts) size += lenFieldSize(p.length);
-  const buf = Buffer.allocUnsafe(size);
-  let pos = 0;
-  for (const p of parts) pos = writeBytesField(buf, pos, 1, p);
+  const mm = measureMessages(ms);
+  const buf = Buffer.allocUnsafe(mm.total);
+  writeMessages(buf, 0, mm);
   return buf;
 }

@@ -10,7 +10,7 @@ import type { Action, CommandResults } from './commands.js';
 import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, type FrameWriter } from './frame.js';
 import { handlers } from './handlers.js';
 import { errorJson, okJson } from './json-codec.js';
-import { messageSize, writeMessage } from './pb-builder.js';
+import { measureMessages, messageSize, writeMessage, writeMessages } from './pb-builder.js';
 import { DATA_FIELD } from './pb-codec.js';
 import {
   WIRE_VARINT,
@@ -26,6 +26,7 @@ import {
 
 const SUBSCRIBE_MESSAGE_FIELD = 18;
 const PUBLISH_FIELD = DATA_FIELD.publish;
+const CONSUME_FIELD = DATA_FIELD.consume;
 
 /** TCPResponse's status, error and request_id fields. */
 function envelopeSize(status: string, error: string, requestId: string | undefined, ridLen: number, errLen: number): number {
@@ -73,6 +74,7 @@ export function writeOk<A extends Action>(
     else out.json(okJson(spec.json(result), requestId));
   }
   else if (action === 'publish') writePbPublished(out, requestId, result as CommandResults['publish']);
+  else if (action === 'consume') writePbConsumed(out, requestId, result as CommandResults['consume']);
   else writePbOk(out, requestId, DATA_FIELD[action], spec.pb(result));
 }
 
@@ -99,6 +101,18 @@ function writeJsonPublished(out: FrameWriter, r: CommandResults['publish']): voi
   pos = writeString(buf, pos, q, q.length);
   buf[pos++] = 0x7d; // }
   buf[pos] = 0x7d;
+}
+
+/** `TCPResponse{status:"ok", consume_response:{messages}}`, the messages written straight into the frame. */
+function writePbConsumed(out: FrameWriter, requestId: string | undefined, msgs: CommandResults['consume']): void {
+  const ridLen = requestId ? utf8Length(requestId) : 0;
+  const mm = measureMessages(msgs);
+  const size = envelopeSize('ok', '', requestId, ridLen, 0) + lenHeaderSize(CONSUME_FIELD, mm.total) + mm.total;
+  let pos = out.begin(ENCODING_PROTOBUF, size);
+  const buf = out.buffer;
+  pos = writeEnvelope(buf, pos, 'ok', '', requestId, ridLen, 0);
+  pos = writeLenHeader(buf, pos, CONSUME_FIELD, mm.total);
+  writeMessages(buf, pos, mm);
 }
 
 /** The hot reply, `TCPResponse{status:"ok", publish_response:{message_id, queue_id}}`, in one pass. */
