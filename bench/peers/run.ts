@@ -27,7 +27,7 @@ import { binaryVersion, startNats, startRedis } from './processes.js';
 import { redisSystem } from './redis.js';
 import { ahead, advantage, LEGEND, ratioGrid, ratioSummaryGrid, renderMarkdown, renderText, svgChart, type Context, type Grid, type Row } from './report.js';
 import type { BenchSystem } from './system.js';
-import { WORKLOADS, type Settings } from './workloads.js';
+import { WORKLOADS, type Settings, type Workload } from './workloads.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = here.endsWith(join('dist', 'bench', 'peers')) ? join(here, '..', '..', '..') : join(here, '..', '..');
@@ -50,6 +50,12 @@ const settings: Settings = {
   consumeCount: Number(args['consume-count']),
   latencySamples: Number(args['latency-samples']),
 };
+for (const [name, value] of Object.entries({ rounds, ...settings })) {
+  if (!(value > 0)) {
+    process.stderr.write(`bench:peers: --${name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be a positive number\n`);
+    process.exit(2);
+  }
+}
 const FRONTS: readonly Front[] = ['tcp', 'grpc', 'http'];
 const GROUPS: readonly Fsync[] = ['everysec', 'always'];
 
@@ -125,7 +131,7 @@ async function startGroup(fsync: Fsync): Promise<BenchSystem[]> {
 const runs: Record<string, Record<string, number[]>> = {};
 const described: Record<string, string> = {};
 
-async function measure(sys: BenchSystem, workload: (typeof WORKLOADS)[number], name: string, s: Settings): Promise<Record<string, number>> {
+async function measure(sys: BenchSystem, workload: Workload, name: string, s: Settings): Promise<Record<string, number>> {
   const q = await sys.newQueue(name, workload.concurrency);
   try {
     return await workload.run(q, s, sys.serverPid);
@@ -200,10 +206,11 @@ function behindNotes(rows: readonly Row[]): string[] {
     r.peers.filter((c) => c.matched && Number.isFinite(c.ratio) && !ahead(r.metric, c.ratio)).map((c) => ({ r, c, adv: advantage(r.metric, c.ratio) })),
   );
   behind.sort((a, b) => a.adv - b.adv);
-  return behind.map(
-    ({ r, c, adv }) =>
-      `${r.workload}, ${r.metric.label}, ${r.front}, ${r.fsync}: MQLite ${adv.toFixed(2)}× ${c.peer} (${Math.round((1 - adv) * 100)}% behind)`,
-  );
+  return behind.map(({ r, c }) => {
+    const pct = Math.round(Math.abs(c.ratio - 1) * 100);
+    const what = r.metric.higherIsBetter ? `${pct}% fewer ${r.metric.label}` : `${pct}% more ${r.metric.label}`;
+    return `${r.workload}, ${r.metric.label}, ${r.front}, ${r.fsync}: MQLite ${c.ratio.toFixed(2)}× ${c.peer} (${what})`;
+  });
 }
 
 /** Broker and client CPU per published message: what bounds a front on two shared cores. */
