@@ -8,6 +8,7 @@
  * - tcp.pb.consume_batch100.msgs_per_s: consume with batch_size 100 and
  *   auto_ack from a pre-filled queue, CONSUME_DEPTH batches in flight.
  */
+import { readFileSync } from 'node:fs';
 import { TcpClient } from '../src/client/tcp/index.js';
 import { startServerProcess } from './server-process.js';
 import { percentile, progress, round } from './stats.js';
@@ -56,14 +57,32 @@ async function pipelinedPublish(
   return done / ((performance.now() - start) / 1000);
 }
 
-async function publishFigure(port: number, encoding: 'json' | 'protobuf'): Promise<number> {
+/** CPU time (user + system, ms) a process has used so far; undefined off Linux. */
+function cpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
+}
+
+async function publishFigure(port: number, encoding: 'json' | 'protobuf', serverPid: number): Promise<number> {
   const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding });
   const topic = `pub-${encoding}`;
   await c.createTopic(NS, topic, 4);
   // JSON: a 1 KiB JSON string document; protobuf: 1 KiB of bytes.
   const payload = encoding === 'json' ? JSON.stringify('x'.repeat(1022)) : new Uint8Array(1024).fill(120);
   await pipelinedPublish(c, topic, payload, { count: WARMUP, depth: PIPELINE_DEPTH });
+  const cpu0 = cpuMs(serverPid);
+  const start = performance.now();
   const rate = await pipelinedPublish(c, topic, payload, { ms: MEASURE_MS, depth: PIPELINE_DEPTH });
+  const cpu1 = cpuMs(serverPid);
+  if (cpu0 !== undefined && cpu1 !== undefined) {
+    // On a shared machine the rate moves with the load; the server's CPU time per message does much less.
+    const perMsgUs = ((cpu1 - cpu0) * 1000) / (rate * ((performance.now() - start) / 1000));
+    progress(`tcp: ${encoding}: ${Math.round(rate)} msgs/s, server CPU ${perMsgUs.toFixed(1)} us/msg (one core: ~${Math.round(1e6 / perMsgUs)} msgs/s)`);
+  }
   await c.deleteTopic(NS, topic); // frees the queued messages
   await c.close();
   return rate;
@@ -123,9 +142,9 @@ export async function benchTcp(): Promise<Record<string, number>> {
     await admin.close();
 
     progress('tcp: protobuf pipelined publish');
-    const pb = await publishFigure(port, 'protobuf');
+    const pb = await publishFigure(port, 'protobuf', server.pid);
     progress('tcp: JSON pipelined publish');
-    const json = await publishFigure(port, 'json');
+    const json = await publishFigure(port, 'json', server.pid);
     progress('tcp: protobuf latency, one request in flight');
     const lat = await latencyFigures(port);
     progress('tcp: protobuf consume, batch 100');
