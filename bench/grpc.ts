@@ -7,6 +7,7 @@
  *   one message at a time, on an idle subscribed queue
  * - grpc.subscribe.msgs_per_s: one auto-ack stream draining a 100k backlog
  */
+import { readFileSync } from 'node:fs';
 import { GrpcClient } from '../src/client/grpc/index.js';
 import { startServerProcess } from './server-process.js';
 import { percentile, progress, round } from './stats.js';
@@ -14,8 +15,35 @@ import { percentile, progress, round } from './stats.js';
 const PAYLOAD = Buffer.alloc(1024, 'x');
 const NS = 'bench';
 
+/** CPU time (ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100)
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Runs `fn`, then reports (to stderr) the CPU per operation of the server
+ * and of this client: on a busy machine the rates drop, the CPU per
+ * operation says what each side costs.
+ */
+async function withCpu<T>(label: string, serverPid: number, ops: (result: T) => number, fn: () => Promise<T>): Promise<T> {
+  const server0 = cpuMs(serverPid);
+  const client0 = process.cpuUsage();
+  const result = await fn();
+  const client = process.cpuUsage(client0);
+  const n = ops(result);
+  const serverUs = ((cpuMs(serverPid) - server0) * 1000) / n;
+  const clientUs = (client.user + client.system) / n;
+  progress(`grpc: ${label}: server ${serverUs.toFixed(1)} µs CPU per message, client ${clientUs.toFixed(1)} µs`);
+  return result;
+}
+
 /** `concurrency` loops, each awaiting its publish before the next, for `seconds` after a warm-up. */
-async function publishRate(client: GrpcClient, topic: string, concurrency: number, seconds: number): Promise<number> {
+async function publishRate(client: GrpcClient, topic: string, concurrency: number, seconds: number): Promise<{ rate: number; count: number }> {
   const run = async (ms: number): Promise<number> => {
     let count = 0;
     const end = performance.now() + ms;
@@ -32,7 +60,7 @@ async function publishRate(client: GrpcClient, topic: string, concurrency: numbe
   await run(500);
   const start = performance.now();
   const count = await run(seconds * 1000);
-  return count / ((performance.now() - start) / 1000);
+  return { rate: count / ((performance.now() - start) / 1000), count };
 }
 
 /** Publish call start to delivery on the stream, one message at a time. */
@@ -58,7 +86,7 @@ async function pushLatency(client: GrpcClient, topic: string, samples: number): 
 }
 
 /** Fills a backlog of `n`, then times one auto-ack stream draining it. */
-async function drainRate(client: GrpcClient, topic: string, n: number): Promise<number> {
+async function drainRate(client: GrpcClient, topic: string, n: number, serverPid: number): Promise<number> {
   let sent = 0;
   await Promise.all(
     Array.from({ length: 64 }, async () => {
@@ -68,20 +96,22 @@ async function drainRate(client: GrpcClient, topic: string, n: number): Promise<
       }
     }),
   );
-  let got = 0;
-  let done: () => void = () => {};
-  const all = new Promise<void>((resolve) => (done = resolve));
-  const start = performance.now();
-  const sub = await client.subscribe(NS, topic, 0, {
-    autoAck: true,
-    onMessage: () => {
-      if (++got === n) done();
-    },
+  return withCpu('subscribe drain', serverPid, () => n, async () => {
+    let got = 0;
+    let done: () => void = () => {};
+    const all = new Promise<void>((resolve) => (done = resolve));
+    const start = performance.now();
+    const sub = await client.subscribe(NS, topic, 0, {
+      autoAck: true,
+      onMessage: () => {
+        if (++got === n) done();
+      },
+    });
+    await all;
+    const seconds = (performance.now() - start) / 1000;
+    await sub.close();
+    return n / seconds;
   });
-  await all;
-  const seconds = (performance.now() - start) / 1000;
-  await sub.close();
-  return n / seconds;
 }
 
 export async function benchGrpc(): Promise<Record<string, number>> {
@@ -97,15 +127,16 @@ export async function benchGrpc(): Promise<Record<string, number>> {
     const c1 = await publishRate(client, await fresh('c1'), 1, 4);
     await client.deleteTopic(NS, 'c1');
     progress('grpc: publish, 64 calls in flight');
-    const c64 = await publishRate(client, await fresh('c64'), 64, 5);
+    const topic64 = await fresh('c64');
+    const c64 = await withCpu('publish c64', server.pid, (r) => r.count, () => publishRate(client, topic64, 64, 5));
     await client.deleteTopic(NS, 'c64');
     progress('grpc: subscribe push latency');
     const latency = await pushLatency(client, await fresh('latency'), 2000);
     progress('grpc: subscribe draining a 100k backlog');
-    const drain = await drainRate(client, await fresh('drain'), 100_000);
+    const drain = await drainRate(client, await fresh('drain'), 100_000, server.pid);
     return {
-      'grpc.publish.c1.msgs_per_s': round(c1),
-      'grpc.publish.c64.msgs_per_s': round(c64),
+      'grpc.publish.c1.msgs_per_s': round(c1.rate),
+      'grpc.publish.c64.msgs_per_s': round(c64.rate),
       'grpc.subscribe.latency_p50_ms': round(latency.p50, 3),
       'grpc.subscribe.latency_p99_ms': round(latency.p99, 3),
       'grpc.subscribe.msgs_per_s': round(drain),
