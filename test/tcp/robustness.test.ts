@@ -174,6 +174,7 @@ describe('broken framing: an error frame, then the connection closes', () => {
 
   it('replies already owed are written before the framing error', async () => {
     const c = await RawClient.open(h.port);
+    const before = h.broker.stats().pending;
     const frames = [];
     for (let i = 0; i < 50; i++) frames.push(jsonFrame({ action: 'publish', request_id: String(i), data: { namespace: 'r', topic: 't', payload: i } }));
     frames.push(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00]));
@@ -181,6 +182,7 @@ describe('broken framing: an error frame, then the connection closes', () => {
     for (let i = 0; i < 50; i++) expect(await c.json()).toMatchObject({ status: 'ok', request_id: String(i) });
     expect((await c.json()).error).toMatch(/exceeds the maximum/);
     await c.waitClosed();
+    expect(h.broker.stats().pending).toBe(before + 50); // every acknowledged publish is kept
   });
 });
 
