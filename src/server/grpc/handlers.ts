@@ -12,12 +12,6 @@ export type UnaryHandlers = {
   readonly [K in UnaryMethodName]: (req: RequestOf<K>) => Promise<ResponseInit<K>>;
 };
 
-/** Empty maps decode as `{}`; the core takes "no headers" as undefined. */
-function headersOrUndefined(headers: { [key: string]: string }): Record<string, string> | undefined {
-  for (const _ in headers) return headers;
-  return undefined;
-}
-
 export function unaryHandlers(broker: Broker): UnaryHandlers {
   return {
     async createNamespace(req) {
@@ -52,10 +46,11 @@ export function unaryHandlers(broker: Broker): UnaryHandlers {
     },
     async publish(req) {
       // PROTOCOL.md: `queue_id` absent (old clients leaving it 0) or -1 routes
-      // automatically; the payload is a view into the frame, the core copies it.
+      // automatically. The payload is a view into the frame: the core copies
+      // it. An empty header map or routing key means none, to the core too.
       const r = await broker.publish(req.namespace, req.topic, req.payload, {
-        headers: headersOrUndefined(req.headers),
-        routingKey: req.routingKey === '' ? undefined : req.routingKey,
+        headers: req.headers,
+        routingKey: req.routingKey,
         queueId: req.queueId,
       });
       return { messageId: r.messageId, queueId: r.queueId };
