@@ -7,7 +7,8 @@
  * length + utf8, counts and queue numbers as u32, timestamps as f64, the
  * payload as u32 length + bytes, headers as u16 count + key/value strings
  * (0 means no headers), id lists as u32 count + strings, versions as u64.
- * All integers are big-endian.
+ * All integers are big-endian. Absolute times (delays, dedup expiry) and
+ * policy durations are f64 milliseconds.
  *
  * The length comes first so a reader can tell a torn tail (fewer bytes than
  * announced) from a corrupt record (checksum mismatch) without trusting the
@@ -15,7 +16,7 @@
  * by the bytes that follow it (DESIGN.md, "Durability contract").
  */
 import { crc32 } from 'node:zlib';
-import type { LogRecord, MessageRecordFields, Move, RecordSink } from './store.js';
+import type { LogRecord, MessageRecordFields, Move, PublishExFields, RecordSink, TopicPolicyFields } from './store.js';
 
 export const FRAME_HEADER_BYTES = 8;
 /**
@@ -38,7 +39,18 @@ const enum RecordType {
   Resize = 10,
   ResizeFinal = 11,
   TopicRestore = 12,
+  TopicPolicy = 13,
+  PublishEx = 14,
+  Nack = 15,
+  Visible = 16,
+  DeadLetter = 17,
+  DlqPop = 18,
+  Redrive = 19,
+  Dedup = 20,
 }
+
+const PUBLISH_EX_TO_DLQ = 1;
+const PUBLISH_EX_DEDUP = 2;
 
 /**
  * Buffer's own utf8Write/utf8Slice skip the argument handling of
@@ -217,37 +229,129 @@ export class RecordEncoder implements RecordSink {
   }
 
   publish(ns: string, topic: string, queue: number, msg: MessageRecordFields): void {
-    const headers = msg.headers;
-    let room = strRoom(ns) + strRoom(topic) + 4 + strRoom(msg.id) + 8 + 2 + 4 + msg.payload.length;
-    if (headers !== undefined) {
-      for (const key in headers) room += strRoom(key) + strRoom(headers[key]!);
-    }
-    if (msg.payload.length > MAX_RECORD_BYTES - 1024) {
-      throw new RangeError(`payload of ${msg.payload.length} bytes does not fit an AOF record`);
-    }
-    this.begin(RecordType.Publish, room);
+    this.begin(RecordType.Publish, strRoom(ns) + strRoom(topic) + 4 + messageRoom(msg));
     try {
       this.str(ns);
       this.str(topic);
       this.u32(queue);
-      this.str(msg.id);
-      this.pos = this.buf.writeDoubleBE(msg.timestampMs, this.pos);
-      const countAt = this.pos;
-      this.pos += 2;
-      let count = 0;
-      if (headers !== undefined) {
-        for (const key in headers) {
-          this.str(key);
-          this.str(headers[key]!);
-          count++;
-        }
+      this.message(msg);
+    } catch (err) {
+      this.rollback(err);
+    }
+    this.end();
+  }
+
+  publishEx(ns: string, topic: string, queue: number, msg: MessageRecordFields, ex: PublishExFields): void {
+    const dedup = ex.dedupId !== undefined;
+    const room = strRoom(ns) + strRoom(topic) + 4 + 1 + 4 + 8 + (dedup ? strRoom(ex.dedupId) + 8 : 0) + messageRoom(msg);
+    this.begin(RecordType.PublishEx, room);
+    try {
+      this.str(ns);
+      this.str(topic);
+      this.u32(queue);
+      this.buf[this.pos++] = (ex.toDlq ? PUBLISH_EX_TO_DLQ : 0) | (dedup ? PUBLISH_EX_DEDUP : 0);
+      this.u32(ex.deliveryCount);
+      this.f64(ex.visibleAt);
+      if (dedup) {
+        this.str(ex.dedupId);
+        this.f64(ex.dedupExpiresAt);
       }
-      if (count > 0xffff) throw new RangeError(`${count} headers do not fit an AOF record (max 65535)`);
-      this.buf.writeUInt16BE(count, countAt);
-      const payload = msg.payload;
-      this.pos = this.buf.writeUInt32BE(payload.length, this.pos);
-      this.buf.set(payload, this.pos);
-      this.pos += payload.length;
+      this.message(msg);
+    } catch (err) {
+      this.rollback(err);
+    }
+    this.end();
+  }
+
+  topicPolicy(ns: string, topic: string, policy: TopicPolicyFields): void {
+    this.begin(RecordType.TopicPolicy, strRoom(ns) + strRoom(topic) + 32);
+    try {
+      this.str(ns);
+      this.str(topic);
+      this.f64(policy.maxRetries);
+      this.f64(policy.baseMs);
+      this.f64(policy.capMs);
+      this.f64(policy.dedupWindowMs);
+    } catch (err) {
+      this.rollback(err);
+    }
+    this.end();
+  }
+
+  nack(ns: string, topic: string, ids: readonly string[], visibleAt: readonly number[]): void {
+    if (visibleAt.length !== ids.length) throw new RangeError(`nack record with ${ids.length} ids and ${visibleAt.length} times`);
+    let room = strRoom(ns) + strRoom(topic) + 4;
+    for (const id of ids) room += strRoom(id) + 8;
+    this.begin(RecordType.Nack, room);
+    try {
+      this.str(ns);
+      this.str(topic);
+      this.u32(ids.length);
+      for (let i = 0; i < ids.length; i++) {
+        this.str(ids[i]!);
+        this.f64(visibleAt[i]!);
+      }
+    } catch (err) {
+      this.rollback(err);
+    }
+    this.end();
+  }
+
+  visible(ns: string, topic: string, ids: readonly string[]): void {
+    this.idList(RecordType.Visible, ns, topic, ids);
+  }
+
+  deadLetter(ns: string, topic: string, reason: string, ids: readonly string[]): void {
+    let room = strRoom(ns) + strRoom(topic) + strRoom(reason) + 4;
+    for (const id of ids) room += strRoom(id);
+    this.begin(RecordType.DeadLetter, room);
+    try {
+      this.str(ns);
+      this.str(topic);
+      this.str(reason);
+      this.u32(ids.length);
+      for (const id of ids) this.str(id);
+    } catch (err) {
+      this.rollback(err);
+    }
+    this.end();
+  }
+
+  dlqPop(ns: string, topic: string, count: number, autoAck: boolean): void {
+    this.begin(RecordType.DlqPop, strRoom(ns) + strRoom(topic) + 5);
+    try {
+      this.str(ns);
+      this.str(topic);
+      this.u32(count);
+      this.buf[this.pos++] = autoAck ? 1 : 0;
+    } catch (err) {
+      this.rollback(err);
+    }
+    this.end();
+  }
+
+  redrive(ns: string, topic: string, queues: readonly number[]): void {
+    this.begin(RecordType.Redrive, strRoom(ns) + strRoom(topic) + 4 + queues.length * 4);
+    try {
+      this.str(ns);
+      this.str(topic);
+      this.u32(queues.length);
+      for (const q of queues) this.u32(q);
+    } catch (err) {
+      this.rollback(err);
+    }
+    this.end();
+  }
+
+  dedup(ns: string, topic: string, key: string, id: string, queue: number, expiresAt: number): void {
+    this.begin(RecordType.Dedup, strRoom(ns) + strRoom(topic) + strRoom(key) + strRoom(id) + 12);
+    try {
+      this.str(ns);
+      this.str(topic);
+      this.str(key);
+      this.str(id);
+      this.u32(queue);
+      this.f64(expiresAt);
     } catch (err) {
       this.rollback(err);
     }
@@ -389,6 +493,46 @@ export class RecordEncoder implements RecordSink {
   private u32(n: number): void {
     this.pos = this.buf.writeUInt32BE(n, this.pos);
   }
+
+  private f64(n: number): void {
+    this.pos = this.buf.writeDoubleBE(n, this.pos);
+  }
+
+  /** A message's own fields: id, timestamp, headers, payload (shared by publish and publishEx). */
+  private message(msg: MessageRecordFields): void {
+    const headers = msg.headers;
+    this.str(msg.id);
+    this.pos = this.buf.writeDoubleBE(msg.timestampMs, this.pos);
+    const countAt = this.pos;
+    this.pos += 2;
+    let count = 0;
+    if (headers !== undefined) {
+      for (const key in headers) {
+        this.str(key);
+        this.str(headers[key]!);
+        count++;
+      }
+    }
+    if (count > 0xffff) throw new RangeError(`${count} headers do not fit an AOF record (max 65535)`);
+    this.buf.writeUInt16BE(count, countAt);
+    const payload = msg.payload;
+    this.pos = this.buf.writeUInt32BE(payload.length, this.pos);
+    this.buf.set(payload, this.pos);
+    this.pos += payload.length;
+  }
+}
+
+/** Bytes a message's fields may take (checked before anything is written). */
+function messageRoom(msg: MessageRecordFields): number {
+  const headers = msg.headers;
+  let room = strRoom(msg.id) + 8 + 2 + 4 + msg.payload.length;
+  if (headers !== undefined) {
+    for (const key in headers) room += strRoom(key) + strRoom(headers[key]!);
+  }
+  if (msg.payload.length > MAX_RECORD_BYTES - 1024) {
+    throw new RangeError(`payload of ${msg.payload.length} bytes does not fit an AOF record`);
+  }
+  return room;
 }
 
 // ---------------------------------------------------------------------------
@@ -556,6 +700,99 @@ function decodeBody(buf: Buffer, start: number, end: number): LogRecord {
       rec = { type: 'publish', ns, topic, queue, id, timestampMs, payload, headers };
       break;
     }
+    case RecordType.PublishEx: {
+      const ns = r.name(nsNames);
+      const topic = r.name(topicNames);
+      const queue = r.u32();
+      const flags = r.u8();
+      if (flags > (PUBLISH_EX_TO_DLQ | PUBLISH_EX_DEDUP)) throw new MalformedRecord(`unknown publish flags ${flags}`);
+      const deliveryCount = r.u32();
+      const visibleAt = r.f64();
+      const dedup = (flags & PUBLISH_EX_DEDUP) !== 0;
+      const dedupId = dedup ? r.str() : undefined;
+      const dedupExpiresAt = dedup ? r.f64() : 0;
+      const id = r.str();
+      const timestampMs = r.f64();
+      const headers = decodeHeaders(r);
+      const payload = r.bytes();
+      rec = {
+        type: 'publishEx',
+        ns,
+        topic,
+        queue,
+        id,
+        timestampMs,
+        payload,
+        headers,
+        toDlq: (flags & PUBLISH_EX_TO_DLQ) !== 0,
+        deliveryCount,
+        visibleAt,
+        dedupId,
+        dedupExpiresAt,
+      };
+      break;
+    }
+    case RecordType.TopicPolicy:
+      rec = {
+        type: 'topicPolicy',
+        ns: r.name(nsNames),
+        topic: r.name(topicNames),
+        maxRetries: r.f64(),
+        baseMs: r.f64(),
+        capMs: r.f64(),
+        dedupWindowMs: r.f64(),
+      };
+      break;
+    case RecordType.Nack: {
+      const ns = r.name(nsNames);
+      const topic = r.name(topicNames);
+      const n = r.u32();
+      if (n * 10 > end - r.pos) throw new MalformedRecord(`nack count ${n} exceeds the record body`);
+      const ids = new Array<string>(n);
+      const visibleAt = new Array<number>(n);
+      for (let i = 0; i < n; i++) {
+        ids[i] = r.str();
+        visibleAt[i] = r.f64();
+      }
+      rec = { type: 'nack', ns, topic, ids, visibleAt };
+      break;
+    }
+    case RecordType.Visible:
+      rec = { type: 'visible', ns: r.name(nsNames), topic: r.name(topicNames), ids: r.ids() };
+      break;
+    case RecordType.DeadLetter:
+      rec = { type: 'deadLetter', ns: r.name(nsNames), topic: r.name(topicNames), reason: r.str(), ids: r.ids() };
+      break;
+    case RecordType.DlqPop: {
+      const ns = r.name(nsNames);
+      const topic = r.name(topicNames);
+      const count = r.u32();
+      const flag = r.u8();
+      if (flag > 1) throw new MalformedRecord(`autoAck flag ${flag} is neither 0 nor 1`);
+      rec = { type: 'dlqPop', ns, topic, count, autoAck: flag === 1 };
+      break;
+    }
+    case RecordType.Redrive: {
+      const ns = r.name(nsNames);
+      const topic = r.name(topicNames);
+      const n = r.u32();
+      if (n * 4 > end - r.pos) throw new MalformedRecord(`redrive count ${n} exceeds the record body`);
+      const queues = new Array<number>(n);
+      for (let i = 0; i < n; i++) queues[i] = r.u32();
+      rec = { type: 'redrive', ns, topic, queues };
+      break;
+    }
+    case RecordType.Dedup:
+      rec = {
+        type: 'dedup',
+        ns: r.name(nsNames),
+        topic: r.name(topicNames),
+        key: r.str(),
+        id: r.str(),
+        queue: r.u32(),
+        expiresAt: r.f64(),
+      };
+      break;
     case RecordType.Pop: {
       const ns = r.name(nsNames);
       const topic = r.name(topicNames);
@@ -720,5 +957,21 @@ export function writeRecord(sink: RecordSink, rec: LogRecord): void {
       return sink.resizeFinal(rec.ns, rec.topic);
     case 'topicRestore':
       return sink.topicRestore(rec.ns, rec.topic, rec.queueCount, rec.activeCount, rec.version);
+    case 'topicPolicy':
+      return sink.topicPolicy(rec.ns, rec.topic, rec);
+    case 'publishEx':
+      return sink.publishEx(rec.ns, rec.topic, rec.queue, rec, rec);
+    case 'nack':
+      return sink.nack(rec.ns, rec.topic, rec.ids, rec.visibleAt);
+    case 'visible':
+      return sink.visible(rec.ns, rec.topic, rec.ids);
+    case 'deadLetter':
+      return sink.deadLetter(rec.ns, rec.topic, rec.reason, rec.ids);
+    case 'dlqPop':
+      return sink.dlqPop(rec.ns, rec.topic, rec.count, rec.autoAck);
+    case 'redrive':
+      return sink.redrive(rec.ns, rec.topic, rec.queues);
+    case 'dedup':
+      return sink.dedup(rec.ns, rec.topic, rec.key, rec.id, rec.queue, rec.expiresAt);
   }
 }

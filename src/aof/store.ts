@@ -20,6 +20,28 @@ export interface MessageRecordFields {
   readonly headers: Readonly<Record<string, string>> | undefined;
 }
 
+/** A topic's retry and dedup policy as logged (maxRetries -1: unlimited). */
+export interface TopicPolicyFields {
+  readonly maxRetries: number;
+  readonly baseMs: number;
+  readonly capMs: number;
+  readonly dedupWindowMs: number;
+}
+
+/**
+ * What a plain publish record does not carry: delayed visibility, a dedup
+ * entry, a delivery count (snapshots), or the dead-letter queue as target.
+ * `visibleAt` and `dedupExpiresAt` are absolute Unix times in ms, decided
+ * when the record was made; 0 means none.
+ */
+export interface PublishExFields {
+  readonly toDlq: boolean;
+  readonly deliveryCount: number;
+  readonly visibleAt: number;
+  readonly dedupId: string | undefined;
+  readonly dedupExpiresAt: number;
+}
+
 /**
  * Appends records. Each method encodes one record into the current batch;
  * nothing here waits. The record kinds are the state transitions of the
@@ -46,6 +68,26 @@ export interface RecordSink {
   resizeFinal(ns: string, topic: string): void;
   /** Snapshot only: a topic with its full state header. */
   topicRestore(ns: string, topic: string, queueCount: number, activeCount: number, version: bigint): void;
+  /** Sets the topic's retry and dedup policy (at create, on change, in snapshots). */
+  topicPolicy(ns: string, topic: string, policy: TopicPolicyFields): void;
+  /**
+   * A publish with extras: delayed (held until `visibleAt`), with a dedup
+   * entry, with a delivery count, or straight into the dead-letter queue
+   * (snapshots). `queue` is ignored when `toDlq`.
+   */
+  publishEx(ns: string, topic: string, queue: number, msg: MessageRecordFields, ex: PublishExFields): void;
+  /** In-flight messages nacked: held until `visibleAt[i]` (absolute ms), then made visible by a `visible` record. */
+  nack(ns: string, topic: string, ids: readonly string[], visibleAt: readonly number[]): void;
+  /** Held (delayed or nacked) messages whose time came, appended to the tail of their queue in this order. */
+  visible(ns: string, topic: string, ids: readonly string[]): void;
+  /** In-flight messages past their retries, appended to the dead-letter queue with `_dlq_reason: reason`. */
+  deadLetter(ns: string, topic: string, reason: string, ids: readonly string[]): void;
+  /** Pops `count` from the head of the dead-letter queue: in flight, or gone for good when `autoAck`. */
+  dlqPop(ns: string, topic: string, count: number, autoAck: boolean): void;
+  /** Moves `queues.length` messages from the head of the dead-letter queue, message i to the tail of `queues[i]`. */
+  redrive(ns: string, topic: string, queues: readonly number[]): void;
+  /** Snapshot only: a dedup window entry (`key` answered by message `id` on `queue` until `expiresAt`). */
+  dedup(ns: string, topic: string, key: string, id: string, queue: number, expiresAt: number): void;
 }
 
 /** A decoded record, as replay hands it to the broker. */
@@ -75,6 +117,28 @@ export type LogRecord =
       readonly queueCount: number;
       readonly activeCount: number;
       readonly version: bigint;
+    }
+  | ({ readonly type: 'topicPolicy'; readonly ns: string; readonly topic: string } & TopicPolicyFields)
+  | ({ readonly type: 'publishEx'; readonly ns: string; readonly topic: string; readonly queue: number } & MessageRecordFields & PublishExFields)
+  | {
+      readonly type: 'nack';
+      readonly ns: string;
+      readonly topic: string;
+      readonly ids: readonly string[];
+      readonly visibleAt: readonly number[];
+    }
+  | { readonly type: 'visible'; readonly ns: string; readonly topic: string; readonly ids: readonly string[] }
+  | { readonly type: 'deadLetter'; readonly ns: string; readonly topic: string; readonly reason: string; readonly ids: readonly string[] }
+  | { readonly type: 'dlqPop'; readonly ns: string; readonly topic: string; readonly count: number; readonly autoAck: boolean }
+  | { readonly type: 'redrive'; readonly ns: string; readonly topic: string; readonly queues: readonly number[] }
+  | {
+      readonly type: 'dedup';
+      readonly ns: string;
+      readonly topic: string;
+      readonly key: string;
+      readonly id: string;
+      readonly queue: number;
+      readonly expiresAt: number;
     };
 
 /**

@@ -21,6 +21,7 @@ const headers = fc.option(
   { nil: undefined },
 );
 const ids = fc.array(fc.string({ maxLength: 30 }), { maxLength: 10 });
+const time = fc.double({ noNaN: true });
 
 const record: fc.Arbitrary<LogRecord> = fc.oneof(
   fc.record({ type: fc.constant('nsCreate' as const), ns: name }),
@@ -56,6 +57,30 @@ const record: fc.Arbitrary<LogRecord> = fc.oneof(
     activeCount: u32,
     version: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
   }),
+  fc.record({ type: fc.constant('topicPolicy' as const), ns: name, topic: name, maxRetries: fc.integer({ min: -1, max: 1e6 }), baseMs: time, capMs: time, dedupWindowMs: time }),
+  fc
+    .record({
+      ns: name,
+      topic: name,
+      queue: u32,
+      id: fc.string({ maxLength: 40 }),
+      timestampMs: time,
+      payload,
+      headers,
+      toDlq: fc.boolean(),
+      deliveryCount: u32,
+      visibleAt: time,
+      dedup: fc.option(fc.record({ id: fc.string({ unit: 'grapheme', maxLength: 40 }), at: time }), { nil: undefined }),
+    })
+    .map(({ dedup, ...r }) => ({ type: 'publishEx' as const, ...r, dedupId: dedup?.id, dedupExpiresAt: dedup?.at ?? 0 })),
+  fc
+    .array(fc.record({ id: fc.string({ maxLength: 30 }), at: time }), { maxLength: 10 })
+    .chain((items) => fc.record({ type: fc.constant('nack' as const), ns: name, topic: name, ids: fc.constant(items.map((i) => i.id)), visibleAt: fc.constant(items.map((i) => i.at)) })),
+  fc.record({ type: fc.constant('visible' as const), ns: name, topic: name, ids }),
+  fc.record({ type: fc.constant('deadLetter' as const), ns: name, topic: name, reason: name, ids }),
+  fc.record({ type: fc.constant('dlqPop' as const), ns: name, topic: name, count: u32, autoAck: fc.boolean() }),
+  fc.record({ type: fc.constant('redrive' as const), ns: name, topic: name, queues: fc.array(u32, { maxLength: 10 }) }),
+  fc.record({ type: fc.constant('dedup' as const), ns: name, topic: name, key: name, id: fc.string({ maxLength: 40 }), queue: u32, expiresAt: time }),
 );
 
 describe('codec: decoding what was encoded gives the same records', () => {
@@ -81,6 +106,58 @@ describe('codec: decoding what was encoded gives the same records', () => {
     const enc = new RecordEncoder();
     for (const rec of everyKind()) writeRecord(enc, rec);
     expect(comparable(decodeAll(enc.take()))).toEqual(comparable(everyKind()));
+  });
+
+  it('round-trips the issue-8 record kinds with their extreme values', () => {
+    const records: LogRecord[] = [
+      { type: 'topicPolicy', ns: 'n', topic: 't', maxRetries: -1, baseMs: 0, capMs: 2_592_000_000, dedupWindowMs: 604_800_000 },
+      {
+        type: 'publishEx',
+        ns: 'n',
+        topic: 't',
+        queue: 0xffffffff,
+        id: 'id-1',
+        timestampMs: 1732262400123.456,
+        payload: Buffer.alloc(0),
+        headers: { _dlq_reason: 'nacked', _delivery_count: '4294967295' },
+        toDlq: true,
+        deliveryCount: 0xffffffff,
+        visibleAt: 0,
+        dedupId: undefined,
+        dedupExpiresAt: 0,
+      },
+      {
+        type: 'publishEx',
+        ns: 'n',
+        topic: 't',
+        queue: 3,
+        id: 'id-2',
+        timestampMs: 1,
+        payload: Buffer.from('x'),
+        headers: undefined,
+        toDlq: false,
+        deliveryCount: 0,
+        visibleAt: 1732262400123.5,
+        dedupId: 'ключ-✓'.repeat(40),
+        dedupExpiresAt: Number.MAX_VALUE,
+      },
+      { type: 'nack', ns: 'n', topic: 't', ids: [], visibleAt: [] },
+      { type: 'nack', ns: 'n', topic: 't', ids: ['a', ''], visibleAt: [1.5, 1e15] },
+      { type: 'visible', ns: 'n', topic: 't', ids: ['a'] },
+      { type: 'deadLetter', ns: 'n', topic: 't', reason: 'ack_timeout', ids: ['a', 'b'] },
+      { type: 'dlqPop', ns: 'n', topic: 't', count: 0xffffffff, autoAck: true },
+      { type: 'redrive', ns: 'n', topic: 't', queues: [0, 0xffffffff, 2] },
+      { type: 'dedup', ns: 'n', topic: 't', key: '', id: 'id-2', queue: 1, expiresAt: 1e13 },
+    ];
+    const enc = new RecordEncoder();
+    for (const rec of records) writeRecord(enc, rec);
+    expect(decodeAll(enc.take())).toEqual(records);
+  });
+
+  it('a nack record needs one time per id', () => {
+    const enc = new RecordEncoder();
+    expect(() => enc.nack('n', 't', ['a', 'b'], [1])).toThrow(RangeError);
+    expect(enc.size).toBe(0);
   });
 
   it('replayed payloads are owned copies, not views into the read buffer', () => {
