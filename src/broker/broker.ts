@@ -9,17 +9,20 @@
  * "Durability contract"); reads never wait.
  */
 import type { Logger } from 'pino';
-import type { LogRecord, RecordSink, ReplayStats, RewriteStats, SnapshotSource, Store } from '../aof/store.js';
+import type { LogRecord, MessageRecordFields, RecordSink, ReplayStats, RewriteStats, SnapshotSource, Store, TopicPolicyFields } from '../aof/store.js';
 import { Deque } from './deque.js';
 import { newMessageId } from './ids.js';
 import { PayloadArena } from './payload-arena.js';
 import { BrokerError, alreadyExists, invalid, notFound, precondition, unavailable } from './errors.js';
-import { type Delivery, type Headers, MessageState, type StoredMessage } from './message.js';
+import { type Delivery, DLQ_QUEUE_ID, type Headers, MessageState, type StoredMessage } from './message.js';
+import { MinHeap } from './min-heap.js';
 import { Subscriber, type Subscription, type SubscriptionHandler } from './subscription.js';
-import { type Queue, Topic } from './topic.js';
+import { DEFAULT_POLICY, type HeldEntry, policyFields, type Queue, Topic, type TopicPolicy } from './topic.js';
 import { silentLogger } from '../log.js';
 
 export type { Subscription, SubscriptionHandler } from './subscription.js';
+export type { TopicPolicy } from './topic.js';
+export { DEFAULT_POLICY } from './topic.js';
 
 export interface Limits {
   maxPayloadBytes: number;
@@ -51,12 +54,112 @@ export interface PublishOptions {
   routingKey?: string;
   /** Undefined or -1: automatic routing. */
   queueId?: number;
+  /** Invisible for this long (ms, 0..MAX_DELAY_MS) after publish. */
+  delayMs?: number;
+  /** Invisible until this Unix time (ms); a past time is visible at once. Not with `delayMs`. */
+  deliverAt?: number;
+  /** A repeat within the topic's dedup window is answered with the original message and not enqueued. */
+  dedupId?: string;
+}
+
+export interface PublishResult {
+  messageId: string;
+  queueId: number;
+  /** Set when `dedupId` repeated one inside the window: the ids are the original message's. */
+  duplicate?: true;
+}
+
+/** A policy change: what is given replaces the current value, the rest stays. */
+export interface TopicPolicyInput {
+  retry?: { maxRetries?: number; baseMs?: number; capMs?: number };
+  dedupWindowMs?: number;
 }
 
 export interface TopicInfo {
   name: string;
   queueCount: number;
   version: bigint;
+  policy: TopicPolicy;
+}
+
+export interface NackOptions {
+  /** Redeliver after this long (ms); 0 requeues at the head at once. Default: the topic's backoff. */
+  delayMs?: number;
+}
+
+export interface NackResult {
+  /** Back at the head of their queue at once (delay 0, or consumed from the dead-letter queue). */
+  requeued: number;
+  /** Held until their retry time. */
+  delayed: number;
+  /** Past `maxRetries`: moved to the dead-letter queue. */
+  deadLettered: number;
+}
+
+export interface PeekOptions {
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  /** 1..100 (default 20). */
+  limit?: number;
+  /** 'asc' from the head (next to be delivered), 'desc' from the tail. Default 'asc'. */
+  order?: 'asc' | 'desc';
+  /** Return at most this many bytes of each payload (`payloadSize` keeps the full size). */
+  previewBytes?: number;
+}
+
+export interface PeekedMessage extends Delivery {
+  readonly payloadSize: number;
+}
+
+export interface PeekResult {
+  messages: PeekedMessage[];
+  /** Absent when the page reached the end. */
+  nextCursor: string | undefined;
+}
+
+export interface BatchEntry {
+  payload: Uint8Array;
+  headers?: Record<string, string>;
+  routingKey?: string;
+  queueId?: number;
+  dedupId?: string;
+  delayMs?: number;
+  deliverAt?: number;
+}
+
+export type BatchMode = 'partial' | 'atomic';
+
+export type BatchItemResult = ({ ok: true } & PublishResult) | { ok: false; error: BrokerError };
+
+export interface QueueStats {
+  queueId: number;
+  pending: number;
+  inFlight: number;
+  delayed: number;
+  published: number;
+  acked: number;
+  redelivered: number;
+  deadLettered: number;
+  /** Messages/s, exponentially weighted over about the last 10 s. */
+  publishRate: number;
+  ackRate: number;
+  /** Age of the message at the head (the next delivered), 0 when empty. */
+  oldestPendingAgeMs: number;
+}
+
+/**
+ * Depths (pending, inFlight, delayed, dlqDepth) are the state and survive
+ * a restart; totals and rates count since the process started.
+ */
+export interface TopicStats extends Omit<QueueStats, 'queueId'> {
+  namespace: string;
+  topic: string;
+  queueCount: number;
+  version: bigint;
+  draining: boolean;
+  dlqDepth: number;
+  policy: TopicPolicy;
+  queues: QueueStats[];
 }
 
 export interface ResizeResult {
@@ -75,6 +178,25 @@ export interface RecoverySummary extends ReplayStats {
 
 // PROTOCOL.md, "Data model": 1-128 chars of [A-Za-z0-9._-].
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
+/** Longest delay of a publish or a nack, and longest backoff cap: 30 days. */
+export const MAX_DELAY_MS = 30 * 24 * 3600 * 1000;
+/** Longest lease a renew may grant: 12 hours (as SQS's visibility timeout). */
+export const MAX_LEASE_MS = 12 * 3600 * 1000;
+const MAX_DEDUP_WINDOW_MS = 7 * 24 * 3600 * 1000;
+const MAX_RETRIES = 1_000_000;
+const MAX_DEDUP_ID = 256;
+const MAX_PEEK = 100;
+/** setTimeout's longest delay; a later time is reached in several arms. */
+const MAX_TIMER_MS = 0x7fffffff;
+/** Rates are EWMAs of per-second samples over about this many seconds. */
+const RATE_WINDOW_S = 10;
+
+const heldFirst = (a: HeldEntry, b: HeldEntry): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+interface Lease {
+  readonly at: number;
+  readonly msg: StoredMessage;
+}
+const leaseFirst = (a: Lease, b: Lease): boolean => a.at < b.at;
 const RESOLVED = Promise.resolve();
 /** Messages handed to one subscriber before moving to the next (fairness, and one pop record per run). */
 const DELIVERY_RUN = 64;
@@ -105,6 +227,19 @@ export class Broker {
   private deadlineTimerAt = Infinity;
   /** Messages in flight in every topic: when the FIFO holds over twice that, it is compacted. */
   private inflightCount = 0;
+  // Renewed deadlines are arbitrary, so they go to a heap beside the FIFO;
+  // the same staleness rule applies (entry time != message deadline).
+  private readonly leases = new MinHeap<Lease>(leaseFirst);
+
+  // Held messages (delayed publishes, nacks waiting for their retry) of
+  // every topic by visible time (Unix ms), one timer for the earliest.
+  private readonly held = new MinHeap<HeldEntry>(heldFirst);
+  private heldSeq = 0;
+  private heldTimer: NodeJS.Timeout | undefined;
+  private heldTimerAt = Infinity;
+
+  private readonly rateTimer: NodeJS.Timeout;
+  private rateSampledAt = Date.now();
 
   constructor(opts: BrokerOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -113,6 +248,8 @@ export class Broker {
     this.store = opts.store;
     this.sink = opts.store?.sink;
     this.log = opts.logger ?? silentLogger;
+    this.rateTimer = setInterval(this.sampleRates, 1000);
+    this.rateTimer.unref();
   }
 
   /** A broker with its store replayed: the state of the last durable record. */
@@ -152,15 +289,33 @@ export class Broker {
 
   // -------------------------------------------------------------------- topics
 
-  async createTopic(ns: string, name: string, queueCount: number): Promise<void> {
+  /** `policy` is optional; what it leaves out takes DEFAULT_POLICY's value. */
+  async createTopic(ns: string, name: string, queueCount: number, policy?: TopicPolicyInput): Promise<void> {
     this.assertWritable();
     const topics = this.namespace(ns);
     checkName('topic', name);
     this.checkQueueCount('queue_count', queueCount);
     if (topics.has(name)) throw alreadyExists(`topic '${name}' in namespace '${ns}'`);
-    topics.set(name, new Topic(ns, name, queueCount));
+    const fields = policy === undefined ? undefined : mergePolicy(DEFAULT_POLICY, policy);
+    const t = new Topic(ns, name, queueCount);
+    topics.set(name, t);
     this.sink?.topicCreate(ns, name, queueCount);
+    if (fields !== undefined) {
+      t.setPolicy(fields);
+      this.sink?.topicPolicy(ns, name, fields);
+    }
     return this.durable();
+  }
+
+  /** Changes a topic's retry and dedup policy; returns the whole policy now in force. */
+  async setTopicPolicy(ns: string, name: string, policy: TopicPolicyInput): Promise<TopicPolicy> {
+    this.assertWritable();
+    const t = this.topic(ns, name);
+    const fields = mergePolicy(t.policy, policy);
+    t.setPolicy(fields);
+    this.sink?.topicPolicy(ns, name, fields);
+    await this.durable();
+    return t.policy;
   }
 
   async deleteTopic(ns: string, name: string): Promise<void> {
@@ -174,7 +329,7 @@ export class Broker {
 
   listTopics(ns: string): TopicInfo[] {
     const out: TopicInfo[] = [];
-    for (const t of this.namespace(ns).values()) out.push({ name: t.name, queueCount: t.activeCount, version: t.version });
+    for (const t of this.namespace(ns).values()) out.push({ name: t.name, queueCount: t.activeCount, version: t.version, policy: t.policy });
     return out;
   }
 
@@ -219,37 +374,53 @@ export class Broker {
 
   // ------------------------------------------------------------------ messages
 
-  async publish(ns: string, topicName: string, payload: Uint8Array, opts: PublishOptions = {}): Promise<{ messageId: string; queueId: number }> {
+  async publish(ns: string, topicName: string, payload: Uint8Array, opts: PublishOptions = {}): Promise<PublishResult> {
     this.assertWritable();
     const t = this.topic(ns, topicName);
-    if (!(payload instanceof Uint8Array)) throw invalid('payload must be bytes');
-    if (payload.length > this.limits.maxPayloadBytes) {
-      throw invalid(`payload of ${payload.length} bytes is over the limit of ${this.limits.maxPayloadBytes} bytes (limits.max_payload)`);
-    }
-    const headers = this.checkHeaders(opts.headers);
-    const queueId = this.route(t, opts);
-    // Own the bytes: a front's payload may be a view into a network frame.
-    const owned = this.arena.copy(payload);
-    const msg: StoredMessage = {
-      id: newMessageId(),
-      namespace: t.namespace,
-      topic: t.name,
-      queueId,
-      payload: owned,
-      timestampMs: performance.timeOrigin + performance.now(),
-      headers,
-      deliveryCount: 0,
-      state: MessageState.Pending,
-      deadline: 0,
-      holder: undefined,
-    };
-    t.publish(queueId, msg);
-    this.sink?.publish(ns, topicName, queueId, msg);
-    const q = t.queues[queueId]!;
-    if (q.subscribers.length > 0) this.schedule(q);
-    else if (t.subscriberCount > 0 && q.pending.length >= 2) this.wakeStarving(t);
+    const headers = this.checkPublish(t, payload, opts);
+    const result = this.applyPublish(t, payload, headers, opts);
     await this.durable();
-    return { messageId: msg.id, queueId };
+    return result;
+  }
+
+  /**
+   * Many publishes in one call and one group commit. `atomic`: every entry
+   * is validated before any is applied, so either all are published or the
+   * first invalid entry's error is thrown (its message names the index).
+   * `partial`: each entry is applied or fails on its own; the result holds
+   * one item per entry, in order.
+   */
+  async publishBatch(ns: string, topicName: string, entries: readonly BatchEntry[], mode: BatchMode): Promise<BatchItemResult[]> {
+    this.assertWritable();
+    const t = this.topic(ns, topicName);
+    if (mode !== 'partial' && mode !== 'atomic') throw invalid(`batch mode ${JSON.stringify(mode)} is invalid: use 'partial' or 'atomic'`);
+    if (!Array.isArray(entries) || entries.length === 0 || entries.length > this.limits.maxBatch) {
+      throw invalid(`a batch holds 1..${this.limits.maxBatch} messages (limits.max_batch), got ${Array.isArray(entries) ? entries.length : 'no list'}`);
+    }
+    const results: BatchItemResult[] = [];
+    if (mode === 'atomic') {
+      const headers = entries.map((e, i) => {
+        try {
+          return this.checkPublish(t, e?.payload, e ?? {});
+        } catch (err) {
+          if (err instanceof BrokerError) throw new BrokerError(err.code, `batch entry ${i}: ${err.message}; nothing was published`);
+          throw err;
+        }
+      });
+      for (let i = 0; i < entries.length; i++) results.push({ ok: true, ...this.applyPublish(t, entries[i]!.payload, headers[i], entries[i]!) });
+    } else {
+      for (const e of entries) {
+        try {
+          const headers = this.checkPublish(t, e?.payload, e ?? {});
+          results.push({ ok: true, ...this.applyPublish(t, e.payload, headers, e) });
+        } catch (err) {
+          if (!(err instanceof BrokerError)) throw err;
+          results.push({ ok: false, error: err });
+        }
+      }
+    }
+    await this.durable();
+    return results;
   }
 
   /** Pops up to `batchSize` (0 means 1); an empty queue first steals from its busiest sibling. */
@@ -257,10 +428,7 @@ export class Broker {
     this.assertOpen();
     const t = this.topic(ns, topicName);
     const q = this.queue(t, queueId);
-    const n = batchSize === 0 ? 1 : batchSize;
-    if (!Number.isInteger(n) || n < 1 || n > this.limits.maxBatch) {
-      throw invalid(`batch_size ${batchSize} is out of range: use 1..${this.limits.maxBatch} (limits.max_batch)`);
-    }
+    const n = this.checkBatch(batchSize);
     if (autoAck) this.assertWritable();
     if (q.pending.length === 0) this.steal(t, q);
     const msgs = this.pop(t, q, n, autoAck, undefined);
@@ -272,7 +440,7 @@ export class Broker {
     this.assertWritable();
     const t = this.topic(ns, topicName);
     if (!Number.isInteger(queueId)) throw invalid(`queue_id ${queueId} is not an integer`);
-    if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw invalid('message_ids must be a list of strings');
+    checkIds(ids);
     const found = t.ack(ids);
     if (found.length > 0) {
       this.sink?.ack(ns, topicName, found.length === ids.length ? ids : found.map((m) => m.id));
@@ -282,6 +450,208 @@ export class Broker {
     // Even when nothing was found here, an earlier ack of the same ids may
     // still be on its way to disk: answer after it.
     return this.durable();
+  }
+
+  /**
+   * Negative acknowledgement (issue 8): in-flight messages go back after a
+   * delay, `delayMs` or else the topic's exponential backoff with jitter,
+   * decided now and logged as an absolute time. A message past the
+   * policy's `maxRetries` goes to the dead-letter queue instead (reason
+   * `nacked`); one consumed from the dead-letter queue goes back to its
+   * head. Ids not in flight are ignored, as for ack.
+   */
+  async nack(ns: string, topicName: string, queueId: number, ids: readonly string[], opts: NackOptions = {}): Promise<NackResult> {
+    this.assertWritable();
+    const t = this.topic(ns, topicName);
+    if (!Number.isInteger(queueId)) throw invalid(`queue_id ${queueId} is not an integer`);
+    checkIds(ids);
+    if (opts.delayMs !== undefined) checkDuration('delay_ms', opts.delayMs, MAX_DELAY_MS);
+    const now = Date.now();
+    const { maxRetries } = t.policy.retry;
+    const requeue: string[] = [];
+    const retry: string[] = [];
+    const retryAt: number[] = [];
+    const dead: string[] = [];
+    const seen = ids.length > 1 ? new Set<string>() : undefined;
+    for (const id of ids) {
+      const m = t.inflight.get(id);
+      if (m === undefined || seen?.has(id)) continue;
+      seen?.add(id);
+      if (m.queueId === DLQ_QUEUE_ID) {
+        requeue.push(id);
+      } else if (maxRetries >= 0 && m.deliveryCount > maxRetries) {
+        dead.push(id);
+      } else {
+        const delay = opts.delayMs ?? backoff(t.policy, m.deliveryCount);
+        if (delay <= 0) {
+          requeue.push(id);
+        } else {
+          retry.push(id);
+          retryAt.push(now + delay);
+        }
+      }
+    }
+    if (requeue.length > 0) this.requeue(t, requeue);
+    if (retry.length > 0) {
+      this.sink?.nack(ns, topicName, retry, retryAt);
+      const entries = t.nack(retry, retryAt);
+      for (const e of entries) this.release(e.msg);
+      this.inflightCount -= entries.length;
+      this.holdAll(entries);
+    }
+    if (dead.length > 0) this.deadLetter(t, 'nacked', dead);
+    await this.durable();
+    return { requeued: requeue.length, delayed: retry.length, deadLettered: dead.length };
+  }
+
+  /**
+   * Extends leases (issue 8, as SQS ChangeMessageVisibility): the ack
+   * deadline of each in-flight message becomes now + `extendMs`. Every id
+   * must still be in flight with its deadline not passed, or nothing is
+   * changed and FAILED_PRECONDITION names the first that is not. Deadlines
+   * are not logged: recovery makes in-flight messages pending again.
+   */
+  async renew(ns: string, topicName: string, queueId: number, ids: readonly string[], extendMs: number): Promise<void> {
+    this.assertOpen();
+    const t = this.topic(ns, topicName);
+    if (!Number.isInteger(queueId)) throw invalid(`queue_id ${queueId} is not an integer`);
+    checkIds(ids);
+    if (!Number.isInteger(extendMs) || extendMs < 1 || extendMs > MAX_LEASE_MS) {
+      throw invalid(`extend_ms ${extendMs} is out of range: use 1..${MAX_LEASE_MS} (12 hours)`);
+    }
+    const now = performance.now();
+    const msgs: StoredMessage[] = [];
+    for (const id of ids) {
+      const m = t.inflight.get(id);
+      if (m === undefined || m.deadline <= now) {
+        throw precondition(
+          `message '${id}' is not in flight in topic '${ns}/${topicName}' (its lease expired, or it was acked, nacked or never delivered): consume it again instead of renewing`,
+        );
+      }
+      msgs.push(m);
+    }
+    const at = now + extendMs;
+    for (const m of msgs) {
+      m.deadline = at;
+      this.leases.push({ at, msg: m });
+    }
+    this.compactDeadlines();
+    this.armDeadlineTimer(at);
+  }
+
+  /** Pending messages of a queue from the head (or tail), without consuming them (issue 8). */
+  peek(ns: string, topicName: string, queueId: number, opts: PeekOptions = {}): PeekResult {
+    this.assertOpen();
+    const t = this.topic(ns, topicName);
+    const q = this.queue(t, queueId);
+    return peekDeque(q.pending, q.headSeq, opts);
+  }
+
+  /** The dead-letter queue's waiting messages, as `peek` shows a queue. */
+  peekDlq(ns: string, topicName: string, opts: PeekOptions = {}): PeekResult {
+    this.assertOpen();
+    const t = this.topic(ns, topicName);
+    return peekDeque(t.dlq, t.dlqHeadSeq, opts);
+  }
+
+  /**
+   * Pops from the head of the dead-letter queue, as `consume` does from a
+   * queue: without `autoAck` the messages are in flight (queueId -1) and
+   * are acked, nacked or renewed like any other; if their lease passes
+   * they return to the dead-letter queue's head.
+   */
+  async consumeDlq(ns: string, topicName: string, batchSize: number, autoAck: boolean): Promise<Delivery[]> {
+    this.assertOpen();
+    const t = this.topic(ns, topicName);
+    const n = this.checkBatch(batchSize);
+    if (autoAck) this.assertWritable();
+    const msgs = t.popDlq(n, autoAck);
+    if (msgs.length === 0) return msgs;
+    this.sink?.dlqPop(ns, topicName, msgs.length, autoAck);
+    if (!autoAck) this.track(msgs, undefined);
+    if (autoAck) await this.durable();
+    return msgs;
+  }
+
+  /**
+   * Moves up to `max` (default all) messages from the head of the
+   * dead-letter queue back to the topic, routed round-robin over the active
+   * queues as publishes are, without their dead-letter headers and with a
+   * fresh delivery count.
+   */
+  async redriveDlq(ns: string, topicName: string, opts: { max?: number } = {}): Promise<{ moved: number }> {
+    this.assertWritable();
+    const t = this.topic(ns, topicName);
+    if (opts.max !== undefined && (!Number.isInteger(opts.max) || opts.max < 1)) {
+      throw invalid(`max ${opts.max} is invalid: use a positive integer, or leave it out to redrive everything`);
+    }
+    const n = Math.min(opts.max ?? t.dlq.length, t.dlq.length);
+    if (n > 0) {
+      const queues = new Array<number>(n);
+      for (let i = 0; i < n; i++) queues[i] = this.route(t, {});
+      this.sink?.redrive(ns, topicName, queues);
+      const msgs = t.redrive(queues);
+      this.scheduleAll(t, msgs);
+    }
+    await this.durable();
+    return { moved: n };
+  }
+
+  /** Depths, totals, rates and ages of a topic and each of its queues (issue 8, "Stats"). */
+  topicStats(ns: string, topicName: string): TopicStats {
+    this.assertOpen();
+    const t = this.topic(ns, topicName);
+    const now = performance.timeOrigin + performance.now();
+    const queues: QueueStats[] = t.queues.map((q) => {
+      const head = q.pending.peekFront();
+      return {
+        queueId: q.id,
+        pending: q.pending.length,
+        inFlight: 0,
+        delayed: 0,
+        published: q.published,
+        acked: q.acked,
+        redelivered: q.redelivered,
+        deadLettered: q.deadLettered,
+        publishRate: q.publishRate,
+        ackRate: q.ackRate,
+        oldestPendingAgeMs: head === undefined ? 0 : Math.max(0, now - head.timestampMs),
+      };
+    });
+    // O(in flight + held) per call: stats are read every few seconds at most.
+    for (const m of t.inflight.values()) if (m.queueId >= 0) queues[m.queueId]!.inFlight++;
+    for (const { msg } of t.held.values()) queues[msg.queueId]!.delayed++;
+    const total: TopicStats = {
+      namespace: ns,
+      topic: topicName,
+      queueCount: t.activeCount,
+      version: t.version,
+      draining: t.draining,
+      dlqDepth: t.dlq.length,
+      policy: t.policy,
+      pending: 0,
+      inFlight: t.inflight.size,
+      delayed: t.held.size,
+      published: 0,
+      acked: 0,
+      redelivered: 0,
+      deadLettered: 0,
+      publishRate: 0,
+      ackRate: 0,
+      oldestPendingAgeMs: 0,
+      queues,
+    };
+    for (const q of queues) {
+      total.pending += q.pending;
+      total.published += q.published;
+      total.acked += q.acked;
+      total.redelivered += q.redelivered;
+      total.deadLettered += q.deadLettered;
+      total.publishRate += q.publishRate;
+      total.ackRate += q.ackRate;
+      total.oldestPendingAgeMs = Math.max(total.oldestPendingAgeMs, q.oldestPendingAgeMs);
+    }
+    return total;
   }
 
   /**
@@ -329,6 +699,8 @@ export class Broker {
       }
     }
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    if (this.heldTimer) clearTimeout(this.heldTimer);
+    clearInterval(this.rateTimer);
     await this.store?.close();
   }
 
@@ -406,16 +778,108 @@ export class Broker {
     return headers;
   }
 
-  /** DESIGN.md, "Routing on publish": explicit queue, else stable hash of the key, else round-robin. */
-  private route(t: Topic, opts: PublishOptions): number {
+  /** Validates a publish before anything is applied; returns its headers. */
+  private checkPublish(t: Topic, payload: Uint8Array, opts: PublishOptions): Headers | undefined {
+    if (!(payload instanceof Uint8Array)) throw invalid('payload must be bytes');
+    if (payload.length > this.limits.maxPayloadBytes) {
+      throw invalid(`payload of ${payload.length} bytes is over the limit of ${this.limits.maxPayloadBytes} bytes (limits.max_payload)`);
+    }
+    const headers = this.checkHeaders(opts.headers);
     const id = opts.queueId;
     if (id !== undefined && id !== null && id !== -1) {
       this.queue(t, id);
       if (id >= t.activeCount) {
         throw precondition(`queue ${id} of topic '${t.namespace}/${t.name}' is draining: publish to queues 0..${t.activeCount - 1}`);
       }
-      return id;
     }
+    if (opts.delayMs !== undefined || opts.deliverAt !== undefined || opts.dedupId !== undefined) checkPublishExtras(opts);
+    return headers;
+  }
+
+  /** Applies a validated publish and logs it. */
+  private applyPublish(t: Topic, payload: Uint8Array, headers: Headers | undefined, opts: PublishOptions): PublishResult {
+    if (opts.delayMs !== undefined || opts.deliverAt !== undefined || opts.dedupId !== undefined) {
+      return this.applyPublishEx(t, payload, headers, opts);
+    }
+    const queueId = this.route(t, opts);
+    const msg = this.newMessage(t, queueId, payload, headers);
+    t.publish(queueId, msg);
+    this.sink?.publish(t.namespace, t.name, queueId, msg);
+    const q = t.queues[queueId]!;
+    if (q.subscribers.length > 0) this.schedule(q);
+    else if (t.subscriberCount > 0 && q.pending.length >= 2) this.wakeStarving(t);
+    return { messageId: msg.id, queueId };
+  }
+
+  /**
+   * A publish with a dedup id or a delay (issue 8). A repeat of a live
+   * dedup entry is answered from it and changes nothing. The visible time
+   * and the entry's expiry are decided here and logged as absolute times,
+   * so replay never reads the clock.
+   */
+  private applyPublishEx(t: Topic, payload: Uint8Array, headers: Headers | undefined, opts: PublishOptions): PublishResult {
+    const now = Date.now();
+    const dedupId = opts.dedupId;
+    if (dedupId !== undefined) {
+      t.pruneDedup(now);
+      const e = t.findDedup(dedupId, now);
+      if (e !== undefined) return { messageId: e.id, queueId: e.queue, duplicate: true };
+    }
+    const queueId = this.route(t, opts);
+    const msg = this.newMessage(t, queueId, payload, headers);
+    const visibleAt = opts.deliverAt ?? (opts.delayMs ? now + opts.delayMs : 0);
+    const held = visibleAt > now;
+    const window = t.policy.dedupWindowMs;
+    const dedup = dedupId !== undefined && window > 0;
+    this.sink?.publishEx(t.namespace, t.name, queueId, msg, {
+      toDlq: false,
+      deliveryCount: 0,
+      visibleAt: held ? visibleAt : 0,
+      dedupId: dedup ? dedupId : undefined,
+      dedupExpiresAt: dedup ? now + window : 0,
+    });
+    if (held) {
+      this.holdAll([t.hold(queueId, msg, visibleAt)]);
+    } else {
+      t.publish(queueId, msg);
+      this.scheduleAll(t, [msg]);
+    }
+    if (dedup) t.addDedup(dedupId, msg.id, queueId, now + window);
+    return { messageId: msg.id, queueId };
+  }
+
+  private newMessage(t: Topic, queueId: number, payload: Uint8Array, headers: Headers | undefined): StoredMessage {
+    return {
+      id: newMessageId(),
+      namespace: t.namespace,
+      topic: t.name,
+      queueId,
+      // Own the bytes: a front's payload may be a view into a network frame.
+      payload: this.arena.copy(payload),
+      timestampMs: performance.timeOrigin + performance.now(),
+      headers,
+      deliveryCount: 0,
+      state: MessageState.Pending,
+      deadline: 0,
+      holder: undefined,
+    };
+  }
+
+  private checkBatch(batchSize: number): number {
+    const n = batchSize === 0 ? 1 : batchSize;
+    if (!Number.isInteger(n) || n < 1 || n > this.limits.maxBatch) {
+      throw invalid(`batch_size ${batchSize} is out of range: use 1..${this.limits.maxBatch} (limits.max_batch)`);
+    }
+    return n;
+  }
+
+  /**
+   * DESIGN.md, "Routing on publish": explicit queue, else stable hash of
+   * the key, else round-robin. An explicit queue was checked by checkPublish.
+   */
+  private route(t: Topic, opts: PublishOptions): number {
+    const id = opts.queueId;
+    if (id !== undefined && id !== null && id !== -1) return id;
     if (opts.routingKey) return fnv1a(opts.routingKey) % t.activeCount;
     const q = t.roundRobin % t.activeCount;
     t.roundRobin = q + 1;
@@ -426,21 +890,67 @@ export class Broker {
     const msgs = t.pop(q.id, count, autoAck);
     if (msgs.length === 0) return msgs;
     this.sink?.pop(t.namespace, t.name, q.id, msgs.length, autoAck);
-    if (!autoAck) {
-      const deadline = performance.now() + this.ackTimeoutMs;
-      for (const m of msgs) {
-        m.deadline = deadline;
-        m.holder = holder;
-        this.deadlineMsgs.pushBack(m);
-        this.deadlineAt.pushBack(deadline);
-      }
-      if (holder) holder.inflight += msgs.length;
-      this.inflightCount += msgs.length;
-      this.compactDeadlines();
-      this.armDeadlineTimer(deadline);
-    }
+    if (!autoAck) this.track(msgs, holder);
     if (q.id >= t.activeCount) this.finishDrainIfEmpty(t);
     return msgs;
+  }
+
+  /** Popped messages go in flight: ack deadlines, the holder's count. */
+  private track(msgs: StoredMessage[], holder: Subscriber | undefined): void {
+    const deadline = performance.now() + this.ackTimeoutMs;
+    for (const m of msgs) {
+      m.deadline = deadline;
+      m.holder = holder;
+      this.deadlineMsgs.pushBack(m);
+      this.deadlineAt.pushBack(deadline);
+    }
+    if (holder) holder.inflight += msgs.length;
+    this.inflightCount += msgs.length;
+    this.compactDeadlines();
+    this.armDeadlineTimer(deadline);
+  }
+
+  /** In-flight messages back to the head of their queue (or of the dead-letter queue), logged. */
+  private requeue(t: Topic, ids: readonly string[]): void {
+    const msgs = t.requeue(ids);
+    this.inflightCount -= msgs.length;
+    this.sink?.requeue(t.namespace, t.name, ids);
+    for (const m of msgs) this.release(m);
+    this.scheduleAll(t, msgs);
+  }
+
+  /** In-flight messages to the dead-letter queue, logged. */
+  private deadLetter(t: Topic, reason: string, ids: readonly string[]): void {
+    const originals: StoredMessage[] = [];
+    for (const id of ids) {
+      const m = t.inflight.get(id);
+      if (m !== undefined) originals.push(m);
+    }
+    this.sink?.deadLetter(t.namespace, t.name, reason, ids);
+    t.deadLetter(reason, ids);
+    for (const m of originals) this.release(m);
+    this.inflightCount -= originals.length;
+    this.log.debug({ namespace: t.namespace, topic: t.name, count: originals.length, reason }, 'messages dead-lettered');
+  }
+
+  /**
+   * In-flight messages whose lease ended without an ack (deadline passed,
+   * or the broker restarted): back to the head of their queue, or to the
+   * dead-letter queue (reason `ack_timeout`) once past the policy's retries.
+   */
+  private expire(t: Topic, msgs: readonly StoredMessage[]): void {
+    const max = t.policy.retry.maxRetries;
+    const requeue: string[] = [];
+    const dead: string[] = [];
+    for (const m of msgs) (max >= 0 && m.queueId !== DLQ_QUEUE_ID && m.deliveryCount > max ? dead : requeue).push(m.id);
+    if (requeue.length > 0) this.requeue(t, requeue);
+    if (dead.length > 0) this.deadLetter(t, 'ack_timeout', dead);
+  }
+
+  /** Wakes the subscribers that `msgs`, now pending, may serve. */
+  private scheduleAll(t: Topic, msgs: readonly StoredMessage[]): void {
+    for (const m of msgs) if (m.queueId >= 0) this.schedule(t.queues[m.queueId]!);
+    if (t.subscriberCount > 0 && msgs.length > 0) this.wakeStarving(t);
   }
 
   /** DESIGN.md, "Work stealing": only for an active queue found empty. */
@@ -486,6 +996,10 @@ export class Broker {
     const reason = notFound(`queue of topic '${t.namespace}/${t.name}': ${why}`);
     for (const q of t.queues) this.endSubscribers(q, reason);
     this.inflightCount -= t.inflight.size;
+    if (t.held.size > 0) {
+      const gone = t.held;
+      this.held.retain((e) => gone.get(e.msg.id) !== e);
+    }
     t.destroy();
   }
 
@@ -579,7 +1093,7 @@ export class Broker {
     if (this.deadlineTimer && this.deadlineTimerAt <= at) return;
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.deadlineTimerAt = at;
-    this.deadlineTimer = setTimeout(this.expireDeadlines, Math.max(0, at - performance.now()));
+    this.deadlineTimer = setTimeout(this.expireDeadlines, Math.min(MAX_TIMER_MS, Math.max(0, at - performance.now())));
     this.deadlineTimer.unref();
   }
 
@@ -587,9 +1101,13 @@ export class Broker {
    * Acked messages stay in the FIFO until their deadline is reached, and
    * with them their payloads: at 100k acks/s and a 30 s ack_timeout that
    * would be gigabytes. Once stale entries outnumber live ones, rebuild the
-   * FIFO without them: O(n) every n/2 pops, O(1) amortized.
+   * FIFO without them: O(n) every n/2 pops, O(1) amortized. The heap of
+   * renewed leases is compacted by the same rule.
    */
   private compactDeadlines(): void {
+    if (this.leases.size >= 1024 && this.leases.size > 2 * this.inflightCount) {
+      this.leases.retain((l) => l.msg.state === MessageState.InFlight && l.msg.deadline === l.at);
+    }
     const n = this.deadlineMsgs.length;
     if (n < 1024 || n <= 2 * this.inflightCount) return;
     for (let i = 0; i < n; i++) {
@@ -608,34 +1126,101 @@ export class Broker {
     this.deadlineTimerAt = Infinity;
     if (this.closing) return;
     const now = performance.now();
-    const expired = new Map<Topic, string[]>();
+    const expired = new Map<Topic, StoredMessage[]>();
+    const collect = (m: StoredMessage): void => {
+      // A renew back to an earlier time can leave two live entries for one
+      // message; clearing the deadline makes the second stale.
+      m.deadline = 0;
+      const t = this.namespaces.get(m.namespace)?.get(m.topic);
+      if (!t) return;
+      let msgs = expired.get(t);
+      if (!msgs) expired.set(t, (msgs = []));
+      msgs.push(m);
+    };
     while (this.deadlineMsgs.length > 0) {
       const m = this.deadlineMsgs.peekFront()!;
       const at = this.deadlineAt.peekFront()!;
       if (m.state === MessageState.InFlight && m.deadline === at) {
         if (at > now) break;
-        const t = this.namespaces.get(m.namespace)?.get(m.topic);
-        if (t) {
-          let ids = expired.get(t);
-          if (!ids) expired.set(t, (ids = []));
-          ids.push(m.id);
-        }
+        collect(m);
       }
       this.deadlineMsgs.popFront();
       this.deadlineAt.popFront();
     }
-    for (const [t, ids] of expired) {
-      const msgs = t.requeue(ids);
-      this.inflightCount -= msgs.length;
-      this.sink?.requeue(t.namespace, t.name, ids);
-      for (const m of msgs) {
-        this.release(m);
-        this.schedule(t.queues[m.queueId]!);
+    while (this.leases.size > 0) {
+      const l = this.leases.peek()!;
+      if (l.msg.state === MessageState.InFlight && l.msg.deadline === l.at) {
+        if (l.at > now) break;
+        collect(l.msg);
       }
+      this.leases.pop();
+    }
+    for (const [t, msgs] of expired) {
+      this.expire(t, msgs);
       this.log.debug({ namespace: t.namespace, topic: t.name, count: msgs.length }, 'ack deadline passed; messages requeued');
     }
-    const next = this.deadlineAt.peekFront();
-    if (next !== undefined) this.armDeadlineTimer(next);
+    const next = Math.min(this.deadlineAt.peekFront() ?? Infinity, this.leases.peek()?.at ?? Infinity);
+    if (next !== Infinity) this.armDeadlineTimer(next);
+  };
+
+  // ------------------------------------------------------------ held messages
+
+  /** Delayed publishes and nacked messages waiting for their retry: into the heap, timer re-armed. */
+  private holdAll(entries: readonly HeldEntry[]): void {
+    let first = Infinity;
+    for (const e of entries) {
+      e.seq = this.heldSeq++;
+      this.held.push(e);
+      if (e.at < first) first = e.at;
+    }
+    if (first !== Infinity) this.armHeldTimer(first);
+  }
+
+  private armHeldTimer(at: number): void {
+    if (this.heldTimer && this.heldTimerAt <= at) return;
+    if (this.heldTimer) clearTimeout(this.heldTimer);
+    this.heldTimerAt = at;
+    this.heldTimer = setTimeout(this.releaseHeldTimer, Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())));
+    this.heldTimer.unref();
+  }
+
+  private readonly releaseHeldTimer = (): void => {
+    this.heldTimer = undefined;
+    this.heldTimerAt = Infinity;
+    if (this.closing) return;
+    this.releaseHeld(Date.now());
+  };
+
+  /** Makes every held message due at `now` visible, one `visible` record per topic, then re-arms the timer. */
+  private releaseHeld(now: number): void {
+    const due = new Map<Topic, string[]>();
+    while (this.held.size > 0) {
+      const e = this.held.peek()!;
+      if (e.at > now) break;
+      this.held.pop();
+      const t = this.namespaces.get(e.msg.namespace)?.get(e.msg.topic);
+      if (!t || t.held.get(e.msg.id) !== e) continue;
+      let ids = due.get(t);
+      if (!ids) due.set(t, (ids = []));
+      ids.push(e.msg.id);
+    }
+    for (const [t, ids] of due) {
+      this.sink?.visible(t.namespace, t.name, ids);
+      this.scheduleAll(t, t.makeVisible(ids));
+    }
+    const next = this.held.peek();
+    if (next !== undefined) this.armHeldTimer(next.at);
+  }
+
+  private readonly sampleRates = (): void => {
+    const now = Date.now();
+    const dt = (now - this.rateSampledAt) / 1000;
+    if (dt <= 0) return;
+    this.rateSampledAt = now;
+    const alpha = 1 - Math.exp(-dt / RATE_WINDOW_S);
+    for (const topics of this.namespaces.values()) {
+      for (const t of topics.values()) for (const q of t.queues) q.sampleRates(dt, alpha);
+    }
   };
 
   // ------------------------------------------------------------------ resize
@@ -695,21 +1280,39 @@ export class Broker {
         return;
       case 'publish': {
         const t = this.replayTopic(rec.ns, rec.topic);
-        t.publish(rec.queue, {
-          id: rec.id,
-          namespace: t.namespace,
-          topic: t.name,
-          queueId: rec.queue,
-          payload: rec.payload,
-          timestampMs: rec.timestampMs,
-          headers: rec.headers,
-          deliveryCount: 0,
-          state: MessageState.Pending,
-          deadline: 0,
-          holder: undefined,
-        });
+        t.publish(rec.queue, replayedMessage(t, rec.queue, rec, 0));
         return;
       }
+      case 'publishEx': {
+        const t = this.replayTopic(rec.ns, rec.topic);
+        const msg = replayedMessage(t, rec.queue, rec, rec.deliveryCount);
+        if (rec.toDlq) t.pushDlq(msg);
+        else if (rec.visibleAt > 0) t.hold(rec.queue, msg, rec.visibleAt);
+        else t.publish(rec.queue, msg);
+        if (rec.dedupId !== undefined) t.addDedup(rec.dedupId, rec.id, rec.queue, rec.dedupExpiresAt);
+        return;
+      }
+      case 'topicPolicy':
+        this.replayTopic(rec.ns, rec.topic).setPolicy(rec);
+        return;
+      case 'nack':
+        this.replayTopic(rec.ns, rec.topic).nack(rec.ids, rec.visibleAt);
+        return;
+      case 'visible':
+        this.replayTopic(rec.ns, rec.topic).makeVisible(rec.ids);
+        return;
+      case 'deadLetter':
+        this.replayTopic(rec.ns, rec.topic).deadLetter(rec.reason, rec.ids);
+        return;
+      case 'dlqPop':
+        this.replayTopic(rec.ns, rec.topic).popDlq(rec.count, rec.autoAck);
+        return;
+      case 'redrive':
+        this.replayTopic(rec.ns, rec.topic).redrive(rec.queues);
+        return;
+      case 'dedup':
+        this.replayTopic(rec.ns, rec.topic).addDedup(rec.key, rec.id, rec.queue, rec.expiresAt);
+        return;
       case 'pop':
         this.replayTopic(rec.ns, rec.topic).pop(rec.queue, rec.count, rec.autoAck);
         return;
@@ -754,60 +1357,231 @@ export class Broker {
     for (const ts of this.namespaces.values()) {
       for (const t of ts.values()) {
         topics++;
+        // Totals count since startup; replay rebuilt part of them.
+        for (const q of t.queues) q.resetCounters();
         if (t.inflight.size > 0) {
-          const ids = [...t.inflight.keys()];
-          t.requeue(ids);
-          this.sink?.requeue(t.namespace, t.name, ids);
-          requeued += ids.length;
+          // A lease that a restart ended counts as one that expired.
+          const msgs = [...t.inflight.values()];
+          this.inflightCount += msgs.length;
+          this.expire(t, msgs);
+          requeued += msgs.length;
         }
+        if (t.held.size > 0) this.holdAll([...t.held.values()]);
         if (t.draining) this.armDrain(t);
       }
     }
+    // Held messages whose time passed while the broker was down are visible now.
+    this.releaseHeld(Date.now());
     return { ...stats, namespaces: this.namespaces.size, topics, pending: this.stats().pending, requeued };
   }
 
   /**
    * The state as records, for AOF rewrites. References are captured now
-   * (messages are immutable where it matters), records are written later
-   * a slice at a time while the live state moves on.
+   * (messages are immutable where it matters; what is not, their queue and
+   * delivery count, is copied), records are written later a slice at a
+   * time while the live state moves on.
    */
   private readonly snapshot: SnapshotSource = (sink) => {
+    const now = Date.now();
     const view = [...this.namespaces].map(([ns, topics]) => ({
       ns,
       topics: [...topics.values()].map((t) => {
         const inflight: StoredMessage[][] = t.queues.map(() => []);
-        for (const m of t.inflight.values()) inflight[m.queueId]!.push(m);
+        const dlqInflight: StoredMessage[] = [];
+        for (const m of t.inflight.values()) (m.queueId === DLQ_QUEUE_ID ? dlqInflight : inflight[m.queueId]!).push(m);
         return {
           name: t.name,
           activeCount: t.activeCount,
           version: t.version,
-          queues: t.queues.map((q, i) => ({ inflight: inflight[i]!, pending: q.pending.toArray() })),
+          policy: policyFields(t.policy),
+          queues: t.queues.map((q, i) => captureRun(inflight[i]!, q.pending)),
+          held: captureHeld(t),
+          dlq: captureRun(dlqInflight, t.dlq),
+          dedup: [...t.dedup.values()].filter((e) => e.expiresAt > now),
         };
       }),
     }));
     return (function* write(): Generator<void> {
       const SLICE = 1024;
       let n = 0;
+      const plain = { toDlq: false, deliveryCount: 0, visibleAt: 0, dedupId: undefined, dedupExpiresAt: 0 };
       for (const { ns, topics } of view) {
         sink.nsCreate(ns);
         for (const t of topics) {
           sink.topicRestore(ns, t.name, t.queues.length, t.activeCount, t.version);
-          for (let q = 0; q < t.queues.length; q++) {
-            const { inflight, pending } = t.queues[q]!;
-            // In-flight messages were popped from the head: write them
-            // first, then pop them again so replay puts them in flight.
-            for (const list of [inflight, pending]) {
-              for (const m of list) {
-                sink.publish(ns, t.name, q, m);
-                if (++n % SLICE === 0) yield;
-              }
+          sink.topicPolicy(ns, t.name, t.policy);
+          // In-flight messages were popped from the head: write them first
+          // (with the delivery count they had before that pop), then pop
+          // them again so replay puts them in flight.
+          const runs = [...t.queues.map((run, q) => ({ run, q, toDlq: false })), { run: t.dlq, q: 0, toDlq: true }];
+          for (const { run, q, toDlq } of runs) {
+            for (let i = 0; i < run.msgs.length; i++) {
+              const m = run.msgs[i]!;
+              const count = run.counts[i]! - (i < run.inflight ? 1 : 0);
+              if (count === 0 && !toDlq) sink.publish(ns, t.name, q, m);
+              else sink.publishEx(ns, t.name, q, m, { ...plain, toDlq, deliveryCount: count });
+              if (++n % SLICE === 0) yield;
             }
-            if (inflight.length > 0) sink.pop(ns, t.name, q, inflight.length, false);
+            if (run.inflight > 0) {
+              if (toDlq) sink.dlqPop(ns, t.name, run.inflight, false);
+              else sink.pop(ns, t.name, q, run.inflight, false);
+            }
+          }
+          for (const h of t.held) {
+            sink.publishEx(ns, t.name, h.queue, h.msg, { ...plain, deliveryCount: h.count, visibleAt: h.at });
+            if (++n % SLICE === 0) yield;
+          }
+          for (const e of t.dedup) {
+            sink.dedup(ns, t.name, e.key, e.id, e.queue, e.expiresAt);
+            if (++n % SLICE === 0) yield;
           }
         }
       }
     })();
   };
+}
+
+/** In-flight then pending messages of one queue, with their delivery counts as of now. */
+function captureRun(inflight: StoredMessage[], pending: Deque<StoredMessage>): { msgs: StoredMessage[]; counts: Uint32Array; inflight: number } {
+  const msgs = inflight.concat(pending.toArray());
+  const counts = new Uint32Array(msgs.length);
+  for (let i = 0; i < msgs.length; i++) counts[i] = msgs[i]!.deliveryCount;
+  return { msgs, counts, inflight: inflight.length };
+}
+
+function captureHeld(t: Topic): { msg: StoredMessage; at: number; queue: number; count: number }[] {
+  const out = [];
+  for (const { msg, at } of t.held.values()) out.push({ msg, at, queue: msg.queueId, count: msg.deliveryCount });
+  return out;
+}
+
+function replayedMessage(t: Topic, queue: number, rec: MessageRecordFields, deliveryCount: number): StoredMessage {
+  return {
+    id: rec.id,
+    namespace: t.namespace,
+    topic: t.name,
+    queueId: queue,
+    payload: rec.payload,
+    timestampMs: rec.timestampMs,
+    headers: rec.headers,
+    deliveryCount,
+    state: MessageState.Pending,
+    deadline: 0,
+    holder: undefined,
+  };
+}
+
+function checkIds(ids: readonly string[]): void {
+  if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw invalid('message_ids must be a list of strings');
+}
+
+function checkDuration(field: string, ms: number, max: number): void {
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > max) {
+    throw invalid(`${field} ${ms} is out of range: use whole milliseconds 0..${max}`);
+  }
+}
+
+function checkPublishExtras(opts: PublishOptions): void {
+  if (opts.delayMs !== undefined && opts.deliverAt !== undefined) {
+    throw invalid('delay_ms and deliver_at are both set: give one of them');
+  }
+  if (opts.delayMs !== undefined) checkDuration('delay_ms', opts.delayMs, MAX_DELAY_MS);
+  if (opts.deliverAt !== undefined) {
+    const at = opts.deliverAt;
+    if (typeof at !== 'number' || !Number.isFinite(at) || at < 0 || at > Date.now() + MAX_DELAY_MS) {
+      throw invalid(`deliver_at ${at} is invalid: use a Unix time in milliseconds at most 30 days ahead`);
+    }
+  }
+  const id = opts.dedupId;
+  if (id !== undefined && (typeof id !== 'string' || id.length < 1 || id.length > MAX_DEDUP_ID)) {
+    throw invalid(`dedup_id must be a string of 1..${MAX_DEDUP_ID} characters`);
+  }
+}
+
+/** Applies a policy change to `base`, validating the result. */
+function mergePolicy(base: TopicPolicy, input: TopicPolicyInput): TopicPolicyFields {
+  if (typeof input !== 'object' || input === null) throw invalid('policy must be an object');
+  const r = input.retry ?? {};
+  const p: TopicPolicyFields = {
+    maxRetries: r.maxRetries ?? base.retry.maxRetries,
+    baseMs: r.baseMs ?? base.retry.baseMs,
+    capMs: r.capMs ?? base.retry.capMs,
+    dedupWindowMs: input.dedupWindowMs ?? base.dedupWindowMs,
+  };
+  if (!Number.isInteger(p.maxRetries) || p.maxRetries < -1 || p.maxRetries > MAX_RETRIES) {
+    throw invalid(`retry.max_retries ${p.maxRetries} is out of range: use 0..${MAX_RETRIES}, or -1 to retry forever`);
+  }
+  checkDuration('retry.base_ms', p.baseMs, MAX_DELAY_MS);
+  checkDuration('retry.cap_ms', p.capMs, MAX_DELAY_MS);
+  if (p.capMs < p.baseMs) throw invalid(`retry.cap_ms ${p.capMs} is below retry.base_ms ${p.baseMs}: the cap must be at least the base`);
+  checkDuration('dedup_window_ms', p.dedupWindowMs, MAX_DEDUP_WINDOW_MS);
+  return p;
+}
+
+/**
+ * The retry delay after delivery number `deliveryCount`: base * 2^(n-1),
+ * capped, with "equal jitter" (a uniform draw in [d/2, d]) so that
+ * consumers failing together do not retry together.
+ */
+function backoff(policy: TopicPolicy, deliveryCount: number): number {
+  const { baseMs, capMs } = policy.retry;
+  const d = Math.min(capMs, baseMs * 2 ** Math.max(0, deliveryCount - 1));
+  return Math.round(d / 2 + Math.random() * (d / 2));
+}
+
+/**
+ * A page of a deque without consuming it. The cursor is the absolute
+ * position (`headSeq` + index) and id of the last message returned: pops
+ * at the head do not disturb it. When that message has left its position
+ * (consumed, moved), the page resumes at the same position, so a message
+ * may then be skipped or shown twice.
+ */
+function peekDeque(d: Deque<StoredMessage>, headSeq: number, opts: PeekOptions): PeekResult {
+  const limit = opts.limit ?? 20;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PEEK) throw invalid(`limit ${limit} is out of range: use 1..${MAX_PEEK}`);
+  const order = opts.order ?? 'asc';
+  if (order !== 'asc' && order !== 'desc') throw invalid(`order ${JSON.stringify(order)} is invalid: use 'asc' or 'desc'`);
+  const preview = opts.previewBytes;
+  if (preview !== undefined && (!Number.isInteger(preview) || preview < 0)) {
+    throw invalid(`preview_bytes ${preview} is invalid: use a whole number of bytes, 0 or more`);
+  }
+  const step = order === 'asc' ? 1 : -1;
+  let i = order === 'asc' ? 0 : d.length - 1;
+  if (opts.cursor !== undefined && opts.cursor !== '') {
+    const c = parseCursor(opts.cursor);
+    const at = c.pos - headSeq;
+    const same = d.at(at)?.id === c.id;
+    i = same ? at + step : order === 'asc' ? Math.max(0, at) : Math.min(d.length - 1, at);
+  }
+  const messages: PeekedMessage[] = [];
+  let last = -1;
+  for (; i >= 0 && i < d.length && messages.length < limit; i += step) {
+    const m = d.at(i)!;
+    const payload = preview !== undefined && preview < m.payload.length ? m.payload.subarray(0, preview) : m.payload;
+    messages.push({
+      id: m.id,
+      namespace: m.namespace,
+      topic: m.topic,
+      queueId: m.queueId,
+      payload,
+      timestampMs: m.timestampMs,
+      headers: m.headers,
+      deliveryCount: m.deliveryCount,
+      payloadSize: m.payload.length,
+    });
+    last = i;
+  }
+  const more = i >= 0 && i < d.length;
+  const nextCursor = more && last >= 0 ? Buffer.from(`${headSeq + last}:${d.at(last)!.id}`).toString('base64url') : undefined;
+  return { messages, nextCursor };
+}
+
+function parseCursor(cursor: string): { pos: number; id: string } {
+  const text = typeof cursor === 'string' ? Buffer.from(cursor, 'base64url').toString() : '';
+  const colon = text.indexOf(':');
+  const pos = Number(text.slice(0, colon));
+  if (colon < 1 || !Number.isInteger(pos)) throw invalid(`cursor ${JSON.stringify(cursor)} is not one this broker returned: pass nextCursor unchanged`);
+  return { pos, id: text.slice(colon + 1) };
 }
 
 function checkName(kind: string, name: string): void {

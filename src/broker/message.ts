@@ -4,9 +4,18 @@ export type Headers = Readonly<Record<string, string>>;
 export const enum MessageState {
   Pending = 0,
   InFlight = 1,
-  /** Acked, auto-acked, or its topic was deleted. */
+  /** Acked, auto-acked, dead-lettered, or its topic was deleted. */
   Gone = 2,
+  /** Held until a visible time: a delayed publish, or a nack waiting for its retry. */
+  Held = 3,
 }
+
+/** The `queueId` of a message in (or in flight from) its topic's dead-letter queue. */
+export const DLQ_QUEUE_ID = -1;
+
+/** Headers a dead-lettered message carries beside its own (issue 8: reason and delivery count). */
+export const DLQ_REASON_HEADER = '_dlq_reason';
+export const DLQ_COUNT_HEADER = '_delivery_count';
 
 /**
  * A message as the core stores it. Fronts read it (through `Delivery`) to
@@ -18,7 +27,7 @@ export interface StoredMessage {
   readonly id: string;
   readonly namespace: string;
   readonly topic: string;
-  /** The queue that holds it now (changes when stolen, rebalanced or drained). */
+  /** The queue that holds it now (changes when stolen, rebalanced or drained); DLQ_QUEUE_ID in the dead-letter queue. */
   queueId: number;
   /** Owned copy, never a view into a network frame. */
   readonly payload: Uint8Array;

@@ -6,10 +6,40 @@
  * (DESIGN.md, "Recovery").
  */
 import { Deque } from './deque.js';
-import { MessageState, type StoredMessage } from './message.js';
-import type { Move } from '../aof/store.js';
+import { DLQ_COUNT_HEADER, DLQ_QUEUE_ID, DLQ_REASON_HEADER, type Headers, MessageState, type StoredMessage } from './message.js';
+import type { Move, TopicPolicyFields } from '../aof/store.js';
 import type { Subscriber } from './subscription.js';
 
+/** A topic's retry and dedup policy (issue 8). `maxRetries` -1: retried forever, never dead-lettered. */
+export interface TopicPolicy {
+  readonly retry: { readonly maxRetries: number; readonly baseMs: number; readonly capMs: number };
+  readonly dedupWindowMs: number;
+}
+
+export const DEFAULT_POLICY: TopicPolicy = Object.freeze({
+  retry: Object.freeze({ maxRetries: -1, baseMs: 1000, capMs: 60_000 }),
+  dedupWindowMs: 3_600_000,
+});
+
+export function policyFields(p: TopicPolicy): TopicPolicyFields {
+  return { maxRetries: p.retry.maxRetries, baseMs: p.retry.baseMs, capMs: p.retry.capMs, dedupWindowMs: p.dedupWindowMs };
+}
+
+/** A held message (delayed publish or nack waiting for its retry) and the absolute time (Unix ms) it becomes visible. */
+export interface HeldEntry {
+  readonly at: number;
+  readonly msg: StoredMessage;
+  /** Insertion order, to break ties between equal times the same way live and after replay. */
+  seq: number;
+}
+
+/** One dedup window entry: `key` answers message `id` on `queue` until `expiresAt` (Unix ms). */
+export interface DedupEntry {
+  readonly key: string;
+  readonly id: string;
+  readonly queue: number;
+  readonly expiresAt: number;
+}
 
 export class Queue {
   readonly pending = new Deque<StoredMessage>();
@@ -19,6 +49,17 @@ export class Queue {
   /** Set while the queue waits in the broker's delivery list. */
   scheduled = false;
   removed = false;
+  /** Messages ever popped from the head minus those pushed back there: `headSeq + i` names position i for peek cursors. */
+  headSeq = 0;
+  // Totals since startup (not persisted: replay rebuilds then zeroes them) and their rates (msgs/s, EWMA).
+  published = 0;
+  acked = 0;
+  redelivered = 0;
+  deadLettered = 0;
+  publishRate = 0;
+  ackRate = 0;
+  private lastPublished = 0;
+  private lastAcked = 0;
 
   constructor(
     readonly topic: Topic,
@@ -28,6 +69,19 @@ export class Queue {
   hasReadySubscriber(): boolean {
     for (const s of this.subscribers) if (s.ready()) return true;
     return false;
+  }
+
+  /** One rate sample `dtSec` after the previous one; `alpha` weighs it against the past. */
+  sampleRates(dtSec: number, alpha: number): void {
+    this.publishRate += alpha * ((this.published - this.lastPublished) / dtSec - this.publishRate);
+    this.ackRate += alpha * ((this.acked - this.lastAcked) / dtSec - this.ackRate);
+    this.lastPublished = this.published;
+    this.lastAcked = this.acked;
+  }
+
+  resetCounters(): void {
+    this.published = this.acked = this.redelivered = this.deadLettered = 0;
+    this.publishRate = this.ackRate = this.lastPublished = this.lastAcked = 0;
   }
 }
 
@@ -43,6 +97,16 @@ export class Topic {
   subscriberCount = 0;
   deleted = false;
   drainTimer: NodeJS.Timeout | undefined;
+  policy: TopicPolicy = DEFAULT_POLICY;
+  /** Held messages by id, in the order they were held. */
+  readonly held = new Map<string, HeldEntry>();
+  /** Dead-letter queue: messages past their retries, FIFO. */
+  readonly dlq = new Deque<StoredMessage>();
+  /** `headSeq` of the dead-letter queue (see Queue.headSeq). */
+  dlqHeadSeq = 0;
+  /** Dedup window by dedup id, and the same entries in insertion order for expiry without scans. */
+  readonly dedup = new Map<string, DedupEntry>();
+  readonly dedupOrder = new Deque<DedupEntry>();
 
   constructor(
     readonly namespace: string,
@@ -61,7 +125,24 @@ export class Topic {
   }
 
   publish(queue: number, msg: StoredMessage): void {
-    this.queues[queue]!.pending.pushBack(msg);
+    const q = this.queues[queue]!;
+    q.pending.pushBack(msg);
+    q.published++;
+  }
+
+  /** A message held until `at` (Unix ms) on `queue`: a delayed publish, or a snapshot's held message. */
+  hold(queue: number, msg: StoredMessage, at: number): HeldEntry {
+    msg.queueId = queue;
+    msg.state = MessageState.Held;
+    const entry: HeldEntry = { at, msg, seq: 0 };
+    this.held.set(msg.id, entry);
+    return entry;
+  }
+
+  /** Appends to the dead-letter queue as is (snapshots). */
+  pushDlq(msg: StoredMessage): void {
+    msg.queueId = DLQ_QUEUE_ID;
+    this.dlq.pushBack(msg);
   }
 
   /**
@@ -69,12 +150,26 @@ export class Topic {
    * in flight; with it they are gone for good. Returns what was popped.
    */
   pop(queue: number, count: number, autoAck: boolean): StoredMessage[] {
-    const pending = this.queues[queue]!.pending;
+    const q = this.queues[queue]!;
+    const out = this.popFrom(q.pending, count, autoAck);
+    q.headSeq += out.length;
+    return out;
+  }
+
+  /** Pops up to `count` from the head of the dead-letter queue, as `pop` does from a queue. */
+  popDlq(count: number, autoAck: boolean): StoredMessage[] {
+    const out = this.popFrom(this.dlq, count, autoAck);
+    this.dlqHeadSeq += out.length;
+    return out;
+  }
+
+  private popFrom(pending: Deque<StoredMessage>, count: number, autoAck: boolean): StoredMessage[] {
     const n = Math.min(count, pending.length);
     const out = new Array<StoredMessage>(n);
+    let redelivered = 0;
     for (let i = 0; i < n; i++) {
       const msg = pending.popFront()!;
-      msg.deliveryCount++;
+      if (++msg.deliveryCount > 1) redelivered++;
       if (autoAck) {
         msg.state = MessageState.Gone;
       } else {
@@ -83,6 +178,7 @@ export class Topic {
       }
       out[i] = msg;
     }
+    if (redelivered > 0 && n > 0 && out[0]!.queueId >= 0) this.queues[out[0]!.queueId]!.redelivered += redelivered;
     return out;
   }
 
@@ -94,6 +190,7 @@ export class Topic {
       if (msg === undefined) continue;
       this.inflight.delete(id);
       msg.state = MessageState.Gone;
+      if (msg.queueId >= 0) this.queues[msg.queueId]!.acked++;
       found.push(msg);
     }
     return found;
@@ -110,10 +207,137 @@ export class Topic {
       if (msg === undefined) continue;
       this.inflight.delete(msg.id);
       msg.state = MessageState.Pending;
-      this.queues[msg.queueId]!.pending.pushFront(msg);
+      if (msg.queueId === DLQ_QUEUE_ID) {
+        this.dlq.pushFront(msg);
+        this.dlqHeadSeq--;
+      } else {
+        const q = this.queues[msg.queueId]!;
+        q.pending.pushFront(msg);
+        q.headSeq--;
+      }
       found.push(msg);
     }
     return found;
+  }
+
+  /** Nacked in-flight messages, held until `visibleAt[i]` (Unix ms). Returns the held entries. */
+  nack(ids: readonly string[], visibleAt: readonly number[]): HeldEntry[] {
+    const out: HeldEntry[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const msg = this.inflight.get(ids[i]!);
+      if (msg === undefined || msg.queueId === DLQ_QUEUE_ID) continue;
+      this.inflight.delete(msg.id);
+      out.push(this.hold(msg.queueId, msg, visibleAt[i]!));
+    }
+    return out;
+  }
+
+  /**
+   * Held messages whose time came, to the tail of their queue in this
+   * order (a draining queue's go to an active one, as `finishResize` would
+   * move them). Returns the messages made visible.
+   */
+  makeVisible(ids: readonly string[]): StoredMessage[] {
+    const out: StoredMessage[] = [];
+    for (const id of ids) {
+      const entry = this.held.get(id);
+      if (entry === undefined) continue;
+      this.held.delete(id);
+      const msg = entry.msg;
+      if (msg.queueId >= this.activeCount) msg.queueId %= this.activeCount;
+      msg.state = MessageState.Pending;
+      this.queues[msg.queueId]!.pending.pushBack(msg);
+      out.push(msg);
+    }
+    return out;
+  }
+
+  /**
+   * In-flight messages past their retries, to the tail of the dead-letter
+   * queue as new messages (same id, payload and timestamp) whose headers
+   * add the reason and the delivery count. Returns them.
+   */
+  deadLetter(reason: string, ids: readonly string[]): StoredMessage[] {
+    const out: StoredMessage[] = [];
+    for (const id of ids) {
+      const msg = this.inflight.get(id);
+      if (msg === undefined || msg.queueId === DLQ_QUEUE_ID) continue;
+      this.inflight.delete(id);
+      msg.state = MessageState.Gone;
+      this.queues[msg.queueId]!.deadLettered++;
+      const dead: StoredMessage = {
+        ...msg,
+        queueId: DLQ_QUEUE_ID,
+        headers: { ...msg.headers, [DLQ_REASON_HEADER]: reason, [DLQ_COUNT_HEADER]: String(msg.deliveryCount) },
+        deliveryCount: 0,
+        state: MessageState.Pending,
+        deadline: 0,
+        holder: undefined,
+      };
+      this.dlq.pushBack(dead);
+      out.push(dead);
+    }
+    return out;
+  }
+
+  /**
+   * Moves `queues.length` messages from the head of the dead-letter queue
+   * to the tails of `queues` (message i to queues[i]), without their
+   * dead-letter headers and with a fresh delivery count.
+   */
+  redrive(queues: readonly number[]): StoredMessage[] {
+    const out: StoredMessage[] = [];
+    for (const queue of queues) {
+      const dead = this.dlq.popFront();
+      if (dead === undefined) break;
+      this.dlqHeadSeq++;
+      dead.state = MessageState.Gone;
+      const msg: StoredMessage = {
+        ...dead,
+        queueId: queue,
+        headers: withoutDlqHeaders(dead.headers),
+        deliveryCount: 0,
+        state: MessageState.Pending,
+        deadline: 0,
+        holder: undefined,
+      };
+      this.queues[queue]!.pending.pushBack(msg);
+      out.push(msg);
+    }
+    return out;
+  }
+
+  setPolicy(p: TopicPolicyFields): void {
+    this.policy = Object.freeze({
+      retry: Object.freeze({ maxRetries: p.maxRetries, baseMs: p.baseMs, capMs: p.capMs }),
+      dedupWindowMs: p.dedupWindowMs,
+    });
+  }
+
+  /** Records a dedup window entry (a later one for the same key replaces it). */
+  addDedup(key: string, id: string, queue: number, expiresAt: number): void {
+    const entry: DedupEntry = { key, id, queue, expiresAt };
+    this.dedup.set(key, entry);
+    this.dedupOrder.pushBack(entry);
+  }
+
+  /** The live dedup entry for `key` at time `now`, if any. */
+  findDedup(key: string, now: number): DedupEntry | undefined {
+    const e = this.dedup.get(key);
+    return e !== undefined && e.expiresAt > now ? e : undefined;
+  }
+
+  /**
+   * Forgets entries expired at `now`, oldest first. After a window was
+   * shortened an older entry may outlive a newer one here; `findDedup`
+   * checks the time, so that only delays freeing its memory.
+   */
+  pruneDedup(now: number): void {
+    const order = this.dedupOrder;
+    while (order.length > 0 && order.peekFront()!.expiresAt <= now) {
+      const e = order.popFront()!;
+      if (this.dedup.get(e.key) === e) this.dedup.delete(e.key);
+    }
   }
 
   /** Tail moves (steal, rebalance): order kept, moved messages take their new queue id. */
@@ -191,6 +415,9 @@ export class Topic {
     for (const msg of this.inflight.values()) {
       if (msg.queueId >= this.activeCount) msg.queueId = msg.queueId % this.activeCount;
     }
+    for (const { msg } of this.held.values()) {
+      if (msg.queueId >= this.activeCount) msg.queueId = msg.queueId % this.activeCount;
+    }
     this.version++;
     return removed;
   }
@@ -200,6 +427,11 @@ export class Topic {
     this.deleted = true;
     for (const msg of this.inflight.values()) msg.state = MessageState.Gone;
     this.inflight.clear();
+    for (const { msg } of this.held.values()) msg.state = MessageState.Gone;
+    this.held.clear();
+    this.dlq.clear();
+    this.dedup.clear();
+    this.dedupOrder.clear();
     for (const q of this.queues) {
       q.removed = true;
       q.pending.clear();
@@ -212,4 +444,16 @@ export class Topic {
     for (const q of this.queues) n += q.pending.length;
     return n;
   }
+}
+
+function withoutDlqHeaders(headers: Headers | undefined): Headers | undefined {
+  if (headers === undefined) return undefined;
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const k in headers) {
+    if (k === DLQ_REASON_HEADER || k === DLQ_COUNT_HEADER) continue;
+    out[k] = headers[k]!;
+    n++;
+  }
+  return n === 0 ? undefined : out;
 }
