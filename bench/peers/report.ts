@@ -143,7 +143,7 @@ export function svgChart(rows: readonly Row[], ctx: Context): string {
   const labelW = 300;
   const plotW = 520;
   const top = 70;
-  const width = labelW + plotW + 90;
+  const width = labelW + plotW + 140;
   const height = top + rows.length * rowH + 30 + 5 * 16 + 10;
   const span = 3; // log2(8)
   const x = (adv: number): number => Math.round(10 * (labelW + plotW / 2 + (Math.max(-span, Math.min(span, Math.log2(adv))) / span) * (plotW / 2))) / 10;
