@@ -2,9 +2,9 @@
 # Installs the brokers that `npm run bench:peers` measures MQLite against,
 # from Debian's packages, when they are missing: redis-server (Redis 7) and
 # nats-server (NATS with JetStream). Needs root (or sudo) for apt-get.
-# The Debian packages also enable system services; the benchmark never uses
-# them (it starts its own instances on free loopback ports), so the script
-# stops any it started through the install.
+# The benchmark never uses the packages' system services (it starts its own
+# instances on free loopback ports): where no policy-rc.d exists, one is put
+# in place for the install so that apt does not start them.
 set -euo pipefail
 
 missing=()
