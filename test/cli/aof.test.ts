@@ -138,13 +138,20 @@ describe("aof rewrite against the broker's own HTTP front", () => {
       // The route is added to the HTTP front separately: until it is there, there is nothing to test here.
       if (r.code === 1 && /no route for POST/.test(r.stderr)) ctx.skip();
       expect(r.code, r.stderr).toBe(0);
-      // The namespace, the topic and the 6 messages still pending.
-      expect(r.json()).toMatchObject({ ok: true, records: 8, bytes: expect.any(Number), seconds: expect.any(Number) });
+      const res = r.json();
+      expect(res).toMatchObject({ ok: true, records: expect.any(Number), bytes: expect.any(Number), seconds: expect.any(Number) });
+      // At least the namespace, the topic and the 6 messages still pending.
+      expect(res.records).toBeGreaterThanOrEqual(8);
     } finally {
       await b.stop();
     }
     const checked = await runCli(['--json', 'aof', 'check', dir]);
     expect(checked.code, checked.stderr).toBe(0);
     expect(checked.json().files.map((f: { type: string }) => f.type)).toContain('base');
+    // What the rewritten AOF replays to: the 6 messages not consumed.
+    const reopened = await FileStore.open({ dir, fsync: 'no', rewriteMinSize: 1 << 30, rewritePercentage: 0 });
+    const { broker } = await Broker.open({ store: reopened });
+    expect(broker.stats().pending).toBe(6);
+    await broker.close();
   });
 });
