@@ -12,7 +12,7 @@ export interface Settings {
   warmupSeconds: number;
   /** Messages drained by the consume workload (after an untimed 5%). */
   consumeCount: number;
-  /** Timed round trips of the push-latency workload (after an untimed 10%). */
+  /** Timed round trips of the push-latency workload (after an untimed 50%: JIT on both sides). */
   latencySamples: number;
 }
 
@@ -144,7 +144,7 @@ const pushLatencyWorkload: Workload = {
   async run(q, s) {
     let arrived: (() => void) | undefined;
     const close = await q.subscribe(() => arrived?.());
-    const warm = Math.ceil(s.latencySamples * 0.1);
+    const warm = Math.ceil(s.latencySamples * 0.5);
     const samples: number[] = [];
     try {
       for (let i = 0; i < warm + s.latencySamples; i++) {
