@@ -113,7 +113,7 @@ describe('aof rewrite (online, over the HTTP admin route)', () => {
     expect(r.json()).toEqual({ ok: true, records: 42, bytes: 4096, seconds: 0.25 });
     expect(calls).toContain('POST /v1/admin/aof/rewrite');
     const human = await runCli(['--proto', 'http', '--port', String(port), 'aof', 'rewrite']);
-    expect(human.stdout).toBe('AOF rewritten: 42 records, 4096 bytes in 0.25 s\n');
+    expect(human.stdout).toBe('AOF rewritten: 42 records, 4096 bytes in 0.250 s\n');
   });
 
   it("a refusal exits 1 with the server's reason", async () => {

@@ -128,5 +128,6 @@ export async function aofRewrite(ctx: Ctx): Promise<void> {
   }
   const d = env.data ?? {};
   if (ctx.out.json) return ctx.out.jsonResult({ ok: true, records: d.records, bytes: d.bytes, seconds: d.seconds });
-  ctx.out.done(`AOF rewritten: ${d.records ?? '?'} records, ${d.bytes ?? '?'} bytes in ${d.seconds ?? '?'} s`);
+  const seconds = typeof d.seconds === 'number' ? d.seconds.toFixed(3) : '?';
+  ctx.out.done(`AOF rewritten: ${d.records ?? '?'} records, ${d.bytes ?? '?'} bytes in ${seconds} s`);
 }
