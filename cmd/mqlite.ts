@@ -67,6 +67,36 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.log.level, config.log.format);
 
+  // Installed before anything starts, so a signal at any moment of startup
+  // gets the graceful path.
+  let broker: Broker | undefined;
+  let fronts: Record<string, FrontHandle> = {};
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: closing fronts, then flushing the AOF');
+    const bound = setTimeout(() => {
+      log.error({ boundMs: SHUTDOWN_BOUND_MS }, 'shutdown took too long; exiting without a clean close');
+      process.exit(1);
+    }, SHUTDOWN_BOUND_MS);
+    bound.unref();
+    await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
+    try {
+      await broker?.close();
+    } catch (err) {
+      log.error({ err }, 'closing the AOF failed: the last writes may not be durable');
+      process.exit(1);
+    }
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
   const { aof } = config.persistence;
   const store = config.persistence.enabled
     ? await FileStore.open({
@@ -79,7 +109,7 @@ async function main(): Promise<void> {
       })
     : undefined;
   const started = performance.now();
-  const { broker, recovery } = await Broker.open({
+  const opened = await Broker.open({
     store,
     ackTimeoutMs: config.ack_timeout,
     drainTimeoutMs: config.drain_timeout,
@@ -92,6 +122,9 @@ async function main(): Promise<void> {
     },
     logger: log.child({ component: 'broker' }),
   });
+  broker = opened.broker;
+  const recovery = opened.recovery;
+  if (stopping) return;
   if (recovery) {
     log.info(
       {
@@ -112,7 +145,6 @@ async function main(): Promise<void> {
     log.warn('persistence is disabled: every message is lost when the process stops');
   }
 
-  let fronts: Record<string, FrontHandle>;
   try {
     fronts = await startFronts(broker, config, log);
   } catch (err) {
@@ -123,31 +155,6 @@ async function main(): Promise<void> {
   for (const [front, f] of Object.entries(fronts)) log.info({ front, host: config.server.host, port: f.port }, 'listening');
   log.info({ fronts: Object.keys(fronts) }, 'mqlite ready');
 
-  let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down: closing fronts, then flushing the AOF');
-    const bound = setTimeout(() => {
-      log.error({ boundMs: SHUTDOWN_BOUND_MS }, 'shutdown took too long; exiting without a clean close');
-      process.exit(1);
-    }, SHUTDOWN_BOUND_MS);
-    bound.unref();
-    await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
-    try {
-      await broker.close();
-    } catch (err) {
-      log.error({ err }, 'closing the AOF failed: the last writes may not be durable');
-      process.exit(1);
-    }
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 main().catch((err: unknown) => {

@@ -153,6 +153,12 @@ describe('topics', () => {
     expect(h.broker.listTopics('tp').find((t) => t.name === 'grow')?.queueCount).toBe(4);
   });
 
+  it('POST /v1/admin/aof/rewrite without persistence answers 409 naming the reason', async () => {
+    const r = await post('/v1/admin/aof/rewrite');
+    expect(r.status).toBe(409);
+    expect(r.json).toMatchObject({ success: false, message: expect.stringContaining('persistence is disabled') });
+  });
+
   it('POST rebalance answers 200; 404 unknown; 409 while draining', async () => {
     await h.broker.createTopic('tp', 'bal', 2);
     const r = await post('/v1/namespaces/tp/topics/bal/rebalance');

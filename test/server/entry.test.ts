@@ -4,7 +4,7 @@
  * the AOF and exits 0 without losing an answered publish.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,12 @@ describe('server entry', () => {
       Array.from({ length: 200 }, (_, i) => http(port, 'POST', '/v1/namespaces/shop/topics/orders/publish', { payload: { n: i } })),
     );
     expect(published.every((r) => r.status === 200)).toBe(true);
+    // Compaction on demand (mqlite-cli aof rewrite): a base file replaces what came before.
+    const rewrite = await http(port, 'POST', '/v1/admin/aof/rewrite');
+    expect(rewrite.status).toBe(200);
+    expect(rewrite.body.data).toMatchObject({ records: expect.any(Number), bytes: expect.any(Number) });
+    expect((rewrite.body.data as { records: number }).records).toBeGreaterThanOrEqual(202);
+    expect(readFileSync(join(dataDir, 'aof', 'appendonly.aof.manifest'), 'utf8')).toMatch(/base/);
     await first.stop();
     expect(await first.exitCode).toBe(0);
 
@@ -74,7 +80,8 @@ describe('server entry', () => {
       const { spawn } = require('node:child_process');
       const p = spawn(process.execPath, [${JSON.stringify(serverEntry)}], { cwd: ${JSON.stringify(cwd)}, env: { ...process.env, MQLITE_GRPC_PORT: '0', MQLITE_HTTP_PORT: '0', MQLITE_TCP_PORT: '0' } });
       let out = '';
-      p.stdout.on('data', (d) => { out += d; if (out.includes('mqlite ready')) p.kill('SIGTERM'); });
+      let signalled = false;
+      p.stdout.on('data', (d) => { out += d; if (!signalled && out.includes('mqlite ready')) { signalled = true; p.kill('SIGTERM'); } });
       p.on('exit', (code) => { process.stdout.write(out); process.exit(code); });
     `], { encoding: 'utf8', timeout: 20_000 });
     expect(r.status).toBe(0);

@@ -146,6 +146,12 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     return okData(`{"new_queue_count":${r.newQueueCount},"version":${r.version},"draining":${r.draining}}`);
   };
 
+  /** Extension: compact the AOF now (`mqlite-cli aof rewrite`); answers once the new base is in place. */
+  const rewriteAof: RouteHandler = async () => {
+    const r = await broker.rewrite();
+    return okData(`{"records":${r.records},"bytes":${r.bytes},"seconds":${r.seconds}}`);
+  };
+
   const rebalanceTopic: RouteHandler = async ({ c }) => {
     await broker.rebalanceTopic(ns(c), topic(c));
     return okMessage('topic rebalanced');
@@ -224,6 +230,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     { method: 'POST', path: `${queuePath}/consume`, handler: consume },
     { method: 'GET', path: `${queuePath}/subscribe`, handler: subscribe },
     { method: 'POST', path: `${queuePath}/ack`, handler: ack },
+    { method: 'POST', path: '/v1/admin/aof/rewrite', handler: rewriteAof },
     { method: 'GET', path: '/health', handler: health, whileClosing: true },
   ];
 
