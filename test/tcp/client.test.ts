@@ -128,6 +128,19 @@ describe('TcpClient transport errors', () => {
     await expect(TcpClient.connect({ host: '127.0.0.1', port, encoding: 'json', timeoutMs: 2000 })).rejects.toMatchObject({ code: 'TRANSPORT' });
   });
 
+  it('fails a request that gets no reply within timeoutMs', async () => {
+    const { createServer } = await import('node:net');
+    const accepted: import('node:net').Socket[] = [];
+    const silentServer = createServer((s) => accepted.push(s)); // accepts, never answers
+    await new Promise<void>((r) => silentServer.listen(0, '127.0.0.1', () => r()));
+    const port = (silentServer.address() as { port: number }).port;
+    const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'json', timeoutMs: 300 });
+    await expect(c.listNamespaces()).rejects.toMatchObject({ code: 'TRANSPORT', message: 'no reply within 300 ms' });
+    await c.close();
+    for (const s of accepted) s.destroy();
+    await new Promise((r) => silentServer.close(r));
+  });
+
   it('fails pending requests when the server goes away', async () => {
     const own = await startHarness();
     const c = await TcpClient.connect({ host: '127.0.0.1', port: own.port, encoding: 'protobuf' });
