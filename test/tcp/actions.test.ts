@@ -59,6 +59,9 @@ describe('JSON commands (encoding 0)', () => {
       data: 'messages acknowledged',
     });
 
+    // Go clients encode an empty id list as null
+    expect((await c.jsonCall({ action: 'ack', data: { namespace: 'j', topic: 't', queue_id: 1, message_ids: null } })).status).toBe('ok');
+
     const resized = await c.jsonCall({ action: 'resize_topic', data: { namespace: 'j', name: 't', new_queue_count: 4 } });
     expect(resized).toEqual({ status: 'ok', data: { new_queue_count: 4, version: 1, draining: false } });
     expect(await c.jsonCall({ action: 'rebalance_topic', data: { namespace: 'j', name: 't' } })).toEqual({

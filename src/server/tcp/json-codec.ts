@@ -68,6 +68,7 @@ function headers(data: Obj): Record<string, string> | undefined {
 function stringArray(data: Obj, key: string): string[] {
   const v = data[key];
   if (v === undefined) throw new CommandError(`missing field data.${key} (an array of strings)`);
+  if (v === null) return []; // Go encodes an empty (nil) slice as null
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
     throw new CommandError(`field data.${key} must be an array of strings`);
   }
