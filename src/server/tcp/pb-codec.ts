@@ -65,9 +65,20 @@ interface Fields {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Never written: only ack reads `ids` (T_STRING_4 is a map entry for publish). */
+const NO_IDS: string[] = [];
+
+/** Reused for every command: the builders copy what they keep. */
+const scratch: Fields = { s1: '', s2: '', s5: undefined, v3: 0, v4: 0, v5: 0, v6: undefined, payload: EMPTY, headers: undefined, ids: [] };
 
 function readFields(r: ProtoReader, action: Action): Fields {
-  const f: Fields = { s1: '', s2: '', s5: undefined, v3: 0, v4: 0, v5: 0, v6: undefined, payload: EMPTY, headers: undefined, ids: [] };
+  const f = scratch;
+  f.s1 = f.s2 = '';
+  f.s5 = f.v6 = undefined;
+  f.v3 = f.v4 = f.v5 = 0;
+  f.payload = EMPTY;
+  f.headers = undefined;
+  f.ids = action === 'ack' ? [] : NO_IDS;
   while (!r.done) {
     const t = r.tag();
     switch (t) {
@@ -83,7 +94,8 @@ function readFields(r: ProtoReader, action: Action): Fields {
       case T_STRING_4:
         // PublishRequest.headers (map) and AckRequest.message_ids share field 4
         if (action === 'publish') r.mapEntry((f.headers ??= {}));
-        else f.ids.push(r.string());
+        else if (action === 'ack') f.ids.push(r.string());
+        else r.skip(WIRE_LEN);
         break;
       case T_STRING_5:
         f.s5 = r.string();
@@ -129,13 +141,17 @@ const builders: { [A in Action]: (f: Fields) => Command & { action: A } } = {
   ack: (f) => ({ action: 'ack', args: { namespace: f.s1, topic: f.s2, queueId: f.v3, messageIds: f.ids } }),
 };
 
+const EMPTY_BUF = Buffer.alloc(0);
+const envelopeReader = new ProtoReader(EMPTY_BUF, 0, 0);
+const dataReader = new ProtoReader(EMPTY_BUF, 0, 0);
+
 const T_ACTION = (1 << 3) | WIRE_LEN;
 const T_REQUEST_ID = (2 << 3) | WIRE_LEN;
 
 export function decodePbCommand(buf: Buffer, start: number, end: number): PbRequest {
   let requestId: string | undefined;
   try {
-    const r = new ProtoReader(buf, start, end);
+    const r = envelopeReader.reset(buf, start, end);
     let action = '';
     let dataField = 0;
     let ds = 0;
@@ -161,7 +177,7 @@ export function decodePbCommand(buf: Buffer, start: number, end: number): PbRequ
     if (dataAction !== undefined && dataAction !== action) {
       return fail(requestId, `data holds a ${dataAction} request but action is ${JSON.stringify(action)}`);
     }
-    const fields = readFields(new ProtoReader(buf, ds, de), action);
+    const fields = readFields(dataReader.reset(buf, ds, de), action);
     return { command: builders[action](fields), requestId, error: undefined };
   } catch (err) {
     if (err instanceof ProtoDecodeError) return fail(requestId, `malformed protobuf: ${err.message}`);

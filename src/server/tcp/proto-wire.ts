@@ -23,10 +23,18 @@ export class ProtoReader {
   re = 0;
 
   constructor(
-    readonly buf: Buffer,
+    public buf: Buffer,
     public pos: number,
     public end: number,
   ) {}
+
+  /** Points the reader at `buf[pos, end)` (readers are reused on hot paths). */
+  reset(buf: Buffer, pos: number, end: number): this {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+    return this;
+  }
 
   get done(): boolean {
     return this.pos >= this.end;
