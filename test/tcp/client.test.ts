@@ -120,6 +120,18 @@ for (const encoding of ['json', 'protobuf'] as const) {
   });
 }
 
+describe('TcpClient close', () => {
+  it('ends the subscriptions opened through the client', async () => {
+    const c = await TcpClient.connect({ host: '127.0.0.1', port: h.port, encoding: 'protobuf' });
+    await c.createNamespace('client-close');
+    await c.createTopic('client-close', 't', 1);
+    let ended: unknown = 'open';
+    await c.subscribe('client-close', 't', 0, { autoAck: true, onMessage: () => {}, onEnd: (e) => (ended = e) });
+    await c.close();
+    expect(ended).toBeUndefined();
+  });
+});
+
 describe('TcpClient transport errors', () => {
   it('rejects connect to a closed port with TRANSPORT', async () => {
     const own = await startHarness();

@@ -261,6 +261,9 @@ function ackPb(ns: string, topic: string, queueId: number, ids: readonly string[
 }
 
 export class TcpClient implements MqliteClient {
+  /** Open subscriptions: close() ends them too. */
+  private readonly subscriptions = new Set<TcpSubscription>();
+
   private constructor(
     private readonly conn: FramedConnection,
     private readonly opts: TcpClientOptions,
@@ -402,11 +405,17 @@ export class TcpClient implements MqliteClient {
       await conn.close();
       throw err;
     }
-    conn.onClose = (err) => end(err);
-    return new TcpSubscription(conn, namespace, topic, queueId);
+    const sub = new TcpSubscription(conn, namespace, topic, queueId);
+    this.subscriptions.add(sub);
+    conn.onClose = (err) => {
+      this.subscriptions.delete(sub);
+      end(err);
+    };
+    return sub;
   }
 
-  close(): Promise<void> {
-    return this.conn.close();
+  /** Closes the connection and every subscription opened through this client. */
+  async close(): Promise<void> {
+    await Promise.all([this.conn.close(), ...[...this.subscriptions].map((s) => s.close())]);
   }
 }
