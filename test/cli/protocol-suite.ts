@@ -22,22 +22,25 @@ export function protocolSuite(proto: Proto): void {
     beforeAll(async () => {
       b = await startBroker({ ackTimeoutMs: 60_000 });
       cli = (args, opts) => runCli([...b.args(proto), ...args], opts);
+      // Each test makes its own topics in this namespace, so that one failure does not cascade.
+      await b.broker.createNamespace(ns);
     });
     afterAll(async () => {
       await b?.stop();
     });
 
     describe('namespaces and topics', () => {
-      it('ns create, ns list, topic create, topic list show what was created', async () => {
-        const created = await cli(['--json', 'ns', 'create', ns]);
+      it('ns create, topic create, topic list show what was created', async () => {
+        const made = `${ns}-made`;
+        const created = await cli(['--json', 'ns', 'create', made]);
         expect(created.code, created.stderr).toBe(0);
-        expect(created.json()).toEqual({ ok: true, namespace: ns });
-        expect(b.broker.listNamespaces()).toContain(ns);
+        expect(created.json()).toEqual({ ok: true, namespace: made });
+        expect(b.broker.listNamespaces()).toContain(made);
 
-        const topic = await cli(['topic', 'create', ns, 'orders', '--queues', '2']);
+        const topic = await cli(['topic', 'create', made, 'orders', '--queues', '2']);
         expect(topic.code, topic.stderr).toBe(0);
-        expect(topic.stdout).toBe(`topic ${ns}/orders created with 2 queues\n`);
-        const topics = await cli(['--json', 'topic', 'list', ns]);
+        expect(topic.stdout).toBe(`topic ${made}/orders created with 2 queues\n`);
+        const topics = await cli(['--json', 'topic', 'list', made]);
         expect(topics.json()).toEqual([{ name: 'orders', queue_count: 2, version: '0' }]);
       });
 
@@ -259,8 +262,33 @@ export function protocolSuite(proto: Proto): void {
         expect(b.broker.stats().inflight).toBe(inflightBefore);
       });
 
+      it('shows a resize of the topic as a notice, neither counted nor acked', async () => {
+        await b.broker.createTopic(ns, 'growing', 1);
+        let printed = '';
+        let exited = false;
+        const run = cli(['sub', ns, 'growing', '0', '--count', '1'], {
+          onSpawn: (child) => {
+            child.stdout!.on('data', (d: Buffer) => (printed += d.toString()));
+            child.on('exit', () => (exited = true));
+          },
+        });
+        // Grow the topic until the subscriber shows a notice (no assumption on when it subscribed).
+        let queues = 1;
+        while (!printed.includes('resized') && !exited) {
+          await b.broker.resizeTopic(ns, 'growing', ++queues);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await b.broker.publish(ns, 'growing', Buffer.from('{"after":"resize"}'), { queueId: 0 });
+        const r = await run;
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(new RegExp(`^-- topic ${ns}/growing resized: \\d+ queues, version \\d+$`, 'm'));
+        expect(r.stdout.trim().split('\n').at(-1)).toMatch(/\{"after":"resize"\}$/);
+        expect(r.stderr).toContain('received 1 message');
+      });
+
       it('an unknown queue exits 1 with the reason', async () => {
-        const r = await cli(['sub', ns, 'orders', '99', '--count', '1']);
+        await b.broker.createTopic(ns, 'two', 2);
+        const r = await cli(['sub', ns, 'two', '99', '--count', '1']);
         expect(r.code).toBe(1);
         expect(r.stderr).toMatch(/NOT_FOUND|not found|queue/i);
       });
