@@ -45,10 +45,11 @@ export async function topicList(ctx: Ctx, ns: string): Promise<void> {
 export async function topicResize(ctx: Ctx, ns: string, name: string, count: number): Promise<void> {
   const r = await (await ctx.client()).resizeTopic(ns, name, count);
   if (ctx.out.json) return ctx.out.jsonResult({ ok: true, new_queue_count: r.newQueueCount, version: r.version, draining: r.draining });
-  ctx.out.done(
-    `topic ${ns}/${name} resized to ${r.newQueueCount} queue${r.newQueueCount === 1 ? '' : 's'} (version ${r.version})` +
-      (r.draining ? ', draining the removed queues' : ''),
-  );
+  const queues = `${r.newQueueCount} queue${r.newQueueCount === 1 ? '' : 's'}`;
+  if (r.draining) {
+    // A shrink completes later: the version moves when the removed queues are drained.
+    ctx.out.done(`topic ${ns}/${name} shrinking to ${queues}: the removed queues drain first (version ${r.version} until then)`);
+  } else ctx.out.done(`topic ${ns}/${name} resized to ${queues} (version ${r.version})`);
 }
 
 export async function topicRebalance(ctx: Ctx, ns: string, name: string): Promise<void> {
