@@ -1,6 +1,7 @@
 /**
  * `mqlite-cli bench`, in the manner of `nats bench`: N publishers (each its
- * own connection, a window of requests in flight) and M auto-ack
+ * own client, a window of requests in flight; over http and grpc the
+ * clients share the runtime's connection pool) and M auto-ack
  * subscribers on a fresh topic; prints publish and consume throughput and
  * latency percentiles. Publish latency is the request's round trip; consume
  * latency is from the publish call to the delivery, read from a send time
