@@ -65,6 +65,18 @@ for (const encoding of ['json', 'protobuf'] as const) {
       await c.close();
     });
 
+    it('round-trips non-ASCII text, JSON and headers', async () => {
+      const c = await TcpClient.connect({ host: '127.0.0.1', port: h.port, encoding });
+      await c.createNamespace(`${ns}-u`);
+      await c.createTopic(`${ns}-u`, 't', 1);
+      const texts = ['{"clé":"välue ✓"}', '"quoted ✓"', '[1,2,{"x":null}]'];
+      for (const t of texts) await c.publish(`${ns}-u`, 't', t, { headers: { 'ключ': 'значение' }, routingKey: 'é' });
+      const got = await c.consume(`${ns}-u`, 't', 0, { batchSize: 10, autoAck: true });
+      expect(got.map((m) => JSON.parse(Buffer.from(m.payload).toString('utf8')))).toEqual(texts.map((t) => JSON.parse(t)));
+      expect(got[0]!.headers).toEqual({ 'ключ': 'значение' });
+      await c.close();
+    });
+
     it('rejects with the broker error code', async () => {
       const c = await TcpClient.connect({ host: '127.0.0.1', port: h.port, encoding });
       const err = await c.listTopics('no-such-ns').catch((e: unknown) => e);

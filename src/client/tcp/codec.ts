@@ -17,6 +17,7 @@ import {
   varintSize,
   writeBytesField,
   writeLenHeader,
+  writeString,
   writeStringField,
   writeVarint,
 } from '../../server/tcp/proto-wire.js';
@@ -114,20 +115,21 @@ export function writeCommand(
 const PUBLISH_ACTION = 'publish';
 
 let lastPayload: string | undefined;
-let lastPayloadText = '';
+let lastPayloadJson: Buffer = Buffer.alloc(0);
 
 /**
- * `payloadJsonText`, remembering the last string payload: deciding whether
- * a string is a JSON document parses it, and a client often publishes the
- * same payload again. (Strings only: bytes may change between calls.)
+ * The UTF-8 bytes of `payloadJsonText(payload)`, remembering the last string
+ * payload: deciding whether a string is a JSON document parses it, and a
+ * client often publishes the same payload again. (Strings only: bytes may
+ * change between calls.)
  */
-function jsonPayload(payload: Uint8Array | string): string {
-  if (typeof payload !== 'string') return payloadJsonText(payload);
+function jsonPayloadBytes(payload: Uint8Array | string): Buffer {
+  if (typeof payload !== 'string') return Buffer.from(payloadJsonText(payload), 'utf8');
   if (payload !== lastPayload) {
-    lastPayloadText = payloadJsonText(payload);
+    lastPayloadJson = Buffer.from(payloadJsonText(payload), 'utf8');
     lastPayload = payload;
   }
-  return lastPayloadText;
+  return lastPayloadJson;
 }
 
 /** The hot command, written straight into the output slab. */
@@ -144,11 +146,23 @@ export function writePublish(
   const routingKey = opts?.routingKey;
   const queueId = opts?.queueId;
   if (encoding === ENCODING_JSON) {
-    let data = `{"namespace":${JSON.stringify(namespace)},"topic":${JSON.stringify(topic)},"payload":${jsonPayload(payload)}`;
-    if (headers) data += `,"headers":${JSON.stringify(headers)}`;
-    if (routingKey) data += `,"routing_key":${JSON.stringify(routingKey)}`;
-    if (queueId !== undefined) data += `,"queue_id":${queueId}`;
-    out.json(jsonCommand(PUBLISH_ACTION, requestId, data + '}'));
+    // The payload's JSON text goes in as bytes: no 1 KiB string is built per message.
+    const head =
+      `{"action":"publish",${requestId === undefined ? '' : `"request_id":${JSON.stringify(requestId)},`}` +
+      `"data":{"namespace":${JSON.stringify(namespace)},"topic":${JSON.stringify(topic)},"payload":`;
+    let tail = '';
+    if (headers) tail += `,"headers":${JSON.stringify(headers)}`;
+    if (routingKey) tail += `,"routing_key":${JSON.stringify(routingKey)}`;
+    if (queueId !== undefined) tail += `,"queue_id":${queueId}`;
+    tail += '}}';
+    const body = jsonPayloadBytes(payload);
+    const headLen = utf8Length(head);
+    const tailLen = utf8Length(tail);
+    let pos = out.begin(ENCODING_JSON, headLen + body.length + tailLen);
+    const buf = out.buffer;
+    pos = writeString(buf, pos, head, headLen);
+    buf.set(body, pos);
+    writeString(buf, pos + body.length, tail, tailLen);
     return;
   }
   const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
