@@ -6,7 +6,7 @@
  * not a terminal it reads commands line by line and prints their results,
  * so scripts and tests drive it through a pipe.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
@@ -41,8 +41,12 @@ function historyFile(env: NodeJS.ProcessEnv): string | undefined {
 function loadHistory(file: string | undefined): string[] {
   if (file === undefined) return [];
   try {
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const kept = lines.slice(-HISTORY_SIZE);
+    // Lines are appended as they are typed: cut the file back now and then.
+    if (lines.length > 2 * HISTORY_SIZE) writeFileSync(file, kept.join('\n') + '\n');
     // readline wants the newest entry first.
-    return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').slice(-HISTORY_SIZE).reverse();
+    return kept.reverse();
   } catch {
     return [];
   }
