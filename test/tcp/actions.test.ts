@@ -171,6 +171,22 @@ describe('protobuf commands (encoding 1)', () => {
     c.close();
   });
 
+  it('reports a draining resize, and FAILED_PRECONDITION for a rebalance during it', async () => {
+    const c = await RawClient.open(h.port);
+    await c.pbCall({ action: 'create_namespace', data: { case: 'createNamespace', value: { name: 'pd' } } });
+    await c.pbCall({ action: 'create_topic', data: { case: 'createTopic', value: { namespace: 'pd', name: 't', queueCount: 4 } } });
+    await c.pbCall({ action: 'publish', data: { case: 'publish', value: { namespace: 'pd', topic: 't', payload: new Uint8Array([1]), queueId: 3 } } });
+    const r = await c.pbCall({ action: 'resize_topic', data: { case: 'resizeTopic', value: { namespace: 'pd', name: 't', newQueueCount: 2 } } });
+    expect(r.data).toMatchObject({ case: 'resizeTopicResponse', value: { success: true, newQueueCount: 2, draining: true } });
+    const j = await c.jsonCall({ action: 'rebalance_topic', data: { namespace: 'pd', name: 't' } });
+    expect(j.error).toMatch(/^FAILED_PRECONDITION: /);
+    const e = await c.pbCall({ action: 'rebalance_topic', data: { case: 'rebalanceTopic', value: { namespace: 'pd', name: 't' } } });
+    expect(e.status).toBe('error');
+    expect(e.error).toMatch(/^FAILED_PRECONDITION: topic 'pd\/t' is draining/);
+    await h.broker.deleteNamespace('pd');
+    c.close();
+  });
+
   it('takes the action from the data case when action is empty, and echoes request_id', async () => {
     const c = await RawClient.open(h.port);
     const r = await c.pbCall({ requestId: 'x-1', data: { case: 'createNamespace', value: { name: 'pinfer' } } });
