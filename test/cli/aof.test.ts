@@ -40,7 +40,7 @@ describe('aof check and fix (offline)', () => {
     const report = r.json();
     // 2 records for the namespace and the topic, one per publish.
     expect(report).toMatchObject({ ok: true, dir, records: 22, files: [{ type: 'incr', records: 22 }] });
-    expect(report.first_bad).toBeUndefined();
+    expect(report.first_bad).toBeNull();
     const human = await runCli(['aof', 'check', dir]);
     expect(human.stdout).toContain('AOF ok: 22 records in 1 file');
   });

@@ -37,7 +37,7 @@ function reportJson(r: AofCheckReport | AofFixReport): Record<string, unknown> {
     files: r.files.map((f) => ({ name: f.name, type: f.type, bytes: f.bytes, records: f.records })),
     first_bad:
       r.firstBad === undefined
-        ? undefined
+        ? null
         : { file: r.firstBad.file, offset: r.firstBad.offset, reason: r.firstBad.reason, torn_tail: r.firstBad.tornTail },
   };
 }
