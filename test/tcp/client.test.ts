@@ -132,6 +132,33 @@ for (const encoding of ['json', 'protobuf'] as const) {
   });
 }
 
+describe('TcpClient pipeline', () => {
+  it('does not keep answered requests while the pipeline never drains', async () => {
+    const c = await TcpClient.connect({ host: '127.0.0.1', port: h.port, encoding: 'protobuf' });
+    await c.createNamespace('client-pipe');
+    await c.createTopic('client-pipe', 't', 1);
+    const fifo = (): unknown[] => (c as unknown as { conn: { fifo: unknown[] } }).conn.fifo;
+    let maxLength = 0;
+    await new Promise<void>((resolve, reject) => {
+      let sent = 0;
+      let done = 0;
+      const send = (): void => {
+        sent++;
+        c.publish('client-pipe', 't', 'x').then(() => {
+          done++;
+          maxLength = Math.max(maxLength, fifo().length);
+          if (sent < 40_000) send();
+          if (done === 40_000) resolve();
+        }, reject);
+      };
+      // more in flight than one read of replies holds: the fifo is never empty
+      for (let i = 0; i < 3000; i++) send();
+    });
+    expect(maxLength).toBeLessThan(12_000); // ~2x in flight, not all 40,000
+    await c.close();
+  });
+});
+
 describe('TcpClient close', () => {
   it('ends the subscriptions opened through the client', async () => {
     const c = await TcpClient.connect({ host: '127.0.0.1', port: h.port, encoding: 'protobuf' });

@@ -182,6 +182,10 @@ class FramedConnection {
       if (this.head === this.fifo.length) {
         this.fifo.length = 0;
         this.head = 0;
+      } else if (this.head >= 1024 && this.head * 2 >= this.fifo.length) {
+        // a pipeline that never drains: drop the answered head now and then
+        this.fifo.splice(0, this.head);
+        this.head = 0;
       }
     }
     if (!p) return;

@@ -37,6 +37,8 @@ const MAX_WEIGHT = 4096;
 /** Reading resumes once the weight is back under this. */
 const RESUME_WEIGHT = 1024;
 const KEEPALIVE_MS = 60_000;
+/** Written slots kept at the head of the queue before it is compacted. */
+const COMPACT_AFTER = 1024;
 /** Written-but-unsent reply bytes that trigger a write before the turn ends. */
 const FLUSH_BYTES = 256 * 1024;
 
@@ -292,6 +294,11 @@ export class Connection implements HandlerContext {
     }
     if (this.head === q.length) {
       q.length = 0;
+      this.head = 0;
+    } else if (this.head >= COMPACT_AFTER && this.head * 2 >= q.length) {
+      // A connection that always has a reply in flight never empties the
+      // queue: drop the written head now and then (amortised O(1)).
+      q.splice(0, this.head);
       this.head = 0;
     }
     if (!wrote) return;
