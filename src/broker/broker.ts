@@ -7,6 +7,15 @@
  * same transitions from the records. A mutation is answered once the
  * store says its record is durable under the fsync policy (DESIGN.md,
  * "Durability contract"); reads never wait.
+ *
+ * What depends on time or chance is decided here, at live time, and the
+ * decision is logged: a nack's jittered retry time and a delayed publish's
+ * visible time are absolute times in their records; a held message
+ * becomes visible through a `visible` record written when its timer
+ * fires; a dead letter is a `deadLetter` record; a dedup entry carries its
+ * expiry. Replay applies those records and never reads the clock. Ack
+ * deadlines alone are not logged: recovery makes in-flight messages
+ * pending again (or dead-letters them, as an expired lease would).
  */
 import type { Logger } from 'pino';
 import type { LogRecord, MessageRecordFields, RecordSink, ReplayStats, RewriteStats, SnapshotSource, Store, TopicPolicyFields } from '../aof/store.js';

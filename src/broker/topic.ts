@@ -3,7 +3,10 @@
  * transition with no I/O and no logging: the broker calls the same method
  * when serving a call (and then logs the record) and when replaying that
  * record at startup, so replay rebuilds exactly the live state
- * (DESIGN.md, "Recovery").
+ * (DESIGN.md, "Recovery"). Besides its queues a topic holds its policy,
+ * its held messages (delayed or waiting for a retry), its dead-letter
+ * queue and its dedup window; the times they depend on arrive as
+ * arguments, decided by the broker and logged.
  */
 import { Deque } from './deque.js';
 import { DLQ_COUNT_HEADER, DLQ_QUEUE_ID, DLQ_REASON_HEADER, type Headers, MessageState, type StoredMessage } from './message.js';
