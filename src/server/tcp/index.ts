@@ -43,7 +43,7 @@ export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Pr
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : opts.port;
-  log.info({ host: opts.host, port, maxFrameBytes: opts.maxFrameBytes }, 'tcp listening');
+  log.debug({ host: opts.host, port, maxFrameBytes: opts.maxFrameBytes }, 'tcp listening');
 
   let closing: Promise<void> | undefined;
   return {
