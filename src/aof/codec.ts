@@ -302,19 +302,7 @@ export class RecordEncoder implements RecordSink {
   }
 
   deadLetter(ns: string, topic: string, reason: string, ids: readonly string[]): void {
-    let room = strRoom(ns) + strRoom(topic) + strRoom(reason) + 4;
-    for (const id of ids) room += strRoom(id);
-    this.begin(RecordType.DeadLetter, room);
-    try {
-      this.str(ns);
-      this.str(topic);
-      this.str(reason);
-      this.u32(ids.length);
-      for (const id of ids) this.str(id);
-    } catch (err) {
-      this.rollback(err);
-    }
-    this.end();
+    this.idList(RecordType.DeadLetter, ns, topic, ids, reason);
   }
 
   dlqPop(ns: string, topic: string, count: number, autoAck: boolean): void {
@@ -434,13 +422,15 @@ export class RecordEncoder implements RecordSink {
     this.end();
   }
 
-  private idList(type: RecordType, ns: string, topic: string, ids: readonly string[]): void {
-    let room = strRoom(ns) + strRoom(topic) + 4;
+  /** ns, topic, an optional leading string (a dead letter's reason), then the ids. */
+  private idList(type: RecordType, ns: string, topic: string, ids: readonly string[], lead?: string): void {
+    let room = strRoom(ns) + strRoom(topic) + 4 + (lead === undefined ? 0 : strRoom(lead));
     for (const id of ids) room += strRoom(id);
     this.begin(type, room);
     try {
       this.str(ns);
       this.str(topic);
+      if (lead !== undefined) this.str(lead);
       this.u32(ids.length);
       for (const id of ids) this.str(id);
     } catch (err) {
