@@ -31,6 +31,7 @@ import { silentLogger } from '../log.js';
 
 export type { Subscription, SubscriptionHandler } from './subscription.js';
 export type { TopicPolicy } from './topic.js';
+export { DLQ_QUEUE_ID } from './message.js';
 export { DEFAULT_POLICY } from './topic.js';
 
 export interface Limits {
@@ -548,8 +549,12 @@ export class Broker {
     this.armDeadlineTimer(at);
   }
 
-  /** Pending messages of a queue from the head (or tail), without consuming them (issue 8). */
+  /**
+   * Pending messages of a queue from the head (or tail), without consuming
+   * them (issue 8). `queueId` DLQ_QUEUE_ID (-1) pages the dead-letter queue.
+   */
   peek(ns: string, topicName: string, queueId: number, opts: PeekOptions = {}): PeekResult {
+    if (queueId === DLQ_QUEUE_ID) return this.peekDlq(ns, topicName, opts);
     this.assertOpen();
     const t = this.topic(ns, topicName);
     const q = this.queue(t, queueId);

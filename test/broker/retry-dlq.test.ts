@@ -4,7 +4,7 @@
  * restart and of an AOF rewrite.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Broker, DEFAULT_POLICY } from '../../src/broker/broker.js';
+import { Broker, DEFAULT_POLICY, DLQ_QUEUE_ID } from '../../src/broker/broker.js';
 import { enc, fakeClock, persistentBroker, restart, text } from './helpers.js';
 
 beforeEach(fakeClock);
@@ -127,7 +127,8 @@ describe('dead-letter queue', () => {
     expect(await b.nack('ns', 't', 0, [m!.id], { delayMs: 0 })).toMatchObject({ deadLettered: 1 });
     expect(b.topicStats('ns', 't')).toMatchObject({ pending: 0, inFlight: 0, dlqDepth: 1, deadLettered: 1 });
     const page = b.peekDlq('ns', 't');
-    expect(page.messages.map((x) => [x.id, text(x), x.headers])).toEqual([[m!.id, 'a', { k: 'v', _dlq_reason: 'nacked', _delivery_count: '2' }]]);
+    expect(page.messages.map((x) => [x.id, text(x), x.headers, x.queueId])).toEqual([[m!.id, 'a', { k: 'v', _dlq_reason: 'nacked', _delivery_count: '2' }, -1]]);
+    expect(b.peek('ns', 't', DLQ_QUEUE_ID)).toEqual(page);
     await b.close();
   });
 
