@@ -95,6 +95,18 @@ describe('delayed publish', () => {
     await broker.close();
   });
 
+  it('one held on a queue that a shrink removes becomes visible on an active queue', async () => {
+    const { broker: b } = await persistentBroker(2, { drainTimeoutMs: 100 });
+    await b.publish('ns', 't', enc('x'), { queueId: 1, delayMs: 1000 });
+    await b.resizeTopic('ns', 't', 1);
+    expect(b.listTopics('ns')[0]!.queueCount).toBe(1);
+    expect(b.topicStats('ns', 't').queues.map((q) => q.delayed)).toEqual([1]);
+    vi.advanceTimersByTime(1000);
+    const got = await b.consume('ns', 't', 0, 10, true);
+    expect(got.map((m) => [text(m), m.queueId])).toEqual([['x', 0]]);
+    await b.close();
+  });
+
   it('a delayed message of a deleted topic never shows up in a new topic of the same name', async () => {
     const { broker: b } = await persistentBroker(1);
     await b.publish('ns', 't', enc('x'), { delayMs: 100 });

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Broker, DEFAULT_POLICY, DLQ_QUEUE_ID } from '../../src/broker/broker.js';
-import { enc, fakeClock, persistentBroker, restart, text } from './helpers.js';
+import { enc, fakeClock, persistentBroker, recorder, restart, text, turns } from './helpers.js';
 
 beforeEach(fakeClock);
 afterEach(() => {
@@ -79,6 +79,21 @@ describe('nack: redelivery after a delay', () => {
     expect((await b.consume('ns', 't', 0, 10, true)).map(text)).toEqual(['a', 'b']);
     expect(await b.nack('ns', 't', 0, [m!.id])).toEqual({ requeued: 0, delayed: 0, deadLettered: 0 });
     await expect(b.nack('ns', 't', 0, [m!.id], { delayMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await b.close();
+  });
+
+  it("frees the subscription's in-flight slot, so it receives the next message at once", async () => {
+    vi.useRealTimers();
+    const { broker: b } = await persistentBroker(1);
+    const r = recorder();
+    b.subscribe('ns', 't', 0, r.handler, { autoAck: false, maxInflight: 1 });
+    await b.publish('ns', 't', enc('a'));
+    await b.publish('ns', 't', enc('b'));
+    await turns();
+    expect(r.messages.map(text)).toEqual(['a']);
+    await b.nack('ns', 't', 0, [r.messages[0]!.id], { delayMs: 60_000 });
+    await turns();
+    expect(r.messages.map(text)).toEqual(['a', 'b']);
     await b.close();
   });
 
