@@ -784,7 +784,12 @@ export class Broker {
     if (typeof headers !== 'object' || Array.isArray(headers)) throw invalid('headers must be an object of string values');
     let n = 0;
     for (const k in headers) {
-      if (typeof headers[k] !== 'string') throw invalid(`header '${k}' must be a string`);
+      const v = headers[k];
+      if (typeof v !== 'string') throw invalid(`header '${k}' must be a string`);
+      // The AOF stores each as at most 65535 utf8 bytes (3 per UTF-16 unit at most).
+      if ((k.length > 0x5555 || v.length > 0x5555) && (Buffer.byteLength(k) > 0xffff || Buffer.byteLength(v) > 0xffff)) {
+        throw invalid(`header '${k.slice(0, 64)}' is too long: keys and values are at most 65535 bytes`);
+      }
       n++;
     }
     if (n === 0) return undefined;
@@ -817,8 +822,9 @@ export class Broker {
     }
     const queueId = this.route(t, opts);
     const msg = this.newMessage(t, queueId, payload, headers);
-    t.publish(queueId, msg);
+    // Logged first: a record the codec refuses must not leave the message applied.
     this.sink?.publish(t.namespace, t.name, queueId, msg);
+    t.publish(queueId, msg);
     const q = t.queues[queueId]!;
     if (q.subscribers.length > 0) this.schedule(q);
     else if (t.subscriberCount > 0 && q.pending.length >= 2) this.wakeStarving(t);

@@ -96,6 +96,10 @@ describe('batch publish', () => {
     expect(durable).toHaveBeenCalledTimes(1);
     expect(res.every((r) => r.ok)).toBe(true);
     expect((await b.consume('ns', 't', 0, 10, true)).map(text)).toEqual(['a', 'c']);
+    await expect(
+      b.publishBatch('ns', 't', [{ payload: enc('a') }, { payload: enc('b'), headers: { big: 'x'.repeat(70_000) } }], 'atomic'),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('batch entry 1') });
+    expect(b.topicStats('ns', 't').pending).toBe(0);
     await expect(b.publishBatch('ns', 't', [], 'atomic')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(b.publishBatch('ns', 't', [{ payload: enc('a') }], 'all' as 'atomic')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await b.close();
