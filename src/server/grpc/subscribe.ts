@@ -20,6 +20,34 @@ import { MalformedRequest } from './definition.js';
 import { malformed, statusOf } from './errors.js';
 import { wireMessage } from './wire.js';
 
+/** The grpc-js call under a server stream: what its `_write` hands each message to. */
+interface MessageSink {
+  sendMessage(message: unknown, callback: () => void): void;
+}
+
+/**
+ * Hands every message waiting in the stream's buffer to HTTP/2 at once.
+ * grpc-js's stream defines only `_write`, so Node's Writable passes one
+ * message per completed HTTP/2 write: one event-loop round trip per
+ * message, which halved the rate of a subscriber draining a backlog. With
+ * `_writev` the waiting run goes out together, in order, and the callback
+ * still fires only when HTTP/2 took the last one, so flow control keeps
+ * pausing the subscription as before. It relies on the `call` property that
+ * grpc-js's own `_write` uses (1.10 to 1.14); without it, nothing changes.
+ */
+function sendBufferedTogether(stream: ServerWritableStream<unknown, Message>): void {
+  const sink = (stream as unknown as { call?: Partial<MessageSink> }).call;
+  if (typeof sink?.sendMessage !== 'function') return;
+  const send = sink.sendMessage.bind(sink);
+  (stream as unknown as { _writev: (chunks: { chunk: unknown }[], done: () => void) => void })._writev = (chunks, done) => {
+    let left = chunks.length;
+    const sent = (): void => {
+      if (--left === 0) done();
+    };
+    for (const { chunk } of chunks) send(chunk, sent);
+  };
+}
+
 /** An open Subscribe stream, as the server tracks it to end it on shutdown. */
 export interface LiveStream {
   end(status: StatusObject): void;
@@ -32,6 +60,7 @@ export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Log
       return;
     }
     const { namespace, topic, queueId, autoAck } = call.request;
+    sendBufferedTogether(call);
     let sub: Subscription | undefined;
     // Our own flag: grpc-js fires 'cancelled' even after a normal end (STACK.md).
     let done = false;
