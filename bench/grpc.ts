@@ -43,7 +43,7 @@ async function withCpu<T>(label: string, serverPid: number, ops: (result: T) => 
 }
 
 /** `concurrency` loops, each awaiting its publish before the next, for `seconds` after a warm-up. */
-async function publishRate(client: GrpcClient, topic: string, concurrency: number, seconds: number): Promise<{ rate: number; count: number }> {
+async function publishRate(client: GrpcClient, topic: string, concurrency: number, seconds: number, serverPid: number): Promise<number> {
   const run = async (ms: number): Promise<number> => {
     let count = 0;
     const end = performance.now() + ms;
@@ -58,9 +58,11 @@ async function publishRate(client: GrpcClient, topic: string, concurrency: numbe
     return count;
   };
   await run(500);
-  const start = performance.now();
-  const count = await run(seconds * 1000);
-  return { rate: count / ((performance.now() - start) / 1000), count };
+  return withCpu(`publish c${concurrency}`, serverPid, (rate) => rate * seconds, async () => {
+    const start = performance.now();
+    const count = await run(seconds * 1000);
+    return count / ((performance.now() - start) / 1000);
+  });
 }
 
 /** Publish call start to delivery on the stream, one message at a time. */
@@ -124,19 +126,18 @@ export async function benchGrpc(): Promise<Record<string, number>> {
       return name;
     };
     progress('grpc: publish, 1 call in flight');
-    const c1 = await publishRate(client, await fresh('c1'), 1, 4);
+    const c1 = await publishRate(client, await fresh('c1'), 1, 4, server.pid);
     await client.deleteTopic(NS, 'c1');
     progress('grpc: publish, 64 calls in flight');
-    const topic64 = await fresh('c64');
-    const c64 = await withCpu('publish c64', server.pid, (r) => r.count, () => publishRate(client, topic64, 64, 5));
+    const c64 = await publishRate(client, await fresh('c64'), 64, 5, server.pid);
     await client.deleteTopic(NS, 'c64');
     progress('grpc: subscribe push latency');
     const latency = await pushLatency(client, await fresh('latency'), 2000);
     progress('grpc: subscribe draining a 100k backlog');
     const drain = await drainRate(client, await fresh('drain'), 100_000, server.pid);
     return {
-      'grpc.publish.c1.msgs_per_s': round(c1.rate),
-      'grpc.publish.c64.msgs_per_s': round(c64.rate),
+      'grpc.publish.c1.msgs_per_s': round(c1),
+      'grpc.publish.c64.msgs_per_s': round(c64),
       'grpc.subscribe.latency_p50_ms': round(latency.p50, 3),
       'grpc.subscribe.latency_p99_ms': round(latency.p99, 3),
       'grpc.subscribe.msgs_per_s': round(drain),
