@@ -76,7 +76,7 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
       err ? reject(err) : resolve(bound),
     );
   });
-  log.info({ host: opts.host, port }, 'grpc listening');
+  log.debug({ host: opts.host, port }, 'grpc listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
