@@ -13,10 +13,12 @@ import type {
   TopicSummary,
 } from '../types.js';
 import { ClientError } from '../types.js';
+import { decodeMessage, payloadJsonText, type WireMessage } from '../json-message.js';
 import { SseParser } from './sse-parser.js';
 import { FetchTransport, NodeHttpTransport, RawHttpTransport, type Transport } from './transport.js';
 
 export { SseParser } from './sse-parser.js';
+export { decodeMessage, payloadJsonText } from '../json-message.js';
 
 export interface HttpClientOptions {
   /** e.g. `http://127.0.0.1:8080` */
@@ -36,17 +38,6 @@ export interface HttpSubscribeOptions extends SubscribeOptions {
 }
 
 /** One message as the JSON surfaces show it (PROTOCOL.md "JSON surfaces"). */
-interface WireMessage {
-  id: string;
-  namespace: string;
-  topic: string;
-  queue_id: number;
-  payload: unknown;
-  payload_encoding?: string;
-  timestamp: number;
-  headers?: Record<string, string>;
-  delivery_count?: number;
-}
 
 interface Envelope {
   success: boolean;
@@ -73,51 +64,6 @@ function codeOfStatus(status: number, message: string): string {
     default:
       return status >= 500 ? 'INTERNAL' : `HTTP_${status}`;
   }
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * The JSON text to send for a payload: a JSON document as that value, and
- * anything else as a JSON string (MqliteClient.publish).
- */
-export function payloadJsonText(payload: Uint8Array | string): string {
-  let text: string;
-  if (typeof payload === 'string') text = payload;
-  else {
-    try {
-      text = utf8.decode(payload);
-    } catch {
-      return JSON.stringify(Buffer.from(payload).toString('utf8'));
-    }
-  }
-  if (text.trim() === '') return JSON.stringify(text);
-  try {
-    JSON.parse(text);
-    return text;
-  } catch {
-    return JSON.stringify(text);
-  }
-}
-
-/** A Message of the JSON surfaces, as the client type. */
-export function decodeMessage(w: WireMessage): ClientMessage {
-  const payload =
-    w.payload_encoding === 'base64' && typeof w.payload === 'string'
-      ? new Uint8Array(Buffer.from(w.payload, 'base64'))
-      : new Uint8Array(Buffer.from(JSON.stringify(w.payload ?? null), 'utf8'));
-  return {
-    id: w.id,
-    namespace: w.namespace,
-    topic: w.topic,
-    queueId: w.queue_id,
-    payload,
-    // A JSON number of nanoseconds is only exact to ~256 ns; the broker's
-    // timestamps are whole microseconds, which rounding recovers exactly.
-    timestamp: BigInt(Math.round(Number(w.timestamp) / 1000)) * 1000n,
-    headers: w.headers ?? {},
-    deliveryCount: w.delivery_count ?? 0,
-  };
 }
 
 const seg = encodeURIComponent;

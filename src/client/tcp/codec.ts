@@ -21,7 +21,7 @@ import {
   writeStringField,
   writeVarint,
 } from '../../server/tcp/proto-wire.js';
-import { decodeMessage as decodeJsonMessage, payloadJsonText } from '../http/index.js';
+import { decodeMessage as decodeJsonMessage, payloadJsonText } from '../json-message.js';
 import type { ClientMessage, PublishOptions, ResizeSummary, TopicSummary } from '../types.js';
 import { ClientError } from '../types.js';
 
