@@ -75,9 +75,12 @@ export class Deque<T> {
 
   /** A copy of the items, head first (for snapshots: O(n), no per-item allocation). */
   toArray(): T[] {
-    const out = new Array<T>(this.len);
-    for (let i = 0; i < this.len; i++) out[i] = this.buf[(this.head + i) & this.mask] as T;
-    return out;
+    // Native slices copy a million references in a few ms; an element loop takes tens.
+    const end = this.head + this.len;
+    if (end <= this.buf.length) return this.buf.slice(this.head, end) as T[];
+    const first = this.buf.slice(this.head) as T[];
+    const rest = this.buf.slice(0, end - this.buf.length) as T[];
+    return first.concat(rest);
   }
 
   clear(): void {
