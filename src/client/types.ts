@@ -81,3 +81,76 @@ export interface MqliteClient {
   subscribe(namespace: string, topic: string, queueId: number, opts: SubscribeOptions): Promise<ClientSubscription>;
   close(): Promise<void>;
 }
+
+// ---- Extensions (issue 8): what production queues need ----
+
+export interface PublishExtras extends PublishOptions {
+  /** A repeat within the topic's dedup window is answered with the original message. */
+  dedupId?: string;
+  /** Invisible for this long after publish. */
+  delayMs?: number;
+  /** Invisible until this Unix time (ms). */
+  deliverAtMs?: number;
+}
+
+export interface BatchPublishEntry extends PublishExtras {
+  payload: Uint8Array | string;
+}
+
+export type BatchPublishItem = { ok: true; messageId: string; queueId: number; duplicate: boolean } | { ok: false; code: string; error: string };
+
+export interface ClientTopicPolicy {
+  /** -1: retry forever. */
+  maxRetries: number;
+  retryBaseMs: number;
+  retryCapMs: number;
+  /** 0: deduplication off. */
+  dedupWindowMs: number;
+}
+
+export interface ClientQueueStats {
+  queueId: number;
+  pending: number;
+  inFlight: number;
+  delayed: number;
+  published: number;
+  acked: number;
+  redelivered: number;
+  deadLettered: number;
+  publishRate: number;
+  ackRate: number;
+  oldestPendingAgeMs: number;
+}
+
+export interface ClientTopicStats extends Omit<ClientQueueStats, 'queueId'> {
+  namespace: string;
+  topic: string;
+  queueCount: number;
+  version: bigint;
+  draining: boolean;
+  dlqDepth: number;
+  policy: ClientTopicPolicy;
+  queues: ClientQueueStats[];
+}
+
+export interface PeekPage {
+  messages: (ClientMessage & { payloadSize: number })[];
+  /** Absent at the end. */
+  nextCursor?: string;
+}
+
+/**
+ * The issue 8 calls, implemented by every client (TCP, HTTP, gRPC) on top
+ * of MqliteClient. Same semantics as the Broker API of the same names.
+ */
+export interface QueueFeaturesClient {
+  publishEx(namespace: string, topic: string, payload: Uint8Array | string, opts: PublishExtras): Promise<{ messageId: string; queueId: number; duplicate: boolean }>;
+  publishBatch(namespace: string, topic: string, entries: readonly BatchPublishEntry[], mode: 'partial' | 'atomic'): Promise<BatchPublishItem[]>;
+  nack(namespace: string, topic: string, queueId: number, ids: readonly string[], opts?: { delayMs?: number }): Promise<{ requeued: number; delayed: number; deadLettered: number }>;
+  renewLease(namespace: string, topic: string, queueId: number, ids: readonly string[], extendMs: number): Promise<void>;
+  peek(namespace: string, topic: string, queueId: number, opts?: { cursor?: string; limit?: number; order?: 'asc' | 'desc'; previewBytes?: number; dlq?: boolean }): Promise<PeekPage>;
+  consumeDlq(namespace: string, topic: string, opts?: { batchSize?: number; autoAck?: boolean }): Promise<ClientMessage[]>;
+  redriveDlq(namespace: string, topic: string, max?: number): Promise<number>;
+  setTopicPolicy(namespace: string, topic: string, policy: Partial<ClientTopicPolicy>): Promise<ClientTopicPolicy>;
+  topicStats(namespace: string, topic: string): Promise<ClientTopicStats>;
+}
