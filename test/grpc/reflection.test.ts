@@ -88,7 +88,7 @@ describe.each(['v1', 'v1alpha'] as const)('reflection %s', (version) => {
     const def = protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet(files), { keepCase: true, longs: String, defaults: true });
     const pkg = grpc.loadPackageDefinition(def) as any;
     const Service = pkg.mqlite.v1.MQLiteService as grpc.ServiceClientConstructor;
-    expect(Object.keys(Service.service)).toHaveLength(12);
+    expect(Object.keys(Service.service)).toHaveLength(20);
     const dyn = new Service(f.address, grpc.credentials.createInsecure());
     try {
       const ns = `refl-${version}`;
@@ -143,11 +143,12 @@ async function bufCurl(args: string[]): Promise<{ code: number; stdout: string; 
 describe.each(['grpc-v1', 'grpc-v1alpha'])('a generic tool (buf curl, %s reflection)', (protocol) => {
   const url = (method = ''): string => `http://${f.address}${method && `/mqlite.v1.MQLiteService/${method}`}`;
 
-  it('lists the twelve methods', async () => {
+  it('lists the twenty methods (twelve of the contract, eight issue 8 extensions)', async () => {
     const res = await bufCurl(['--reflect-protocol', protocol, '--list-methods', url()]);
     expect(res.stderr).toBe('');
-    expect(res.stdout.trim().split('\n')).toHaveLength(12);
+    expect(res.stdout.trim().split('\n')).toHaveLength(20);
     expect(res.stdout).toContain('mqlite.v1.MQLiteService/Subscribe');
+    expect(res.stdout).toContain('mqlite.v1.MQLiteService/GetTopicStats');
   });
 
   it('calls Publish and Consume with JSON, map headers and explicit queue_id 0 included', async () => {

@@ -50,10 +50,15 @@ describe('namespaces (CreateNamespace, ListNamespaces, DeleteNamespace)', () => 
 describe('topics (CreateTopic, ListTopics, DeleteTopic)', () => {
   beforeAll(() => call(f.raw, 'CreateNamespace', { name: 'topics' }));
 
-  it('creates a topic and lists it with its queue count and version', async () => {
+  it('creates a topic and lists it with its queue count, version and (extension) default policy', async () => {
     expect(await call(f.raw, 'CreateTopic', { namespace: 'topics', name: 'orders', queue_count: 3 })).toMatchObject({ success: true });
     const { topics } = await call(f.raw, 'ListTopics', { namespace: 'topics' });
-    expect(topics).toContainEqual({ name: 'orders', queue_count: 3, version: '0' });
+    expect(topics).toContainEqual({
+      name: 'orders',
+      queue_count: 3,
+      version: '0',
+      policy: { max_retries: -1, retry_base_ms: '1000', retry_cap_ms: '60000', dedup_window_ms: '3600000' },
+    });
   });
 
   it('refuses queue_count < 1 with INVALID_ARGUMENT and creates nothing', async () => {

@@ -6,15 +6,15 @@
 // @generated from file mqlite/v1/mqlite.proto (package mqlite.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Message as Message$1 } from "@bufbuild/protobuf";
 
 /**
  * Describes the file mqlite/v1/mqlite.proto.
  */
 export const file_mqlite_v1_mqlite: GenFile = /*@__PURE__*/
-  fileDesc("ChZtcWxpdGUvdjEvbXFsaXRlLnByb3RvEgltcWxpdGUudjEi5wEKB01lc3NhZ2USCgoCaWQYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEg0KBXRvcGljGAMgASgJEhAKCHF1ZXVlX2lkGAQgASgFEg8KB3BheWxvYWQYBSABKAwSEQoJdGltZXN0YW1wGAYgASgDEjAKB2hlYWRlcnMYByADKAsyHy5tcWxpdGUudjEuTWVzc2FnZS5IZWFkZXJzRW50cnkSFgoOZGVsaXZlcnlfY291bnQYCCABKA0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPwoJVG9waWNJbmZvEgwKBG5hbWUYASABKAkSEwoLcXVldWVfY291bnQYAiABKAUSDwoHdmVyc2lvbhgDIAEoBCImChZDcmVhdGVOYW1lc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiOwoXQ3JlYXRlTmFtZXNwYWNlUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIPCgdtZXNzYWdlGAIgASgJIiYKFkRlbGV0ZU5hbWVzcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI7ChdEZWxldGVOYW1lc3BhY2VSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg8KB21lc3NhZ2UYAiABKAkiFwoVTGlzdE5hbWVzcGFjZXNSZXF1ZXN0IiwKFkxpc3ROYW1lc3BhY2VzUmVzcG9uc2USEgoKbmFtZXNwYWNlcxgBIAMoCSJKChJDcmVhdGVUb3BpY1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLcXVldWVfY291bnQYAyABKAUiNwoTQ3JlYXRlVG9waWNSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg8KB21lc3NhZ2UYAiABKAkiNQoSRGVsZXRlVG9waWNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIMCgRuYW1lGAIgASgJIjcKE0RlbGV0ZVRvcGljUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIPCgdtZXNzYWdlGAIgASgJIiYKEUxpc3RUb3BpY3NSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCSI6ChJMaXN0VG9waWNzUmVzcG9uc2USJAoGdG9waWNzGAEgAygLMhQubXFsaXRlLnYxLlRvcGljSW5mbyJOChJSZXNpemVUb3BpY1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkSFwoPbmV3X3F1ZXVlX2NvdW50GAMgASgFInMKE1Jlc2l6ZVRvcGljUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIPCgdtZXNzYWdlGAIgASgJEhcKD25ld19xdWV1ZV9jb3VudBgDIAEoBRIPCgd2ZXJzaW9uGAQgASgEEhAKCGRyYWluaW5nGAUgASgIIjgKFVJlYmFsYW5jZVRvcGljUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDAoEbmFtZRgCIAEoCSI6ChZSZWJhbGFuY2VUb3BpY1Jlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDwoHbWVzc2FnZRgCIAEoCSLlAQoOUHVibGlzaFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg0KBXRvcGljGAIgASgJEg8KB3BheWxvYWQYAyABKAwSNwoHaGVhZGVycxgEIAMoCzImLm1xbGl0ZS52MS5QdWJsaXNoUmVxdWVzdC5IZWFkZXJzRW50cnkSEwoLcm91dGluZ19rZXkYBSABKAkSFQoIcXVldWVfaWQYBiABKAVIAIgBARouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUILCglfcXVldWVfaWQiNwoPUHVibGlzaFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSEAoIcXVldWVfaWQYAiABKAUiagoOQ29uc3VtZVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg0KBXRvcGljGAIgASgJEhAKCHF1ZXVlX2lkGAMgASgFEhIKCmJhdGNoX3NpemUYBCABKAUSEAoIYXV0b19hY2sYBSABKAgiNwoPQ29uc3VtZVJlc3BvbnNlEiQKCG1lc3NhZ2VzGAEgAygLMhIubXFsaXRlLnYxLk1lc3NhZ2UiWAoQU3Vic2NyaWJlUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDQoFdG9waWMYAiABKAkSEAoIcXVldWVfaWQYAyABKAUSEAoIYXV0b19hY2sYBCABKAgiVQoKQWNrUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDQoFdG9waWMYAiABKAkSEAoIcXVldWVfaWQYAyABKAUSEwoLbWVzc2FnZV9pZHMYBCADKAkiHgoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCK+BQoKVENQQ29tbWFuZBIOCgZhY3Rpb24YASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRI9ChBjcmVhdGVfbmFtZXNwYWNlGAogASgLMiEubXFsaXRlLnYxLkNyZWF0ZU5hbWVzcGFjZVJlcXVlc3RIABI9ChBkZWxldGVfbmFtZXNwYWNlGAsgASgLMiEubXFsaXRlLnYxLkRlbGV0ZU5hbWVzcGFjZVJlcXVlc3RIABI7Cg9saXN0X25hbWVzcGFjZXMYDCABKAsyIC5tcWxpdGUudjEuTGlzdE5hbWVzcGFjZXNSZXF1ZXN0SAASNQoMY3JlYXRlX3RvcGljGA0gASgLMh0ubXFsaXRlLnYxLkNyZWF0ZVRvcGljUmVxdWVzdEgAEjUKDGRlbGV0ZV90b3BpYxgOIAEoCzIdLm1xbGl0ZS52MS5EZWxldGVUb3BpY1JlcXVlc3RIABIzCgtsaXN0X3RvcGljcxgPIAEoCzIcLm1xbGl0ZS52MS5MaXN0VG9waWNzUmVxdWVzdEgAEiwKB3B1Ymxpc2gYECABKAsyGS5tcWxpdGUudjEuUHVibGlzaFJlcXVlc3RIABIsCgdjb25zdW1lGBEgASgLMhkubXFsaXRlLnYxLkNvbnN1bWVSZXF1ZXN0SAASMAoJc3Vic2NyaWJlGBIgASgLMhsubXFsaXRlLnYxLlN1YnNjcmliZVJlcXVlc3RIABIkCgNhY2sYEyABKAsyFS5tcWxpdGUudjEuQWNrUmVxdWVzdEgAEjUKDHJlc2l6ZV90b3BpYxgUIAEoCzIdLm1xbGl0ZS52MS5SZXNpemVUb3BpY1JlcXVlc3RIABI7Cg9yZWJhbGFuY2VfdG9waWMYFSABKAsyIC5tcWxpdGUudjEuUmViYWxhbmNlVG9waWNSZXF1ZXN0SABCBgoEZGF0YSK7BgoLVENQUmVzcG9uc2USDgoGc3RhdHVzGAEgASgJEg0KBWVycm9yGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSRwoZY3JlYXRlX25hbWVzcGFjZV9yZXNwb25zZRgKIAEoCzIiLm1xbGl0ZS52MS5DcmVhdGVOYW1lc3BhY2VSZXNwb25zZUgAEkcKGWRlbGV0ZV9uYW1lc3BhY2VfcmVzcG9uc2UYCyABKAsyIi5tcWxpdGUudjEuRGVsZXRlTmFtZXNwYWNlUmVzcG9uc2VIABJFChhsaXN0X25hbWVzcGFjZXNfcmVzcG9uc2UYDCABKAsyIS5tcWxpdGUudjEuTGlzdE5hbWVzcGFjZXNSZXNwb25zZUgAEj8KFWNyZWF0ZV90b3BpY19yZXNwb25zZRgNIAEoCzIeLm1xbGl0ZS52MS5DcmVhdGVUb3BpY1Jlc3BvbnNlSAASPwoVZGVsZXRlX3RvcGljX3Jlc3BvbnNlGA4gASgLMh4ubXFsaXRlLnYxLkRlbGV0ZVRvcGljUmVzcG9uc2VIABI9ChRsaXN0X3RvcGljc19yZXNwb25zZRgPIAEoCzIdLm1xbGl0ZS52MS5MaXN0VG9waWNzUmVzcG9uc2VIABI2ChBwdWJsaXNoX3Jlc3BvbnNlGBAgASgLMhoubXFsaXRlLnYxLlB1Ymxpc2hSZXNwb25zZUgAEjYKEGNvbnN1bWVfcmVzcG9uc2UYESABKAsyGi5tcWxpdGUudjEuQ29uc3VtZVJlc3BvbnNlSAASLwoRc3Vic2NyaWJlX21lc3NhZ2UYEiABKAsyEi5tcWxpdGUudjEuTWVzc2FnZUgAEi4KDGFja19yZXNwb25zZRgTIAEoCzIWLm1xbGl0ZS52MS5BY2tSZXNwb25zZUgAEj8KFXJlc2l6ZV90b3BpY19yZXNwb25zZRgUIAEoCzIeLm1xbGl0ZS52MS5SZXNpemVUb3BpY1Jlc3BvbnNlSAASRQoYcmViYWxhbmNlX3RvcGljX3Jlc3BvbnNlGBUgASgLMiEubXFsaXRlLnYxLlJlYmFsYW5jZVRvcGljUmVzcG9uc2VIAEIGCgRkYXRhMqAHCg1NUUxpdGVTZXJ2aWNlElgKD0NyZWF0ZU5hbWVzcGFjZRIhLm1xbGl0ZS52MS5DcmVhdGVOYW1lc3BhY2VSZXF1ZXN0GiIubXFsaXRlLnYxLkNyZWF0ZU5hbWVzcGFjZVJlc3BvbnNlElgKD0RlbGV0ZU5hbWVzcGFjZRIhLm1xbGl0ZS52MS5EZWxldGVOYW1lc3BhY2VSZXF1ZXN0GiIubXFsaXRlLnYxLkRlbGV0ZU5hbWVzcGFjZVJlc3BvbnNlElUKDkxpc3ROYW1lc3BhY2VzEiAubXFsaXRlLnYxLkxpc3ROYW1lc3BhY2VzUmVxdWVzdBohLm1xbGl0ZS52MS5MaXN0TmFtZXNwYWNlc1Jlc3BvbnNlEkwKC0NyZWF0ZVRvcGljEh0ubXFsaXRlLnYxLkNyZWF0ZVRvcGljUmVxdWVzdBoeLm1xbGl0ZS52MS5DcmVhdGVUb3BpY1Jlc3BvbnNlEkwKC0RlbGV0ZVRvcGljEh0ubXFsaXRlLnYxLkRlbGV0ZVRvcGljUmVxdWVzdBoeLm1xbGl0ZS52MS5EZWxldGVUb3BpY1Jlc3BvbnNlEkkKCkxpc3RUb3BpY3MSHC5tcWxpdGUudjEuTGlzdFRvcGljc1JlcXVlc3QaHS5tcWxpdGUudjEuTGlzdFRvcGljc1Jlc3BvbnNlEkwKC1Jlc2l6ZVRvcGljEh0ubXFsaXRlLnYxLlJlc2l6ZVRvcGljUmVxdWVzdBoeLm1xbGl0ZS52MS5SZXNpemVUb3BpY1Jlc3BvbnNlElUKDlJlYmFsYW5jZVRvcGljEiAubXFsaXRlLnYxLlJlYmFsYW5jZVRvcGljUmVxdWVzdBohLm1xbGl0ZS52MS5SZWJhbGFuY2VUb3BpY1Jlc3BvbnNlEkAKB1B1Ymxpc2gSGS5tcWxpdGUudjEuUHVibGlzaFJlcXVlc3QaGi5tcWxpdGUudjEuUHVibGlzaFJlc3BvbnNlEkAKB0NvbnN1bWUSGS5tcWxpdGUudjEuQ29uc3VtZVJlcXVlc3QaGi5tcWxpdGUudjEuQ29uc3VtZVJlc3BvbnNlEj4KCVN1YnNjcmliZRIbLm1xbGl0ZS52MS5TdWJzY3JpYmVSZXF1ZXN0GhIubXFsaXRlLnYxLk1lc3NhZ2UwARI0CgNBY2sSFS5tcWxpdGUudjEuQWNrUmVxdWVzdBoWLm1xbGl0ZS52MS5BY2tSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChZtcWxpdGUvdjEvbXFsaXRlLnByb3RvEgltcWxpdGUudjEi5wEKB01lc3NhZ2USCgoCaWQYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEg0KBXRvcGljGAMgASgJEhAKCHF1ZXVlX2lkGAQgASgFEg8KB3BheWxvYWQYBSABKAwSEQoJdGltZXN0YW1wGAYgASgDEjAKB2hlYWRlcnMYByADKAsyHy5tcWxpdGUudjEuTWVzc2FnZS5IZWFkZXJzRW50cnkSFgoOZGVsaXZlcnlfY291bnQYCCABKA0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZwoJVG9waWNJbmZvEgwKBG5hbWUYASABKAkSEwoLcXVldWVfY291bnQYAiABKAUSDwoHdmVyc2lvbhgDIAEoBBImCgZwb2xpY3kYBCABKAsyFi5tcWxpdGUudjEuVG9waWNQb2xpY3kiaAoLVG9waWNQb2xpY3kSEwoLbWF4X3JldHJpZXMYASABKAUSFQoNcmV0cnlfYmFzZV9tcxgCIAEoAxIUCgxyZXRyeV9jYXBfbXMYAyABKAMSFwoPZGVkdXBfd2luZG93X21zGAQgASgDIiYKFkNyZWF0ZU5hbWVzcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI7ChdDcmVhdGVOYW1lc3BhY2VSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg8KB21lc3NhZ2UYAiABKAkiJgoWRGVsZXRlTmFtZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjsKF0RlbGV0ZU5hbWVzcGFjZVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDwoHbWVzc2FnZRgCIAEoCSIXChVMaXN0TmFtZXNwYWNlc1JlcXVlc3QiLAoWTGlzdE5hbWVzcGFjZXNSZXNwb25zZRISCgpuYW1lc3BhY2VzGAEgAygJIkoKEkNyZWF0ZVRvcGljUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDAoEbmFtZRgCIAEoCRITCgtxdWV1ZV9jb3VudBgDIAEoBSI3ChNDcmVhdGVUb3BpY1Jlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDwoHbWVzc2FnZRgCIAEoCSI1ChJEZWxldGVUb3BpY1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiNwoTRGVsZXRlVG9waWNSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg8KB21lc3NhZ2UYAiABKAkiJgoRTGlzdFRvcGljc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJIjoKEkxpc3RUb3BpY3NSZXNwb25zZRIkCgZ0b3BpY3MYASADKAsyFC5tcWxpdGUudjEuVG9waWNJbmZvIk4KElJlc2l6ZVRvcGljUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9uZXdfcXVldWVfY291bnQYAyABKAUicwoTUmVzaXplVG9waWNSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg8KB21lc3NhZ2UYAiABKAkSFwoPbmV3X3F1ZXVlX2NvdW50GAMgASgFEg8KB3ZlcnNpb24YBCABKAQSEAoIZHJhaW5pbmcYBSABKAgiOAoVUmViYWxhbmNlVG9waWNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIMCgRuYW1lGAIgASgJIjoKFlJlYmFsYW5jZVRvcGljUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIPCgdtZXNzYWdlGAIgASgJIskCCg5QdWJsaXNoUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDQoFdG9waWMYAiABKAkSDwoHcGF5bG9hZBgDIAEoDBI3CgdoZWFkZXJzGAQgAygLMiYubXFsaXRlLnYxLlB1Ymxpc2hSZXF1ZXN0LkhlYWRlcnNFbnRyeRITCgtyb3V0aW5nX2tleRgFIAEoCRIVCghxdWV1ZV9pZBgGIAEoBUgAiAEBEhAKCGRlZHVwX2lkGAcgASgJEhUKCGRlbGF5X21zGAggASgDSAGIAQESGgoNZGVsaXZlcl9hdF9tcxgJIAEoA0gCiAEBGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgsKCV9xdWV1ZV9pZEILCglfZGVsYXlfbXNCEAoOX2RlbGl2ZXJfYXRfbXMiSgoPUHVibGlzaFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSEAoIcXVldWVfaWQYAiABKAUSEQoJZHVwbGljYXRlGAMgASgIImoKDkNvbnN1bWVSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRINCgV0b3BpYxgCIAEoCRIQCghxdWV1ZV9pZBgDIAEoBRISCgpiYXRjaF9zaXplGAQgASgFEhAKCGF1dG9fYWNrGAUgASgIIjcKD0NvbnN1bWVSZXNwb25zZRIkCghtZXNzYWdlcxgBIAMoCzISLm1xbGl0ZS52MS5NZXNzYWdlIlgKEFN1YnNjcmliZVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg0KBXRvcGljGAIgASgJEhAKCHF1ZXVlX2lkGAMgASgFEhAKCGF1dG9fYWNrGAQgASgIIlUKCkFja1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg0KBXRvcGljGAIgASgJEhAKCHF1ZXVlX2lkGAMgASgFEhMKC21lc3NhZ2VfaWRzGAQgAygJIh4KC0Fja1Jlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgirQIKEVB1Ymxpc2hCYXRjaEVudHJ5Eg8KB3BheWxvYWQYASABKAwSOgoHaGVhZGVycxgCIAMoCzIpLm1xbGl0ZS52MS5QdWJsaXNoQmF0Y2hFbnRyeS5IZWFkZXJzRW50cnkSEwoLcm91dGluZ19rZXkYAyABKAkSFQoIcXVldWVfaWQYBCABKAVIAIgBARIQCghkZWR1cF9pZBgFIAEoCRIVCghkZWxheV9tcxgGIAEoA0gBiAEBEhoKDWRlbGl2ZXJfYXRfbXMYByABKANIAogBARouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUILCglfcXVldWVfaWRCCwoJX2RlbGF5X21zQhAKDl9kZWxpdmVyX2F0X21zIooBChNQdWJsaXNoQmF0Y2hSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRINCgV0b3BpYxgCIAEoCRItCgdlbnRyaWVzGAMgAygLMhwubXFsaXRlLnYxLlB1Ymxpc2hCYXRjaEVudHJ5EiIKBG1vZGUYBCABKA4yFC5tcWxpdGUudjEuQmF0Y2hNb2RlInwKElB1Ymxpc2hCYXRjaFJlc3VsdBIKCgJvaxgBIAEoCBISCgptZXNzYWdlX2lkGAIgASgJEhAKCHF1ZXVlX2lkGAMgASgFEhEKCWR1cGxpY2F0ZRgEIAEoCBISCgplcnJvcl9jb2RlGAUgASgJEg0KBWVycm9yGAYgASgJIkYKFFB1Ymxpc2hCYXRjaFJlc3BvbnNlEi4KB3Jlc3VsdHMYASADKAsyHS5tcWxpdGUudjEuUHVibGlzaEJhdGNoUmVzdWx0InoKC05hY2tSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRINCgV0b3BpYxgCIAEoCRIQCghxdWV1ZV9pZBgDIAEoBRITCgttZXNzYWdlX2lkcxgEIAMoCRIVCghkZWxheV9tcxgFIAEoA0gAiAEBQgsKCV9kZWxheV9tcyJZCgxOYWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIQCghyZXF1ZXVlZBgCIAEoBRIPCgdkZWxheWVkGAMgASgFEhUKDWRlYWRfbGV0dGVyZWQYBCABKAUibwoRUmVuZXdMZWFzZVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg0KBXRvcGljGAIgASgJEhAKCHF1ZXVlX2lkGAMgASgFEhMKC21lc3NhZ2VfaWRzGAQgAygJEhEKCWV4dGVuZF9tcxgFIAEoAyIlChJSZW5ld0xlYXNlUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCKpAQoLUGVla1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg0KBXRvcGljGAIgASgJEhAKCHF1ZXVlX2lkGAMgASgFEg4KBmN1cnNvchgEIAEoCRINCgVsaW1pdBgFIAEoBRIjCgVvcmRlchgGIAEoDjIULm1xbGl0ZS52MS5QZWVrT3JkZXISFQoNcHJldmlld19ieXRlcxgHIAEoBRILCgNkbHEYCCABKAgiSgoNUGVla2VkTWVzc2FnZRIjCgdtZXNzYWdlGAEgASgLMhIubXFsaXRlLnYxLk1lc3NhZ2USFAoMcGF5bG9hZF9zaXplGAIgASgNIk8KDFBlZWtSZXNwb25zZRIqCghtZXNzYWdlcxgBIAMoCzIYLm1xbGl0ZS52MS5QZWVrZWRNZXNzYWdlEhMKC25leHRfY3Vyc29yGAIgASgJIlsKEUNvbnN1bWVEbHFSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRINCgV0b3BpYxgCIAEoCRISCgpiYXRjaF9zaXplGAMgASgFEhAKCGF1dG9fYWNrGAQgASgIIjoKEkNvbnN1bWVEbHFSZXNwb25zZRIkCghtZXNzYWdlcxgBIAMoCzISLm1xbGl0ZS52MS5NZXNzYWdlIkIKEVJlZHJpdmVEbHFSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRINCgV0b3BpYxgCIAEoCRILCgNtYXgYAyABKAUiNAoSUmVkcml2ZURscVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDQoFbW92ZWQYAiABKAUi7wEKFVNldFRvcGljUG9saWN5UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDQoFdG9waWMYAiABKAkSGAoLbWF4X3JldHJpZXMYAyABKAVIAIgBARIaCg1yZXRyeV9iYXNlX21zGAQgASgDSAGIAQESGQoMcmV0cnlfY2FwX21zGAUgASgDSAKIAQESHAoPZGVkdXBfd2luZG93X21zGAYgASgDSAOIAQFCDgoMX21heF9yZXRyaWVzQhAKDl9yZXRyeV9iYXNlX21zQg8KDV9yZXRyeV9jYXBfbXNCEgoQX2RlZHVwX3dpbmRvd19tcyJRChZTZXRUb3BpY1BvbGljeVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSJgoGcG9saWN5GAIgASgLMhYubXFsaXRlLnYxLlRvcGljUG9saWN5IugBCgpRdWV1ZVN0YXRzEhAKCHF1ZXVlX2lkGAEgASgFEg8KB3BlbmRpbmcYAiABKAMSEQoJaW5fZmxpZ2h0GAMgASgDEg8KB2RlbGF5ZWQYBCABKAMSEQoJcHVibGlzaGVkGAUgASgEEg0KBWFja2VkGAYgASgEEhMKC3JlZGVsaXZlcmVkGAcgASgEEhUKDWRlYWRfbGV0dGVyZWQYCCABKAQSFAoMcHVibGlzaF9yYXRlGAkgASgBEhAKCGFja19yYXRlGAogASgBEh0KFW9sZGVzdF9wZW5kaW5nX2FnZV9tcxgLIAEoAyKSAwoKVG9waWNTdGF0cxIRCgluYW1lc3BhY2UYASABKAkSDQoFdG9waWMYAiABKAkSEwoLcXVldWVfY291bnQYAyABKAUSDwoHdmVyc2lvbhgEIAEoBBIQCghkcmFpbmluZxgFIAEoCBIPCgdwZW5kaW5nGAYgASgDEhEKCWluX2ZsaWdodBgHIAEoAxIPCgdkZWxheWVkGAggASgDEhEKCWRscV9kZXB0aBgJIAEoAxIRCglwdWJsaXNoZWQYCiABKAQSDQoFYWNrZWQYCyABKAQSEwoLcmVkZWxpdmVyZWQYDCABKAQSFQoNZGVhZF9sZXR0ZXJlZBgNIAEoBBIUCgxwdWJsaXNoX3JhdGUYDiABKAESEAoIYWNrX3JhdGUYDyABKAESHQoVb2xkZXN0X3BlbmRpbmdfYWdlX21zGBAgASgDEiYKBnBvbGljeRgRIAEoCzIWLm1xbGl0ZS52MS5Ub3BpY1BvbGljeRIlCgZxdWV1ZXMYEiADKAsyFS5tcWxpdGUudjEuUXVldWVTdGF0cyI4ChRHZXRUb3BpY1N0YXRzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDQoFdG9waWMYAiABKAkiPQoVR2V0VG9waWNTdGF0c1Jlc3BvbnNlEiQKBXN0YXRzGAEgASgLMhUubXFsaXRlLnYxLlRvcGljU3RhdHMi4AgKClRDUENvbW1hbmQSDgoGYWN0aW9uGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSPQoQY3JlYXRlX25hbWVzcGFjZRgKIAEoCzIhLm1xbGl0ZS52MS5DcmVhdGVOYW1lc3BhY2VSZXF1ZXN0SAASPQoQZGVsZXRlX25hbWVzcGFjZRgLIAEoCzIhLm1xbGl0ZS52MS5EZWxldGVOYW1lc3BhY2VSZXF1ZXN0SAASOwoPbGlzdF9uYW1lc3BhY2VzGAwgASgLMiAubXFsaXRlLnYxLkxpc3ROYW1lc3BhY2VzUmVxdWVzdEgAEjUKDGNyZWF0ZV90b3BpYxgNIAEoCzIdLm1xbGl0ZS52MS5DcmVhdGVUb3BpY1JlcXVlc3RIABI1CgxkZWxldGVfdG9waWMYDiABKAsyHS5tcWxpdGUudjEuRGVsZXRlVG9waWNSZXF1ZXN0SAASMwoLbGlzdF90b3BpY3MYDyABKAsyHC5tcWxpdGUudjEuTGlzdFRvcGljc1JlcXVlc3RIABIsCgdwdWJsaXNoGBAgASgLMhkubXFsaXRlLnYxLlB1Ymxpc2hSZXF1ZXN0SAASLAoHY29uc3VtZRgRIAEoCzIZLm1xbGl0ZS52MS5Db25zdW1lUmVxdWVzdEgAEjAKCXN1YnNjcmliZRgSIAEoCzIbLm1xbGl0ZS52MS5TdWJzY3JpYmVSZXF1ZXN0SAASJAoDYWNrGBMgASgLMhUubXFsaXRlLnYxLkFja1JlcXVlc3RIABI1CgxyZXNpemVfdG9waWMYFCABKAsyHS5tcWxpdGUudjEuUmVzaXplVG9waWNSZXF1ZXN0SAASOwoPcmViYWxhbmNlX3RvcGljGBUgASgLMiAubXFsaXRlLnYxLlJlYmFsYW5jZVRvcGljUmVxdWVzdEgAEjcKDXB1Ymxpc2hfYmF0Y2gYFiABKAsyHi5tcWxpdGUudjEuUHVibGlzaEJhdGNoUmVxdWVzdEgAEiYKBG5hY2sYFyABKAsyFi5tcWxpdGUudjEuTmFja1JlcXVlc3RIABIzCgtyZW5ld19sZWFzZRgYIAEoCzIcLm1xbGl0ZS52MS5SZW5ld0xlYXNlUmVxdWVzdEgAEiYKBHBlZWsYGSABKAsyFi5tcWxpdGUudjEuUGVla1JlcXVlc3RIABIzCgtjb25zdW1lX2RscRgaIAEoCzIcLm1xbGl0ZS52MS5Db25zdW1lRGxxUmVxdWVzdEgAEjMKC3JlZHJpdmVfZGxxGBsgASgLMhwubXFsaXRlLnYxLlJlZHJpdmVEbHFSZXF1ZXN0SAASPAoQc2V0X3RvcGljX3BvbGljeRgcIAEoCzIgLm1xbGl0ZS52MS5TZXRUb3BpY1BvbGljeVJlcXVlc3RIABI6Cg9nZXRfdG9waWNfc3RhdHMYHSABKAsyHy5tcWxpdGUudjEuR2V0VG9waWNTdGF0c1JlcXVlc3RIAEIGCgRkYXRhIq0KCgtUQ1BSZXNwb25zZRIOCgZzdGF0dXMYASABKAkSDQoFZXJyb3IYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRJHChljcmVhdGVfbmFtZXNwYWNlX3Jlc3BvbnNlGAogASgLMiIubXFsaXRlLnYxLkNyZWF0ZU5hbWVzcGFjZVJlc3BvbnNlSAASRwoZZGVsZXRlX25hbWVzcGFjZV9yZXNwb25zZRgLIAEoCzIiLm1xbGl0ZS52MS5EZWxldGVOYW1lc3BhY2VSZXNwb25zZUgAEkUKGGxpc3RfbmFtZXNwYWNlc19yZXNwb25zZRgMIAEoCzIhLm1xbGl0ZS52MS5MaXN0TmFtZXNwYWNlc1Jlc3BvbnNlSAASPwoVY3JlYXRlX3RvcGljX3Jlc3BvbnNlGA0gASgLMh4ubXFsaXRlLnYxLkNyZWF0ZVRvcGljUmVzcG9uc2VIABI/ChVkZWxldGVfdG9waWNfcmVzcG9uc2UYDiABKAsyHi5tcWxpdGUudjEuRGVsZXRlVG9waWNSZXNwb25zZUgAEj0KFGxpc3RfdG9waWNzX3Jlc3BvbnNlGA8gASgLMh0ubXFsaXRlLnYxLkxpc3RUb3BpY3NSZXNwb25zZUgAEjYKEHB1Ymxpc2hfcmVzcG9uc2UYECABKAsyGi5tcWxpdGUudjEuUHVibGlzaFJlc3BvbnNlSAASNgoQY29uc3VtZV9yZXNwb25zZRgRIAEoCzIaLm1xbGl0ZS52MS5Db25zdW1lUmVzcG9uc2VIABIvChFzdWJzY3JpYmVfbWVzc2FnZRgSIAEoCzISLm1xbGl0ZS52MS5NZXNzYWdlSAASLgoMYWNrX3Jlc3BvbnNlGBMgASgLMhYubXFsaXRlLnYxLkFja1Jlc3BvbnNlSAASPwoVcmVzaXplX3RvcGljX3Jlc3BvbnNlGBQgASgLMh4ubXFsaXRlLnYxLlJlc2l6ZVRvcGljUmVzcG9uc2VIABJFChhyZWJhbGFuY2VfdG9waWNfcmVzcG9uc2UYFSABKAsyIS5tcWxpdGUudjEuUmViYWxhbmNlVG9waWNSZXNwb25zZUgAEkEKFnB1Ymxpc2hfYmF0Y2hfcmVzcG9uc2UYFiABKAsyHy5tcWxpdGUudjEuUHVibGlzaEJhdGNoUmVzcG9uc2VIABIwCg1uYWNrX3Jlc3BvbnNlGBcgASgLMhcubXFsaXRlLnYxLk5hY2tSZXNwb25zZUgAEj0KFHJlbmV3X2xlYXNlX3Jlc3BvbnNlGBggASgLMh0ubXFsaXRlLnYxLlJlbmV3TGVhc2VSZXNwb25zZUgAEjAKDXBlZWtfcmVzcG9uc2UYGSABKAsyFy5tcWxpdGUudjEuUGVla1Jlc3BvbnNlSAASPQoUY29uc3VtZV9kbHFfcmVzcG9uc2UYGiABKAsyHS5tcWxpdGUudjEuQ29uc3VtZURscVJlc3BvbnNlSAASPQoUcmVkcml2ZV9kbHFfcmVzcG9uc2UYGyABKAsyHS5tcWxpdGUudjEuUmVkcml2ZURscVJlc3BvbnNlSAASRgoZc2V0X3RvcGljX3BvbGljeV9yZXNwb25zZRgcIAEoCzIhLm1xbGl0ZS52MS5TZXRUb3BpY1BvbGljeVJlc3BvbnNlSAASRAoYZ2V0X3RvcGljX3N0YXRzX3Jlc3BvbnNlGB0gASgLMiAubXFsaXRlLnYxLkdldFRvcGljU3RhdHNSZXNwb25zZUgAQgYKBGRhdGEqVgoJQmF0Y2hNb2RlEhoKFkJBVENIX01PREVfVU5TUEVDSUZJRUQQABIWChJCQVRDSF9NT0RFX1BBUlRJQUwQARIVChFCQVRDSF9NT0RFX0FUT01JQxACKlAKCVBlZWtPcmRlchIaChZQRUVLX09SREVSX1VOU1BFQ0lGSUVEEAASEgoOUEVFS19PUkRFUl9BU0MQARITCg9QRUVLX09SREVSX0RFU0MQAjLvCwoNTVFMaXRlU2VydmljZRJYCg9DcmVhdGVOYW1lc3BhY2USIS5tcWxpdGUudjEuQ3JlYXRlTmFtZXNwYWNlUmVxdWVzdBoiLm1xbGl0ZS52MS5DcmVhdGVOYW1lc3BhY2VSZXNwb25zZRJYCg9EZWxldGVOYW1lc3BhY2USIS5tcWxpdGUudjEuRGVsZXRlTmFtZXNwYWNlUmVxdWVzdBoiLm1xbGl0ZS52MS5EZWxldGVOYW1lc3BhY2VSZXNwb25zZRJVCg5MaXN0TmFtZXNwYWNlcxIgLm1xbGl0ZS52MS5MaXN0TmFtZXNwYWNlc1JlcXVlc3QaIS5tcWxpdGUudjEuTGlzdE5hbWVzcGFjZXNSZXNwb25zZRJMCgtDcmVhdGVUb3BpYxIdLm1xbGl0ZS52MS5DcmVhdGVUb3BpY1JlcXVlc3QaHi5tcWxpdGUudjEuQ3JlYXRlVG9waWNSZXNwb25zZRJMCgtEZWxldGVUb3BpYxIdLm1xbGl0ZS52MS5EZWxldGVUb3BpY1JlcXVlc3QaHi5tcWxpdGUudjEuRGVsZXRlVG9waWNSZXNwb25zZRJJCgpMaXN0VG9waWNzEhwubXFsaXRlLnYxLkxpc3RUb3BpY3NSZXF1ZXN0Gh0ubXFsaXRlLnYxLkxpc3RUb3BpY3NSZXNwb25zZRJMCgtSZXNpemVUb3BpYxIdLm1xbGl0ZS52MS5SZXNpemVUb3BpY1JlcXVlc3QaHi5tcWxpdGUudjEuUmVzaXplVG9waWNSZXNwb25zZRJVCg5SZWJhbGFuY2VUb3BpYxIgLm1xbGl0ZS52MS5SZWJhbGFuY2VUb3BpY1JlcXVlc3QaIS5tcWxpdGUudjEuUmViYWxhbmNlVG9waWNSZXNwb25zZRJACgdQdWJsaXNoEhkubXFsaXRlLnYxLlB1Ymxpc2hSZXF1ZXN0GhoubXFsaXRlLnYxLlB1Ymxpc2hSZXNwb25zZRJACgdDb25zdW1lEhkubXFsaXRlLnYxLkNvbnN1bWVSZXF1ZXN0GhoubXFsaXRlLnYxLkNvbnN1bWVSZXNwb25zZRI+CglTdWJzY3JpYmUSGy5tcWxpdGUudjEuU3Vic2NyaWJlUmVxdWVzdBoSLm1xbGl0ZS52MS5NZXNzYWdlMAESNAoDQWNrEhUubXFsaXRlLnYxLkFja1JlcXVlc3QaFi5tcWxpdGUudjEuQWNrUmVzcG9uc2USTwoMUHVibGlzaEJhdGNoEh4ubXFsaXRlLnYxLlB1Ymxpc2hCYXRjaFJlcXVlc3QaHy5tcWxpdGUudjEuUHVibGlzaEJhdGNoUmVzcG9uc2USNwoETmFjaxIWLm1xbGl0ZS52MS5OYWNrUmVxdWVzdBoXLm1xbGl0ZS52MS5OYWNrUmVzcG9uc2USSQoKUmVuZXdMZWFzZRIcLm1xbGl0ZS52MS5SZW5ld0xlYXNlUmVxdWVzdBodLm1xbGl0ZS52MS5SZW5ld0xlYXNlUmVzcG9uc2USNwoEUGVlaxIWLm1xbGl0ZS52MS5QZWVrUmVxdWVzdBoXLm1xbGl0ZS52MS5QZWVrUmVzcG9uc2USSQoKQ29uc3VtZURscRIcLm1xbGl0ZS52MS5Db25zdW1lRGxxUmVxdWVzdBodLm1xbGl0ZS52MS5Db25zdW1lRGxxUmVzcG9uc2USSQoKUmVkcml2ZURscRIcLm1xbGl0ZS52MS5SZWRyaXZlRGxxUmVxdWVzdBodLm1xbGl0ZS52MS5SZWRyaXZlRGxxUmVzcG9uc2USVQoOU2V0VG9waWNQb2xpY3kSIC5tcWxpdGUudjEuU2V0VG9waWNQb2xpY3lSZXF1ZXN0GiEubXFsaXRlLnYxLlNldFRvcGljUG9saWN5UmVzcG9uc2USUgoNR2V0VG9waWNTdGF0cxIfLm1xbGl0ZS52MS5HZXRUb3BpY1N0YXRzUmVxdWVzdBogLm1xbGl0ZS52MS5HZXRUb3BpY1N0YXRzUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message mqlite.v1.Message
@@ -90,6 +90,13 @@ export type TopicInfo = Message$1<"mqlite.v1.TopicInfo"> & {
    * @generated from field: uint64 version = 3;
    */
   version: bigint;
+
+  /**
+   * Extension.
+   *
+   * @generated from field: mqlite.v1.TopicPolicy policy = 4;
+   */
+  policy?: TopicPolicy | undefined;
 };
 
 /**
@@ -98,6 +105,44 @@ export type TopicInfo = Message$1<"mqlite.v1.TopicInfo"> & {
  */
 export const TopicInfoSchema: GenMessage<TopicInfo> = /*@__PURE__*/
   messageDesc(file_mqlite_v1_mqlite, 1);
+
+/**
+ * Extension: a topic's retry and deduplication policy.
+ *
+ * @generated from message mqlite.v1.TopicPolicy
+ */
+export type TopicPolicy = Message$1<"mqlite.v1.TopicPolicy"> & {
+  /**
+   * -1: retry forever (never dead-letter).
+   *
+   * @generated from field: int32 max_retries = 1;
+   */
+  maxRetries: number;
+
+  /**
+   * @generated from field: int64 retry_base_ms = 2;
+   */
+  retryBaseMs: bigint;
+
+  /**
+   * @generated from field: int64 retry_cap_ms = 3;
+   */
+  retryCapMs: bigint;
+
+  /**
+   * 0: deduplication off.
+   *
+   * @generated from field: int64 dedup_window_ms = 4;
+   */
+  dedupWindowMs: bigint;
+};
+
+/**
+ * Describes the message mqlite.v1.TopicPolicy.
+ * Use `create(TopicPolicySchema)` to create a new message.
+ */
+export const TopicPolicySchema: GenMessage<TopicPolicy> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 2);
 
 /**
  * @generated from message mqlite.v1.CreateNamespaceRequest
@@ -114,7 +159,7 @@ export type CreateNamespaceRequest = Message$1<"mqlite.v1.CreateNamespaceRequest
  * Use `create(CreateNamespaceRequestSchema)` to create a new message.
  */
 export const CreateNamespaceRequestSchema: GenMessage<CreateNamespaceRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 2);
+  messageDesc(file_mqlite_v1_mqlite, 3);
 
 /**
  * @generated from message mqlite.v1.CreateNamespaceResponse
@@ -136,7 +181,7 @@ export type CreateNamespaceResponse = Message$1<"mqlite.v1.CreateNamespaceRespon
  * Use `create(CreateNamespaceResponseSchema)` to create a new message.
  */
 export const CreateNamespaceResponseSchema: GenMessage<CreateNamespaceResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 3);
+  messageDesc(file_mqlite_v1_mqlite, 4);
 
 /**
  * @generated from message mqlite.v1.DeleteNamespaceRequest
@@ -153,7 +198,7 @@ export type DeleteNamespaceRequest = Message$1<"mqlite.v1.DeleteNamespaceRequest
  * Use `create(DeleteNamespaceRequestSchema)` to create a new message.
  */
 export const DeleteNamespaceRequestSchema: GenMessage<DeleteNamespaceRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 4);
+  messageDesc(file_mqlite_v1_mqlite, 5);
 
 /**
  * @generated from message mqlite.v1.DeleteNamespaceResponse
@@ -175,7 +220,7 @@ export type DeleteNamespaceResponse = Message$1<"mqlite.v1.DeleteNamespaceRespon
  * Use `create(DeleteNamespaceResponseSchema)` to create a new message.
  */
 export const DeleteNamespaceResponseSchema: GenMessage<DeleteNamespaceResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 5);
+  messageDesc(file_mqlite_v1_mqlite, 6);
 
 /**
  * @generated from message mqlite.v1.ListNamespacesRequest
@@ -188,7 +233,7 @@ export type ListNamespacesRequest = Message$1<"mqlite.v1.ListNamespacesRequest">
  * Use `create(ListNamespacesRequestSchema)` to create a new message.
  */
 export const ListNamespacesRequestSchema: GenMessage<ListNamespacesRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 6);
+  messageDesc(file_mqlite_v1_mqlite, 7);
 
 /**
  * @generated from message mqlite.v1.ListNamespacesResponse
@@ -205,7 +250,7 @@ export type ListNamespacesResponse = Message$1<"mqlite.v1.ListNamespacesResponse
  * Use `create(ListNamespacesResponseSchema)` to create a new message.
  */
 export const ListNamespacesResponseSchema: GenMessage<ListNamespacesResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 7);
+  messageDesc(file_mqlite_v1_mqlite, 8);
 
 /**
  * @generated from message mqlite.v1.CreateTopicRequest
@@ -232,7 +277,7 @@ export type CreateTopicRequest = Message$1<"mqlite.v1.CreateTopicRequest"> & {
  * Use `create(CreateTopicRequestSchema)` to create a new message.
  */
 export const CreateTopicRequestSchema: GenMessage<CreateTopicRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 8);
+  messageDesc(file_mqlite_v1_mqlite, 9);
 
 /**
  * @generated from message mqlite.v1.CreateTopicResponse
@@ -254,7 +299,7 @@ export type CreateTopicResponse = Message$1<"mqlite.v1.CreateTopicResponse"> & {
  * Use `create(CreateTopicResponseSchema)` to create a new message.
  */
 export const CreateTopicResponseSchema: GenMessage<CreateTopicResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 9);
+  messageDesc(file_mqlite_v1_mqlite, 10);
 
 /**
  * @generated from message mqlite.v1.DeleteTopicRequest
@@ -276,7 +321,7 @@ export type DeleteTopicRequest = Message$1<"mqlite.v1.DeleteTopicRequest"> & {
  * Use `create(DeleteTopicRequestSchema)` to create a new message.
  */
 export const DeleteTopicRequestSchema: GenMessage<DeleteTopicRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 10);
+  messageDesc(file_mqlite_v1_mqlite, 11);
 
 /**
  * @generated from message mqlite.v1.DeleteTopicResponse
@@ -298,7 +343,7 @@ export type DeleteTopicResponse = Message$1<"mqlite.v1.DeleteTopicResponse"> & {
  * Use `create(DeleteTopicResponseSchema)` to create a new message.
  */
 export const DeleteTopicResponseSchema: GenMessage<DeleteTopicResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 11);
+  messageDesc(file_mqlite_v1_mqlite, 12);
 
 /**
  * @generated from message mqlite.v1.ListTopicsRequest
@@ -315,7 +360,7 @@ export type ListTopicsRequest = Message$1<"mqlite.v1.ListTopicsRequest"> & {
  * Use `create(ListTopicsRequestSchema)` to create a new message.
  */
 export const ListTopicsRequestSchema: GenMessage<ListTopicsRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 12);
+  messageDesc(file_mqlite_v1_mqlite, 13);
 
 /**
  * @generated from message mqlite.v1.ListTopicsResponse
@@ -332,7 +377,7 @@ export type ListTopicsResponse = Message$1<"mqlite.v1.ListTopicsResponse"> & {
  * Use `create(ListTopicsResponseSchema)` to create a new message.
  */
 export const ListTopicsResponseSchema: GenMessage<ListTopicsResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 13);
+  messageDesc(file_mqlite_v1_mqlite, 14);
 
 /**
  * @generated from message mqlite.v1.ResizeTopicRequest
@@ -359,7 +404,7 @@ export type ResizeTopicRequest = Message$1<"mqlite.v1.ResizeTopicRequest"> & {
  * Use `create(ResizeTopicRequestSchema)` to create a new message.
  */
 export const ResizeTopicRequestSchema: GenMessage<ResizeTopicRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 14);
+  messageDesc(file_mqlite_v1_mqlite, 15);
 
 /**
  * @generated from message mqlite.v1.ResizeTopicResponse
@@ -396,7 +441,7 @@ export type ResizeTopicResponse = Message$1<"mqlite.v1.ResizeTopicResponse"> & {
  * Use `create(ResizeTopicResponseSchema)` to create a new message.
  */
 export const ResizeTopicResponseSchema: GenMessage<ResizeTopicResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 15);
+  messageDesc(file_mqlite_v1_mqlite, 16);
 
 /**
  * @generated from message mqlite.v1.RebalanceTopicRequest
@@ -418,7 +463,7 @@ export type RebalanceTopicRequest = Message$1<"mqlite.v1.RebalanceTopicRequest">
  * Use `create(RebalanceTopicRequestSchema)` to create a new message.
  */
 export const RebalanceTopicRequestSchema: GenMessage<RebalanceTopicRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 16);
+  messageDesc(file_mqlite_v1_mqlite, 17);
 
 /**
  * @generated from message mqlite.v1.RebalanceTopicResponse
@@ -440,7 +485,7 @@ export type RebalanceTopicResponse = Message$1<"mqlite.v1.RebalanceTopicResponse
  * Use `create(RebalanceTopicResponseSchema)` to create a new message.
  */
 export const RebalanceTopicResponseSchema: GenMessage<RebalanceTopicResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 17);
+  messageDesc(file_mqlite_v1_mqlite, 18);
 
 /**
  * @generated from message mqlite.v1.PublishRequest
@@ -478,6 +523,25 @@ export type PublishRequest = Message$1<"mqlite.v1.PublishRequest"> & {
    * @generated from field: optional int32 queue_id = 6;
    */
   queueId?: number | undefined;
+
+  /**
+   * Extensions: a repeat of dedup_id within the topic's window is answered
+   * with the original message and not enqueued; delay_ms or deliver_at_ms
+   * (Unix ms) keep the message invisible until then.
+   *
+   * @generated from field: string dedup_id = 7;
+   */
+  dedupId: string;
+
+  /**
+   * @generated from field: optional int64 delay_ms = 8;
+   */
+  delayMs?: bigint | undefined;
+
+  /**
+   * @generated from field: optional int64 deliver_at_ms = 9;
+   */
+  deliverAtMs?: bigint | undefined;
 };
 
 /**
@@ -485,7 +549,7 @@ export type PublishRequest = Message$1<"mqlite.v1.PublishRequest"> & {
  * Use `create(PublishRequestSchema)` to create a new message.
  */
 export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 18);
+  messageDesc(file_mqlite_v1_mqlite, 19);
 
 /**
  * @generated from message mqlite.v1.PublishResponse
@@ -500,6 +564,13 @@ export type PublishResponse = Message$1<"mqlite.v1.PublishResponse"> & {
    * @generated from field: int32 queue_id = 2;
    */
   queueId: number;
+
+  /**
+   * Extension: the dedup_id repeated one inside the window; the ids are the original's.
+   *
+   * @generated from field: bool duplicate = 3;
+   */
+  duplicate: boolean;
 };
 
 /**
@@ -507,7 +578,7 @@ export type PublishResponse = Message$1<"mqlite.v1.PublishResponse"> & {
  * Use `create(PublishResponseSchema)` to create a new message.
  */
 export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 19);
+  messageDesc(file_mqlite_v1_mqlite, 20);
 
 /**
  * @generated from message mqlite.v1.ConsumeRequest
@@ -544,7 +615,7 @@ export type ConsumeRequest = Message$1<"mqlite.v1.ConsumeRequest"> & {
  * Use `create(ConsumeRequestSchema)` to create a new message.
  */
 export const ConsumeRequestSchema: GenMessage<ConsumeRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 20);
+  messageDesc(file_mqlite_v1_mqlite, 21);
 
 /**
  * @generated from message mqlite.v1.ConsumeResponse
@@ -561,7 +632,7 @@ export type ConsumeResponse = Message$1<"mqlite.v1.ConsumeResponse"> & {
  * Use `create(ConsumeResponseSchema)` to create a new message.
  */
 export const ConsumeResponseSchema: GenMessage<ConsumeResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 21);
+  messageDesc(file_mqlite_v1_mqlite, 22);
 
 /**
  * @generated from message mqlite.v1.SubscribeRequest
@@ -593,7 +664,7 @@ export type SubscribeRequest = Message$1<"mqlite.v1.SubscribeRequest"> & {
  * Use `create(SubscribeRequestSchema)` to create a new message.
  */
 export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 22);
+  messageDesc(file_mqlite_v1_mqlite, 23);
 
 /**
  * @generated from message mqlite.v1.AckRequest
@@ -625,7 +696,7 @@ export type AckRequest = Message$1<"mqlite.v1.AckRequest"> & {
  * Use `create(AckRequestSchema)` to create a new message.
  */
 export const AckRequestSchema: GenMessage<AckRequest> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 23);
+  messageDesc(file_mqlite_v1_mqlite, 24);
 
 /**
  * @generated from message mqlite.v1.AckResponse
@@ -642,7 +713,756 @@ export type AckResponse = Message$1<"mqlite.v1.AckResponse"> & {
  * Use `create(AckResponseSchema)` to create a new message.
  */
 export const AckResponseSchema: GenMessage<AckResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 24);
+  messageDesc(file_mqlite_v1_mqlite, 25);
+
+/**
+ * @generated from message mqlite.v1.PublishBatchEntry
+ */
+export type PublishBatchEntry = Message$1<"mqlite.v1.PublishBatchEntry"> & {
+  /**
+   * @generated from field: bytes payload = 1;
+   */
+  payload: Uint8Array;
+
+  /**
+   * @generated from field: map<string, string> headers = 2;
+   */
+  headers: { [key: string]: string };
+
+  /**
+   * @generated from field: string routing_key = 3;
+   */
+  routingKey: string;
+
+  /**
+   * @generated from field: optional int32 queue_id = 4;
+   */
+  queueId?: number | undefined;
+
+  /**
+   * @generated from field: string dedup_id = 5;
+   */
+  dedupId: string;
+
+  /**
+   * @generated from field: optional int64 delay_ms = 6;
+   */
+  delayMs?: bigint | undefined;
+
+  /**
+   * @generated from field: optional int64 deliver_at_ms = 7;
+   */
+  deliverAtMs?: bigint | undefined;
+};
+
+/**
+ * Describes the message mqlite.v1.PublishBatchEntry.
+ * Use `create(PublishBatchEntrySchema)` to create a new message.
+ */
+export const PublishBatchEntrySchema: GenMessage<PublishBatchEntry> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 26);
+
+/**
+ * @generated from message mqlite.v1.PublishBatchRequest
+ */
+export type PublishBatchRequest = Message$1<"mqlite.v1.PublishBatchRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string topic = 2;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: repeated mqlite.v1.PublishBatchEntry entries = 3;
+   */
+  entries: PublishBatchEntry[];
+
+  /**
+   * @generated from field: mqlite.v1.BatchMode mode = 4;
+   */
+  mode: BatchMode;
+};
+
+/**
+ * Describes the message mqlite.v1.PublishBatchRequest.
+ * Use `create(PublishBatchRequestSchema)` to create a new message.
+ */
+export const PublishBatchRequestSchema: GenMessage<PublishBatchRequest> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 27);
+
+/**
+ * @generated from message mqlite.v1.PublishBatchResult
+ */
+export type PublishBatchResult = Message$1<"mqlite.v1.PublishBatchResult"> & {
+  /**
+   * @generated from field: bool ok = 1;
+   */
+  ok: boolean;
+
+  /**
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * @generated from field: int32 queue_id = 3;
+   */
+  queueId: number;
+
+  /**
+   * @generated from field: bool duplicate = 4;
+   */
+  duplicate: boolean;
+
+  /**
+   * When not ok: the broker's error code (e.g. INVALID_ARGUMENT) and reason.
+   *
+   * @generated from field: string error_code = 5;
+   */
+  errorCode: string;
+
+  /**
+   * @generated from field: string error = 6;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message mqlite.v1.PublishBatchResult.
+ * Use `create(PublishBatchResultSchema)` to create a new message.
+ */
+export const PublishBatchResultSchema: GenMessage<PublishBatchResult> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 28);
+
+/**
+ * @generated from message mqlite.v1.PublishBatchResponse
+ */
+export type PublishBatchResponse = Message$1<"mqlite.v1.PublishBatchResponse"> & {
+  /**
+   * @generated from field: repeated mqlite.v1.PublishBatchResult results = 1;
+   */
+  results: PublishBatchResult[];
+};
+
+/**
+ * Describes the message mqlite.v1.PublishBatchResponse.
+ * Use `create(PublishBatchResponseSchema)` to create a new message.
+ */
+export const PublishBatchResponseSchema: GenMessage<PublishBatchResponse> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 29);
+
+/**
+ * @generated from message mqlite.v1.NackRequest
+ */
+export type NackRequest = Message$1<"mqlite.v1.NackRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string topic = 2;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: int32 queue_id = 3;
+   */
+  queueId: number;
+
+  /**
+   * @generated from field: repeated string message_ids = 4;
+   */
+  messageIds: string[];
+
+  /**
+   * Absent: the topic's backoff; 0: back to the head at once.
+   *
+   * @generated from field: optional int64 delay_ms = 5;
+   */
+  delayMs?: bigint | undefined;
+};
+
+/**
+ * Describes the message mqlite.v1.NackRequest.
+ * Use `create(NackRequestSchema)` to create a new message.
+ */
+export const NackRequestSchema: GenMessage<NackRequest> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 30);
+
+/**
+ * @generated from message mqlite.v1.NackResponse
+ */
+export type NackResponse = Message$1<"mqlite.v1.NackResponse"> & {
+  /**
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * @generated from field: int32 requeued = 2;
+   */
+  requeued: number;
+
+  /**
+   * @generated from field: int32 delayed = 3;
+   */
+  delayed: number;
+
+  /**
+   * @generated from field: int32 dead_lettered = 4;
+   */
+  deadLettered: number;
+};
+
+/**
+ * Describes the message mqlite.v1.NackResponse.
+ * Use `create(NackResponseSchema)` to create a new message.
+ */
+export const NackResponseSchema: GenMessage<NackResponse> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 31);
+
+/**
+ * @generated from message mqlite.v1.RenewLeaseRequest
+ */
+export type RenewLeaseRequest = Message$1<"mqlite.v1.RenewLeaseRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string topic = 2;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: int32 queue_id = 3;
+   */
+  queueId: number;
+
+  /**
+   * @generated from field: repeated string message_ids = 4;
+   */
+  messageIds: string[];
+
+  /**
+   * The new deadline is now + extend_ms.
+   *
+   * @generated from field: int64 extend_ms = 5;
+   */
+  extendMs: bigint;
+};
+
+/**
+ * Describes the message mqlite.v1.RenewLeaseRequest.
+ * Use `create(RenewLeaseRequestSchema)` to create a new message.
+ */
+export const RenewLeaseRequestSchema: GenMessage<RenewLeaseRequest> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 32);
+
+/**
+ * @generated from message mqlite.v1.RenewLeaseResponse
+ */
+export type RenewLeaseResponse = Message$1<"mqlite.v1.RenewLeaseResponse"> & {
+  /**
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+};
+
+/**
+ * Describes the message mqlite.v1.RenewLeaseResponse.
+ * Use `create(RenewLeaseResponseSchema)` to create a new message.
+ */
+export const RenewLeaseResponseSchema: GenMessage<RenewLeaseResponse> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 33);
+
+/**
+ * @generated from message mqlite.v1.PeekRequest
+ */
+export type PeekRequest = Message$1<"mqlite.v1.PeekRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string topic = 2;
+   */
+  topic: string;
+
+  /**
+   * The queue; ignored when dlq is set.
+   *
+   * @generated from field: int32 queue_id = 3;
+   */
+  queueId: number;
+
+  /**
+   * @generated from field: string cursor = 4;
+   */
+  cursor: string;
+
+  /**
+   * 1..100; 0 means 20.
+   *
+   * @generated from field: int32 limit = 5;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: mqlite.v1.PeekOrder order = 6;
+   */
+  order: PeekOrder;
+
+  /**
+   * Return at most this many bytes of each payload; 0: all of it.
+   *
+   * @generated from field: int32 preview_bytes = 7;
+   */
+  previewBytes: number;
+
+  /**
+   * Peek the topic's dead-letter queue.
+   *
+   * @generated from field: bool dlq = 8;
+   */
+  dlq: boolean;
+};
+
+/**
+ * Describes the message mqlite.v1.PeekRequest.
+ * Use `create(PeekRequestSchema)` to create a new message.
+ */
+export const PeekRequestSchema: GenMessage<PeekRequest> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 34);
+
+/**
+ * @generated from message mqlite.v1.PeekedMessage
+ */
+export type PeekedMessage = Message$1<"mqlite.v1.PeekedMessage"> & {
+  /**
+   * @generated from field: mqlite.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+
+  /**
+   * The full payload size, also when the payload is cut by preview_bytes.
+   *
+   * @generated from field: uint32 payload_size = 2;
+   */
+  payloadSize: number;
+};
+
+/**
+ * Describes the message mqlite.v1.PeekedMessage.
+ * Use `create(PeekedMessageSchema)` to create a new message.
+ */
+export const PeekedMessageSchema: GenMessage<PeekedMessage> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 35);
+
+/**
+ * @generated from message mqlite.v1.PeekResponse
+ */
+export type PeekResponse = Message$1<"mqlite.v1.PeekResponse"> & {
+  /**
+   * @generated from field: repeated mqlite.v1.PeekedMessage messages = 1;
+   */
+  messages: PeekedMessage[];
+
+  /**
+   * Empty when the page reached the end.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message mqlite.v1.PeekResponse.
+ * Use `create(PeekResponseSchema)` to create a new message.
+ */
+export const PeekResponseSchema: GenMessage<PeekResponse> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 36);
+
+/**
+ * @generated from message mqlite.v1.ConsumeDlqRequest
+ */
+export type ConsumeDlqRequest = Message$1<"mqlite.v1.ConsumeDlqRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string topic = 2;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: int32 batch_size = 3;
+   */
+  batchSize: number;
+
+  /**
+   * @generated from field: bool auto_ack = 4;
+   */
+  autoAck: boolean;
+};
+
+/**
+ * Describes the message mqlite.v1.ConsumeDlqRequest.
+ * Use `create(ConsumeDlqRequestSchema)` to create a new message.
+ */
+export const ConsumeDlqRequestSchema: GenMessage<ConsumeDlqRequest> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 37);
+
+/**
+ * @generated from message mqlite.v1.ConsumeDlqResponse
+ */
+export type ConsumeDlqResponse = Message$1<"mqlite.v1.ConsumeDlqResponse"> & {
+  /**
+   * @generated from field: repeated mqlite.v1.Message messages = 1;
+   */
+  messages: Message[];
+};
+
+/**
+ * Describes the message mqlite.v1.ConsumeDlqResponse.
+ * Use `create(ConsumeDlqResponseSchema)` to create a new message.
+ */
+export const ConsumeDlqResponseSchema: GenMessage<ConsumeDlqResponse> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 38);
+
+/**
+ * @generated from message mqlite.v1.RedriveDlqRequest
+ */
+export type RedriveDlqRequest = Message$1<"mqlite.v1.RedriveDlqRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string topic = 2;
+   */
+  topic: string;
+
+  /**
+   * At most this many; 0: all.
+   *
+   * @generated from field: int32 max = 3;
+   */
+  max: number;
+};
+
+/**
+ * Describes the message mqlite.v1.RedriveDlqRequest.
+ * Use `create(RedriveDlqRequestSchema)` to create a new message.
+ */
+export const RedriveDlqRequestSchema: GenMessage<RedriveDlqRequest> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 39);
+
+/**
+ * @generated from message mqlite.v1.RedriveDlqResponse
+ */
+export type RedriveDlqResponse = Message$1<"mqlite.v1.RedriveDlqResponse"> & {
+  /**
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * @generated from field: int32 moved = 2;
+   */
+  moved: number;
+};
+
+/**
+ * Describes the message mqlite.v1.RedriveDlqResponse.
+ * Use `create(RedriveDlqResponseSchema)` to create a new message.
+ */
+export const RedriveDlqResponseSchema: GenMessage<RedriveDlqResponse> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 40);
+
+/**
+ * @generated from message mqlite.v1.SetTopicPolicyRequest
+ */
+export type SetTopicPolicyRequest = Message$1<"mqlite.v1.SetTopicPolicyRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string topic = 2;
+   */
+  topic: string;
+
+  /**
+   * Absent fields keep their current value.
+   *
+   * @generated from field: optional int32 max_retries = 3;
+   */
+  maxRetries?: number | undefined;
+
+  /**
+   * @generated from field: optional int64 retry_base_ms = 4;
+   */
+  retryBaseMs?: bigint | undefined;
+
+  /**
+   * @generated from field: optional int64 retry_cap_ms = 5;
+   */
+  retryCapMs?: bigint | undefined;
+
+  /**
+   * @generated from field: optional int64 dedup_window_ms = 6;
+   */
+  dedupWindowMs?: bigint | undefined;
+};
+
+/**
+ * Describes the message mqlite.v1.SetTopicPolicyRequest.
+ * Use `create(SetTopicPolicyRequestSchema)` to create a new message.
+ */
+export const SetTopicPolicyRequestSchema: GenMessage<SetTopicPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 41);
+
+/**
+ * @generated from message mqlite.v1.SetTopicPolicyResponse
+ */
+export type SetTopicPolicyResponse = Message$1<"mqlite.v1.SetTopicPolicyResponse"> & {
+  /**
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * @generated from field: mqlite.v1.TopicPolicy policy = 2;
+   */
+  policy?: TopicPolicy | undefined;
+};
+
+/**
+ * Describes the message mqlite.v1.SetTopicPolicyResponse.
+ * Use `create(SetTopicPolicyResponseSchema)` to create a new message.
+ */
+export const SetTopicPolicyResponseSchema: GenMessage<SetTopicPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 42);
+
+/**
+ * @generated from message mqlite.v1.QueueStats
+ */
+export type QueueStats = Message$1<"mqlite.v1.QueueStats"> & {
+  /**
+   * @generated from field: int32 queue_id = 1;
+   */
+  queueId: number;
+
+  /**
+   * @generated from field: int64 pending = 2;
+   */
+  pending: bigint;
+
+  /**
+   * @generated from field: int64 in_flight = 3;
+   */
+  inFlight: bigint;
+
+  /**
+   * @generated from field: int64 delayed = 4;
+   */
+  delayed: bigint;
+
+  /**
+   * @generated from field: uint64 published = 5;
+   */
+  published: bigint;
+
+  /**
+   * @generated from field: uint64 acked = 6;
+   */
+  acked: bigint;
+
+  /**
+   * @generated from field: uint64 redelivered = 7;
+   */
+  redelivered: bigint;
+
+  /**
+   * @generated from field: uint64 dead_lettered = 8;
+   */
+  deadLettered: bigint;
+
+  /**
+   * @generated from field: double publish_rate = 9;
+   */
+  publishRate: number;
+
+  /**
+   * @generated from field: double ack_rate = 10;
+   */
+  ackRate: number;
+
+  /**
+   * @generated from field: int64 oldest_pending_age_ms = 11;
+   */
+  oldestPendingAgeMs: bigint;
+};
+
+/**
+ * Describes the message mqlite.v1.QueueStats.
+ * Use `create(QueueStatsSchema)` to create a new message.
+ */
+export const QueueStatsSchema: GenMessage<QueueStats> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 43);
+
+/**
+ * @generated from message mqlite.v1.TopicStats
+ */
+export type TopicStats = Message$1<"mqlite.v1.TopicStats"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string topic = 2;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: int32 queue_count = 3;
+   */
+  queueCount: number;
+
+  /**
+   * @generated from field: uint64 version = 4;
+   */
+  version: bigint;
+
+  /**
+   * @generated from field: bool draining = 5;
+   */
+  draining: boolean;
+
+  /**
+   * @generated from field: int64 pending = 6;
+   */
+  pending: bigint;
+
+  /**
+   * @generated from field: int64 in_flight = 7;
+   */
+  inFlight: bigint;
+
+  /**
+   * @generated from field: int64 delayed = 8;
+   */
+  delayed: bigint;
+
+  /**
+   * @generated from field: int64 dlq_depth = 9;
+   */
+  dlqDepth: bigint;
+
+  /**
+   * @generated from field: uint64 published = 10;
+   */
+  published: bigint;
+
+  /**
+   * @generated from field: uint64 acked = 11;
+   */
+  acked: bigint;
+
+  /**
+   * @generated from field: uint64 redelivered = 12;
+   */
+  redelivered: bigint;
+
+  /**
+   * @generated from field: uint64 dead_lettered = 13;
+   */
+  deadLettered: bigint;
+
+  /**
+   * @generated from field: double publish_rate = 14;
+   */
+  publishRate: number;
+
+  /**
+   * @generated from field: double ack_rate = 15;
+   */
+  ackRate: number;
+
+  /**
+   * @generated from field: int64 oldest_pending_age_ms = 16;
+   */
+  oldestPendingAgeMs: bigint;
+
+  /**
+   * @generated from field: mqlite.v1.TopicPolicy policy = 17;
+   */
+  policy?: TopicPolicy | undefined;
+
+  /**
+   * @generated from field: repeated mqlite.v1.QueueStats queues = 18;
+   */
+  queues: QueueStats[];
+};
+
+/**
+ * Describes the message mqlite.v1.TopicStats.
+ * Use `create(TopicStatsSchema)` to create a new message.
+ */
+export const TopicStatsSchema: GenMessage<TopicStats> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 44);
+
+/**
+ * @generated from message mqlite.v1.GetTopicStatsRequest
+ */
+export type GetTopicStatsRequest = Message$1<"mqlite.v1.GetTopicStatsRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string topic = 2;
+   */
+  topic: string;
+};
+
+/**
+ * Describes the message mqlite.v1.GetTopicStatsRequest.
+ * Use `create(GetTopicStatsRequestSchema)` to create a new message.
+ */
+export const GetTopicStatsRequestSchema: GenMessage<GetTopicStatsRequest> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 45);
+
+/**
+ * @generated from message mqlite.v1.GetTopicStatsResponse
+ */
+export type GetTopicStatsResponse = Message$1<"mqlite.v1.GetTopicStatsResponse"> & {
+  /**
+   * @generated from field: mqlite.v1.TopicStats stats = 1;
+   */
+  stats?: TopicStats | undefined;
+};
+
+/**
+ * Describes the message mqlite.v1.GetTopicStatsResponse.
+ * Use `create(GetTopicStatsResponseSchema)` to create a new message.
+ */
+export const GetTopicStatsResponseSchema: GenMessage<GetTopicStatsResponse> = /*@__PURE__*/
+  messageDesc(file_mqlite_v1_mqlite, 46);
 
 /**
  * Raw TCP framing: `uint32be L | uint8 encoding | L-1 bytes`, encoding 1.
@@ -737,6 +1557,56 @@ export type TCPCommand = Message$1<"mqlite.v1.TCPCommand"> & {
      */
     value: RebalanceTopicRequest;
     case: "rebalanceTopic";
+  } | {
+    /**
+     * Extensions (issue 8).
+     *
+     * @generated from field: mqlite.v1.PublishBatchRequest publish_batch = 22;
+     */
+    value: PublishBatchRequest;
+    case: "publishBatch";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.NackRequest nack = 23;
+     */
+    value: NackRequest;
+    case: "nack";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.RenewLeaseRequest renew_lease = 24;
+     */
+    value: RenewLeaseRequest;
+    case: "renewLease";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.PeekRequest peek = 25;
+     */
+    value: PeekRequest;
+    case: "peek";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.ConsumeDlqRequest consume_dlq = 26;
+     */
+    value: ConsumeDlqRequest;
+    case: "consumeDlq";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.RedriveDlqRequest redrive_dlq = 27;
+     */
+    value: RedriveDlqRequest;
+    case: "redriveDlq";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.SetTopicPolicyRequest set_topic_policy = 28;
+     */
+    value: SetTopicPolicyRequest;
+    case: "setTopicPolicy";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.GetTopicStatsRequest get_topic_stats = 29;
+     */
+    value: GetTopicStatsRequest;
+    case: "getTopicStats";
   } | { case: undefined; value?: undefined };
 };
 
@@ -745,7 +1615,7 @@ export type TCPCommand = Message$1<"mqlite.v1.TCPCommand"> & {
  * Use `create(TCPCommandSchema)` to create a new message.
  */
 export const TCPCommandSchema: GenMessage<TCPCommand> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 25);
+  messageDesc(file_mqlite_v1_mqlite, 47);
 
 /**
  * @generated from message mqlite.v1.TCPResponse
@@ -845,6 +1715,56 @@ export type TCPResponse = Message$1<"mqlite.v1.TCPResponse"> & {
      */
     value: RebalanceTopicResponse;
     case: "rebalanceTopicResponse";
+  } | {
+    /**
+     * Extensions (issue 8).
+     *
+     * @generated from field: mqlite.v1.PublishBatchResponse publish_batch_response = 22;
+     */
+    value: PublishBatchResponse;
+    case: "publishBatchResponse";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.NackResponse nack_response = 23;
+     */
+    value: NackResponse;
+    case: "nackResponse";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.RenewLeaseResponse renew_lease_response = 24;
+     */
+    value: RenewLeaseResponse;
+    case: "renewLeaseResponse";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.PeekResponse peek_response = 25;
+     */
+    value: PeekResponse;
+    case: "peekResponse";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.ConsumeDlqResponse consume_dlq_response = 26;
+     */
+    value: ConsumeDlqResponse;
+    case: "consumeDlqResponse";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.RedriveDlqResponse redrive_dlq_response = 27;
+     */
+    value: RedriveDlqResponse;
+    case: "redriveDlqResponse";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.SetTopicPolicyResponse set_topic_policy_response = 28;
+     */
+    value: SetTopicPolicyResponse;
+    case: "setTopicPolicyResponse";
+  } | {
+    /**
+     * @generated from field: mqlite.v1.GetTopicStatsResponse get_topic_stats_response = 29;
+     */
+    value: GetTopicStatsResponse;
+    case: "getTopicStatsResponse";
   } | { case: undefined; value?: undefined };
 };
 
@@ -853,7 +1773,69 @@ export type TCPResponse = Message$1<"mqlite.v1.TCPResponse"> & {
  * Use `create(TCPResponseSchema)` to create a new message.
  */
 export const TCPResponseSchema: GenMessage<TCPResponse> = /*@__PURE__*/
-  messageDesc(file_mqlite_v1_mqlite, 26);
+  messageDesc(file_mqlite_v1_mqlite, 48);
+
+/**
+ * @generated from enum mqlite.v1.BatchMode
+ */
+export enum BatchMode {
+  /**
+   * Same as PARTIAL.
+   *
+   * @generated from enum value: BATCH_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Each entry succeeds or fails on its own.
+   *
+   * @generated from enum value: BATCH_MODE_PARTIAL = 1;
+   */
+  PARTIAL = 1,
+
+  /**
+   * All or nothing, in one group commit.
+   *
+   * @generated from enum value: BATCH_MODE_ATOMIC = 2;
+   */
+  ATOMIC = 2,
+}
+
+/**
+ * Describes the enum mqlite.v1.BatchMode.
+ */
+export const BatchModeSchema: GenEnum<BatchMode> = /*@__PURE__*/
+  enumDesc(file_mqlite_v1_mqlite, 0);
+
+/**
+ * @generated from enum mqlite.v1.PeekOrder
+ */
+export enum PeekOrder {
+  /**
+   * Same as ASC.
+   *
+   * @generated from enum value: PEEK_ORDER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * From the head: the next to be delivered first.
+   *
+   * @generated from enum value: PEEK_ORDER_ASC = 1;
+   */
+  ASC = 1,
+
+  /**
+   * @generated from enum value: PEEK_ORDER_DESC = 2;
+   */
+  DESC = 2,
+}
+
+/**
+ * Describes the enum mqlite.v1.PeekOrder.
+ */
+export const PeekOrderSchema: GenEnum<PeekOrder> = /*@__PURE__*/
+  enumDesc(file_mqlite_v1_mqlite, 1);
 
 /**
  * @generated from service mqlite.v1.MQLiteService
@@ -954,6 +1936,72 @@ export const MQLiteService: GenService<{
     methodKind: "unary";
     input: typeof AckRequestSchema;
     output: typeof AckResponseSchema;
+  },
+  /**
+   * Extensions (issue 8): production queue features. Old clients never call them.
+   *
+   * @generated from rpc mqlite.v1.MQLiteService.PublishBatch
+   */
+  publishBatch: {
+    methodKind: "unary";
+    input: typeof PublishBatchRequestSchema;
+    output: typeof PublishBatchResponseSchema;
+  },
+  /**
+   * @generated from rpc mqlite.v1.MQLiteService.Nack
+   */
+  nack: {
+    methodKind: "unary";
+    input: typeof NackRequestSchema;
+    output: typeof NackResponseSchema;
+  },
+  /**
+   * @generated from rpc mqlite.v1.MQLiteService.RenewLease
+   */
+  renewLease: {
+    methodKind: "unary";
+    input: typeof RenewLeaseRequestSchema;
+    output: typeof RenewLeaseResponseSchema;
+  },
+  /**
+   * @generated from rpc mqlite.v1.MQLiteService.Peek
+   */
+  peek: {
+    methodKind: "unary";
+    input: typeof PeekRequestSchema;
+    output: typeof PeekResponseSchema;
+  },
+  /**
+   * @generated from rpc mqlite.v1.MQLiteService.ConsumeDlq
+   */
+  consumeDlq: {
+    methodKind: "unary";
+    input: typeof ConsumeDlqRequestSchema;
+    output: typeof ConsumeDlqResponseSchema;
+  },
+  /**
+   * @generated from rpc mqlite.v1.MQLiteService.RedriveDlq
+   */
+  redriveDlq: {
+    methodKind: "unary";
+    input: typeof RedriveDlqRequestSchema;
+    output: typeof RedriveDlqResponseSchema;
+  },
+  /**
+   * @generated from rpc mqlite.v1.MQLiteService.SetTopicPolicy
+   */
+  setTopicPolicy: {
+    methodKind: "unary";
+    input: typeof SetTopicPolicyRequestSchema;
+    output: typeof SetTopicPolicyResponseSchema;
+  },
+  /**
+   * @generated from rpc mqlite.v1.MQLiteService.GetTopicStats
+   */
+  getTopicStats: {
+    methodKind: "unary";
+    input: typeof GetTopicStatsRequestSchema;
+    output: typeof GetTopicStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_mqlite_v1_mqlite, 0);

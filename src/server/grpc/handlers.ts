@@ -1,12 +1,17 @@
 /**
- * The eleven unary RPCs of MQLiteService as a table: decode is done by the
+ * The unary RPCs of MQLiteService as a table: decode is done by the
  * service definition, each entry calls the broker and returns the response
- * fields (PROTOCOL.md, "gRPC"). Validation lives in the core; errors thrown
- * here are mapped once, in errors.ts.
+ * fields (PROTOCOL.md, "gRPC"; the issue 8 extensions in README.md).
+ * Validation lives in the core; the table only translates the wire's
+ * "unset" conventions (0, empty string, absent optional) into the core's
+ * `undefined`, and rejects enum values the proto does not define. Errors
+ * thrown here are mapped once, in errors.ts.
  */
-import type { Broker } from '../../broker/broker.js';
+import type { BatchEntry, BatchMode, Broker, PeekOptions, PublishOptions, TopicPolicyInput } from '../../broker/broker.js';
+import { invalid } from '../../broker/errors.js';
+import { BatchMode as WireBatchMode, PeekOrder, type PeekRequest, type PublishBatchEntry, type PublishRequest } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import type { RequestOf, ResponseInit, UnaryMethodName } from './definition.js';
-import { wireMessage } from './wire.js';
+import { wireMessage, wirePolicy, wireTopicStats } from './wire.js';
 
 export type UnaryHandlers = {
   readonly [K in UnaryMethodName]: (req: RequestOf<K>) => Promise<ResponseInit<K>>;
@@ -34,7 +39,14 @@ export function unaryHandlers(broker: Broker): UnaryHandlers {
       return { success: true, message: 'topic deleted' };
     },
     async listTopics(req) {
-      return { topics: broker.listTopics(req.namespace) };
+      return {
+        topics: broker.listTopics(req.namespace).map((t) => ({
+          name: t.name,
+          queueCount: t.queueCount,
+          version: t.version,
+          policy: wirePolicy(t.policy),
+        })),
+      };
     },
     async resizeTopic(req) {
       const r = await broker.resizeTopic(req.namespace, req.name, req.newQueueCount);
@@ -48,12 +60,19 @@ export function unaryHandlers(broker: Broker): UnaryHandlers {
       // PROTOCOL.md: `queue_id` absent (old clients leaving it 0) or -1 routes
       // automatically. The payload is a view into the frame: the core copies
       // it. An empty header map or routing key means none, to the core too.
-      const r = await broker.publish(req.namespace, req.topic, req.payload, {
-        headers: req.headers,
-        routingKey: req.routingKey,
-        queueId: req.queueId,
-      });
-      return { messageId: r.messageId, queueId: r.queueId };
+      const r = await broker.publish(req.namespace, req.topic, req.payload, publishOptions(req));
+      return { messageId: r.messageId, queueId: r.queueId, duplicate: r.duplicate === true };
+    },
+    async publishBatch(req) {
+      const entries: BatchEntry[] = req.entries.map((e) => ({ payload: e.payload, ...publishOptions(e) }));
+      const results = await broker.publishBatch(req.namespace, req.topic, entries, batchMode(req.mode));
+      return {
+        results: results.map((r) =>
+          r.ok
+            ? { ok: true, messageId: r.messageId, queueId: r.queueId, duplicate: r.duplicate === true }
+            : { ok: false, errorCode: r.error.code, error: r.error.message },
+        ),
+      };
     },
     async consume(req) {
       const batch = await broker.consume(req.namespace, req.topic, req.queueId, req.batchSize, req.autoAck);
@@ -63,5 +82,101 @@ export function unaryHandlers(broker: Broker): UnaryHandlers {
       await broker.ack(req.namespace, req.topic, req.queueId, req.messageIds);
       return { success: true };
     },
+    async nack(req) {
+      const r = await broker.nack(req.namespace, req.topic, req.queueId, req.messageIds, { delayMs: optionalMs(req.delayMs) });
+      return { success: true, requeued: r.requeued, delayed: r.delayed, deadLettered: r.deadLettered };
+    },
+    async renewLease(req) {
+      await broker.renew(req.namespace, req.topic, req.queueId, req.messageIds, Number(req.extendMs));
+      return { success: true };
+    },
+    async peek(req) {
+      const opts = peekOptions(req);
+      const r = req.dlq ? broker.peekDlq(req.namespace, req.topic, opts) : broker.peek(req.namespace, req.topic, req.queueId, opts);
+      return {
+        messages: r.messages.map((m) => ({ message: wireMessage(m), payloadSize: m.payloadSize })),
+        nextCursor: r.nextCursor ?? '',
+      };
+    },
+    async consumeDlq(req) {
+      const batch = await broker.consumeDlq(req.namespace, req.topic, req.batchSize, req.autoAck);
+      return { messages: batch.map(wireMessage) };
+    },
+    async redriveDlq(req) {
+      const r = await broker.redriveDlq(req.namespace, req.topic, { max: req.max === 0 ? undefined : req.max });
+      return { success: true, moved: r.moved };
+    },
+    async setTopicPolicy(req) {
+      const policy = await broker.setTopicPolicy(req.namespace, req.topic, policyInput(req));
+      return { success: true, policy: wirePolicy(policy) };
+    },
+    async getTopicStats(req) {
+      return { stats: wireTopicStats(broker.topicStats(req.namespace, req.topic)) };
+    },
   };
+}
+
+/**
+ * int64 milliseconds to the core's number. A value past 2^53 loses
+ * precision but stays far past every range the core accepts, so it is
+ * still refused there, with the core's message.
+ */
+function optionalMs(ms: bigint | undefined): number | undefined {
+  return ms === undefined ? undefined : Number(ms);
+}
+
+/** The extension fields of a publish: an empty `dedup_id` means none. */
+function publishOptions(req: PublishRequest | PublishBatchEntry): PublishOptions {
+  return {
+    headers: req.headers,
+    routingKey: req.routingKey,
+    queueId: req.queueId,
+    dedupId: req.dedupId === '' ? undefined : req.dedupId,
+    delayMs: optionalMs(req.delayMs),
+    deliverAt: optionalMs(req.deliverAtMs),
+  };
+}
+
+function batchMode(mode: WireBatchMode): BatchMode {
+  switch (mode) {
+    case WireBatchMode.UNSPECIFIED:
+    case WireBatchMode.PARTIAL:
+      return 'partial';
+    case WireBatchMode.ATOMIC:
+      return 'atomic';
+    default:
+      throw invalid(`batch mode ${mode as number} is not a BatchMode value: use BATCH_MODE_PARTIAL (1) or BATCH_MODE_ATOMIC (2)`);
+  }
+}
+
+/** `limit` 0 is the core's default (20); `preview_bytes` 0 and an empty cursor mean none. */
+function peekOptions(req: PeekRequest): PeekOptions {
+  let order: 'asc' | 'desc';
+  switch (req.order) {
+    case PeekOrder.UNSPECIFIED:
+    case PeekOrder.ASC:
+      order = 'asc';
+      break;
+    case PeekOrder.DESC:
+      order = 'desc';
+      break;
+    default:
+      throw invalid(`order ${req.order as number} is not a PeekOrder value: use PEEK_ORDER_ASC (1) or PEEK_ORDER_DESC (2)`);
+  }
+  return {
+    cursor: req.cursor === '' ? undefined : req.cursor,
+    limit: req.limit === 0 ? undefined : req.limit,
+    order,
+    previewBytes: req.previewBytes === 0 ? undefined : req.previewBytes,
+  };
+}
+
+/** Absent fields keep their current value (the core merges what is given). */
+function policyInput(req: RequestOf<'setTopicPolicy'>): TopicPolicyInput {
+  const input: TopicPolicyInput = {};
+  if (req.maxRetries !== undefined || req.retryBaseMs !== undefined || req.retryCapMs !== undefined) {
+    input.retry = { maxRetries: req.maxRetries, baseMs: optionalMs(req.retryBaseMs), capMs: optionalMs(req.retryCapMs) };
+  }
+  if (req.dedupWindowMs !== undefined) input.dedupWindowMs = Number(req.dedupWindowMs);
+  return input;
 }

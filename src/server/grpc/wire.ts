@@ -1,6 +1,13 @@
-/** Core values to wire messages (PROTOCOL.md, "gRPC": Message). */
+/** Core values to wire messages (PROTOCOL.md, "gRPC": Message, TopicPolicy, TopicStats). */
 import { type Delivery, timestampNs } from '../../broker/message.js';
-import type { Message } from '../../../gen/mqlite/v1/mqlite_pb.js';
+import type { QueueStats, TopicPolicy, TopicStats } from '../../broker/broker.js';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type {
+  Message,
+  QueueStatsSchema,
+  TopicPolicySchema,
+  TopicStatsSchema,
+} from '../../../gen/mqlite/v1/mqlite_pb.js';
 
 const NO_HEADERS: { [key: string]: string } = Object.freeze({}) as { [key: string]: string };
 
@@ -21,5 +28,48 @@ export function wireMessage(d: Delivery): Message {
     timestamp: timestampNs(d),
     headers: (d.headers as { [key: string]: string } | undefined) ?? NO_HEADERS,
     deliveryCount: d.deliveryCount,
+  };
+}
+
+export function wirePolicy(p: TopicPolicy): MessageInitShape<typeof TopicPolicySchema> {
+  return {
+    maxRetries: p.retry.maxRetries,
+    retryBaseMs: BigInt(p.retry.baseMs),
+    retryCapMs: BigInt(p.retry.capMs),
+    dedupWindowMs: BigInt(p.dedupWindowMs),
+  };
+}
+
+/** The core's counters are JavaScript numbers; ages carry a sub-millisecond fraction the wire drops. */
+function wireCounters(s: Omit<QueueStats, 'queueId'>) {
+  return {
+    pending: BigInt(s.pending),
+    inFlight: BigInt(s.inFlight),
+    delayed: BigInt(s.delayed),
+    published: BigInt(s.published),
+    acked: BigInt(s.acked),
+    redelivered: BigInt(s.redelivered),
+    deadLettered: BigInt(s.deadLettered),
+    publishRate: s.publishRate,
+    ackRate: s.ackRate,
+    oldestPendingAgeMs: BigInt(Math.floor(s.oldestPendingAgeMs)),
+  };
+}
+
+export function wireQueueStats(q: QueueStats): MessageInitShape<typeof QueueStatsSchema> {
+  return { queueId: q.queueId, ...wireCounters(q) };
+}
+
+export function wireTopicStats(s: TopicStats): MessageInitShape<typeof TopicStatsSchema> {
+  return {
+    namespace: s.namespace,
+    topic: s.topic,
+    queueCount: s.queueCount,
+    version: s.version,
+    draining: s.draining,
+    dlqDepth: BigInt(s.dlqDepth),
+    ...wireCounters(s),
+    policy: wirePolicy(s.policy),
+    queues: s.queues.map(wireQueueStats),
   };
 }
