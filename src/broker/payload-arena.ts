@@ -9,8 +9,13 @@
 const SLAB_BYTES = 256 * 1024;
 const OWN_BUFFER_OVER = 16 * 1024;
 
+/** Uninitialised memory: every byte is overwritten by a copy before it is read. */
+function newSlab(): ArrayBuffer {
+  return Buffer.allocUnsafeSlow(SLAB_BYTES).buffer as ArrayBuffer;
+}
+
 export class PayloadArena {
-  private slab = new ArrayBuffer(SLAB_BYTES);
+  private slab = newSlab();
   private bytes = new Uint8Array(this.slab);
   private used = 0;
 
@@ -22,7 +27,7 @@ export class PayloadArena {
       return own;
     }
     if (this.used + n > SLAB_BYTES) {
-      this.slab = new ArrayBuffer(SLAB_BYTES);
+      this.slab = newSlab();
       this.bytes = new Uint8Array(this.slab);
       this.used = 0;
     }

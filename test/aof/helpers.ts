@@ -223,5 +223,5 @@ export async function settledWithin(p: Promise<unknown>, turns = 5): Promise<boo
 
 /** Records with payloads as hex: vitest compares big byte arrays element by element, slowly. */
 export function comparable(records: readonly LogRecord[]): unknown[] {
-  return records.map((r) => (r.type === 'publish' ? { ...r, payload: Buffer.from(r.payload).toString('hex') } : r));
+  return records.map((r) => ('payload' in r ? { ...r, payload: Buffer.from(r.payload).toString('hex') } : r));
 }
