@@ -163,3 +163,74 @@ describe('GrpcClient transport', () => {
     expect((await rejection(c.listNamespaces())).code).toBe('TRANSPORT');
   });
 });
+
+describe('GrpcClient: QueueFeaturesClient (issue 8)', () => {
+  let g: Fixture;
+  let qc: GrpcClient;
+  beforeAll(async () => {
+    g = await startFixture();
+    qc = new GrpcClient({ host: '127.0.0.1', port: g.front.port, timeoutMs: 5000 });
+    await qc.createNamespace('q');
+  });
+  afterAll(async () => {
+    await qc.close();
+    await g.stop();
+  });
+
+  it('publishEx: dedup answers duplicate with the original ids; delayMs holds; deliverAtMs in the past is visible', async () => {
+    await qc.createTopic('q', 'pub', 1);
+    const first = await qc.publishEx('q', 'pub', 'a', { dedupId: 'k', headers: { h: '1' } });
+    expect(first.duplicate).toBe(false);
+    expect(await qc.publishEx('q', 'pub', 'b', { dedupId: 'k' })).toEqual({ ...first, duplicate: true });
+    await qc.publishEx('q', 'pub', 'held', { delayMs: 3_600_000 });
+    await qc.publishEx('q', 'pub', new Uint8Array([1, 2]), { deliverAtMs: Date.now() - 1 });
+    expect(await qc.topicStats('q', 'pub')).toMatchObject({ pending: 2, delayed: 1 });
+    const got = await qc.consume('q', 'pub', 0, { batchSize: 10, autoAck: true });
+    expect(got.map((m) => [...m.payload])).toEqual([[...Buffer.from('a')], [1, 2]]);
+    expect((await rejection(qc.publishEx('q', 'pub', 'x', { delayMs: 1, deliverAtMs: 1 }))).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('publishBatch: partial reports failures by index; atomic failure publishes nothing', async () => {
+    await qc.createTopic('q', 'batch', 2);
+    const items = await qc.publishBatch('q', 'batch', [{ payload: 'a', queueId: 1 }, { payload: 'b', queueId: 5 }, { payload: 'c', dedupId: 'd' }], 'partial');
+    expect(items[0]).toMatchObject({ ok: true, queueId: 1, duplicate: false });
+    expect(items[1]).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect(items[2]!.ok).toBe(true);
+    const err = await rejection(qc.publishBatch('q', 'batch', [{ payload: 'a' }, { payload: 'b', delayMs: -1 }], 'atomic'));
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(err.message).toMatch(/batch entry 1/);
+    expect((await qc.topicStats('q', 'batch')).published).toBe(2);
+  });
+
+  it('nack to the DLQ, peek it, consume it, redrive it; setTopicPolicy and topicStats follow', async () => {
+    await qc.createTopic('q', 'dlq', 1);
+    expect(await qc.setTopicPolicy('q', 'dlq', { maxRetries: 0 })).toEqual({ maxRetries: 0, retryBaseMs: 1000, retryCapMs: 60_000, dedupWindowMs: 3_600_000 });
+    const { messageId } = await qc.publish('q', 'dlq', 'job');
+    const [m] = await qc.consume('q', 'dlq', 0);
+    expect(await qc.nack('q', 'dlq', 0, [m!.id])).toEqual({ requeued: 0, delayed: 0, deadLettered: 1 });
+    const page = await qc.peek('q', 'dlq', 0, { dlq: true, previewBytes: 1 });
+    expect(page.nextCursor).toBeUndefined();
+    expect(page.messages).toHaveLength(1);
+    expect(page.messages[0]).toMatchObject({ id: messageId, queueId: -1, payloadSize: 3, headers: { _dlq_reason: 'nacked', _delivery_count: '1' } });
+    expect(Buffer.from(page.messages[0]!.payload).toString()).toBe('j');
+    const [dead] = await qc.consumeDlq('q', 'dlq');
+    expect(dead!.id).toBe(messageId);
+    expect(await qc.nack('q', 'dlq', -1, [dead!.id], { delayMs: 0 })).toMatchObject({ requeued: 1 });
+    const stats = await qc.topicStats('q', 'dlq');
+    expect(stats).toMatchObject({ namespace: 'q', topic: 'dlq', queueCount: 1, version: 0n, dlqDepth: 1, deadLettered: 1, published: 1, policy: { maxRetries: 0 } });
+    expect(stats.queues).toEqual([expect.objectContaining({ queueId: 0, pending: 0, inFlight: 0 })]);
+    expect(await qc.redriveDlq('q', 'dlq')).toBe(1);
+    expect((await qc.peek('q', 'dlq', 0, { order: 'desc' })).messages.map((p) => p.id)).toEqual([messageId]);
+    expect(await qc.redriveDlq('q', 'dlq', 5)).toBe(0);
+  });
+
+  it('renewLease extends an in-flight lease; once acked it is FAILED_PRECONDITION', async () => {
+    await qc.createTopic('q', 'lease', 1);
+    await qc.publish('q', 'lease', 'x');
+    const [m] = await qc.consume('q', 'lease', 0);
+    await qc.renewLease('q', 'lease', 0, [m!.id], 60_000);
+    await qc.ack('q', 'lease', 0, [m!.id]);
+    expect((await rejection(qc.renewLease('q', 'lease', 0, [m!.id], 60_000))).code).toBe('FAILED_PRECONDITION');
+    expect((await rejection(qc.topicStats('q', 'nope'))).code).toBe('NOT_FOUND');
+  });
+});

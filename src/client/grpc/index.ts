@@ -4,7 +4,6 @@
  * definition, so paths and codecs come from one place; the wire is a bare
  * HTTP/2 connection (transport.ts).
  */
-import type { Message } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import {
   ERROR_CODE_TRAILER,
   mqliteServiceDefinition,
@@ -15,14 +14,32 @@ import {
 } from '../../server/grpc/definition.js';
 import {
   ClientError,
+  type BatchPublishEntry,
+  type BatchPublishItem,
   type ClientMessage,
   type ClientSubscription,
+  type ClientTopicPolicy,
+  type ClientTopicStats,
   type MqliteClient,
+  type PeekPage,
+  type PublishExtras,
   type PublishOptions,
+  type QueueFeaturesClient,
   type ResizeSummary,
   type SubscribeOptions,
   type TopicSummary,
 } from '../types.js';
+import {
+  batchEntries,
+  batchItem,
+  clientMessage,
+  clientPolicy,
+  clientTopicStats,
+  peekPage,
+  publishFields,
+  wireBatchMode,
+  wirePeekOrder,
+} from './features.js';
 import { Code, GrpcTransport, type CallStatus } from './transport.js';
 
 export interface GrpcClientOptions {
@@ -57,20 +74,7 @@ function clientError(status: CallStatus): ClientError {
   return new ClientError('TRANSPORT', `${name}: ${status.details}`);
 }
 
-function clientMessage(m: Message): ClientMessage {
-  return {
-    id: m.id,
-    namespace: m.namespace,
-    topic: m.topic,
-    queueId: m.queueId,
-    payload: m.payload,
-    timestamp: m.timestamp,
-    headers: m.headers,
-    deliveryCount: m.deliveryCount,
-  };
-}
-
-export class GrpcClient implements MqliteClient {
+export class GrpcClient implements MqliteClient, QueueFeaturesClient {
   private readonly transport: GrpcTransport;
   private readonly timeoutMs: number | undefined;
   private closed = false;
@@ -132,16 +136,23 @@ export class GrpcClient implements MqliteClient {
     payload: Uint8Array | string,
     opts: PublishOptions = {},
   ): Promise<{ messageId: string; queueId: number }> {
-    const res = await this.unary('publish', {
-      namespace,
-      topic,
-      payload: typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload,
-      headers: opts.headers,
-      routingKey: opts.routingKey,
-      // Sent only when explicit: absent means automatic routing (PROTOCOL.md).
-      queueId: opts.queueId,
-    });
+    const res = await this.unary('publish', { namespace, topic, ...publishFields(payload, opts) });
     return { messageId: res.messageId, queueId: res.queueId };
+  }
+
+  async publishEx(
+    namespace: string,
+    topic: string,
+    payload: Uint8Array | string,
+    opts: PublishExtras,
+  ): Promise<{ messageId: string; queueId: number; duplicate: boolean }> {
+    const res = await this.unary('publish', { namespace, topic, ...publishFields(payload, opts) });
+    return { messageId: res.messageId, queueId: res.queueId, duplicate: res.duplicate };
+  }
+
+  async publishBatch(namespace: string, topic: string, entries: readonly BatchPublishEntry[], mode: 'partial' | 'atomic'): Promise<BatchPublishItem[]> {
+    const res = await this.unary('publishBatch', { namespace, topic, entries: batchEntries(entries), mode: wireBatchMode(mode) });
+    return res.results.map(batchItem);
   }
 
   async consume(
@@ -162,6 +173,68 @@ export class GrpcClient implements MqliteClient {
 
   async ack(namespace: string, topic: string, queueId: number, ids: readonly string[]): Promise<void> {
     await this.unary('ack', { namespace, topic, queueId, messageIds: [...ids] });
+  }
+
+  async nack(
+    namespace: string,
+    topic: string,
+    queueId: number,
+    ids: readonly string[],
+    opts: { delayMs?: number } = {},
+  ): Promise<{ requeued: number; delayed: number; deadLettered: number }> {
+    // An absent delay_ms means the topic's backoff; 0 means at once.
+    const delayMs = opts.delayMs === undefined ? undefined : BigInt(opts.delayMs);
+    const res = await this.unary('nack', { namespace, topic, queueId, messageIds: [...ids], delayMs });
+    return { requeued: res.requeued, delayed: res.delayed, deadLettered: res.deadLettered };
+  }
+
+  async renewLease(namespace: string, topic: string, queueId: number, ids: readonly string[], extendMs: number): Promise<void> {
+    await this.unary('renewLease', { namespace, topic, queueId, messageIds: [...ids], extendMs: BigInt(extendMs) });
+  }
+
+  async peek(
+    namespace: string,
+    topic: string,
+    queueId: number,
+    opts: { cursor?: string; limit?: number; order?: 'asc' | 'desc'; previewBytes?: number; dlq?: boolean } = {},
+  ): Promise<PeekPage> {
+    const res = await this.unary('peek', {
+      namespace,
+      topic,
+      queueId,
+      cursor: opts.cursor,
+      limit: opts.limit,
+      order: wirePeekOrder(opts.order),
+      previewBytes: opts.previewBytes,
+      dlq: opts.dlq,
+    });
+    return peekPage(res);
+  }
+
+  async consumeDlq(namespace: string, topic: string, opts: { batchSize?: number; autoAck?: boolean } = {}): Promise<ClientMessage[]> {
+    const res = await this.unary('consumeDlq', { namespace, topic, batchSize: opts.batchSize ?? 1, autoAck: opts.autoAck ?? false });
+    return res.messages.map(clientMessage);
+  }
+
+  async redriveDlq(namespace: string, topic: string, max?: number): Promise<number> {
+    // max 0 on the wire means everything.
+    return (await this.unary('redriveDlq', { namespace, topic, max: max ?? 0 })).moved;
+  }
+
+  async setTopicPolicy(namespace: string, topic: string, policy: Partial<ClientTopicPolicy>): Promise<ClientTopicPolicy> {
+    const res = await this.unary('setTopicPolicy', {
+      namespace,
+      topic,
+      maxRetries: policy.maxRetries,
+      retryBaseMs: policy.retryBaseMs === undefined ? undefined : BigInt(policy.retryBaseMs),
+      retryCapMs: policy.retryCapMs === undefined ? undefined : BigInt(policy.retryCapMs),
+      dedupWindowMs: policy.dedupWindowMs === undefined ? undefined : BigInt(policy.dedupWindowMs),
+    });
+    return clientPolicy(res.policy);
+  }
+
+  async topicStats(namespace: string, topic: string): Promise<ClientTopicStats> {
+    return clientTopicStats((await this.unary('getTopicStats', { namespace, topic })).stats!);
   }
 
   /**
