@@ -105,13 +105,18 @@ describe('topics', () => {
     await h.broker.createNamespace('tp');
   });
 
-  it('POST creates (201), GET lists with queue_count and version, DELETE deletes', async () => {
+  it('POST creates (201), GET lists with queue_count, version and policy, DELETE deletes', async () => {
     const c = await post('/v1/namespaces/tp/topics', { name: 'orders', queue_count: 3 });
     expect(c.status).toBe(201);
     expect(c.json).toEqual({ success: true, message: 'topic created' });
     const l = await get('/v1/namespaces/tp/topics');
     expect(l.status).toBe(200);
-    expect(l.json.data).toContainEqual({ name: 'orders', queue_count: 3, version: 0 });
+    expect(l.json.data).toContainEqual({
+      name: 'orders',
+      queue_count: 3,
+      version: 0,
+      policy: { max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60_000, dedup_window_ms: 3_600_000 },
+    });
     const d = await req(h.base, 'DELETE', '/v1/namespaces/tp/topics/orders');
     expect(d.status).toBe(200);
     expect(d.json).toEqual({ success: true, message: 'topic deleted' });

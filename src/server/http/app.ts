@@ -25,9 +25,7 @@ import {
   intField,
   intParam,
   optionalBoolField,
-  optionalHeadersField,
   optionalIntField,
-  optionalStringField,
   parseJsonBody,
   readIncomingBody,
   readStreamBody,
@@ -35,6 +33,19 @@ import {
   stringField,
 } from './body.js';
 import { SseSession } from './sse.js';
+import { createFrontMetrics, type MetricsSource, RouteCounts } from './metrics.js';
+import {
+  batchRequest,
+  batchResultJson,
+  nackResultJson,
+  peekQuery,
+  peekResultJson,
+  policyInput,
+  policyJson,
+  publishOptions,
+  publishResultJson,
+  topicStatsJson,
+} from './queue-features.js';
 
 export interface HttpAppOptions {
   /** Largest request body accepted; larger ones get 413 (checked while reading). */
@@ -49,6 +60,10 @@ export interface HttpAppOptions {
    * subscription is paused (DESIGN.md "Subscriptions").
    */
   sseHighWaterBytes?: number;
+  /** What `GET /metrics` reports beyond the broker and this front (metrics.ts). */
+  metrics?: MetricsSource;
+  /** Open HTTP connections, when the app is served by startHttpServer. */
+  connections?: () => number;
 }
 
 export interface HttpApp {
@@ -131,7 +146,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
 
   const listTopics: RouteHandler = ({ c }) => {
     const topics = broker.listTopics(ns(c));
-    const items = topics.map((t) => `{"name":${JSON.stringify(t.name)},"queue_count":${t.queueCount},"version":${t.version}}`);
+    const items = topics.map((t) => `{"name":${JSON.stringify(t.name)},"queue_count":${t.queueCount},"version":${t.version},"policy":${policyJson(t.policy)}}`);
     return okData(`[${items.join(',')}]`);
   };
 
@@ -160,12 +175,8 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   const publish: RouteHandler = async ({ c }) => {
     const body = asObject(await jsonBody(c), false);
     if (!Object.hasOwn(body, 'payload')) throw new HttpError(400, 'field "payload" is required (any JSON value)');
-    const headers = optionalHeadersField(body, 'headers');
-    const routingKey = optionalStringField(body, 'routing_key');
-    // Absent, null or -1: automatic routing (PROTOCOL.md, publish `queue_id`).
-    const queueId = optionalIntField(body, 'queue_id');
-    const r = await broker.publish(ns(c), topic(c), payloadFromJson(body.payload), { headers, routingKey, queueId });
-    return okData(`{"message_id":${JSON.stringify(r.messageId)},"queue_id":${r.queueId}}`);
+    const r = await broker.publish(ns(c), topic(c), payloadFromJson(body.payload), publishOptions(body));
+    return okData(publishResultJson(r));
   };
 
   const consume: RouteHandler = async ({ c }) => {
@@ -182,6 +193,50 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     await broker.ack(ns(c), topic(c), queue(c), stringArrayField(body, 'message_ids'));
     return okMessage('messages acknowledged');
   };
+
+  // ---- issue 8: nack, retries, DLQ, delay, leases, peek, batches, dedup, stats ----
+
+  const publishBatch: RouteHandler = async ({ c }) => {
+    const { entries, mode } = batchRequest(asObject(await jsonBody(c), false));
+    // Atomic failures throw (nothing published) and take the error table's status.
+    const items = await broker.publishBatch(ns(c), topic(c), entries, mode as 'partial' | 'atomic');
+    return okData(batchResultJson(items));
+  };
+
+  const nack: RouteHandler = async ({ c }) => {
+    const body = asObject(await jsonBody(c), false);
+    const r = await broker.nack(ns(c), topic(c), queue(c), stringArrayField(body, 'message_ids'), { delayMs: optionalIntField(body, 'delay_ms') });
+    return okData(nackResultJson(r));
+  };
+
+  const renew: RouteHandler = async ({ c }) => {
+    const body = asObject(await jsonBody(c), false);
+    await broker.renew(ns(c), topic(c), queue(c), stringArrayField(body, 'message_ids'), intField(body, 'extend_ms'));
+    return okMessage('leases renewed');
+  };
+
+  const peek: RouteHandler = ({ c }) => okData(peekResultJson(broker.peek(ns(c), topic(c), queue(c), peekQuery((n) => c.req.query(n)))));
+
+  const peekDlq: RouteHandler = ({ c }) => okData(peekResultJson(broker.peekDlq(ns(c), topic(c), peekQuery((n) => c.req.query(n)))));
+
+  const consumeDlq: RouteHandler = async ({ c }) => {
+    const body = asObject(await jsonBody(c), true);
+    const messages = await broker.consumeDlq(ns(c), topic(c), optionalIntField(body, 'batch_size') ?? 1, optionalBoolField(body, 'auto_ack') ?? false);
+    return okData(`[${messages.map(messageJson).join(',')}]`);
+  };
+
+  const redriveDlq: RouteHandler = async ({ c }) => {
+    const body = asObject(await jsonBody(c), true);
+    const r = await broker.redriveDlq(ns(c), topic(c), { max: optionalIntField(body, 'max') });
+    return okData(`{"moved":${r.moved}}`);
+  };
+
+  const setPolicy: RouteHandler = async ({ c }) => {
+    const policy = await broker.setTopicPolicy(ns(c), topic(c), policyInput(asObject(await jsonBody(c), false)));
+    return okData(policyJson(policy));
+  };
+
+  const topicStats: RouteHandler = ({ c }) => okData(topicStatsJson(broker.topicStats(ns(c), topic(c))));
 
   const subscribe: RouteHandler = ({ c, requestId }) => {
     const autoAck = boolParam(c.req.query('auto_ack'), 'auto_ack', false);
@@ -214,6 +269,11 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     return { status: 200, body: '{"status":"ok"}' };
   };
 
+  const metricsText: RouteHandler = async () => {
+    const text = await metrics.render();
+    return new Response(text, { status: 200, headers: { 'content-type': metrics.contentType } });
+  };
+
   const base = '/v1/namespaces';
   const topicPath = `${base}/:namespace/topics/:topic`;
   const queuePath = `${topicPath}/queues/:queueId`;
@@ -230,9 +290,26 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     { method: 'POST', path: `${queuePath}/consume`, handler: consume },
     { method: 'GET', path: `${queuePath}/subscribe`, handler: subscribe },
     { method: 'POST', path: `${queuePath}/ack`, handler: ack },
+    { method: 'POST', path: `${topicPath}/publish-batch`, handler: publishBatch },
+    { method: 'POST', path: `${queuePath}/nack`, handler: nack },
+    { method: 'POST', path: `${queuePath}/renew`, handler: renew },
+    { method: 'GET', path: `${queuePath}/peek`, handler: peek },
+    { method: 'GET', path: `${topicPath}/dlq`, handler: peekDlq },
+    { method: 'POST', path: `${topicPath}/dlq/consume`, handler: consumeDlq },
+    { method: 'POST', path: `${topicPath}/dlq/redrive`, handler: redriveDlq },
+    { method: 'PUT', path: `${topicPath}/policy`, handler: setPolicy },
+    { method: 'GET', path: `${topicPath}/stats`, handler: topicStats },
     { method: 'POST', path: '/v1/admin/aof/rewrite', handler: rewriteAof },
     { method: 'GET', path: '/health', handler: health, whileClosing: true },
+    { method: 'GET', path: '/metrics', handler: metricsText, whileClosing: true },
   ];
+  const routeCounts = routes.map((r) => new RouteCounts(r.method, r.path));
+  const unmatched = new RouteCounts('*', 'unmatched');
+  const metrics = createFrontMetrics(
+    broker,
+    { connections: () => opts.connections?.(), sseStreams: () => sessions.size, routes: () => [...routeCounts, unmatched] },
+    opts.metrics,
+  );
 
   // ---- the one wrapper: request id, 503 while closing, error mapping, access log ----
 
@@ -255,7 +332,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     return new Response(reply.body, { status: reply.status, headers });
   }
 
-  function wrap({ handler, whileClosing }: Route) {
+  function wrap({ handler, whileClosing }: Route, counts: RouteCounts) {
     return async (c: Ctx): Promise<Response> => {
       const started = performance.now();
       const requestId = requestIdOf(c);
@@ -264,6 +341,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
         if (closing && !whileClosing) throw shuttingDown;
         const out = await handler({ c, requestId });
         if (out instanceof Response) {
+          counts.add(out.status);
           accessLog(c, requestId, out.status, started);
           return out;
         }
@@ -271,18 +349,21 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
       } catch (err) {
         const { status, message, internal } = describeError(err);
         reply = failure(status, message, status === 413);
+        counts.add(status);
         accessLog(c, requestId, status, started, internal ? err : undefined);
         return send(requestId, reply);
       }
+      counts.add(reply.status);
       accessLog(c, requestId, reply.status, started);
       return send(requestId, reply);
     };
   }
 
   const app = new Hono<Env>();
-  for (const r of routes) app.on(r.method, r.path, wrap(r));
+  routes.forEach((r, i) => app.on(r.method, r.path, wrap(r, routeCounts[i]!)));
   app.notFound((c) => {
     const requestId = requestIdOf(c);
+    unmatched.add(404);
     accessLog(c, requestId, 404, performance.now());
     return send(requestId, failure(404, `no route for ${c.req.method} ${c.req.path}`));
   });

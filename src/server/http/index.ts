@@ -16,8 +16,10 @@ import type { FrontHandle } from '../front.js';
 import { createApp, requestIdFrom } from './app.js';
 import { tooLarge } from './body.js';
 import { failure } from './envelope.js';
+import type { MetricsSource } from './metrics.js';
 
 export { createApp, type HttpApp, type HttpAppOptions } from './app.js';
+export { FsyncTimings, type AofMetricsStats, type FrontCounts, type MetricsSource } from './metrics.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -26,11 +28,18 @@ export interface HttpServerOptions {
   sseHeartbeatMs: number;
   sseMaxInflight: number;
   logger: Logger;
+  /**
+   * What `GET /metrics` reports beyond the broker and this front: the AOF's
+   * counters and fsync timings, the other fronts' connections (metrics.ts).
+   */
+  metrics?: MetricsSource;
 }
 
 export interface HttpFrontHandle extends FrontHandle {
   /** SSE streams open now (for metrics and tests). */
   readonly sseStreams: number;
+  /** HTTP connections open now. */
+  readonly connections: number;
 }
 
 /** How long close() lets requests in progress finish before cutting connections. */
@@ -38,13 +47,20 @@ const CLOSE_GRACE_MS = 5_000;
 
 export async function startHttpServer(broker: Broker, opts: HttpServerOptions): Promise<HttpFrontHandle> {
   const log = opts.logger;
+  let connections = 0;
   const front = createApp(broker, {
     maxBodyBytes: opts.maxBodyBytes,
     sseHeartbeatMs: opts.sseHeartbeatMs,
     sseMaxInflight: opts.sseMaxInflight,
     logger: log,
+    metrics: opts.metrics,
+    connections: () => connections,
   });
   const server = createAdaptorServer({ fetch: front.app.fetch }) as Server;
+  server.on('connection', (socket: Duplex) => {
+    connections++;
+    socket.once('close', () => connections--);
+  });
   // `Expect: 100-continue` (curl sends it for large bodies): refuse a body
   // declared over the limit before the client sends it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
@@ -94,6 +110,9 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     port,
     get sseStreams(): number {
       return front.sseStreams;
+    },
+    get connections(): number {
+      return connections;
     },
     close(): Promise<void> {
       closed ??= new Promise<void>((resolve) => {

@@ -1,0 +1,288 @@
+/**
+ * Prometheus `GET /metrics` (issue 8, item 8), in the text format of
+ * prom-client.
+ *
+ * Everything is read at scrape time: the broker's topic stats (one pass
+ * over namespaces and topics per scrape, shared by every metric of that
+ * scrape), the AOF's counters, the fronts' connection and subscription
+ * counts. Nothing is done per message; per request the HTTP front only
+ * bumps a plain integer, turned into `mqlite_http_requests_total` at
+ * scrape time.
+ *
+ * Totals (`*_total`) count since the process started, as the broker's
+ * stats do; depths are the state and survive restarts. Rates are left to
+ * PromQL (`rate(mqlite_messages_published_total[1m])`).
+ *
+ * The process metrics of prom-client (CPU, memory, GC, event-loop lag as
+ * `nodejs_eventloop_lag_*`) are collected once per process, in a registry
+ * of their own, and appended to every front's reply.
+ */
+import { performance } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AofFiles } from '../../aof/files.js';
+import type { Broker, TopicStats } from '../../broker/broker.js';
+
+/** The AOF counters read at each scrape: what `FileStore.stats()` returns. */
+export interface AofMetricsStats {
+  readonly aofSize: number;
+  /** Bytes written to incr files. */
+  readonly bytes: number;
+  readonly records: number;
+  readonly fsyncs: number;
+  /** Failed writes and fsyncs. */
+  readonly failures: number;
+  readonly rewrites: number;
+  readonly rewriteFailures: number;
+  readonly lastRewriteSeconds: number;
+  readonly failed: boolean;
+}
+
+export interface FrontCounts {
+  /** Open client connections. */
+  connections?: number;
+  /** Open subscriptions (streams). */
+  subscriptions?: number;
+}
+
+/**
+ * What the process gives the HTTP front beyond the broker, all optional
+ * (metrics without a source are simply absent).
+ */
+export interface MetricsSource {
+  /** The AOF's counters, e.g. `() => fileStore.stats()`. */
+  aof?: () => AofMetricsStats;
+  /** Fsync durations: the FsyncTimings whose `wrap()` gave the FileStore its file layer. */
+  fsync?: FsyncTimings;
+  /** Connections and subscriptions of the other fronts, by front name (`tcp`, `grpc`). */
+  fronts?: () => Readonly<Record<string, FrontCounts>>;
+}
+
+const FSYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/**
+ * Times the AOF's fsyncs without touching the store: `wrap()` returns its
+ * file layer (FileStoreOptions.fs) with each fdatasync/fsync observed into
+ * `mqlite_aof_fsync_duration_seconds`.
+ */
+export class FsyncTimings {
+  readonly histogram = new Histogram({
+    name: 'mqlite_aof_fsync_duration_seconds',
+    help: 'Duration of the AOF fsyncs (fdatasync), in seconds.',
+    buckets: FSYNC_BUCKETS,
+    registers: [],
+  });
+
+  wrap(files: AofFiles): AofFiles {
+    const h = this.histogram;
+    return {
+      ...files,
+      async fdatasync(fd) {
+        const started = performance.now();
+        try {
+          await files.fdatasync(fd);
+        } finally {
+          h.observe((performance.now() - started) / 1000);
+        }
+      },
+      fdatasyncSync(fd) {
+        const started = performance.now();
+        try {
+          files.fdatasyncSync(fd);
+        } finally {
+          h.observe((performance.now() - started) / 1000);
+        }
+      },
+      fsyncSync(fd) {
+        const started = performance.now();
+        try {
+          files.fsyncSync(fd);
+        } finally {
+          h.observe((performance.now() - started) / 1000);
+        }
+      },
+    };
+  }
+}
+
+/** Replies of one route by status, counted by the front as plain integers. */
+export class RouteCounts {
+  private readonly byStatus = new Map<number, number>();
+
+  constructor(
+    readonly method: string,
+    readonly route: string,
+  ) {}
+
+  add(status: number): void {
+    this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
+  }
+
+  entries(): IterableIterator<[number, number]> {
+    return this.byStatus.entries();
+  }
+}
+
+export interface HttpFrontCounts {
+  /** Open HTTP connections (undefined when the app is not served by our Node server). */
+  connections(): number | undefined;
+  sseStreams(): number;
+  routes(): Iterable<RouteCounts>;
+}
+
+export interface FrontMetrics {
+  readonly contentType: string;
+  /** The whole text of a scrape. */
+  render(): Promise<string>;
+}
+
+let processRegistry: Registry | undefined;
+
+/** prom-client's default metrics, started once per process whatever the number of fronts. */
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+type TopicLabels = { namespace: string; topic: string };
+
+export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source: MetricsSource = {}): FrontMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+
+  // One snapshot of every topic per scrape, taken by the first metric that needs it.
+  let snapshot: TopicStats[] | undefined;
+  const topics = (): TopicStats[] => {
+    if (snapshot !== undefined) return snapshot;
+    const out: TopicStats[] = [];
+    try {
+      for (const ns of broker.listNamespaces()) for (const t of broker.listTopics(ns)) out.push(broker.topicStats(ns, t.name));
+    } catch {
+      // The broker is closing: no topics to report.
+    }
+    snapshot = out;
+    return out;
+  };
+  const labels = (s: TopicStats): TopicLabels => ({ namespace: s.namespace, topic: s.topic });
+
+  function topicGauge(name: string, help: string, value: (s: TopicStats) => number): void {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['namespace', 'topic'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of topics()) this.set(labels(s), value(s));
+      },
+    });
+  }
+  function topicCounter(name: string, help: string, value: (s: TopicStats) => number): void {
+    new Counter({
+      name,
+      help,
+      labelNames: ['namespace', 'topic'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of topics()) this.inc(labels(s), value(s));
+      },
+    });
+  }
+
+  topicGauge('mqlite_topic_queues', 'Active queues of the topic.', (s) => s.queueCount);
+  topicGauge('mqlite_topic_pending_messages', 'Messages waiting for delivery.', (s) => s.pending);
+  topicGauge('mqlite_topic_in_flight_messages', 'Messages delivered and not yet acked (dead-letter queue included).', (s) => s.inFlight);
+  topicGauge('mqlite_topic_delayed_messages', 'Messages held until a later time (delayed publishes, nacks waiting for their retry).', (s) => s.delayed);
+  topicGauge('mqlite_topic_dlq_messages', 'Messages waiting in the dead-letter queue.', (s) => s.dlqDepth);
+  topicGauge('mqlite_topic_oldest_pending_age_seconds', 'Age of the oldest message at the head of a queue.', (s) => s.oldestPendingAgeMs / 1000);
+  topicCounter('mqlite_messages_published_total', 'Messages published since the process started.', (s) => s.published);
+  topicCounter('mqlite_messages_acked_total', 'Messages acked (or auto-acked) since the process started.', (s) => s.acked);
+  topicCounter('mqlite_messages_redelivered_total', 'Deliveries after the first since the process started.', (s) => s.redelivered);
+  topicCounter('mqlite_messages_dead_lettered_total', 'Messages moved to the dead-letter queue since the process started.', (s) => s.deadLettered);
+
+  new Gauge({
+    name: 'mqlite_front_connections',
+    help: 'Open client connections, by front.',
+    labelNames: ['front'],
+    registers,
+    collect() {
+      this.reset();
+      const own = http.connections();
+      if (own !== undefined) this.set({ front: 'http' }, own);
+      for (const [front, c] of Object.entries(source.fronts?.() ?? {})) if (c.connections !== undefined) this.set({ front }, c.connections);
+    },
+  });
+  new Gauge({
+    name: 'mqlite_front_subscriptions',
+    help: 'Open subscriptions (HTTP: SSE streams), by front.',
+    labelNames: ['front'],
+    registers,
+    collect() {
+      this.reset();
+      this.set({ front: 'http' }, http.sseStreams());
+      for (const [front, c] of Object.entries(source.fronts?.() ?? {})) if (c.subscriptions !== undefined) this.set({ front }, c.subscriptions);
+    },
+  });
+  new Counter({
+    name: 'mqlite_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status.',
+    labelNames: ['method', 'route', 'status'],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of http.routes()) for (const [status, n] of r.entries()) this.inc({ method: r.method, route: r.route, status }, n);
+    },
+  });
+
+  const aof = source.aof;
+  // Read once per scrape, like the topics.
+  let aofStats: AofMetricsStats | undefined;
+  if (aof !== undefined) {
+    const read = (): AofMetricsStats => (aofStats ??= aof());
+    const aofGauge = (name: string, help: string, value: (s: AofMetricsStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value(read()));
+        },
+      });
+    };
+    const aofCounter = (name: string, help: string, value: (s: AofMetricsStats) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(value(read()));
+        },
+      });
+    };
+    aofGauge('mqlite_aof_size_bytes', 'Size of the AOF (base and incremental files).', (s) => s.aofSize);
+    aofCounter('mqlite_aof_written_bytes_total', 'Bytes appended to the AOF since the process started.', (s) => s.bytes);
+    aofCounter('mqlite_aof_records_total', 'Records appended to the AOF since the process started.', (s) => s.records);
+    aofCounter('mqlite_aof_fsyncs_total', 'Fsyncs of the AOF since the process started.', (s) => s.fsyncs);
+    aofCounter('mqlite_aof_failures_total', 'Failed AOF writes and fsyncs since the process started.', (s) => s.failures);
+    aofCounter('mqlite_aof_rewrites_total', 'Completed AOF rewrites since the process started.', (s) => s.rewrites);
+    aofCounter('mqlite_aof_rewrite_failures_total', 'Failed AOF rewrites since the process started.', (s) => s.rewriteFailures);
+    aofGauge('mqlite_aof_last_rewrite_duration_seconds', 'Duration of the last completed AOF rewrite (0 before the first).', (s) => s.lastRewriteSeconds);
+    aofGauge('mqlite_aof_failed', '1 once a write or fsync failed: the broker then refuses mutations.', (s) => (s.failed ? 1 : 0));
+  }
+  if (source.fsync !== undefined) registry.registerMetric(source.fsync.histogram);
+
+  const proc = processMetrics();
+  return {
+    contentType: registry.contentType,
+    async render(): Promise<string> {
+      snapshot = undefined;
+      aofStats = undefined;
+      const [own, common] = await Promise.all([registry.metrics(), proc.metrics()]);
+      return own + common;
+    },
+  };
+}
