@@ -68,10 +68,11 @@ export interface Fixture {
   stop(): Promise<void>;
 }
 
+/** `opened`: a broker already built (e.g. by `Broker.open` over a store, to test a restart); else one from `broker`. */
 export async function startFixture(
-  opts: { broker?: BrokerOptions; maxMessageBytes?: number } = {},
+  opts: { broker?: BrokerOptions; opened?: Broker; maxMessageBytes?: number } = {},
 ): Promise<Fixture> {
-  const broker = new Broker(opts.broker);
+  const broker = opts.opened ?? new Broker(opts.broker);
   const front = await startGrpcServer(broker, {
     host: '127.0.0.1',
     port: 0,

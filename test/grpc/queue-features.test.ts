@@ -388,3 +388,41 @@ describe('GetTopicStats', () => {
     expect(err.details).toMatch(/nope/);
   });
 });
+
+describe('state set through gRPC survives a restart (delayed, nacked for retry, DLQ, dedup window, policy)', () => {
+  it('is all there after the broker is reopened from its records', async () => {
+    const { MemoryStore } = await import('../../src/aof/memory-store.js');
+    const { Broker } = await import('../../src/broker/broker.js');
+    const store = new MemoryStore();
+    const before = await startFixture({ opened: (await Broker.open({ store })).broker });
+    const r = before.raw;
+    await call(r, 'CreateNamespace', { name: 'keep' });
+    await call(r, 'CreateTopic', { namespace: 'keep', name: 't', queue_count: 1 });
+    await call(r, 'SetTopicPolicy', { namespace: 'keep', topic: 't', max_retries: 1, retry_base_ms: 3_600_000, retry_cap_ms: 3_600_000 });
+    const first = await call(r, 'Publish', { namespace: 'keep', topic: 't', payload: Buffer.from('once'), dedup_id: 'k' });
+    await call(r, 'Publish', { namespace: 'keep', topic: 't', payload: Buffer.from('later'), delay_ms: 3_600_000 });
+    const retry = await call(r, 'Publish', { namespace: 'keep', topic: 't', payload: Buffer.from('retry') });
+    await call(r, 'Publish', { namespace: 'keep', topic: 't', payload: Buffer.from('dead') });
+    await call(r, 'Consume', { namespace: 'keep', topic: 't', queue_id: 0, batch_size: 1, auto_ack: true });
+    const [toRetry, toKill] = (await call(r, 'Consume', { namespace: 'keep', topic: 't', queue_id: 0, batch_size: 2 })).messages;
+    expect(toRetry.id).toBe(retry.message_id);
+    await call(r, 'Nack', { namespace: 'keep', topic: 't', queue_id: 0, message_ids: [toRetry.id] });
+    await call(r, 'Nack', { namespace: 'keep', topic: 't', queue_id: 0, message_ids: [toKill.id], delay_ms: 0 });
+    const [again] = (await call(r, 'Consume', { namespace: 'keep', topic: 't', queue_id: 0, batch_size: 1 })).messages;
+    expect(await call(r, 'Nack', { namespace: 'keep', topic: 't', queue_id: 0, message_ids: [again.id] })).toMatchObject({ dead_lettered: 1 });
+    await before.stop();
+
+    const after = await startFixture({ opened: (await Broker.open({ store: store.reopen() })).broker });
+    try {
+      const s = (await call(after.raw, 'GetTopicStats', { namespace: 'keep', topic: 't' })).stats;
+      expect(s).toMatchObject({ pending: '0', in_flight: '0', delayed: '2', dlq_depth: '1' });
+      expect(s.policy).toEqual({ max_retries: 1, retry_base_ms: '3600000', retry_cap_ms: '3600000', dedup_window_ms: '3600000' });
+      const dlq = await call(after.raw, 'Peek', { namespace: 'keep', topic: 't', dlq: true });
+      expect(dlq.messages.map((p: any) => [text(p.message), p.message.headers._dlq_reason])).toEqual([['dead', 'nacked']]);
+      const repeat = await call(after.raw, 'Publish', { namespace: 'keep', topic: 't', payload: Buffer.from('twice'), dedup_id: 'k' });
+      expect(repeat).toMatchObject({ message_id: first.message_id, duplicate: true });
+    } finally {
+      await after.stop();
+    }
+  });
+});

@@ -171,6 +171,30 @@ describe.each(['grpc-v1', 'grpc-v1alpha'])('a generic tool (buf curl, %s reflect
     expect(JSON.parse(got.stdout).messages).toMatchObject([{ id: messageId, payload: 'aGk=', headers: { k: 'v' }, deliveryCount: 1 }]);
   });
 
+  it('calls the issue 8 RPCs with JSON: enum names, int64 as strings or numbers', async () => {
+    const ns = `curl8-${protocol}`;
+    await call(f.raw, 'CreateNamespace', { name: ns });
+    await call(f.raw, 'CreateTopic', { namespace: ns, name: 't', queue_count: 1 });
+    const curl = async (method: string, body: object): Promise<any> => {
+      const res = await bufCurl(['--reflect-protocol', protocol, '-d', JSON.stringify(body), url(method)]);
+      expect(res.stderr).toBe('');
+      return JSON.parse(res.stdout);
+    };
+    const batch = await curl('PublishBatch', {
+      namespace: ns,
+      topic: 't',
+      mode: 'BATCH_MODE_ATOMIC',
+      entries: [{ payload: 'YQ==' }, { payload: 'Yg==', dedupId: 'd' }, { payload: 'Yw==', delayMs: '3600000' }],
+    });
+    expect(batch.results).toHaveLength(3);
+    expect(batch.results.every((r: { ok?: boolean }) => r.ok)).toBe(true);
+    const page = await curl('Peek', { namespace: ns, topic: 't', queueId: 0, order: 'PEEK_ORDER_DESC', limit: 1, previewBytes: 1 });
+    expect(page.messages).toMatchObject([{ message: { payload: 'Yg==' }, payloadSize: 1 }]);
+    expect(page.nextCursor).toBeTruthy();
+    const stats = await curl('GetTopicStats', { namespace: ns, topic: 't' });
+    expect(stats.stats).toMatchObject({ pending: '2', delayed: '1' });
+  });
+
   it('shows a broker error as its status code and message', async () => {
     const res = await bufCurl(['--reflect-protocol', protocol, '-d', '{"namespace":"nope"}', url('ListTopics')]);
     expect(res.code).not.toBe(0);
