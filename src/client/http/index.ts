@@ -4,10 +4,18 @@
  * transport.ts). Used by the CLI, the benchmark and the tests.
  */
 import type {
+  BatchPublishEntry,
+  BatchPublishItem,
   ClientMessage,
+  ClientQueueStats,
   ClientSubscription,
+  ClientTopicPolicy,
+  ClientTopicStats,
   MqliteClient,
+  PeekPage,
+  PublishExtras,
   PublishOptions,
+  QueueFeaturesClient,
   ResizeSummary,
   SubscribeOptions,
   TopicSummary,
@@ -68,7 +76,7 @@ function codeOfStatus(status: number, message: string): string {
 
 const seg = encodeURIComponent;
 
-export class HttpClient implements MqliteClient {
+export class HttpClient implements MqliteClient, QueueFeaturesClient {
   private readonly base: string;
   private readonly timeoutMs: number;
   private readonly transport: Transport;
@@ -138,14 +146,106 @@ export class HttpClient implements MqliteClient {
     payload: Uint8Array | string,
     opts: PublishOptions = {},
   ): Promise<{ messageId: string; queueId: number }> {
-    // Built as text so that a JSON payload is sent as it is, not parsed and serialised again.
-    let body = `{"payload":${payloadJsonText(payload)}`;
-    if (opts.headers !== undefined) body += `,"headers":${JSON.stringify(opts.headers)}`;
-    if (opts.routingKey !== undefined) body += `,"routing_key":${JSON.stringify(opts.routingKey)}`;
-    if (opts.queueId !== undefined) body += `,"queue_id":${Number(opts.queueId)}`;
-    body += '}';
-    const d = (await this.call('POST', `${this.topicPath(namespace, topic)}/publish`, body)) as { message_id: string; queue_id: number };
+    const d = (await this.call('POST', `${this.topicPath(namespace, topic)}/publish`, publishBody(payload, opts))) as WirePublished;
     return { messageId: d.message_id, queueId: d.queue_id };
+  }
+
+  // ---- issue 8 (QueueFeaturesClient) ----
+
+  /** Publish with dedup_id, delay_ms or deliver_at_ms; `duplicate` when the dedup window answered it. */
+  async publishEx(
+    namespace: string,
+    topic: string,
+    payload: Uint8Array | string,
+    opts: PublishExtras,
+  ): Promise<{ messageId: string; queueId: number; duplicate: boolean }> {
+    const d = (await this.call('POST', `${this.topicPath(namespace, topic)}/publish`, publishBody(payload, opts))) as WirePublished;
+    return { messageId: d.message_id, queueId: d.queue_id, duplicate: d.duplicate === true };
+  }
+
+  /** One item per entry (partial); an atomic batch that fails rejects with the batch's error. */
+  async publishBatch(namespace: string, topic: string, entries: readonly BatchPublishEntry[], mode: 'partial' | 'atomic'): Promise<BatchPublishItem[]> {
+    const body = `{"mode":${JSON.stringify(mode)},"entries":[${entries.map((e) => publishBody(e.payload, e)).join(',')}]}`;
+    const items = (await this.call('POST', `${this.topicPath(namespace, topic)}/publish-batch`, body)) as WireBatchItem[];
+    return items.map((it) =>
+      it.ok
+        ? { ok: true, messageId: it.message_id!, queueId: it.queue_id!, duplicate: it.duplicate === true }
+        : { ok: false, code: it.code!, error: it.error! },
+    );
+  }
+
+  async nack(
+    namespace: string,
+    topic: string,
+    queueId: number,
+    ids: readonly string[],
+    opts: { delayMs?: number } = {},
+  ): Promise<{ requeued: number; delayed: number; deadLettered: number }> {
+    const body = JSON.stringify({ message_ids: ids, delay_ms: opts.delayMs });
+    const d = (await this.call('POST', `${this.queuePath(namespace, topic, queueId)}/nack`, body)) as { requeued: number; delayed: number; dead_lettered: number };
+    return { requeued: d.requeued, delayed: d.delayed, deadLettered: d.dead_lettered };
+  }
+
+  async renewLease(namespace: string, topic: string, queueId: number, ids: readonly string[], extendMs: number): Promise<void> {
+    await this.call('POST', `${this.queuePath(namespace, topic, queueId)}/renew`, JSON.stringify({ message_ids: ids, extend_ms: extendMs }));
+  }
+
+  /** A page of pending messages of a queue, or of the dead-letter queue with `dlq` (queueId is then ignored). */
+  async peek(
+    namespace: string,
+    topic: string,
+    queueId: number,
+    opts: { cursor?: string; limit?: number; order?: 'asc' | 'desc'; previewBytes?: number; dlq?: boolean } = {},
+  ): Promise<PeekPage> {
+    const q = new URLSearchParams();
+    if (opts.cursor !== undefined) q.set('cursor', opts.cursor);
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    if (opts.order !== undefined) q.set('order', opts.order);
+    if (opts.previewBytes !== undefined) q.set('preview_bytes', String(opts.previewBytes));
+    const query = q.size > 0 ? `?${q.toString()}` : '';
+    const path = opts.dlq === true ? `${this.topicPath(namespace, topic)}/dlq` : `${this.queuePath(namespace, topic, queueId)}/peek`;
+    const d = (await this.call('GET', path + query)) as { messages: (WireMessage & { payload_size: number })[]; next_cursor: string | null };
+    const page: PeekPage = { messages: d.messages.map((m) => ({ ...decodeMessage(m), payloadSize: m.payload_size })) };
+    if (d.next_cursor !== null && d.next_cursor !== undefined) page.nextCursor = d.next_cursor;
+    return page;
+  }
+
+  /** Messages consumed from the dead-letter queue are in flight with queue id -1: ack, nack or renew them there. */
+  async consumeDlq(namespace: string, topic: string, opts: { batchSize?: number; autoAck?: boolean } = {}): Promise<ClientMessage[]> {
+    const body = JSON.stringify({ batch_size: opts.batchSize ?? 1, auto_ack: opts.autoAck ?? false });
+    const data = (await this.call('POST', `${this.topicPath(namespace, topic)}/dlq/consume`, body)) as WireMessage[];
+    return data.map(decodeMessage);
+  }
+
+  /** Moves up to `max` (default all) dead letters back to the topic; returns how many moved. */
+  async redriveDlq(namespace: string, topic: string, max?: number): Promise<number> {
+    const d = (await this.call('POST', `${this.topicPath(namespace, topic)}/dlq/redrive`, JSON.stringify({ max }))) as { moved: number };
+    return d.moved;
+  }
+
+  async setTopicPolicy(namespace: string, topic: string, policy: Partial<ClientTopicPolicy>): Promise<ClientTopicPolicy> {
+    const body = JSON.stringify({
+      max_retries: policy.maxRetries,
+      retry_base_ms: policy.retryBaseMs,
+      retry_cap_ms: policy.retryCapMs,
+      dedup_window_ms: policy.dedupWindowMs,
+    });
+    return decodePolicy((await this.call('PUT', `${this.topicPath(namespace, topic)}/policy`, body)) as WirePolicy);
+  }
+
+  async topicStats(namespace: string, topic: string): Promise<ClientTopicStats> {
+    const d = (await this.call('GET', `${this.topicPath(namespace, topic)}/stats`)) as WireTopicStats;
+    return {
+      ...decodeCounts(d),
+      namespace: d.namespace,
+      topic: d.topic,
+      queueCount: d.queue_count,
+      version: BigInt(d.version),
+      draining: d.draining,
+      dlqDepth: d.dlq_depth,
+      policy: decodePolicy(d.policy),
+      queues: d.queues.map((q) => ({ queueId: q.queue_id, ...decodeCounts(q) })),
+    };
   }
 
   async consume(
@@ -266,6 +366,86 @@ export class HttpClient implements MqliteClient {
     if (!env.success) throw new ClientError('INTERNAL', env.message ?? `${method} ${path} failed`);
     return env.data;
   }
+}
+
+interface WirePublished {
+  message_id: string;
+  queue_id: number;
+  duplicate?: boolean;
+}
+
+interface WireBatchItem {
+  ok: boolean;
+  message_id?: string;
+  queue_id?: number;
+  duplicate?: boolean;
+  code?: string;
+  error?: string;
+}
+
+interface WirePolicy {
+  max_retries: number;
+  retry_base_ms: number;
+  retry_cap_ms: number;
+  dedup_window_ms: number;
+}
+
+interface WireCounts {
+  pending: number;
+  in_flight: number;
+  delayed: number;
+  published: number;
+  acked: number;
+  redelivered: number;
+  dead_lettered: number;
+  publish_rate: number;
+  ack_rate: number;
+  oldest_pending_age_ms: number;
+}
+
+interface WireTopicStats extends WireCounts {
+  namespace: string;
+  topic: string;
+  queue_count: number;
+  version: number;
+  draining: boolean;
+  dlq_depth: number;
+  policy: WirePolicy;
+  queues: (WireCounts & { queue_id: number })[];
+}
+
+/**
+ * The JSON of a publish (and of a batch entry). Built as text so that a
+ * JSON payload is sent as it is, not parsed and serialised again.
+ */
+function publishBody(payload: Uint8Array | string, opts: PublishExtras): string {
+  let body = `{"payload":${payloadJsonText(payload)}`;
+  if (opts.headers !== undefined) body += `,"headers":${JSON.stringify(opts.headers)}`;
+  if (opts.routingKey !== undefined) body += `,"routing_key":${JSON.stringify(opts.routingKey)}`;
+  if (opts.queueId !== undefined) body += `,"queue_id":${Number(opts.queueId)}`;
+  if (opts.dedupId !== undefined) body += `,"dedup_id":${JSON.stringify(opts.dedupId)}`;
+  if (opts.delayMs !== undefined) body += `,"delay_ms":${Number(opts.delayMs)}`;
+  if (opts.deliverAtMs !== undefined) body += `,"deliver_at_ms":${Number(opts.deliverAtMs)}`;
+  return `${body}}`;
+}
+
+function decodePolicy(p: WirePolicy): ClientTopicPolicy {
+  return { maxRetries: p.max_retries, retryBaseMs: p.retry_base_ms, retryCapMs: p.retry_cap_ms, dedupWindowMs: p.dedup_window_ms };
+}
+
+function decodeCounts(c: WireCounts): Omit<ClientQueueStats, 'queueId'> {
+  return {
+    pending: c.pending,
+    inFlight: c.in_flight,
+    delayed: c.delayed,
+    published: c.published,
+    acked: c.acked,
+    redelivered: c.redelivered,
+    deadLettered: c.dead_lettered,
+    publishRate: c.publish_rate,
+    ackRate: c.ack_rate,
+    oldestPendingAgeMs: c.oldest_pending_age_ms,
+  };
 }
 
 /** The ClientError for a failed reply: the envelope's reason, the code from the status. */
