@@ -1429,7 +1429,11 @@ export class Broker {
         const inflight: StoredMessage[][] = t.queues.map(() => []);
         const dlqInflight: StoredMessage[] = [];
         for (const m of t.inflight.values()) (m.queueId === DLQ_QUEUE_ID ? dlqInflight : inflight[m.queueId]!).push(m);
+        const saved = new Map<StoredMessage, number>();
+        t.countsBeforePop = saved;
         return {
+          topic: t,
+          saved,
           name: t.name,
           activeCount: t.activeCount,
           version: t.version,
@@ -1445,6 +1449,7 @@ export class Broker {
       const SLICE = 1024;
       let n = 0;
       const plain = { toDlq: false, deliveryCount: 0, visibleAt: 0, dedupId: undefined, dedupExpiresAt: 0 };
+      try {
       for (const { ns, topics } of view) {
         sink.nsCreate(ns);
         for (const t of topics) {
@@ -1455,16 +1460,17 @@ export class Broker {
           // them again so replay puts them in flight.
           const runs = [...t.queues.map((run, q) => ({ run, q, toDlq: false })), { run: t.dlq, q: 0, toDlq: true }];
           for (const { run, q, toDlq } of runs) {
-            for (let i = 0; i < run.msgs.length; i++) {
-              const m = run.msgs[i]!;
-              const count = run.counts[i]! - (i < run.inflight ? 1 : 0);
-              if (count === 0 && !toDlq) sink.publish(ns, t.name, q, m);
-              else sink.publishEx(ns, t.name, q, m, { ...plain, toDlq, deliveryCount: count });
-              if (++n % SLICE === 0) yield;
+            for (const [list, popped] of [[run.inflight, 1], [run.pending, 0]] as const) {
+              for (const m of list) {
+                const count = (t.saved.get(m) ?? m.deliveryCount) - popped;
+                if (count === 0 && !toDlq) sink.publish(ns, t.name, q, m);
+                else sink.publishEx(ns, t.name, q, m, { ...plain, toDlq, deliveryCount: count });
+                if (++n % SLICE === 0) yield;
+              }
             }
-            if (run.inflight > 0) {
-              if (toDlq) sink.dlqPop(ns, t.name, run.inflight, false);
-              else sink.pop(ns, t.name, q, run.inflight, false);
+            if (run.inflight.length > 0) {
+              if (toDlq) sink.dlqPop(ns, t.name, run.inflight.length, false);
+              else sink.pop(ns, t.name, q, run.inflight.length, false);
             }
           }
           for (const h of t.held) {
@@ -1477,16 +1483,20 @@ export class Broker {
           }
         }
       }
+      } finally {
+        for (const { topics } of view) for (const t of topics) if (t.topic.countsBeforePop === t.saved) t.topic.countsBeforePop = undefined;
+      }
     })();
   };
 }
 
-/** In-flight then pending messages of one queue, with their delivery counts as of now. */
-function captureRun(inflight: StoredMessage[], pending: Deque<StoredMessage>): { msgs: StoredMessage[]; counts: Uint32Array; inflight: number } {
-  const msgs = inflight.concat(pending.toArray());
-  const counts = new Uint32Array(msgs.length);
-  for (let i = 0; i < msgs.length; i++) counts[i] = msgs[i]!.deliveryCount;
-  return { msgs, counts, inflight: inflight.length };
+/**
+ * In-flight then pending messages of one queue. Their delivery counts are
+ * read when written, or from the topic's `countsBeforePop` when a pop
+ * changed them since.
+ */
+function captureRun(inflight: StoredMessage[], pending: Deque<StoredMessage>): { inflight: StoredMessage[]; pending: StoredMessage[] } {
+  return { inflight, pending: pending.toArray() };
 }
 
 function captureHeld(t: Topic): { msg: StoredMessage; at: number; queue: number; count: number }[] {
