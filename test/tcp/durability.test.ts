@@ -56,3 +56,31 @@ describe('replies behind an fsync keep request order', () => {
     await second.close();
   });
 });
+
+describe('issue 8 state set over TCP survives a restart', () => {
+  it('keeps a delayed message, a dead letter, a dedup window and the policy', async () => {
+    const first = await open();
+    const c = await RawClient.open(first.port);
+    await c.jsonCall({ action: 'create_namespace', data: { name: 'q8' } });
+    await c.jsonCall({ action: 'create_topic', data: { namespace: 'q8', name: 't', queue_count: 1 } });
+    await c.jsonCall({ action: 'set_topic_policy', data: { namespace: 'q8', topic: 't', max_retries: 0 } });
+    const delayed = await c.jsonCall({ action: 'publish', data: { namespace: 'q8', topic: 't', payload: 'later', delay_ms: 3_600_000, dedup_id: 'once' } });
+    await c.jsonCall({ action: 'publish', data: { namespace: 'q8', topic: 't', payload: 'dead' } });
+    const [m] = (await c.jsonCall({ action: 'consume', data: { namespace: 'q8', topic: 't' } })).data;
+    const nack = await c.pbCall({ action: 'nack', data: { case: 'nack', value: { namespace: 'q8', topic: 't', messageIds: [m.id] } } });
+    expect(nack.data.case === 'nackResponse' && nack.data.value.deadLettered).toBe(1);
+    c.close();
+    await first.close();
+
+    const second = await open();
+    const d = await RawClient.open(second.port);
+    const stats = await d.jsonCall({ action: 'get_topic_stats', data: { namespace: 'q8', topic: 't' } });
+    expect(stats.data).toMatchObject({ pending: 0, delayed: 1, dlq_depth: 1, policy: { max_retries: 0 } });
+    const repeat = await d.jsonCall({ action: 'publish', data: { namespace: 'q8', topic: 't', payload: 'again', dedup_id: 'once' } });
+    expect(repeat.data).toEqual({ ...delayed.data, duplicate: true });
+    const dlq = await d.jsonCall({ action: 'peek', data: { namespace: 'q8', topic: 't', dlq: true } });
+    expect(dlq.data.messages).toMatchObject([{ id: m.id, payload: 'dead', headers: { _dlq_reason: 'nacked' } }]);
+    d.close();
+    await second.close();
+  });
+});

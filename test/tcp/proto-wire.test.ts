@@ -7,6 +7,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MessageSchema, TCPCommandSchema, TCPResponseSchema } from '../../gen/mqlite/v1/mqlite_pb.js';
+import { DEFAULT_POLICY } from '../../src/broker/broker.js';
 import type { Delivery } from '../../src/broker/message.js';
 import { timestampNs } from '../../src/broker/message.js';
 import { decodePushed, decodeMessages, decodePublished, decodeReply, decodeTopics, writeCommand, writePublish } from '../../src/client/tcp/codec.js';
@@ -85,6 +86,21 @@ describe('server: TCPCommand from protobuf-es', () => {
         expect(a.headers ?? {}).toEqual(h);
         expect(a.routingKey).toBe(routingKey || undefined);
         expect(a.queueId).toBe(queueId);
+      }),
+    );
+  });
+
+  it('decodes the publish extensions: dedup_id, delay_ms and deliver_at_ms (int64, optional)', () => {
+    const int64 = fc.option(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { nil: undefined });
+    fc.assert(
+      fc.property(str, int64, int64, (dedupId, delayMs, deliverAtMs) => {
+        const wire = Buffer.from(
+          toBinary(TCPCommandSchema, create(TCPCommandSchema, { data: { case: 'publish', value: { namespace: 'n', topic: 't', dedupId, delayMs, deliverAtMs } } })),
+        );
+        const a = decodePbCommand(wire, 0, wire.length).command!.args as { dedupId?: string; delayMs?: number; deliverAt?: number };
+        expect(a.dedupId).toBe(dedupId || undefined);
+        expect(a.delayMs).toBe(delayMs === undefined ? undefined : Number(delayMs));
+        expect(a.deliverAt).toBe(deliverAtMs === undefined ? undefined : Number(deliverAtMs));
       }),
     );
   });
@@ -208,16 +224,26 @@ describe('server: replies that protobuf-es reads', () => {
         expect(decodePublished(decodeReply(1, f.body, 0, f.body.length))).toEqual({ messageId: s, queueId: n });
 
         out = new FrameWriter();
+        writeOk(out, 1, s || undefined, 'publish', { messageId: s, queueId: n, duplicate: true });
+        f = oneFrame(out);
+        expect(fromBinary(TCPResponseSchema, f.body)).toMatchObject({ data: { case: 'publishResponse', value: { messageId: s, queueId: n, duplicate: true } } });
+
+        out = new FrameWriter();
         writeOk(out, 1, undefined, 'list_namespaces', names);
         f = oneFrame(out);
         const ln = fromBinary(TCPResponseSchema, f.body);
         expect(ln.data.case === 'listNamespacesResponse' && ln.data.value.namespaces).toEqual(names);
 
         out = new FrameWriter();
-        writeOk(out, 1, undefined, 'list_topics', [{ name: s, queueCount: n, version: v }]);
+        writeOk(out, 1, undefined, 'list_topics', [{ name: s, queueCount: n, version: v, policy: DEFAULT_POLICY }]);
         f = oneFrame(out);
         const lt = fromBinary(TCPResponseSchema, f.body);
-        expect(lt.data.case === 'listTopicsResponse' && lt.data.value.topics[0]).toMatchObject({ name: s, queueCount: n, version: v });
+        expect(lt.data.case === 'listTopicsResponse' && lt.data.value.topics[0]).toMatchObject({
+          name: s,
+          queueCount: n,
+          version: v,
+          policy: { maxRetries: -1, retryBaseMs: 1000n, retryCapMs: 60_000n, dedupWindowMs: 3_600_000n },
+        });
         expect(decodeTopics(decodeReply(1, f.body, 0, f.body.length))).toEqual([{ name: s, queueCount: n, version: v }]);
 
         out = new FrameWriter();

@@ -5,6 +5,18 @@
  * (PROTOCOL.md, "TCP framing": "A response uses the encoding of the request
  * it answers").
  */
+import type {
+  BatchEntry,
+  BatchItemResult,
+  BatchMode,
+  NackResult,
+  PeekOptions,
+  PeekResult,
+  TopicInfo,
+  TopicPolicyInput,
+  TopicPolicy,
+  TopicStats,
+} from '../../broker/broker.js';
 import type { Delivery } from '../../broker/message.js';
 
 export interface CommandArgs {
@@ -25,10 +37,25 @@ export interface CommandArgs {
     routingKey: string | undefined;
     /** Undefined or -1: automatic routing. */
     queueId: number | undefined;
+    /** Extensions (issue 8); undefined: not given. */
+    dedupId: string | undefined;
+    delayMs: number | undefined;
+    deliverAt: number | undefined;
   };
   consume: { namespace: string; topic: string; queueId: number; batchSize: number; autoAck: boolean };
   subscribe: { namespace: string; topic: string; queueId: number; autoAck: boolean };
   ack: { namespace: string; topic: string; queueId: number; messageIds: string[] };
+  // Extensions (issue 8). Optional fields are undefined when the wire leaves them unset.
+  publish_batch: { namespace: string; topic: string; entries: BatchEntry[]; mode: BatchMode };
+  nack: { namespace: string; topic: string; queueId: number; messageIds: string[]; delayMs: number | undefined };
+  renew_lease: { namespace: string; topic: string; queueId: number; messageIds: string[]; extendMs: number };
+  /** `dlq`: the topic's dead-letter queue, whatever `queueId` says. */
+  peek: { namespace: string; topic: string; queueId: number; dlq: boolean; options: PeekOptions };
+  consume_dlq: { namespace: string; topic: string; batchSize: number; autoAck: boolean };
+  /** `max` undefined: everything. */
+  redrive_dlq: { namespace: string; topic: string; max: number | undefined };
+  set_topic_policy: { namespace: string; topic: string; policy: TopicPolicyInput };
+  get_topic_stats: { namespace: string; topic: string };
 }
 
 export type Action = keyof CommandArgs;
@@ -39,13 +66,21 @@ export interface CommandResults {
   list_namespaces: string[];
   create_topic: void;
   delete_topic: void;
-  list_topics: { name: string; queueCount: number; version: bigint }[];
+  list_topics: TopicInfo[];
   resize_topic: { newQueueCount: number; version: bigint; draining: boolean };
   rebalance_topic: void;
-  publish: { messageId: string; queueId: number };
+  publish: { messageId: string; queueId: number; duplicate?: true };
   consume: readonly Delivery[];
   subscribe: void;
   ack: void;
+  publish_batch: BatchItemResult[];
+  nack: NackResult;
+  renew_lease: void;
+  peek: PeekResult;
+  consume_dlq: readonly Delivery[];
+  redrive_dlq: { moved: number };
+  set_topic_policy: TopicPolicy;
+  get_topic_stats: TopicStats;
 }
 
 /** A decoded command of one action. */
@@ -69,6 +104,14 @@ export const ACTIONS: readonly Action[] = [
   'consume',
   'subscribe',
   'ack',
+  'publish_batch',
+  'nack',
+  'renew_lease',
+  'peek',
+  'consume_dlq',
+  'redrive_dlq',
+  'set_topic_policy',
+  'get_topic_stats',
 ];
 
 const actionSet: ReadonlySet<string> = new Set(ACTIONS);
@@ -84,4 +127,32 @@ export function isAction(s: string): s is Action {
  */
 export class CommandError extends Error {
   override readonly name = 'CommandError';
+}
+
+/**
+ * The unset conventions of the peek and redrive requests, shared by both
+ * encodings (mqlite.proto: `limit` 0 means the default, `preview_bytes` 0
+ * and `max` 0 mean all, an empty cursor none): JSON follows the proto so a
+ * command means the same in either encoding.
+ */
+export function zeroIsUnset(n: number | undefined): number | undefined {
+  return n === 0 ? undefined : n;
+}
+
+/** A policy change from the flat wire fields: what is given replaces the current value. */
+export function policyInput(
+  maxRetries: number | undefined,
+  retryBaseMs: number | undefined,
+  retryCapMs: number | undefined,
+  dedupWindowMs: number | undefined,
+): TopicPolicyInput {
+  const input: TopicPolicyInput = {};
+  if (maxRetries !== undefined || retryBaseMs !== undefined || retryCapMs !== undefined) {
+    input.retry = {};
+    if (maxRetries !== undefined) input.retry.maxRetries = maxRetries;
+    if (retryBaseMs !== undefined) input.retry.baseMs = retryBaseMs;
+    if (retryCapMs !== undefined) input.retry.capMs = retryCapMs;
+  }
+  if (dedupWindowMs !== undefined) input.dedupWindowMs = dedupWindowMs;
+  return input;
 }

@@ -10,7 +10,8 @@
  *   in one socket write per event-loop turn, or sooner past FLUSH_BYTES.
  * - Backpressure (DESIGN.md, "Subscriptions"; issue 5, "a client that never
  *   reads"): when the socket's write buffer is full, or the replies owed
- *   weigh too much (MAX_WEIGHT: one per reply, `batch_size` per consume,
+ *   weigh too much (MAX_WEIGHT: one per reply, `batch_size` per consume
+ *   or consume_dlq,
  *   so that a chunk of pipelined consumes cannot pop the queues into
  *   memory), the connection stops parsing frames, stops reading the socket
  *   and pauses its subscriptions until they drain. Memory per connection is
@@ -210,7 +211,7 @@ export class Connection implements HandlerContext {
     }
     const req = enc === ENCODING_JSON ? decodeJsonCommand(reader.buf, reader.start, reader.end) : decodePbCommand(reader.buf, reader.start, reader.end);
     const cmd = req.command;
-    const s = this.reserve(enc, req.requestId, cmd?.action === 'consume' ? Math.max(1, cmd.args.batchSize) : 1);
+    const s = this.reserve(enc, req.requestId, cmd?.action === 'consume' || cmd?.action === 'consume_dlq' ? Math.max(1, cmd.args.batchSize) : 1);
     if (cmd === undefined) {
       this.settleError(s, badRequestReason(req.error!.message));
       return;

@@ -4,7 +4,19 @@
  * the reply's `data` as JSON text (`json`) and as the protobuf message of
  * the matching `TCPResponse.data` case (`pb`; undefined: no data).
  */
-import type { Broker } from '../../broker/broker.js';
+import { create, toBinary } from '@bufbuild/protobuf';
+import type { BatchItemResult, Broker, PeekResult, QueueStats, TopicPolicy, TopicStats } from '../../broker/broker.js';
+import {
+  GetTopicStatsResponseSchema,
+  NackResponseSchema,
+  PeekResponseSchema,
+  PublishBatchResponseSchema,
+  RedriveDlqResponseSchema,
+  SetTopicPolicyResponseSchema,
+  TopicPolicySchema,
+} from '../../../gen/mqlite/v1/mqlite_pb.js';
+// Core values to protobuf messages: one conversion for every protobuf front.
+import { wireMessage, wirePolicy, wireTopicStats } from '../grpc/wire.js';
 import { messageJson } from '../json-payload.js';
 import type { Action, CommandArgs, CommandResults } from './commands.js';
 import { PbBuilder, encodeMessages } from './pb-builder.js';
@@ -39,6 +51,67 @@ const PB_TOPIC_CREATED = done('topic created');
 const PB_TOPIC_DELETED = done('topic deleted');
 const PB_TOPIC_REBALANCED = done('topic rebalanced');
 const PB_ACKED = new PbBuilder(2).bool(1, true).finish();
+const LEASES_RENEWED = '"leases renewed"';
+const PB_RENEWED = PB_ACKED;
+
+// ---- issue 8 replies: JSON with the proto's snake_case names ----
+
+function policyJson(p: TopicPolicy): string {
+  return `{"max_retries":${p.retry.maxRetries},"retry_base_ms":${p.retry.baseMs},"retry_cap_ms":${p.retry.capMs},"dedup_window_ms":${p.dedupWindowMs}}`;
+}
+
+const policyPb = (p: TopicPolicy): Uint8Array => toBinary(TopicPolicySchema, create(TopicPolicySchema, wirePolicy(p)));
+
+/** The counters shared by a queue's and a topic's stats. */
+function countersJson(s: Omit<QueueStats, 'queueId'>): string {
+  return (
+    `"pending":${s.pending},"in_flight":${s.inFlight},"delayed":${s.delayed},"published":${s.published},"acked":${s.acked},` +
+    `"redelivered":${s.redelivered},"dead_lettered":${s.deadLettered},"publish_rate":${s.publishRate},"ack_rate":${s.ackRate},` +
+    `"oldest_pending_age_ms":${Math.round(s.oldestPendingAgeMs)}`
+  );
+}
+
+function statsJson(s: TopicStats): string {
+  const queues = s.queues.map((q) => `{"queue_id":${q.queueId},${countersJson(q)}}`).join(',');
+  return (
+    `{"namespace":${JSON.stringify(s.namespace)},"topic":${JSON.stringify(s.topic)},"queue_count":${s.queueCount},` +
+    `"version":${s.version},"draining":${s.draining},${countersJson(s)},"dlq_depth":${s.dlqDepth},` +
+    `"policy":${policyJson(s.policy)},"queues":[${queues}]}`
+  );
+}
+
+function batchJson(results: BatchItemResult[]): string {
+  const items = results.map((r) =>
+    r.ok
+      ? `{"ok":true,"message_id":${JSON.stringify(r.messageId)},"queue_id":${r.queueId},"duplicate":${r.duplicate === true}}`
+      : `{"ok":false,"error_code":"${r.error.code}","error":${JSON.stringify(r.error.message)}}`,
+  );
+  return `{"results":[${items.join(',')}]}`;
+}
+
+function batchPb(results: BatchItemResult[]): Uint8Array {
+  return toBinary(
+    PublishBatchResponseSchema,
+    create(PublishBatchResponseSchema, {
+      results: results.map((r) =>
+        r.ok
+          ? { ok: true, messageId: r.messageId, queueId: r.queueId, duplicate: r.duplicate === true }
+          : { ok: false, errorCode: r.error.code, error: r.error.message },
+      ),
+    }),
+  );
+}
+
+/** A peeked message: the Message of PROTOCOL.md plus the full `payload_size`. */
+function peekJson(r: PeekResult): string {
+  const msgs = r.messages.map((m) => `${messageJson(m).slice(0, -1)},"payload_size":${m.payloadSize}}`).join(',');
+  return `{"messages":[${msgs}],"next_cursor":${r.nextCursor === undefined ? 'null' : JSON.stringify(r.nextCursor)}}`;
+}
+
+function peekPb(r: PeekResult): Uint8Array {
+  const messages = r.messages.map((m) => ({ message: wireMessage(m), payloadSize: m.payloadSize }));
+  return toBinary(PeekResponseSchema, create(PeekResponseSchema, { messages, nextCursor: r.nextCursor ?? '' }));
+}
 
 export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
   create_namespace: {
@@ -74,10 +147,12 @@ export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
   list_topics: {
     run: (c, a) => c.broker.listTopics(a.namespace),
     json: (topics) =>
-      `[${topics.map((t) => `{"name":${JSON.stringify(t.name)},"queue_count":${t.queueCount},"version":${t.version}}`).join(',')}]`,
+      `[${topics.map((t) => `{"name":${JSON.stringify(t.name)},"queue_count":${t.queueCount},"version":${t.version},"policy":${policyJson(t.policy)}}`).join(',')}]`,
     pb: (topics) => {
       const b = new PbBuilder();
-      for (const t of topics) b.message(1, new PbBuilder().string(1, t.name).int32(2, t.queueCount).uint64(3, t.version).finish());
+      for (const t of topics) {
+        b.message(1, new PbBuilder().string(1, t.name).int32(2, t.queueCount).uint64(3, t.version).message(4, policyPb(t.policy)).finish());
+      }
       return b.finish();
     },
   },
@@ -100,10 +175,17 @@ export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
   },
   publish: {
     run: (c, a) =>
-      c.broker.publish(a.namespace, a.topic, a.payload, { headers: a.headers, routingKey: a.routingKey, queueId: a.queueId }),
-    // ids are UUIDs: nothing to escape
-    json: (r) => `{"message_id":"${r.messageId}","queue_id":${r.queueId}}`,
-    pb: (r) => new PbBuilder(48).string(1, r.messageId).int32(2, r.queueId).finish(),
+      c.broker.publish(a.namespace, a.topic, a.payload, {
+        headers: a.headers,
+        routingKey: a.routingKey,
+        queueId: a.queueId,
+        dedupId: a.dedupId,
+        delayMs: a.delayMs,
+        deliverAt: a.deliverAt,
+      }),
+    // ids are UUIDs: nothing to escape. `duplicate` only when true: old clients see the reply they know.
+    json: (r) => `{"message_id":"${r.messageId}","queue_id":${r.queueId}${r.duplicate ? ',"duplicate":true' : ''}}`,
+    pb: (r) => new PbBuilder(48).string(1, r.messageId).int32(2, r.queueId).bool(3, r.duplicate === true).finish(),
   },
   consume: {
     run: (c, a) => c.broker.consume(a.namespace, a.topic, a.queueId, a.batchSize, a.autoAck),
@@ -120,5 +202,45 @@ export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
     run: (c, a) => c.broker.ack(a.namespace, a.topic, a.queueId, a.messageIds),
     json: () => ACKED,
     pb: () => PB_ACKED,
+  },
+  publish_batch: {
+    run: (c, a) => c.broker.publishBatch(a.namespace, a.topic, a.entries, a.mode),
+    json: batchJson,
+    pb: batchPb,
+  },
+  nack: {
+    run: (c, a) => c.broker.nack(a.namespace, a.topic, a.queueId, a.messageIds, { delayMs: a.delayMs }),
+    json: (r) => `{"requeued":${r.requeued},"delayed":${r.delayed},"dead_lettered":${r.deadLettered}}`,
+    pb: (r) => toBinary(NackResponseSchema, create(NackResponseSchema, { success: true, ...r })),
+  },
+  renew_lease: {
+    run: (c, a) => c.broker.renew(a.namespace, a.topic, a.queueId, a.messageIds, a.extendMs),
+    json: () => LEASES_RENEWED,
+    pb: () => PB_RENEWED,
+  },
+  peek: {
+    run: (c, a) => (a.dlq ? c.broker.peekDlq(a.namespace, a.topic, a.options) : c.broker.peek(a.namespace, a.topic, a.queueId, a.options)),
+    json: peekJson,
+    pb: peekPb,
+  },
+  consume_dlq: {
+    run: (c, a) => c.broker.consumeDlq(a.namespace, a.topic, a.batchSize, a.autoAck),
+    json: (msgs) => `[${msgs.map(messageJson).join(',')}]`,
+    pb: (msgs) => encodeMessages(msgs),
+  },
+  redrive_dlq: {
+    run: (c, a) => c.broker.redriveDlq(a.namespace, a.topic, { max: a.max }),
+    json: (r) => `{"moved":${r.moved}}`,
+    pb: (r) => toBinary(RedriveDlqResponseSchema, create(RedriveDlqResponseSchema, { success: true, moved: r.moved })),
+  },
+  set_topic_policy: {
+    run: (c, a) => c.broker.setTopicPolicy(a.namespace, a.topic, a.policy),
+    json: policyJson,
+    pb: (p) => toBinary(SetTopicPolicyResponseSchema, create(SetTopicPolicyResponseSchema, { success: true, policy: wirePolicy(p) })),
+  },
+  get_topic_stats: {
+    run: (c, a) => c.broker.topicStats(a.namespace, a.topic),
+    json: statsJson,
+    pb: (st) => toBinary(GetTopicStatsResponseSchema, create(GetTopicStatsResponseSchema, { stats: wireTopicStats(st) })),
   },
 };

@@ -10,7 +10,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { payloadFromJson } from '../json-payload.js';
-import { type Action, type Command, CommandError, isAction } from './commands.js';
+import type { BatchEntry } from '../../broker/broker.js';
+import { type Action, type Command, CommandError, isAction, policyInput, zeroIsUnset } from './commands.js';
 import { payloadRange } from './json-scan.js';
 
 export interface JsonRequest {
@@ -26,18 +27,18 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function str(data: Obj, key: string): string {
+function str(data: Obj, key: string, at = 'data'): string {
   const v = data[key];
   if (typeof v === 'string') return v;
-  if (v === undefined) throw new CommandError(`missing field data.${key} (a string)`);
-  throw new CommandError(`field data.${key} must be a string`);
+  if (v === undefined) throw new CommandError(`missing field ${at}.${key} (a string)`);
+  throw new CommandError(`field ${at}.${key} must be a string`);
 }
 
-function optStr(data: Obj, key: string): string | undefined {
+function optStr(data: Obj, key: string, at = 'data'): string | undefined {
   const v = data[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') return v;
-  throw new CommandError(`field data.${key} must be a string`);
+  throw new CommandError(`field ${at}.${key} must be a string`);
 }
 
 function int(data: Obj, key: string, dflt?: number): number {
@@ -48,6 +49,14 @@ function int(data: Obj, key: string, dflt?: number): number {
   throw new CommandError(`field data.${key} must be an integer`);
 }
 
+/** An integer that may be left out (absent or null: undefined). */
+function optInt(data: Obj, key: string, at = 'data'): number | undefined {
+  const v = data[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  throw new CommandError(`field ${at}.${key} must be an integer`);
+}
+
 function bool(data: Obj, key: string): boolean {
   const v = data[key];
   if (v === undefined || v === null) return false;
@@ -55,12 +64,12 @@ function bool(data: Obj, key: string): boolean {
   throw new CommandError(`field data.${key} must be true or false`);
 }
 
-function headers(data: Obj): Record<string, string> | undefined {
+function headers(data: Obj, at = 'data'): Record<string, string> | undefined {
   const v = data['headers'];
   if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) throw new CommandError('field data.headers must be an object of strings');
+  if (!isObj(v)) throw new CommandError(`field ${at}.headers must be an object of strings`);
   for (const k in v) {
-    if (typeof v[k] !== 'string') throw new CommandError(`field data.headers.${k} must be a string`);
+    if (typeof v[k] !== 'string') throw new CommandError(`field ${at}.headers.${k} must be a string`);
   }
   return v as Record<string, string>;
 }
@@ -73,6 +82,30 @@ function stringArray(data: Obj, key: string): string[] {
     throw new CommandError(`field data.${key} must be an array of strings`);
   }
   return v as string[];
+}
+
+/** One entry of publish_batch: the fields of publish, payload stored as its JSON text. */
+function batchEntry(e: unknown, i: number): BatchEntry {
+  const at = `data.entries[${i}]`;
+  if (!isObj(e)) throw new CommandError(`field ${at} must be an object`);
+  if (!('payload' in e)) throw new CommandError(`missing field ${at}.payload (any JSON value)`);
+  return {
+    payload: payloadFromJson(e['payload']),
+    headers: headers(e, at),
+    routingKey: optStr(e, 'routing_key', at),
+    queueId: optInt(e, 'queue_id', at),
+    dedupId: optStr(e, 'dedup_id', at),
+    delayMs: optInt(e, 'delay_ms', at),
+    deliverAt: optInt(e, 'deliver_at_ms', at),
+  };
+}
+
+function batchEntries(data: Obj): BatchEntry[] {
+  const v = data['entries'];
+  if (v === undefined) throw new CommandError('missing field data.entries (an array of messages)');
+  if (v === null) return []; // the core answers that a batch holds at least one message
+  if (!Array.isArray(v)) throw new CommandError('field data.entries must be an array of messages');
+  return v.map(batchEntry);
 }
 
 /** The frame a command came from, for taking the publish payload straight from its bytes. */
@@ -124,6 +157,9 @@ const decoders: { [A in Action]: (data: Obj, body: Body) => Command & { action: 
         routingKey: optStr(d, 'routing_key'),
         // absent, null or -1: automatic routing
         queueId: int(d, 'queue_id', -1),
+        dedupId: optStr(d, 'dedup_id'),
+        delayMs: optInt(d, 'delay_ms'),
+        deliverAt: optInt(d, 'deliver_at_ms'),
       },
     };
   },
@@ -150,6 +186,68 @@ const decoders: { [A in Action]: (data: Obj, body: Body) => Command & { action: 
       messageIds: stringArray(d, 'message_ids'),
     },
   }),
+  publish_batch: (d) => ({
+    action: 'publish_batch',
+    args: {
+      namespace: str(d, 'namespace'),
+      topic: str(d, 'topic'),
+      entries: batchEntries(d),
+      // as BATCH_MODE_UNSPECIFIED: partial; any other string is the core's to refuse
+      mode: (optStr(d, 'mode') ?? 'partial') as 'partial' | 'atomic',
+    },
+  }),
+  nack: (d) => ({
+    action: 'nack',
+    args: {
+      namespace: str(d, 'namespace'),
+      topic: str(d, 'topic'),
+      queueId: int(d, 'queue_id', 0),
+      messageIds: stringArray(d, 'message_ids'),
+      delayMs: optInt(d, 'delay_ms'),
+    },
+  }),
+  renew_lease: (d) => ({
+    action: 'renew_lease',
+    args: {
+      namespace: str(d, 'namespace'),
+      topic: str(d, 'topic'),
+      queueId: int(d, 'queue_id', 0),
+      messageIds: stringArray(d, 'message_ids'),
+      extendMs: int(d, 'extend_ms'),
+    },
+  }),
+  peek: (d) => ({
+    action: 'peek',
+    args: {
+      namespace: str(d, 'namespace'),
+      topic: str(d, 'topic'),
+      queueId: int(d, 'queue_id', 0),
+      dlq: bool(d, 'dlq'),
+      options: {
+        cursor: optStr(d, 'cursor') || undefined,
+        limit: zeroIsUnset(optInt(d, 'limit')),
+        order: optStr(d, 'order') as 'asc' | 'desc' | undefined,
+        previewBytes: zeroIsUnset(optInt(d, 'preview_bytes')),
+      },
+    },
+  }),
+  consume_dlq: (d) => ({
+    action: 'consume_dlq',
+    args: { namespace: str(d, 'namespace'), topic: str(d, 'topic'), batchSize: int(d, 'batch_size', 1), autoAck: bool(d, 'auto_ack') },
+  }),
+  redrive_dlq: (d) => ({
+    action: 'redrive_dlq',
+    args: { namespace: str(d, 'namespace'), topic: str(d, 'topic'), max: zeroIsUnset(optInt(d, 'max')) },
+  }),
+  set_topic_policy: (d) => ({
+    action: 'set_topic_policy',
+    args: {
+      namespace: str(d, 'namespace'),
+      topic: str(d, 'topic'),
+      policy: policyInput(optInt(d, 'max_retries'), optInt(d, 'retry_base_ms'), optInt(d, 'retry_cap_ms'), optInt(d, 'dedup_window_ms')),
+    },
+  }),
+  get_topic_stats: (d) => ({ action: 'get_topic_stats', args: { namespace: str(d, 'namespace'), topic: str(d, 'topic') } }),
 };
 
 export function decodeJsonCommand(buf: Buffer, start: number, end: number): JsonRequest {

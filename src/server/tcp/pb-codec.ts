@@ -7,8 +7,26 @@
  * command; when it is empty the `data` case does. proto3 cannot tell a
  * missing field from a default one, so a command without `data` runs with
  * default arguments and the core rejects what is invalid (an empty name...).
+ *
+ * The issue 8 requests (publish_batch ... get_topic_stats) are rare: they
+ * are decoded with the generated protobuf-es code, and only the wire's
+ * unset conventions are translated (0, "", an absent optional: undefined).
  */
-import { type Action, type Command, CommandError, isAction } from './commands.js';
+import { type DescMessage, type MessageShape, fromBinary } from '@bufbuild/protobuf';
+import type { BatchEntry, BatchMode, PeekOptions } from '../../broker/broker.js';
+import {
+  BatchMode as WireBatchMode,
+  ConsumeDlqRequestSchema,
+  GetTopicStatsRequestSchema,
+  NackRequestSchema,
+  PeekOrder,
+  PeekRequestSchema,
+  PublishBatchRequestSchema,
+  RedriveDlqRequestSchema,
+  RenewLeaseRequestSchema,
+  SetTopicPolicyRequestSchema,
+} from '../../../gen/mqlite/v1/mqlite_pb.js';
+import { type Action, type Command, CommandError, isAction, policyInput, zeroIsUnset } from './commands.js';
 import { ProtoDecodeError, ProtoReader, WIRE_LEN, WIRE_VARINT } from './proto-wire.js';
 
 /** Field numbers of the `data` oneof in TCPCommand and TCPResponse. */
@@ -25,6 +43,14 @@ export const DATA_FIELD: { readonly [A in Action]: number } = {
   ack: 19,
   resize_topic: 20,
   rebalance_topic: 21,
+  publish_batch: 22,
+  nack: 23,
+  renew_lease: 24,
+  peek: 25,
+  consume_dlq: 26,
+  redrive_dlq: 27,
+  set_topic_policy: 28,
+  get_topic_stats: 29,
 };
 
 const ACTION_OF_FIELD: (Action | undefined)[] = [];
@@ -45,11 +71,15 @@ const T_VARINT_3 = (3 << 3) | WIRE_VARINT;
 const T_VARINT_4 = (4 << 3) | WIRE_VARINT;
 const T_VARINT_5 = (5 << 3) | WIRE_VARINT;
 const T_VARINT_6 = (6 << 3) | WIRE_VARINT;
+const T_STRING_7 = (7 << 3) | WIRE_LEN;
+const T_VARINT_8 = (8 << 3) | WIRE_VARINT;
+const T_VARINT_9 = (9 << 3) | WIRE_VARINT;
 
 /**
  * The fields of the small request messages, by number: every request of
  * PROTOCOL.md is strings and int32/bool varints, plus publish's payload and
- * headers and ack's repeated ids.
+ * headers and ack's repeated ids, and publish's extensions (7 dedup_id,
+ * 8 delay_ms, 9 deliver_at_ms: int64, optional).
  */
 interface Fields {
   s1: string;
@@ -59,6 +89,9 @@ interface Fields {
   v4: number;
   v5: number;
   v6: number | undefined;
+  s7: string;
+  v8: number | undefined;
+  v9: number | undefined;
   payload: Uint8Array;
   headers: Record<string, string> | undefined;
   ids: string[];
@@ -69,12 +102,26 @@ const EMPTY = new Uint8Array(0);
 const NO_IDS: string[] = [];
 
 /** Reused for every command: the builders copy what they keep. */
-const scratch: Fields = { s1: '', s2: '', s5: undefined, v3: 0, v4: 0, v5: 0, v6: undefined, payload: EMPTY, headers: undefined, ids: [] };
+const scratch: Fields = {
+  s1: '',
+  s2: '',
+  s5: undefined,
+  v3: 0,
+  v4: 0,
+  v5: 0,
+  v6: undefined,
+  s7: '',
+  v8: undefined,
+  v9: undefined,
+  payload: EMPTY,
+  headers: undefined,
+  ids: [],
+};
 
-function readFields(r: ProtoReader, action: Action): Fields {
+function readFields(r: ProtoReader, action: HotAction): Fields {
   const f = scratch;
-  f.s1 = f.s2 = '';
-  f.s5 = f.v6 = undefined;
+  f.s1 = f.s2 = f.s7 = '';
+  f.s5 = f.v6 = f.v8 = f.v9 = undefined;
   f.v3 = f.v4 = f.v5 = 0;
   f.payload = EMPTY;
   f.headers = undefined;
@@ -112,6 +159,15 @@ function readFields(r: ProtoReader, action: Action): Fields {
       case T_VARINT_6:
         f.v6 = r.int32();
         break;
+      case T_STRING_7:
+        f.s7 = r.string();
+        break;
+      case T_VARINT_8:
+        f.v8 = r.int64Number();
+        break;
+      case T_VARINT_9:
+        f.v9 = r.int64Number();
+        break;
       default:
         r.skip(t & 7);
     }
@@ -119,8 +175,12 @@ function readFields(r: ProtoReader, action: Action): Fields {
   return f;
 }
 
+/** The actions of PROTOCOL.md, read by the hand-written decoder. */
+type HotAction = Exclude<Action, RareAction>;
+type RareAction = 'publish_batch' | 'nack' | 'renew_lease' | 'peek' | 'consume_dlq' | 'redrive_dlq' | 'set_topic_policy' | 'get_topic_stats';
+
 /** One builder per action: request fields to the action's arguments. */
-const builders: { [A in Action]: (f: Fields) => Command & { action: A } } = {
+const builders: { [A in HotAction]: (f: Fields) => Command & { action: A } } = {
   create_namespace: (f) => ({ action: 'create_namespace', args: { name: f.s1 } }),
   delete_namespace: (f) => ({ action: 'delete_namespace', args: { name: f.s1 } }),
   list_namespaces: () => ({ action: 'list_namespaces', args: {} }),
@@ -131,7 +191,17 @@ const builders: { [A in Action]: (f: Fields) => Command & { action: A } } = {
   rebalance_topic: (f) => ({ action: 'rebalance_topic', args: { namespace: f.s1, name: f.s2 } }),
   publish: (f) => ({
     action: 'publish',
-    args: { namespace: f.s1, topic: f.s2, payload: f.payload, headers: f.headers, routingKey: f.s5 || undefined, queueId: f.v6 },
+    args: {
+      namespace: f.s1,
+      topic: f.s2,
+      payload: f.payload,
+      headers: f.headers,
+      routingKey: f.s5 || undefined,
+      queueId: f.v6,
+      dedupId: f.s7 || undefined,
+      delayMs: f.v8,
+      deliverAt: f.v9,
+    },
   }),
   consume: (f) => ({
     action: 'consume',
@@ -140,6 +210,126 @@ const builders: { [A in Action]: (f: Fields) => Command & { action: A } } = {
   subscribe: (f) => ({ action: 'subscribe', args: { namespace: f.s1, topic: f.s2, queueId: f.v3, autoAck: f.v4 !== 0 } }),
   ack: (f) => ({ action: 'ack', args: { namespace: f.s1, topic: f.s2, queueId: f.v3, messageIds: f.ids } }),
 };
+
+/**
+ * int64 milliseconds to the core's number. A value past 2^53 loses
+ * precision but stays far past every range the core accepts, so the core
+ * still refuses it, with its own message.
+ */
+function ms(v: bigint | undefined): number | undefined {
+  return v === undefined ? undefined : Number(v);
+}
+
+function batchMode(mode: WireBatchMode): BatchMode {
+  switch (mode) {
+    case WireBatchMode.UNSPECIFIED:
+    case WireBatchMode.PARTIAL:
+      return 'partial';
+    case WireBatchMode.ATOMIC:
+      return 'atomic';
+    default:
+      throw new CommandError(`mode ${mode as number} is not a BatchMode value: use BATCH_MODE_PARTIAL (1) or BATCH_MODE_ATOMIC (2)`);
+  }
+}
+
+function peekOrder(order: PeekOrder): PeekOptions['order'] {
+  switch (order) {
+    case PeekOrder.UNSPECIFIED:
+    case PeekOrder.ASC:
+      return 'asc';
+    case PeekOrder.DESC:
+      return 'desc';
+    default:
+      throw new CommandError(`order ${order as number} is not a PeekOrder value: use PEEK_ORDER_ASC (1) or PEEK_ORDER_DESC (2)`);
+  }
+}
+
+/** One decoder per rare action: the data case's bytes (a view into the frame) to its arguments. */
+const rareDecoders: { [A in RareAction]: (bytes: Uint8Array) => Command & { action: A } } = {
+  publish_batch: (b) => {
+    const m = parse(PublishBatchRequestSchema, b);
+    const entries = m.entries.map(
+      (e): BatchEntry => ({
+        payload: e.payload,
+        headers: e.headers,
+        routingKey: e.routingKey || undefined,
+        queueId: e.queueId,
+        dedupId: e.dedupId || undefined,
+        delayMs: ms(e.delayMs),
+        deliverAt: ms(e.deliverAtMs),
+      }),
+    );
+    return { action: 'publish_batch', args: { namespace: m.namespace, topic: m.topic, entries, mode: batchMode(m.mode) } };
+  },
+  nack: (b) => {
+    const m = parse(NackRequestSchema, b);
+    return {
+      action: 'nack',
+      args: { namespace: m.namespace, topic: m.topic, queueId: m.queueId, messageIds: m.messageIds, delayMs: ms(m.delayMs) },
+    };
+  },
+  renew_lease: (b) => {
+    const m = parse(RenewLeaseRequestSchema, b);
+    return {
+      action: 'renew_lease',
+      args: { namespace: m.namespace, topic: m.topic, queueId: m.queueId, messageIds: m.messageIds, extendMs: Number(m.extendMs) },
+    };
+  },
+  peek: (b) => {
+    const m = parse(PeekRequestSchema, b);
+    return {
+      action: 'peek',
+      args: {
+        namespace: m.namespace,
+        topic: m.topic,
+        queueId: m.queueId,
+        dlq: m.dlq,
+        options: {
+          cursor: m.cursor || undefined,
+          limit: zeroIsUnset(m.limit),
+          order: peekOrder(m.order),
+          previewBytes: zeroIsUnset(m.previewBytes),
+        },
+      },
+    };
+  },
+  consume_dlq: (b) => {
+    const m = parse(ConsumeDlqRequestSchema, b);
+    return { action: 'consume_dlq', args: { namespace: m.namespace, topic: m.topic, batchSize: m.batchSize, autoAck: m.autoAck } };
+  },
+  redrive_dlq: (b) => {
+    const m = parse(RedriveDlqRequestSchema, b);
+    return { action: 'redrive_dlq', args: { namespace: m.namespace, topic: m.topic, max: zeroIsUnset(m.max) } };
+  },
+  set_topic_policy: (b) => {
+    const m = parse(SetTopicPolicyRequestSchema, b);
+    return {
+      action: 'set_topic_policy',
+      args: {
+        namespace: m.namespace,
+        topic: m.topic,
+        policy: policyInput(m.maxRetries, ms(m.retryBaseMs), ms(m.retryCapMs), ms(m.dedupWindowMs)),
+      },
+    };
+  },
+  get_topic_stats: (b) => {
+    const m = parse(GetTopicStatsRequestSchema, b);
+    return { action: 'get_topic_stats', args: { namespace: m.namespace, topic: m.topic } };
+  },
+};
+
+function isRare(action: Action): action is RareAction {
+  return action in rareDecoders;
+}
+
+/** protobuf-es decoding; its errors are malformed input, reported as such. */
+function parse<Desc extends DescMessage>(schema: Desc, bytes: Uint8Array): MessageShape<Desc> {
+  try {
+    return fromBinary(schema, bytes);
+  } catch (err) {
+    throw new ProtoDecodeError((err as Error).message);
+  }
+}
 
 const EMPTY_BUF = Buffer.alloc(0);
 const envelopeReader = new ProtoReader(EMPTY_BUF, 0, 0);
@@ -177,10 +367,12 @@ export function decodePbCommand(buf: Buffer, start: number, end: number): PbRequ
     if (dataAction !== undefined && dataAction !== action) {
       return fail(requestId, `data holds a ${dataAction} request but action is ${JSON.stringify(action)}`);
     }
+    if (isRare(action)) return { command: rareDecoders[action](buf.subarray(ds, de)), requestId, error: undefined };
     const fields = readFields(dataReader.reset(buf, ds, de), action);
     return { command: builders[action](fields), requestId, error: undefined };
   } catch (err) {
     if (err instanceof ProtoDecodeError) return fail(requestId, `malformed protobuf: ${err.message}`);
+    if (err instanceof CommandError) return fail(requestId, err.message);
     throw err;
   }
 }

@@ -92,6 +92,11 @@ export class ProtoReader {
     return BigInt.asIntN(64, this.uint64());
   }
 
+  /** An int64 as a number (milliseconds): exact within +-2^53. */
+  int64Number(): number {
+    return Number(this.int64());
+  }
+
   bool(): boolean {
     return this.int32() !== 0;
   }

@@ -26,7 +26,6 @@ import {
 
 const SUBSCRIBE_MESSAGE_FIELD = 18;
 const PUBLISH_FIELD = DATA_FIELD.publish;
-const CONSUME_FIELD = DATA_FIELD.consume;
 
 /** TCPResponse's status, error and request_id fields. */
 function envelopeSize(status: string, error: string, requestId: string | undefined, ridLen: number, errLen: number): number {
@@ -70,11 +69,13 @@ export function writeOk<A extends Action>(
 ): void {
   const spec = handlers[action];
   if (encoding === ENCODING_JSON) {
-    if (action === 'publish' && requestId === undefined) writeJsonPublished(out, result as CommandResults['publish']);
+    if (action === 'publish' && requestId === undefined && (result as CommandResults['publish']).duplicate === undefined) {
+      writeJsonPublished(out, result as CommandResults['publish']);
+    }
     else out.json(okJson(spec.json(result), requestId));
   }
   else if (action === 'publish') writePbPublished(out, requestId, result as CommandResults['publish']);
-  else if (action === 'consume') writePbConsumed(out, requestId, result as CommandResults['consume']);
+  else if (action === 'consume' || action === 'consume_dlq') writePbConsumed(out, requestId, result as CommandResults['consume'], DATA_FIELD[action]);
   else writePbOk(out, requestId, DATA_FIELD[action], spec.pb(result));
 }
 
@@ -103,23 +104,27 @@ function writeJsonPublished(out: FrameWriter, r: CommandResults['publish']): voi
   buf[pos] = 0x7d;
 }
 
-/** `TCPResponse{status:"ok", consume_response:{messages}}`, the messages written straight into the frame. */
-function writePbConsumed(out: FrameWriter, requestId: string | undefined, msgs: CommandResults['consume']): void {
+/**
+ * `TCPResponse{status:"ok", consume_response:{messages}}` (or
+ * `consume_dlq_response`, the same shape), the messages written straight
+ * into the frame.
+ */
+function writePbConsumed(out: FrameWriter, requestId: string | undefined, msgs: CommandResults['consume'], field: number): void {
   const ridLen = requestId ? utf8Length(requestId) : 0;
   const mm = measureMessages(msgs);
-  const size = envelopeSize('ok', '', requestId, ridLen, 0) + lenHeaderSize(CONSUME_FIELD, mm.total) + mm.total;
+  const size = envelopeSize('ok', '', requestId, ridLen, 0) + lenHeaderSize(field, mm.total) + mm.total;
   let pos = out.begin(ENCODING_PROTOBUF, size);
   const buf = out.buffer;
   pos = writeEnvelope(buf, pos, 'ok', '', requestId, ridLen, 0);
-  pos = writeLenHeader(buf, pos, CONSUME_FIELD, mm.total);
+  pos = writeLenHeader(buf, pos, field, mm.total);
   writeMessages(buf, pos, mm);
 }
 
-/** The hot reply, `TCPResponse{status:"ok", publish_response:{message_id, queue_id}}`, in one pass. */
+/** The hot reply, `TCPResponse{status:"ok", publish_response:{message_id, queue_id, duplicate}}`, in one pass. */
 function writePbPublished(out: FrameWriter, requestId: string | undefined, r: CommandResults['publish']): void {
   const ridLen = requestId ? utf8Length(requestId) : 0;
   const idLen = utf8Length(r.messageId);
-  const inner = (idLen ? lenFieldSize(idLen) : 0) + (r.queueId !== 0 ? 1 + varintSize(r.queueId) : 0);
+  const inner = (idLen ? lenFieldSize(idLen) : 0) + (r.queueId !== 0 ? 1 + varintSize(r.queueId) : 0) + (r.duplicate ? 2 : 0);
   const size = envelopeSize('ok', '', requestId, ridLen, 0) + lenHeaderSize(PUBLISH_FIELD, inner) + inner;
   let pos = out.begin(ENCODING_PROTOBUF, size);
   const buf = out.buffer;
@@ -128,7 +133,11 @@ function writePbPublished(out: FrameWriter, requestId: string | undefined, r: Co
   if (idLen) pos = writeStringField(buf, pos, 1, r.messageId, idLen);
   if (r.queueId !== 0) {
     buf[pos++] = (2 << 3) | WIRE_VARINT;
-    writeVarint(buf, pos, r.queueId);
+    pos = writeVarint(buf, pos, r.queueId);
+  }
+  if (r.duplicate) {
+    buf[pos++] = (3 << 3) | WIRE_VARINT;
+    buf[pos] = 1;
   }
 }
 
