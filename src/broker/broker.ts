@@ -880,6 +880,8 @@ export class Broker {
     });
     if (held) {
       this.holdAll([t.hold(queueId, msg, visibleAt)]);
+      // Counted when published, not again when it becomes visible.
+      t.queues[queueId]!.published++;
     } else {
       t.publish(queueId, msg);
       this.scheduleAll(t, [msg]);

@@ -178,6 +178,13 @@ describe('stats', () => {
     ]);
     expect(s.oldestPendingAgeMs).toBe(250);
     expect(s.queues[1]!.oldestPendingAgeMs).toBe(0);
+    // A delayed publish counts as published when it is published, and only then.
+    expect(s.queues.map((q) => q.published)).toEqual([3, 1]);
+    vi.advanceTimersByTime(5000);
+    expect(b.topicStats('ns', 't').queues.map((q) => [q.published, q.pending, q.delayed])).toEqual([
+      [3, 2, 0],
+      [1, 1, 0],
+    ]);
     await b.nack('ns', 't', 0, [m!.id]);
     s = b.topicStats('ns', 't');
     expect(s).toMatchObject({ inFlight: 0, dlqDepth: 1, deadLettered: 1 });
