@@ -5,8 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpClient } from '../../src/client/http/index.js';
-import { ClientError } from '../../src/client/types.js';
-import { type Harness, startHarness } from './harness.js';
+import { type Harness, rejection, startHarness } from './harness.js';
 
 const text = (p: Uint8Array): string => Buffer.from(p).toString('utf8');
 
@@ -30,14 +29,6 @@ for (const transport of ['http', 'fetch', 'raw'] as const) {
       await client.createTopic('q', 't', 1);
     });
 
-    async function rejection(p: Promise<unknown>): Promise<ClientError> {
-      const err = await p.then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(ClientError);
-      return err as ClientError;
-    }
 
     it('publishEx: dedupId answers the original with duplicate; delayMs and deliverAtMs hold the message', async () => {
       const a = await client.publishEx('q', 't', '{"n":1}', { dedupId: 'k' });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient, SseParser, payloadJsonText } from '../../src/client/http/index.js';
 import { ClientError, type ClientMessage } from '../../src/client/types.js';
-import { eventually, type Harness, req, startHarness } from './harness.js';
+import { eventually, type Harness, rejection, req, startHarness } from './harness.js';
 
 for (const transport of ['http', 'fetch', 'raw'] as const) {
   describe(`over ${transport}`, () => {
@@ -21,15 +21,6 @@ for (const transport of ['http', 'fetch', 'raw'] as const) {
       await client.close();
       await h.stop();
     });
-
-    async function rejection(p: Promise<unknown>): Promise<ClientError> {
-      const err = await p.then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(ClientError);
-      return err as ClientError;
-    }
 
     describe('admin calls', () => {
       it('health, namespaces, topics, resize, rebalance', async () => {

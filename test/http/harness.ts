@@ -5,6 +5,8 @@
 import { connect, type Socket } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { pino } from 'pino';
+import { expect } from 'vitest';
+import { ClientError } from '../../src/client/types.js';
 import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
 import { type HttpFrontHandle, startHttpServer } from '../../src/server/http/index.js';
 
@@ -237,4 +239,14 @@ export function sseMessages(text: string): any[] {
   const re = /event: message\ndata: (.*)\n\n/g;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) out.push(JSON.parse(m[1]!));
   return out;
+}
+
+/** The ClientError a client call rejects with (fails the test if it resolves or throws something else). */
+export async function rejection(p: Promise<unknown>): Promise<ClientError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ClientError);
+  return err as ClientError;
 }

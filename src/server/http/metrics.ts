@@ -73,7 +73,15 @@ export class FsyncTimings {
   });
 
   wrap(files: AofFiles): AofFiles {
-    const h = this.histogram;
+    const observe = (started: number): void => this.histogram.observe((performance.now() - started) / 1000);
+    const timedSync = (sync: (fd: number) => void) => (fd: number): void => {
+      const started = performance.now();
+      try {
+        sync(fd);
+      } finally {
+        observe(started);
+      }
+    };
     return {
       ...files,
       async fdatasync(fd) {
@@ -81,25 +89,11 @@ export class FsyncTimings {
         try {
           await files.fdatasync(fd);
         } finally {
-          h.observe((performance.now() - started) / 1000);
+          observe(started);
         }
       },
-      fdatasyncSync(fd) {
-        const started = performance.now();
-        try {
-          files.fdatasyncSync(fd);
-        } finally {
-          h.observe((performance.now() - started) / 1000);
-        }
-      },
-      fsyncSync(fd) {
-        const started = performance.now();
-        try {
-          files.fsyncSync(fd);
-        } finally {
-          h.observe((performance.now() - started) / 1000);
-        }
-      },
+      fdatasyncSync: timedSync((fd) => files.fdatasyncSync(fd)),
+      fsyncSync: timedSync((fd) => files.fsyncSync(fd)),
     };
   }
 }
@@ -167,41 +161,38 @@ export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source
   };
   const labels = (s: TopicStats): TopicLabels => ({ namespace: s.namespace, topic: s.topic });
 
-  function topicGauge(name: string, help: string, value: (s: TopicStats) => number): void {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['namespace', 'topic'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of topics()) this.set(labels(s), value(s));
-      },
-    });
-  }
-  function topicCounter(name: string, help: string, value: (s: TopicStats) => number): void {
-    new Counter({
-      name,
-      help,
-      labelNames: ['namespace', 'topic'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of topics()) this.inc(labels(s), value(s));
-      },
-    });
+  /** A gauge, or a counter set to a total at each scrape, with one sample per topic. */
+  function topicMetric(kind: 'gauge' | 'counter', name: string, help: string, value: (s: TopicStats) => number): void {
+    const config = { name, help, labelNames: ['namespace', 'topic'], registers };
+    if (kind === 'gauge') {
+      new Gauge({
+        ...config,
+        collect() {
+          this.reset();
+          for (const s of topics()) this.set(labels(s), value(s));
+        },
+      });
+    } else {
+      new Counter({
+        ...config,
+        collect() {
+          this.reset();
+          for (const s of topics()) this.inc(labels(s), value(s));
+        },
+      });
+    }
   }
 
-  topicGauge('mqlite_topic_queues', 'Active queues of the topic.', (s) => s.queueCount);
-  topicGauge('mqlite_topic_pending_messages', 'Messages waiting for delivery.', (s) => s.pending);
-  topicGauge('mqlite_topic_in_flight_messages', 'Messages delivered and not yet acked (dead-letter queue included).', (s) => s.inFlight);
-  topicGauge('mqlite_topic_delayed_messages', 'Messages held until a later time (delayed publishes, nacks waiting for their retry).', (s) => s.delayed);
-  topicGauge('mqlite_topic_dlq_messages', 'Messages waiting in the dead-letter queue.', (s) => s.dlqDepth);
-  topicGauge('mqlite_topic_oldest_pending_age_seconds', 'Age of the oldest message at the head of a queue.', (s) => s.oldestPendingAgeMs / 1000);
-  topicCounter('mqlite_messages_published_total', 'Messages published since the process started.', (s) => s.published);
-  topicCounter('mqlite_messages_acked_total', 'Messages acked (or auto-acked) since the process started.', (s) => s.acked);
-  topicCounter('mqlite_messages_redelivered_total', 'Deliveries after the first since the process started.', (s) => s.redelivered);
-  topicCounter('mqlite_messages_dead_lettered_total', 'Messages moved to the dead-letter queue since the process started.', (s) => s.deadLettered);
+  topicMetric('gauge', 'mqlite_topic_queues', 'Active queues of the topic.', (s) => s.queueCount);
+  topicMetric('gauge', 'mqlite_topic_pending_messages', 'Messages waiting for delivery.', (s) => s.pending);
+  topicMetric('gauge', 'mqlite_topic_in_flight_messages', 'Messages delivered and not yet acked (dead-letter queue included).', (s) => s.inFlight);
+  topicMetric('gauge', 'mqlite_topic_delayed_messages', 'Messages held until a later time (delayed publishes, nacks waiting for their retry).', (s) => s.delayed);
+  topicMetric('gauge', 'mqlite_topic_dlq_messages', 'Messages waiting in the dead-letter queue.', (s) => s.dlqDepth);
+  topicMetric('gauge', 'mqlite_topic_oldest_pending_age_seconds', 'Age of the oldest message at the head of a queue.', (s) => s.oldestPendingAgeMs / 1000);
+  topicMetric('counter', 'mqlite_messages_published_total', 'Messages published since the process started.', (s) => s.published);
+  topicMetric('counter', 'mqlite_messages_acked_total', 'Messages acked (or auto-acked) since the process started.', (s) => s.acked);
+  topicMetric('counter', 'mqlite_messages_redelivered_total', 'Deliveries after the first since the process started.', (s) => s.redelivered);
+  topicMetric('counter', 'mqlite_messages_dead_lettered_total', 'Messages moved to the dead-letter queue since the process started.', (s) => s.deadLettered);
 
   new Gauge({
     name: 'mqlite_front_connections',
