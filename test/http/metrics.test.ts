@@ -75,7 +75,7 @@ describe('GET /metrics: topics per namespace/topic', () => {
     expect(sample(text, `mqlite_topic_delayed_messages${L}`)).toBe(1);
     expect(sample(text, `mqlite_topic_dlq_messages${L}`)).toBe(1);
     expect(sample(text, `mqlite_topic_oldest_pending_age_seconds${L}`)).toBeGreaterThanOrEqual(0);
-    expect(sample(text, `mqlite_messages_published_total${L}`)).toBe(4);
+    expect(sample(text, `mqlite_messages_published_total${L}`)).toBe(5);
     expect(sample(text, `mqlite_messages_acked_total${L}`)).toBe(1);
     expect(sample(text, `mqlite_messages_redelivered_total${L}`)).toBe(0);
     expect(sample(text, `mqlite_messages_dead_lettered_total${L}`)).toBe(1);
