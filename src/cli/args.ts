@@ -23,14 +23,52 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: stri
  * parser (and loads the YAML library) is only loaded when a duration is
  * given, which keeps every other command's startup short.
  */
-export async function parseDurationOption(option: string, value: string): Promise<number> {
+export async function parseDurationOption(option: string, value: string, opts: { allowZero?: boolean } = {}): Promise<number> {
   let ms: number | undefined;
   if (/^\d+$/.test(value.trim())) ms = Number(value);
   else ms = (await import('../config.js')).parseDuration(value);
-  if (ms === undefined || ms <= 0) {
+  if (ms === undefined || ms < 0 || (ms === 0 && !opts.allowZero)) {
     throw new UsageError(`option '${option}' argument '${value}' is invalid: expected a duration such as 5s, 500ms or 1m30s (a bare number is milliseconds)`);
   }
   return ms;
+}
+
+/** An optional duration option's value in ms (see parseDurationOption). */
+export async function optionalDuration(option: string, value: string | undefined, opts: { allowZero?: boolean } = {}): Promise<number | undefined> {
+  return value === undefined ? undefined : parseDurationOption(option, value, opts);
+}
+
+/**
+ * A duration as parseDurationOption reads it back: hours, minutes,
+ * seconds and milliseconds, largest first (`1h30m`, `1s500ms`, `0s`).
+ */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return '0s';
+  let rest = Math.round(ms);
+  let text = '';
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+    ['ms', 1],
+  ] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) text += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return text;
+}
+
+/** `--deliver-at`: an ISO 8601 time (a zone is advised; without one it is local time), as Unix ms. */
+export function timeArg(value: string): number {
+  const ms = /\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`expected an ISO 8601 time such as 2026-05-01T12:00:00Z, got '${value}'`);
+  return ms;
+}
+
+/** An int32 on the wire; its range of meaning is the broker's to check. */
+export function int32Arg(value: string): number {
+  return intArg(-(2 ** 31), 2 ** 31 - 1)(value);
 }
 
 /** `-H key=value`, repeatable: collects into one record. */
@@ -43,6 +81,19 @@ export function headerArg(value: string, previous: Record<string, string> | unde
 /** A queue id argument (positional): an integer >= 0, else a usage error. */
 export function queueIdArg(value: string): number {
   return intArg(0, 2 ** 31 - 1)(value);
+}
+
+/**
+ * The queue of in-flight messages (ack, nack, renew): a queue id, or `dlq`
+ * (also -1) for messages consumed from the dead-letter queue.
+ */
+export function leaseQueueArg(value: string): number {
+  if (value === 'dlq' || value === '-1') return -1;
+  try {
+    return queueIdArg(value);
+  } catch {
+    throw new InvalidArgumentError('expected a queue id (an integer >= 0), or dlq (also -1) for messages consumed from the dead-letter queue');
+  }
 }
 
 /**

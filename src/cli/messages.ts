@@ -5,6 +5,7 @@
  */
 import type { ClientMessage } from '../client/types.js';
 import { RawJson } from './json.js';
+import type { Column } from './output.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -76,4 +77,31 @@ export function headersForHuman(headers: Record<string, string>): string {
   return Object.entries(headers)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
+}
+
+/** The columns of a message table (consume, peek, dlq consume). */
+export const MESSAGE_COLUMNS: readonly Column[] = [
+  { header: 'ID' },
+  { header: 'QUEUE', align: 'right' },
+  { header: 'DELIVERY', align: 'right' },
+  { header: 'TIME' },
+  { header: 'HEADERS' },
+  { header: 'PAYLOAD' },
+];
+
+export function messageRow(m: ClientMessage): string[] {
+  return [m.id, String(m.queueId), String(m.deliveryCount), isoTime(m.timestamp), headersForHuman(m.headers) || '-', payloadForHuman(m.payload)];
+}
+
+/** A peeked message: the columns of a message, with the full payload size before the (maybe cut) payload. */
+export const PEEKED_COLUMNS: readonly Column[] = [...MESSAGE_COLUMNS.slice(0, -1), { header: 'SIZE', align: 'right' }, MESSAGE_COLUMNS.at(-1)!];
+
+export function peekedRow(m: ClientMessage & { payloadSize: number }): string[] {
+  const row = messageRow(m);
+  row.splice(row.length - 1, 0, String(m.payloadSize));
+  return row;
+}
+
+export function peekedToJson(m: ClientMessage & { payloadSize: number }): Record<string, unknown> {
+  return { ...messageToJson(m), payload_size: m.payloadSize };
 }

@@ -3,10 +3,13 @@
  * (which parses each of its lines with a fresh tree over one session).
  */
 import { Command, Option } from 'commander';
-import { headerArg, intArg, parseDurationOption, queueIdArg } from './args.js';
+import { headerArg, int32Arg, intArg, leaseQueueArg, parseDurationOption, queueIdArg, timeArg } from './args.js';
 import type { AofOptions } from './commands/aof.js';
 import type { BenchOptions } from './commands/bench.js';
-import type { ConsumeOptions, PubOptions, SubOptions } from './commands/messaging.js';
+import type { RedriveOptions } from './commands/dlq.js';
+import type { PeekCliOptions } from './commands/inspect.js';
+import type { ConsumeOptions, NackCliOptions, PubBatchOptions, PubOptions, RenewOptions, SubOptions } from './commands/messaging.js';
+import type { PolicyOptions } from './commands/policy.js';
 import { ctxOf, type Ctx } from './context.js';
 import { PROTOS, type Session } from './session.js';
 
@@ -26,6 +29,13 @@ Examples:
   mqlite-cli consume shop orders 0 --batch 10
   mqlite-cli --proto http sub shop orders 0 --auto-ack
   mqlite-cli --json consume shop orders 0 --batch 5 | jq -r '.[].id' | mqlite-cli ack shop orders 0 -
+  mqlite-cli pub shop orders '{"sku":"A1"}' --dedup-id order-1001 --delay 30s
+  mqlite-cli pub-batch shop orders @orders.ndjson --atomic
+  mqlite-cli nack shop orders 0 <id> --delay 2s
+  mqlite-cli peek shop orders 0 --limit 10 --preview 64
+  mqlite-cli dlq list shop orders && mqlite-cli dlq redrive shop orders
+  mqlite-cli topic policy shop orders --max-retries 5 --retry-base 1s --retry-cap 1m
+  mqlite-cli stats shop orders
   mqlite-cli bench --proto grpc --msgs 100000 --size 1024 --pub 4 --sub 4
   mqlite-cli aof check ./data
   mqlite-cli                       (opens the interactive prompt)
@@ -43,6 +53,9 @@ reason is printed on stderr, 2 the command line is wrong.`;
 const admin = (): Promise<typeof import('./commands/admin.js')> => import('./commands/admin.js');
 const messaging = (): Promise<typeof import('./commands/messaging.js')> => import('./commands/messaging.js');
 const aofCommands = (): Promise<typeof import('./commands/aof.js')> => import('./commands/aof.js');
+const inspect = (): Promise<typeof import('./commands/inspect.js')> => import('./commands/inspect.js');
+const dlqCommands = (): Promise<typeof import('./commands/dlq.js')> => import('./commands/dlq.js');
+const policy = (): Promise<typeof import('./commands/policy.js')> => import('./commands/policy.js');
 
 /**
  * Wraps a handler: commander calls actions with (arguments..., options,
@@ -130,6 +143,28 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .argument('<namespace>', 'namespace name')
     .argument('<name>', 'topic name')
     .action(run(session, async (ctx, nsName: string, name: string) => (await admin()).topicRebalance(ctx, nsName, name)));
+  topic
+    .command('policy')
+    .description("show a topic's retry and dedup policy, or change the values given")
+    .argument('<namespace>', 'namespace name')
+    .argument('<name>', 'topic name')
+    .addOption(new Option('--max-retries <n>', 'deliveries retried before a nacked or expired message goes to the dead-letter queue (-1: retry forever)').argParser(int32Arg))
+    .option('--retry-base <duration>', 'first retry delay of the exponential backoff: 1s, 500ms...')
+    .option('--retry-cap <duration>', 'longest retry delay of the backoff')
+    .option('--dedup-window <duration>', 'how long a dedup id is remembered: 1h, 10m... (0 or off: deduplication off)')
+    .addHelpText(
+      'after',
+      `
+A nack without --delay retries after base * 2^(delivery-1), capped, with
+jitter; past max_retries the message goes to the topic's dead-letter queue.
+Values not given keep their current value. --json prints the policy with
+durations in ms.
+
+Examples:
+  mqlite-cli topic policy shop orders
+  mqlite-cli topic policy shop orders --max-retries 5 --retry-base 1s --retry-cap 1m --dedup-window 1h`,
+    )
+    .action(run(session, async (ctx, nsName: string, name: string, o: PolicyOptions) => (await policy()).topicPolicy(ctx, nsName, name, o)));
 
   // The names of the Go MQLite CLI's REPL, kept working for its users (not in the help).
   program
@@ -161,21 +196,57 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .addOption(new Option('--queue <id>', 'publish to this queue (default: routing key, else round-robin)').argParser(intArg(0, 2 ** 31 - 1)))
     .addOption(new Option('-n, --count <n>', 'publish each payload n times').argParser(intArg(1)).default(1))
     .option('-l, --lines', 'one message per line of the input (empty lines skipped)')
+    .option('--dedup-id <id>', "deduplication id: a repeat within the topic's dedup window is not enqueued again")
+    .addOption(new Option('--delay <duration>', 'invisible for this long after publish: 5s, 1m30s...').conflicts('deliverAt'))
+    .addOption(new Option('--deliver-at <time>', 'invisible until this ISO 8601 time, e.g. 2026-05-01T12:00:00Z').argParser(timeArg))
     .addHelpText(
       'after',
       `
 A payload that is a JSON document travels as that JSON value on the JSON
 protocols (http, tcp-json); anything else as a string there, and as raw bytes
 on tcp and grpc. --json prints {message_id, queue_id}, or an array of them
-with --count or --lines.
+with --count or --lines (with duplicate: true|false once --dedup-id, --delay
+or --deliver-at is given). A repeated --dedup-id is answered with the
+original message's id ("duplicate of <id>") and not enqueued again.
 
 Examples:
   mqlite-cli pub shop orders '{"sku":"A1"}' -H trace=abc --key customer-42
   mqlite-cli pub shop orders @image.png --queue 2     (bytes: tcp or grpc)
+  mqlite-cli pub shop orders '{"sku":"A1"}' --dedup-id order-1001
+  mqlite-cli pub shop reminders 'call back' --delay 15m
   tail -f app.log | mqlite-cli pub logs app --lines`,
     )
     .action(
       run(session, async (ctx, nsName: string, topicName: string, payload: string | undefined, o: PubOptions) => (await messaging()).pub(ctx, nsName, topicName, payload, o)),
+    );
+  program
+    .command('pub-batch')
+    .description('publish one message per line of @file or stdin in one call (partial by default, or --atomic)')
+    .argument('<namespace>', 'namespace name')
+    .argument('<topic>', 'topic name')
+    .argument('[source]', '@path to read the lines from a file, or - (or nothing) for stdin')
+    .option('--atomic', 'all or nothing: one invalid message fails the whole batch, and nothing is published')
+    .option('-H, --header <key=value>', 'a header on every message (repeatable)', headerArg)
+    .option('-k, --key <routing-key>', 'routing key of every message')
+    .addOption(new Option('--queue <id>', 'publish every message to this queue').argParser(intArg(0, 2 ** 31 - 1)))
+    .addOption(new Option('--delay <duration>', 'every message invisible for this long after publish').conflicts('deliverAt'))
+    .addOption(new Option('--deliver-at <time>', 'every message invisible until this ISO 8601 time').argParser(timeArg))
+    .addHelpText(
+      'after',
+      `
+Empty lines are skipped. Without --atomic each message is published or
+fails on its own: the failures are listed by index (and line) and the exit
+status is 1 if any failed. A batch holds up to the broker's limits.max_batch
+messages (1000 by default): split larger inputs (split -l 1000). --json
+prints one object per message: {index, line, ok, message_id, queue_id,
+duplicate} or {index, line, ok: false, code, error}.
+
+Examples:
+  mqlite-cli pub-batch shop orders @orders.ndjson
+  seq 1 500 | mqlite-cli pub-batch shop numbers --atomic`,
+    )
+    .action(
+      run(session, async (ctx, nsName: string, topicName: string, source: string | undefined, o: PubBatchOptions) => (await messaging()).pubBatch(ctx, nsName, topicName, source, o)),
     );
   program
     .command('consume')
@@ -222,9 +293,133 @@ and are delivered again after its ack_timeout.`,
     .description('acknowledge in-flight messages by id (- reads the ids from stdin)')
     .argument('<namespace>', 'namespace name')
     .argument('<topic>', 'topic name')
-    .argument('<queue>', 'queue id the messages were consumed from', queueIdArg)
+    .argument('<queue>', 'queue id the messages were consumed from (dlq: from the dead-letter queue)', leaseQueueArg)
     .argument('<id...>', 'message ids (spaces or commas between them), or - to read them from stdin')
     .action(run(session, async (ctx, nsName: string, topicName: string, queue: number, ids: string[]) => (await messaging()).ack(ctx, nsName, topicName, queue, ids)));
+  program
+    .command('nack')
+    .description("give in-flight messages back: redelivered after --delay or the topic's backoff, dead-lettered past max_retries")
+    .argument('<namespace>', 'namespace name')
+    .argument('<topic>', 'topic name')
+    .argument('<queue>', 'queue id the messages were consumed from (dlq: from the dead-letter queue)', leaseQueueArg)
+    .argument('<id...>', 'message ids (spaces or commas between them), or - to read them from stdin')
+    .option('--delay <duration>', "redeliver after this long (0: at once, at the head); default: the topic's backoff")
+    .addHelpText(
+      'after',
+      `
+Without --delay the retry waits base * 2^(delivery-1), capped, with jitter
+(see topic policy). A message delivered more than max_retries times goes to
+the dead-letter queue, with _dlq_reason and _delivery_count headers. A
+message consumed from the dead-letter queue goes back to its head. Ids not
+in flight are ignored. --json prints {ok, requeued, delayed, dead_lettered}.`,
+    )
+    .action(
+      run(session, async (ctx, nsName: string, topicName: string, queue: number, ids: string[], o: NackCliOptions) =>
+        (await messaging()).nack(ctx, nsName, topicName, queue, ids, o),
+      ),
+    );
+  program
+    .command('renew')
+    .description('extend the lease (ack deadline) of in-flight messages to now + --extend')
+    .argument('<namespace>', 'namespace name')
+    .argument('<topic>', 'topic name')
+    .argument('<queue>', 'queue id the messages were consumed from (dlq: from the dead-letter queue)', leaseQueueArg)
+    .argument('<id...>', 'message ids (spaces or commas between them), or - to read them from stdin')
+    .requiredOption('--extend <duration>', 'the new lease, from now: 30s, 5m...')
+    .addHelpText(
+      'after',
+      `
+Either every lease is renewed or none: a message whose lease already expired
+(or that was acked) fails the command with FAILED_PRECONDITION; consume it
+again instead.`,
+    )
+    .action(
+      run(session, async (ctx, nsName: string, topicName: string, queue: number, ids: string[], o: RenewOptions) =>
+        (await messaging()).renew(ctx, nsName, topicName, queue, ids, o),
+      ),
+    );
+
+  // ---------------------------------------------------------------- inspection
+  const peekOptions = (cmd: Command, withPreview: boolean, defaultLimit: string): Command => {
+    cmd
+      .addOption(new Option('--limit <n>', `most messages on the page, up to 100 (default: ${defaultLimit})`).argParser(intArg(1)))
+      .option('--cursor <cursor>', 'continue after the page that printed this cursor')
+      .option('--desc', 'from the tail (the last to be delivered) rather than the head');
+    if (withPreview) cmd.addOption(new Option('--preview <bytes>', 'show at most this many bytes of each payload (SIZE keeps the full size)').argParser(intArg(1)));
+    return cmd;
+  };
+  const peekHelp = `
+Nothing is consumed. When more messages follow, the command for the next
+page is printed on stderr (--json: next_cursor). --json prints
+{messages: [Message + payload_size], next_cursor}.`;
+  peekOptions(
+    program
+      .command('peek')
+      .description('look at the pending messages of a queue without consuming them')
+      .argument('<namespace>', 'namespace name')
+      .argument('<topic>', 'topic name')
+      .argument('<queue>', 'queue id', queueIdArg),
+    true,
+    '20',
+  )
+    .addHelpText('after', peekHelp)
+    .action(run(session, async (ctx, nsName: string, topicName: string, queue: number, o: PeekCliOptions) => (await inspect()).peek(ctx, nsName, topicName, queue, o)));
+  program
+    .command('stats')
+    .description('depths, totals, rates and oldest age of each queue of a topic, its dead-letter queue and its totals')
+    .argument('<namespace>', 'namespace name')
+    .argument('<topic>', 'topic name')
+    .addHelpText(
+      'after',
+      `
+One row a queue, a dlq row (its depth under PENDING), and a total row.
+Depths survive a restart; the totals and rates (messages/s over about 10 s)
+count since the broker started. --json prints the topic's stats with a
+queues array, ages in ms and the policy.`,
+    )
+    .action(run(session, async (ctx, nsName: string, topicName: string) => (await inspect()).stats(ctx, nsName, topicName)));
+
+  const dlq = program.command('dlq').description("a topic's dead-letter queue: list, peek, consume, redrive");
+  peekOptions(
+    dlq
+      .command('list')
+      .alias('ls')
+      .description('one line a dead letter: id, reason, deliveries, time, size and the start of the payload')
+      .argument('<namespace>', 'namespace name')
+      .argument('<topic>', 'topic name'),
+    false,
+    '20',
+  )
+    .addHelpText('after', '\n--json prints {messages: [{id, reason, delivery_count, timestamp, payload_size}], next_cursor}.')
+    .action(run(session, async (ctx, nsName: string, topicName: string, o: PeekCliOptions) => (await dlqCommands()).dlqList(ctx, nsName, topicName, o)));
+  peekOptions(
+    dlq
+      .command('peek')
+      .description('look at the dead letters in full without consuming them')
+      .argument('<namespace>', 'namespace name')
+      .argument('<topic>', 'topic name'),
+    true,
+    '20',
+  )
+    .addHelpText('after', peekHelp)
+    .action(run(session, async (ctx, nsName: string, topicName: string, o: PeekCliOptions) => (await dlqCommands()).dlqPeek(ctx, nsName, topicName, o)));
+  dlq
+    .command('consume')
+    .description('take up to --batch messages from the head of the dead-letter queue')
+    .argument('<namespace>', 'namespace name')
+    .argument('<topic>', 'topic name')
+    .addOption(new Option('-b, --batch <n>', 'most messages to take').argParser(intArg(1)).default(1))
+    .option('--auto-ack', 'ack on delivery: the messages leave the dead-letter queue for good')
+    .option('--ack', 'ack the messages after printing them')
+    .addHelpText('after', '\nWithout --auto-ack or --ack they are in flight: ack them with queue dlq, or nack them back to its head.')
+    .action(run(session, async (ctx, nsName: string, topicName: string, o: ConsumeOptions) => (await dlqCommands()).dlqConsume(ctx, nsName, topicName, o)));
+  dlq
+    .command('redrive')
+    .description("move dead letters back to the topic's queues, with a fresh delivery count")
+    .argument('<namespace>', 'namespace name')
+    .argument('<topic>', 'topic name')
+    .addOption(new Option('--max <n>', 'move at most n, from the head (default: all)').argParser(intArg(1)))
+    .action(run(session, async (ctx, nsName: string, topicName: string, o: RedriveOptions) => (await dlqCommands()).dlqRedrive(ctx, nsName, topicName, o)));
 
   // ---------------------------------------------------------------- ops
   program

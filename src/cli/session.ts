@@ -3,8 +3,22 @@
  * client opened on first use. A one-shot command gets a session of its own;
  * the REPL keeps one session, so its commands share one connection.
  */
-import type { MqliteClient } from '../client/types.js';
+import type { MqliteClient, QueueFeaturesClient } from '../client/types.js';
+import { CommandFailure } from './errors.js';
 import { Output, type OutStream } from './output.js';
+
+/** What the issue 8 commands drive: the base calls and the queue features. */
+export type CliClient = MqliteClient & QueueFeaturesClient;
+
+/**
+ * The client with its issue 8 calls. Each protocol's client implements
+ * them as its front gains them; until one does, the command says so rather
+ * than failing on a missing method.
+ */
+export function withFeatures(client: MqliteClient, proto: Proto): CliClient {
+  if (typeof (client as Partial<QueueFeaturesClient>).publishEx === 'function') return client as CliClient;
+  throw new CommandFailure(`the ${proto} client of this mqlite-cli does not speak the queue features (issue 8) yet: use another --proto`, 'UNSUPPORTED');
+}
 
 export const PROTOS = ['tcp', 'tcp-json', 'http', 'grpc'] as const;
 export type Proto = (typeof PROTOS)[number];

@@ -21,10 +21,20 @@ const COMMANDS = [
   'topic list',
   'topic resize',
   'topic rebalance',
+  'topic policy',
   'pub',
+  'pub-batch',
   'consume',
   'sub',
   'ack',
+  'nack',
+  'renew',
+  'peek',
+  'stats',
+  'dlq list',
+  'dlq peek',
+  'dlq consume',
+  'dlq redrive',
   'health',
   'aof check',
   'aof fix',
@@ -36,7 +46,7 @@ describe('help', () => {
   it('--help lists every command, the global options and examples, exit 0', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['ns', 'topic', 'pub', 'consume', 'sub', 'ack', 'health', 'aof', 'bench', 'repl']) expect(r.stdout).toMatch(new RegExp(`\\n  ${c}\\b`));
+    for (const c of ['ns', 'topic', 'pub', 'pub-batch', 'consume', 'sub', 'ack', 'nack', 'renew', 'peek', 'stats', 'dlq', 'health', 'aof', 'bench', 'repl']) expect(r.stdout).toMatch(new RegExp(`\\n  ${c}\\b`));
     for (const o of ['--proto', '--host', '--port', '--json', '--timeout', '--http-port']) expect(r.stdout).toContain(o);
     expect(r.stdout).toContain('Examples:');
     expect(r.stdout).toContain('Exit status');
@@ -46,7 +56,34 @@ describe('help', () => {
     const r = await runCli([], { input: COMMANDS.map((c) => `${c} --help`).join('\n') + '\n' });
     expect(r.code, r.stderr).toBe(0);
     for (const c of COMMANDS) expect(r.stdout).toContain(`Usage: mqlite-cli ${c}`);
-    for (const o of ['--header', '--key', '--queue', '--count', '--lines', '--batch', '--auto-ack', '--yes', '--msgs', '--size', '--pub', '--sub']) {
+    for (const o of [
+      '--header',
+      '--key',
+      '--queue',
+      '--count',
+      '--lines',
+      '--batch',
+      '--auto-ack',
+      '--yes',
+      '--msgs',
+      '--size',
+      '--pub',
+      '--sub',
+      '--dedup-id',
+      '--delay',
+      '--deliver-at',
+      '--atomic',
+      '--extend',
+      '--limit',
+      '--cursor',
+      '--desc',
+      '--preview',
+      '--max',
+      '--max-retries',
+      '--retry-base',
+      '--retry-cap',
+      '--dedup-window',
+    ]) {
       expect(r.stdout).toContain(o);
     }
   });
@@ -66,6 +103,13 @@ describe('exit status 2 for a wrong command line', () => {
     [['consume', 'shop', 'orders', '-1'], /unknown option|expected an integer/],
     [['pub', 'shop', 'orders', 'x', '-H', 'novalue'], /expected key=value/],
     [['--timeout', 'soon', 'ns', 'list'], /duration/],
+    [['pub', 'shop', 'orders', 'x', '--delay', 'later'], /--delay <duration>.*duration/],
+    [['pub', 'shop', 'orders', 'x', '--deliver-at', '5pm'], /ISO 8601/],
+    [['nack', 'shop', 'orders', 'q1', 'id'], /dlq/],
+    [['renew', 'shop', 'orders', '0', 'id'], /required option '--extend <duration>'/],
+    [['peek', 'shop', 'orders', '0', '--limit', '0'], /expected an integer >= 1/],
+    [['pub-batch', 'shop', 'orders', 'not-a-source'], /@file or stdin/],
+    [['dlq', 'purge', 'shop', 'orders'], /unknown command 'purge'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['ns', 'lst'], /unknown command 'lst'/],
   ])('%j', async (args, message) => {

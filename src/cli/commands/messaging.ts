@@ -1,11 +1,15 @@
-/** `pub`, `consume`, `sub` and `ack`: one code path over MqliteClient for every protocol. */
+/**
+ * `pub`, `pub-batch`, `consume`, `sub`, and the calls on in-flight messages
+ * (`ack`, `nack`, `renew`): one code path over CliClient for every protocol.
+ */
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { HttpSubscribeOptions } from '../../client/http/index.js';
-import type { ClientMessage, ClientError } from '../../client/types.js';
+import type { BatchPublishEntry, ClientMessage, ClientError, PublishExtras } from '../../client/types.js';
+import { formatDuration, optionalDuration, parseDurationOption } from '../args.js';
 import type { Ctx } from '../context.js';
-import { UsageError } from '../errors.js';
-import { headersForHuman, isoTime, isResizeNotice, messageToJson, payloadForHuman, payloadUtf8 } from '../messages.js';
+import { CommandFailure, UsageError } from '../errors.js';
+import { headersForHuman, isoTime, isResizeNotice, MESSAGE_COLUMNS, messageRow, messageToJson, payloadForHuman, payloadUtf8 } from '../messages.js';
 
 // ------------------------------------------------------------------- stdin
 
@@ -31,6 +35,25 @@ export interface PubOptions {
   queue?: number;
   count: number;
   lines?: boolean;
+  dedupId?: string;
+  /** A duration (parsed when the command runs). */
+  delay?: string;
+  /** Unix ms (parsed by timeArg). */
+  deliverAt?: number;
+}
+
+/** The issue 8 publish options given on the command line, or undefined when none is. */
+async function publishExtras(o: Pick<PubOptions, 'dedupId' | 'delay' | 'deliverAt'>): Promise<Pick<PublishExtras, 'dedupId' | 'delayMs' | 'deliverAtMs'> | undefined> {
+  const delayMs = await optionalDuration('--delay <duration>', o.delay, { allowZero: true });
+  if (o.dedupId === undefined && delayMs === undefined && o.deliverAt === undefined) return undefined;
+  return { dedupId: o.dedupId, delayMs, deliverAtMs: o.deliverAt };
+}
+
+/** When a delayed message becomes visible, for the line that reports the publish. */
+function visibility(extras: { delayMs?: number; deliverAtMs?: number } | undefined): string {
+  if (extras?.delayMs !== undefined && extras.delayMs > 0) return `, delivered after ${formatDuration(extras.delayMs)}`;
+  if (extras?.deliverAtMs !== undefined) return `, delivered at ${new Date(extras.deliverAtMs).toISOString()}`;
+  return '';
 }
 
 /** The payloads named by the argument: the text itself, `@file`, or stdin (absent or `-`). */
@@ -78,9 +101,20 @@ function checkCarried(ctx: Ctx, payload: Uint8Array | string): void {
 }
 
 export async function pub(ctx: Ctx, ns: string, topic: string, payloadArg: string | undefined, opts: PubOptions): Promise<void> {
-  const client = await ctx.client();
+  const extras = await publishExtras(opts);
   const publishOpts = { headers: opts.header, routingKey: opts.key, queueId: opts.queue };
-  const results: { message_id: string; queue_id: number }[] = [];
+  type Published = { message_id: string; queue_id: number; duplicate?: boolean };
+  let publishOne: (payload: Uint8Array | string) => Promise<Published>;
+  if (extras === undefined) {
+    // The plain call where no extension is asked for, so that pub works with any client.
+    const client = await ctx.client();
+    publishOne = (payload) => client.publish(ns, topic, payload, publishOpts).then((r) => ({ message_id: r.messageId, queue_id: r.queueId }));
+  } else {
+    const client = await ctx.features();
+    const exOpts = { ...publishOpts, ...extras };
+    publishOne = (payload) => client.publishEx(ns, topic, payload, exOpts).then((r) => ({ message_id: r.messageId, queue_id: r.queueId, duplicate: r.duplicate }));
+  }
+  const results: Published[] = [];
   const window = publishWindow(ctx);
   const inflight: Promise<void>[] = [];
   let failure: Error | undefined;
@@ -90,9 +124,9 @@ export async function pub(ctx: Ctx, ns: string, topic: string, payloadArg: strin
       const slot = results.length;
       results.push({ message_id: '', queue_id: -1 });
       inflight.push(
-        client.publish(ns, topic, payload, publishOpts).then(
+        publishOne(payload).then(
           (r) => {
-            results[slot] = { message_id: r.messageId, queue_id: r.queueId };
+            results[slot] = r;
           },
           (err: Error) => {
             failure ??= err;
@@ -109,14 +143,85 @@ export async function pub(ctx: Ctx, ns: string, topic: string, payloadArg: strin
   const many = opts.lines === true || opts.count !== 1;
   if (ctx.out.json) return ctx.out.jsonResult(many ? results : results[0]);
   if (results.length === 0) return ctx.out.note('nothing to publish (no lines)');
-  if (!many) return ctx.out.done(`published ${results[0]!.message_id} to ${ns}/${topic} queue ${results[0]!.queue_id}`);
+  if (!many) {
+    const r = results[0]!;
+    // [issue 8, Deduplication] a repeat inside the window is answered with the original's ids.
+    if (r.duplicate) return ctx.out.done(`duplicate of ${r.message_id} (${ns}/${topic} queue ${r.queue_id}): not enqueued again`);
+    return ctx.out.done(`published ${r.message_id} to ${ns}/${topic} queue ${r.queue_id}${visibility(extras)}`);
+  }
+  const duplicates = results.filter((r) => r.duplicate).length;
+  const fresh = results.filter((r) => !r.duplicate);
+  const dupNote = duplicates > 0 ? `; ${duplicates} duplicate${duplicates === 1 ? '' : 's'} not enqueued again` : '';
+  ctx.out.done(`published ${fresh.length} messages to ${ns}/${topic} (${queueSpread(fresh)})${visibility(extras)}${dupNote}`);
+}
+
+function queueSpread(results: readonly { queue_id: number }[]): string {
   const perQueue = new Map<number, number>();
   for (const r of results) perQueue.set(r.queue_id, (perQueue.get(r.queue_id) ?? 0) + 1);
-  const spread = [...perQueue.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([q, n]) => `queue ${q}: ${n}`)
-    .join(', ');
-  ctx.out.done(`published ${results.length} messages to ${ns}/${topic} (${spread})`);
+  return (
+    [...perQueue.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([q, n]) => `queue ${q}: ${n}`)
+      .join(', ') || 'none'
+  );
+}
+
+// ------------------------------------------------------------------- pub-batch
+
+export interface PubBatchOptions {
+  header?: Record<string, string>;
+  key?: string;
+  queue?: number;
+  atomic?: boolean;
+  delay?: string;
+  deliverAt?: number;
+}
+
+/**
+ * One message per non-empty line of a file or stdin, in one call: `partial`
+ * reports each failure by index and exits 1 if any failed; `--atomic`
+ * publishes all or nothing. The batch is bounded by the broker's
+ * limits.max_batch, which answers a larger one with its reason.
+ */
+export async function pubBatch(ctx: Ctx, ns: string, topic: string, source: string | undefined, opts: PubBatchOptions): Promise<void> {
+  let text: string;
+  if (source === undefined || source === '-' || source === '@-') text = (await readAll(dataStdin(ctx, 'batch'))).toString('utf8');
+  else if (source.startsWith('@')) {
+    try {
+      text = await readFile(source.slice(1), 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read batch file ${source.slice(1)}: ${(err as Error).message}`);
+    }
+  } else throw new UsageError(`the batch comes from @file or stdin (- or nothing), one message a line; got '${source}'`);
+  const extras = await publishExtras(opts);
+  const lineNumbers: number[] = [];
+  const entries: BatchPublishEntry[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line === '') return;
+    lineNumbers.push(i + 1);
+    entries.push({ payload: line, headers: opts.header, routingKey: opts.key, queueId: opts.queue, ...extras });
+  });
+  if (entries.length === 0) {
+    if (ctx.out.json) return ctx.out.jsonResult([]);
+    return ctx.out.note('nothing to publish (no lines)');
+  }
+  const items = await (await ctx.features()).publishBatch(ns, topic, entries, opts.atomic ? 'atomic' : 'partial');
+  const rows = items.map((item, index) =>
+    item.ok
+      ? { index, line: lineNumbers[index]!, ok: true as const, message_id: item.messageId, queue_id: item.queueId, duplicate: item.duplicate }
+      : { index, line: lineNumbers[index]!, ok: false as const, code: item.code, error: item.error },
+  );
+  const failed = rows.filter((r) => !r.ok);
+  if (ctx.out.json) ctx.out.jsonResult(rows);
+  else {
+    const published = rows.filter((r) => r.ok && !r.duplicate) as { queue_id: number }[];
+    const duplicates = rows.filter((r) => r.ok && r.duplicate).length;
+    const dupNote = duplicates > 0 ? `; ${duplicates} duplicate${duplicates === 1 ? '' : 's'} not enqueued again` : '';
+    const mode = opts.atomic ? 'atomic batch' : 'batch';
+    ctx.out.done(`published ${published.length} of ${rows.length} messages to ${ns}/${topic} in one ${mode} (${queueSpread(published)})${visibility(extras)}${dupNote}`);
+    for (const f of failed) if (!f.ok) ctx.out.warn(`message ${f.index} (line ${f.line}): ${f.code}: ${f.error}`);
+  }
+  if (failed.length > 0) throw new CommandFailure(`${failed.length} of ${rows.length} messages were not published`, 'BATCH_PARTIAL');
 }
 
 // ------------------------------------------------------------------- consume
@@ -127,31 +232,34 @@ export interface ConsumeOptions {
   ack?: boolean;
 }
 
-const MESSAGE_COLUMNS = [
-  { header: 'ID' },
-  { header: 'QUEUE', align: 'right' as const },
-  { header: 'DELIVERY', align: 'right' as const },
-  { header: 'TIME' },
-  { header: 'HEADERS' },
-  { header: 'PAYLOAD' },
-];
-
-function messageRow(m: ClientMessage): string[] {
-  return [m.id, String(m.queueId), String(m.deliveryCount), isoTime(m.timestamp), headersForHuman(m.headers) || '-', payloadForHuman(m.payload)];
-}
-
 export async function consume(ctx: Ctx, ns: string, topic: string, queue: number, opts: ConsumeOptions): Promise<void> {
   if (opts.autoAck && opts.ack) throw new UsageError('--auto-ack and --ack exclude each other');
   const client = await ctx.client();
   const messages = await client.consume(ns, topic, queue, { batchSize: opts.batch, autoAck: opts.autoAck === true });
+  await showConsumed(ctx, messages, { ns, topic, queueArg: String(queue), empty: `no messages in ${ns}/${topic} queue ${queue}` }, opts, (ids) => client.ack(ns, topic, queue, ids));
+}
+
+/**
+ * Prints what a consume took (from a queue or the dead-letter queue), acks
+ * it after printing with --ack, and otherwise says how to ack or nack it.
+ */
+export async function showConsumed(
+  ctx: Ctx,
+  messages: readonly ClientMessage[],
+  where: { ns: string; topic: string; queueArg: string; empty: string },
+  opts: ConsumeOptions,
+  ack: (ids: string[]) => Promise<void>,
+): Promise<void> {
   const ids = messages.map((m) => m.id);
-  if (opts.ack && ids.length > 0) await client.ack(ns, topic, queue, ids);
+  if (opts.ack && ids.length > 0) await ack(ids);
   if (ctx.out.json) return ctx.out.jsonResult(messages.map(messageToJson));
-  if (messages.length === 0) return ctx.out.note(`no messages in ${ns}/${topic} queue ${queue}`);
+  if (messages.length === 0) return ctx.out.note(where.empty);
   ctx.out.table(MESSAGE_COLUMNS, messages.map(messageRow));
   if (!opts.autoAck && !opts.ack) {
-    ctx.out.note(`${ids.length} in flight; ack within the broker's ack_timeout, or they are delivered again:`);
-    ctx.out.note(`  mqlite-cli ack ${ns} ${topic} ${queue} ${ids.join(' ')}`);
+    const target = `${where.ns} ${where.topic} ${where.queueArg} ${ids.join(' ')}`;
+    ctx.out.note(`${ids.length} in flight; ack within the broker's ack_timeout (renew to extend it), or they are delivered again:`);
+    ctx.out.note(`  mqlite-cli ack ${target}`);
+    ctx.out.note(`  mqlite-cli nack ${target}      (retry later)`);
   }
 }
 
@@ -303,11 +411,53 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
 // ------------------------------------------------------------------- ack
 
 /** Ids as arguments or `-` for stdin, separated by whitespace or commas (as the Go MQLite CLI took them). */
-export async function ack(ctx: Ctx, ns: string, topic: string, queue: number, idArgs: string[]): Promise<void> {
+async function readIds(ctx: Ctx, idArgs: string[], verb: string): Promise<string[]> {
   const text = idArgs.length === 1 && idArgs[0] === '-' ? (await readAll(dataStdin(ctx, 'message ids'))).toString('utf8') : idArgs.join(' ');
   const ids = text.split(/[\s,]+/).filter((s) => s !== '');
-  if (ids.length === 0) throw new UsageError('no message ids to ack');
+  if (ids.length === 0) throw new UsageError(`no message ids to ${verb}`);
+  return ids;
+}
+
+const messagesWord = (n: number): string => `${n} message${n === 1 ? '' : 's'}`;
+
+export async function ack(ctx: Ctx, ns: string, topic: string, queue: number, idArgs: string[]): Promise<void> {
+  const ids = await readIds(ctx, idArgs, 'ack');
   await (await ctx.client()).ack(ns, topic, queue, ids);
   if (ctx.out.json) ctx.out.jsonResult({ ok: true, acked: ids.length });
-  else ctx.out.done(`acked ${ids.length} message${ids.length === 1 ? '' : 's'} in ${ns}/${topic}`);
+  else ctx.out.done(`acked ${messagesWord(ids.length)} in ${ns}/${topic}`);
+}
+
+// ------------------------------------------------------------------- nack, renew
+
+export interface NackCliOptions {
+  delay?: string;
+}
+
+/**
+ * [issue 8, Nack] in-flight messages go back after --delay, or after the
+ * topic's backoff; past max_retries they go to the dead-letter queue. Ids
+ * not in flight are ignored, as for ack: the counts say what happened.
+ */
+export async function nack(ctx: Ctx, ns: string, topic: string, queue: number, idArgs: string[], opts: NackCliOptions): Promise<void> {
+  const ids = await readIds(ctx, idArgs, 'nack');
+  const delayMs = await optionalDuration('--delay <duration>', opts.delay, { allowZero: true });
+  const r = await (await ctx.features()).nack(ns, topic, queue, ids, delayMs === undefined ? {} : { delayMs });
+  if (ctx.out.json) return ctx.out.jsonResult({ ok: true, requeued: r.requeued, delayed: r.delayed, dead_lettered: r.deadLettered });
+  const taken = r.requeued + r.delayed + r.deadLettered;
+  const when = delayMs === undefined ? "the topic's backoff" : `--delay ${formatDuration(delayMs)}`;
+  ctx.out.done(`nacked ${messagesWord(taken)} in ${ns}/${topic}: ${r.requeued} requeued now, ${r.delayed} delayed (${when}), ${r.deadLettered} dead-lettered`);
+  if (taken < ids.length) ctx.out.note(`${ids.length - taken} of the ids were not in flight (acked, expired or unknown) and were ignored`);
+}
+
+export interface RenewOptions {
+  extend: string;
+}
+
+/** [issue 8, Lease renew] the ack deadline of each message becomes now + --extend; an expired lease is an error. */
+export async function renew(ctx: Ctx, ns: string, topic: string, queue: number, idArgs: string[], opts: RenewOptions): Promise<void> {
+  const ids = await readIds(ctx, idArgs, 'renew');
+  const extendMs = await parseDurationOption('--extend <duration>', opts.extend);
+  await (await ctx.features()).renewLease(ns, topic, queue, ids, extendMs);
+  if (ctx.out.json) ctx.out.jsonResult({ ok: true, renewed: ids.length, extend_ms: extendMs });
+  else ctx.out.done(`renewed the lease of ${messagesWord(ids.length)} in ${ns}/${topic}: ack within ${formatDuration(extendMs)}`);
 }
