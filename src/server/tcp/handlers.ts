@@ -5,7 +5,7 @@
  * the matching `TCPResponse.data` case (`pb`; undefined: no data).
  */
 import { create, toBinary } from '@bufbuild/protobuf';
-import type { BatchItemResult, Broker, PeekResult, QueueStats, TopicPolicy, TopicStats } from '../../broker/broker.js';
+import type { BatchItemResult, Broker, PeekResult, TopicPolicy } from '../../broker/broker.js';
 import {
   GetTopicStatsResponseSchema,
   NackResponseSchema,
@@ -15,8 +15,10 @@ import {
   SetTopicPolicyResponseSchema,
   TopicPolicySchema,
 } from '../../../gen/mqlite/v1/mqlite_pb.js';
-// Core values to protobuf messages: one conversion for every protobuf front.
+// One conversion of the core's values per wire format, shared by the fronts:
+// protobuf messages with gRPC, the JSON of policy, peek, nack and stats with HTTP.
 import { wireMessage, wirePolicy, wireTopicStats } from '../grpc/wire.js';
+import { nackResultJson, peekResultJson, policyJson, topicStatsJson } from '../http/queue-features.js';
 import { messageJson } from '../json-payload.js';
 import type { Action, CommandArgs, CommandResults } from './commands.js';
 import { PbBuilder, encodeMessages } from './pb-builder.js';
@@ -54,32 +56,12 @@ const PB_ACKED = new PbBuilder(2).bool(1, true).finish();
 const LEASES_RENEWED = '"leases renewed"';
 const PB_RENEWED = PB_ACKED;
 
-// ---- issue 8 replies: JSON with the proto's snake_case names ----
-
-function policyJson(p: TopicPolicy): string {
-  return `{"max_retries":${p.retry.maxRetries},"retry_base_ms":${p.retry.baseMs},"retry_cap_ms":${p.retry.capMs},"dedup_window_ms":${p.dedupWindowMs}}`;
-}
-
 const policyPb = (p: TopicPolicy): Uint8Array => toBinary(TopicPolicySchema, create(TopicPolicySchema, wirePolicy(p)));
 
-/** The counters shared by a queue's and a topic's stats. */
-function countersJson(s: Omit<QueueStats, 'queueId'>): string {
-  return (
-    `"pending":${s.pending},"in_flight":${s.inFlight},"delayed":${s.delayed},"published":${s.published},"acked":${s.acked},` +
-    `"redelivered":${s.redelivered},"dead_lettered":${s.deadLettered},"publish_rate":${s.publishRate},"ack_rate":${s.ackRate},` +
-    `"oldest_pending_age_ms":${Math.round(s.oldestPendingAgeMs)}`
-  );
-}
-
-function statsJson(s: TopicStats): string {
-  const queues = s.queues.map((q) => `{"queue_id":${q.queueId},${countersJson(q)}}`).join(',');
-  return (
-    `{"namespace":${JSON.stringify(s.namespace)},"topic":${JSON.stringify(s.topic)},"queue_count":${s.queueCount},` +
-    `"version":${s.version},"draining":${s.draining},${countersJson(s)},"dlq_depth":${s.dlqDepth},` +
-    `"policy":${policyJson(s.policy)},"queues":[${queues}]}`
-  );
-}
-
+/**
+ * `{"results":[...]}`, PublishBatchResponse's JSON: each item `{ok: true,
+ * message_id, queue_id, duplicate}` or `{ok: false, error_code, error}`.
+ */
 function batchJson(results: BatchItemResult[]): string {
   const items = results.map((r) =>
     r.ok
@@ -100,12 +82,6 @@ function batchPb(results: BatchItemResult[]): Uint8Array {
       ),
     }),
   );
-}
-
-/** A peeked message: the Message of PROTOCOL.md plus the full `payload_size`. */
-function peekJson(r: PeekResult): string {
-  const msgs = r.messages.map((m) => `${messageJson(m).slice(0, -1)},"payload_size":${m.payloadSize}}`).join(',');
-  return `{"messages":[${msgs}],"next_cursor":${r.nextCursor === undefined ? 'null' : JSON.stringify(r.nextCursor)}}`;
 }
 
 function peekPb(r: PeekResult): Uint8Array {
@@ -210,7 +186,7 @@ export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
   },
   nack: {
     run: (c, a) => c.broker.nack(a.namespace, a.topic, a.queueId, a.messageIds, { delayMs: a.delayMs }),
-    json: (r) => `{"requeued":${r.requeued},"delayed":${r.delayed},"dead_lettered":${r.deadLettered}}`,
+    json: nackResultJson,
     pb: (r) => toBinary(NackResponseSchema, create(NackResponseSchema, { success: true, ...r })),
   },
   renew_lease: {
@@ -220,7 +196,7 @@ export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
   },
   peek: {
     run: (c, a) => (a.dlq ? c.broker.peekDlq(a.namespace, a.topic, a.options) : c.broker.peek(a.namespace, a.topic, a.queueId, a.options)),
-    json: peekJson,
+    json: peekResultJson,
     pb: peekPb,
   },
   consume_dlq: {
@@ -240,7 +216,7 @@ export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
   },
   get_topic_stats: {
     run: (c, a) => c.broker.topicStats(a.namespace, a.topic),
-    json: statsJson,
+    json: topicStatsJson,
     pb: (st) => toBinary(GetTopicStatsResponseSchema, create(GetTopicStatsResponseSchema, { stats: wireTopicStats(st) })),
   },
 };
