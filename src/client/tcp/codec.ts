@@ -11,6 +11,7 @@ import {
   ProtoReader,
   WIRE_LEN,
   WIRE_VARINT,
+  bigVarintSize,
   lenFieldSize,
   lenHeaderSize,
   utf8Length,
@@ -18,11 +19,12 @@ import {
   writeBytesField,
   writeLenHeader,
   writeString,
+  writeBigVarint,
   writeStringField,
   writeVarint,
 } from '../../server/tcp/proto-wire.js';
 import { decodeMessage as decodeJsonMessage, payloadJsonText } from '../json-message.js';
-import type { ClientMessage, PublishOptions, ResizeSummary, TopicSummary } from '../types.js';
+import type { ClientMessage, PublishExtras, ResizeSummary, TopicSummary } from '../types.js';
 import { ClientError } from '../types.js';
 
 export { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding };
@@ -42,6 +44,9 @@ export interface Reply {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The `data` oneof of TCPResponse: fields 10..29. */
+const FIRST_DATA_FIELD = 10;
+const LAST_DATA_FIELD = 29;
 
 export function decodeReply(encoding: number, buf: Buffer, start: number, end: number): Reply {
   if (encoding === ENCODING_JSON) {
@@ -71,7 +76,7 @@ export function decodeReply(encoding: number, buf: Buffer, start: number, end: n
     if (t === ((1 << 3) | WIRE_LEN)) reply.ok = r.string() === 'ok';
     else if (t === ((2 << 3) | WIRE_LEN)) reply.error = r.string();
     else if (t === ((3 << 3) | WIRE_LEN)) reply.requestId = r.string() || undefined;
-    else if ((t & 7) === WIRE_LEN && field >= 10 && field <= 21) {
+    else if ((t & 7) === WIRE_LEN && field >= FIRST_DATA_FIELD && field <= LAST_DATA_FIELD) {
       r.len();
       reply.field = field;
       reply.start = r.rs;
@@ -140,11 +145,15 @@ export function writePublish(
   namespace: string,
   topic: string,
   payload: Uint8Array | string,
-  opts: PublishOptions | undefined,
+  opts: PublishExtras | undefined,
 ): void {
   const headers = opts?.headers;
   const routingKey = opts?.routingKey;
   const queueId = opts?.queueId;
+  // extensions (issue 8): absent from a plain publish, which sends what it always did
+  const dedupId = opts?.dedupId;
+  const delayMs = opts?.delayMs;
+  const deliverAtMs = opts?.deliverAtMs;
   if (encoding === ENCODING_JSON) {
     // The payload's JSON text goes in as bytes: no 1 KiB string is built per message.
     const head =
@@ -154,6 +163,9 @@ export function writePublish(
     if (headers) tail += `,"headers":${JSON.stringify(headers)}`;
     if (routingKey) tail += `,"routing_key":${JSON.stringify(routingKey)}`;
     if (queueId !== undefined) tail += `,"queue_id":${queueId}`;
+    if (dedupId !== undefined) tail += `,"dedup_id":${JSON.stringify(dedupId)}`;
+    if (delayMs !== undefined) tail += `,"delay_ms":${delayMs}`;
+    if (deliverAtMs !== undefined) tail += `,"deliver_at_ms":${deliverAtMs}`;
     tail += '}}';
     const body = jsonPayloadBytes(payload);
     const headLen = utf8Length(head);
@@ -170,6 +182,10 @@ export function writePublish(
   const topicLen = utf8Length(topic);
   const rkLen = routingKey ? utf8Length(routingKey) : 0;
   const ridLen = requestId ? utf8Length(requestId) : 0;
+  const dedupLen = dedupId ? utf8Length(dedupId) : 0;
+  // int64 fields: a bigint varint, so that a negative value is the 10-byte two's complement
+  const delay = delayMs === undefined ? undefined : BigInt(delayMs);
+  const deliverAt = deliverAtMs === undefined ? undefined : BigInt(deliverAtMs);
   let headerBytes: Buffer | undefined;
   if (headers && Object.keys(headers).length > 0) {
     // map<string,string> is field 4: reuse the builder for its entries
@@ -182,6 +198,9 @@ export function writePublish(
   if (headerBytes) inner += headerBytes.length;
   if (rkLen) inner += lenFieldSize(rkLen);
   if (queueId !== undefined) inner += 1 + varintSize(queueId);
+  if (dedupLen) inner += lenFieldSize(dedupLen);
+  if (delay !== undefined) inner += 1 + bigVarintSize(delay);
+  if (deliverAt !== undefined) inner += 1 + bigVarintSize(deliverAt);
   const size =
     lenFieldSize(PUBLISH_ACTION.length) + (ridLen ? lenFieldSize(ridLen) : 0) + lenHeaderSize(DATA_FIELD.publish, inner) + inner;
   let pos = out.begin(ENCODING_PROTOBUF, size);
@@ -199,7 +218,16 @@ export function writePublish(
   if (rkLen) pos = writeStringField(buf, pos, 5, routingKey!, rkLen);
   if (queueId !== undefined) {
     buf[pos++] = (6 << 3) | WIRE_VARINT;
-    writeVarint(buf, pos, queueId);
+    pos = writeVarint(buf, pos, queueId);
+  }
+  if (dedupLen) pos = writeStringField(buf, pos, 7, dedupId!, dedupLen);
+  if (delay !== undefined) {
+    buf[pos++] = (8 << 3) | WIRE_VARINT;
+    pos = writeBigVarint(buf, pos, delay);
+  }
+  if (deliverAt !== undefined) {
+    buf[pos++] = (9 << 3) | WIRE_VARINT;
+    writeBigVarint(buf, pos, deliverAt);
   }
 }
 
@@ -294,6 +322,20 @@ export const decodePublished: Decoder<{ messageId: string; queueId: number }> = 
     else r.skip(t & 7);
   }
   return { messageId, queueId };
+};
+
+/** The publish reply with the extension's `duplicate` (PublishResponse.3; JSON only when true). */
+export const decodePublishedEx: Decoder<{ messageId: string; queueId: number; duplicate: boolean }> = (reply) => {
+  const { messageId, queueId } = decodePublished(reply);
+  if (reply.field === 0) return { messageId, queueId, duplicate: jsonField<boolean | undefined>(reply.json, 'duplicate') === true };
+  const r = sub(reply);
+  let duplicate = false;
+  while (!r.done) {
+    const t = r.tag();
+    if (t === ((3 << 3) | WIRE_VARINT)) duplicate = r.bool();
+    else r.skip(t & 7);
+  }
+  return { messageId, queueId, duplicate };
 };
 
 /** Reads one `Message` from `buf[start, end)`; the payload is copied out of the frame. */

@@ -10,10 +10,17 @@ import { type Socket, connect as netConnect } from 'node:net';
 import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, FrameReader, FrameWriter, ReadResult } from '../../server/tcp/frame.js';
 import { PbBuilder } from '../../server/tcp/pb-builder.js';
 import type {
+  BatchPublishEntry,
+  BatchPublishItem,
   ClientMessage,
   ClientSubscription,
+  ClientTopicPolicy,
+  ClientTopicStats,
   MqliteClient,
+  PeekPage,
+  PublishExtras,
   PublishOptions,
+  QueueFeaturesClient,
   ResizeSummary,
   SubscribeOptions,
   TopicSummary,
@@ -25,6 +32,7 @@ import {
   decodeNames,
   decodeNothing,
   decodePublished,
+  decodePublishedEx,
   decodePushed,
   decodeReply,
   decodeResize,
@@ -33,6 +41,24 @@ import {
   writeCommand,
   writePublish,
 } from './codec.js';
+import {
+  type CommandData,
+  type PeekOptions,
+  consumeDlqData,
+  decodeBatch,
+  decodeNack,
+  decodePeek,
+  decodePolicy,
+  decodeRedrive,
+  decodeStats,
+  nackData,
+  peekData,
+  policyData,
+  publishBatchData,
+  redriveData,
+  renewData,
+  statsData,
+} from './features.js';
 
 export interface TcpClientOptions {
   host: string;
@@ -116,7 +142,14 @@ class FramedConnection {
       if (requestId === undefined) this.fifo.push(p);
       else this.byId.set(requestId, p);
       const alone = this.fifo.length - this.head + this.byId.size === 1;
-      write(this.out);
+      try {
+        write(this.out);
+      } catch (err) {
+        // nothing was written (commands are built before their frame starts): no reply will come
+        if (requestId === undefined) this.fifo.pop();
+        else this.byId.delete(requestId);
+        throw err;
+      }
       // A lone request leaves at once; one of many waits for the rest of the turn.
       if (alone || this.out.pendingBytes >= 256 * 1024) this.flush();
       else if (!this.flushScheduled) {
@@ -264,7 +297,7 @@ function ackPb(ns: string, topic: string, queueId: number, ids: readonly string[
   return b.finish();
 }
 
-export class TcpClient implements MqliteClient {
+export class TcpClient implements MqliteClient, QueueFeaturesClient {
   /** Open subscriptions: close() ends them too. */
   private readonly subscriptions = new Set<TcpSubscription>();
 
@@ -365,6 +398,64 @@ export class TcpClient implements MqliteClient {
 
   ack(namespace: string, topic: string, queueId: number, ids: readonly string[]): Promise<void> {
     return this.cmd('ack', () => ackJson(namespace, topic, queueId, ids), () => ackPb(namespace, topic, queueId, ids), decodeNothing);
+  }
+
+  // ---- issue 8 (QueueFeaturesClient) ----
+
+  private feature<T>(action: Parameters<typeof writeCommand>[2], data: CommandData, decode: (r: Reply) => T): Promise<T> {
+    return this.cmd(action, data.json, data.pb, decode);
+  }
+
+  /** Publish with dedup_id, delay_ms or deliver_at_ms; `duplicate` when the dedup window answered it. */
+  publishEx(
+    namespace: string,
+    topic: string,
+    payload: Uint8Array | string,
+    opts: PublishExtras,
+  ): Promise<{ messageId: string; queueId: number; duplicate: boolean }> {
+    return this.conn.request((out) => writePublish(out, this.conn.encoding, undefined, namespace, topic, payload, opts), decodePublishedEx);
+  }
+
+  /** One item per entry (partial); an atomic batch that fails rejects with the batch's error. */
+  publishBatch(namespace: string, topic: string, entries: readonly BatchPublishEntry[], mode: 'partial' | 'atomic'): Promise<BatchPublishItem[]> {
+    return this.feature('publish_batch', publishBatchData(namespace, topic, entries, mode), decodeBatch);
+  }
+
+  nack(
+    namespace: string,
+    topic: string,
+    queueId: number,
+    ids: readonly string[],
+    opts: { delayMs?: number } = {},
+  ): Promise<{ requeued: number; delayed: number; deadLettered: number }> {
+    return this.feature('nack', nackData(namespace, topic, queueId, ids, opts.delayMs), decodeNack);
+  }
+
+  renewLease(namespace: string, topic: string, queueId: number, ids: readonly string[], extendMs: number): Promise<void> {
+    return this.feature('renew_lease', renewData(namespace, topic, queueId, ids, extendMs), decodeNothing);
+  }
+
+  /** A page of pending messages of a queue, or of the dead-letter queue with `dlq` (queueId is then ignored). */
+  peek(namespace: string, topic: string, queueId: number, opts: PeekOptions = {}): Promise<PeekPage> {
+    return this.feature('peek', peekData(namespace, topic, queueId, opts), decodePeek);
+  }
+
+  /** Messages consumed from the dead-letter queue are in flight with queue id -1: ack, nack or renew them there. */
+  consumeDlq(namespace: string, topic: string, opts: { batchSize?: number; autoAck?: boolean } = {}): Promise<ClientMessage[]> {
+    return this.feature('consume_dlq', consumeDlqData(namespace, topic, opts.batchSize ?? 1, opts.autoAck ?? false), decodeMessages);
+  }
+
+  /** Moves up to `max` (default all) dead letters back to the topic; resolves to how many moved. */
+  redriveDlq(namespace: string, topic: string, max?: number): Promise<number> {
+    return this.feature('redrive_dlq', redriveData(namespace, topic, max), decodeRedrive);
+  }
+
+  setTopicPolicy(namespace: string, topic: string, policy: Partial<ClientTopicPolicy>): Promise<ClientTopicPolicy> {
+    return this.feature('set_topic_policy', policyData(namespace, topic, policy), decodePolicy);
+  }
+
+  topicStats(namespace: string, topic: string): Promise<ClientTopicStats> {
+    return this.feature('get_topic_stats', statsData(namespace, topic), decodeStats);
   }
 
   /**

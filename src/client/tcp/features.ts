@@ -1,0 +1,306 @@
+/**
+ * The client side of the issue 8 actions on the TCP front (README.md of
+ * src/server/tcp, "Queue features"): the JSON data of each command and the
+ * decoding of its reply in either encoding. Protobuf bodies are the
+ * generated protobuf-es messages, converted through the same helpers as
+ * the gRPC client (src/client/grpc/features.ts).
+ */
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import {
+  ConsumeDlqRequestSchema,
+  GetTopicStatsRequestSchema,
+  GetTopicStatsResponseSchema,
+  NackRequestSchema,
+  NackResponseSchema,
+  PeekRequestSchema,
+  PeekResponseSchema,
+  PublishBatchRequestSchema,
+  PublishBatchResponseSchema,
+  RedriveDlqRequestSchema,
+  RedriveDlqResponseSchema,
+  RenewLeaseRequestSchema,
+  SetTopicPolicyRequestSchema,
+  SetTopicPolicyResponseSchema,
+} from '../../../gen/mqlite/v1/mqlite_pb.js';
+import { batchEntries, batchItem, clientPolicy, clientTopicStats, peekPage, wireBatchMode, wirePeekOrder } from '../grpc/features.js';
+import { type WireMessage, decodeMessage as decodeJsonMessage, payloadJsonText } from '../json-message.js';
+import type {
+  BatchPublishEntry,
+  BatchPublishItem,
+  ClientQueueStats,
+  ClientTopicPolicy,
+  ClientTopicStats,
+  PeekPage,
+} from '../types.js';
+import type { Reply } from './codec.js';
+
+const q = JSON.stringify;
+
+/** One command's data in both encodings, built only for the connection's encoding. */
+export interface CommandData {
+  json(): string;
+  pb(): Uint8Array;
+}
+
+export interface PeekOptions {
+  cursor?: string;
+  limit?: number;
+  order?: 'asc' | 'desc';
+  previewBytes?: number;
+  dlq?: boolean;
+}
+
+/** Optional milliseconds as the wire's optional int64. */
+function wireMs(ms: number | undefined): bigint | undefined {
+  return ms === undefined ? undefined : BigInt(ms);
+}
+
+// ------------------------------------------------------------------ commands
+
+/** A batch entry's JSON: the payload's JSON text goes in as it is (MqliteClient.publish). */
+function entryJson(e: BatchPublishEntry): string {
+  const rest = q({
+    headers: e.headers,
+    routing_key: e.routingKey,
+    queue_id: e.queueId,
+    dedup_id: e.dedupId,
+    delay_ms: e.delayMs,
+    deliver_at_ms: e.deliverAtMs,
+  });
+  return rest === '{}' ? `{"payload":${payloadJsonText(e.payload)}}` : `{"payload":${payloadJsonText(e.payload)},${rest.slice(1)}`;
+}
+
+export function publishBatchData(namespace: string, topic: string, entries: readonly BatchPublishEntry[], mode: 'partial' | 'atomic'): CommandData {
+  return {
+    json: () => `{"namespace":${q(namespace)},"topic":${q(topic)},"mode":${q(mode)},"entries":[${entries.map(entryJson).join(',')}]}`,
+    pb: () =>
+      toBinary(PublishBatchRequestSchema, create(PublishBatchRequestSchema, { namespace, topic, entries: batchEntries(entries), mode: wireBatchMode(mode) })),
+  };
+}
+
+export function nackData(namespace: string, topic: string, queueId: number, ids: readonly string[], delayMs: number | undefined): CommandData {
+  return {
+    json: () => q({ namespace, topic, queue_id: queueId, message_ids: ids, delay_ms: delayMs }),
+    pb: () => toBinary(NackRequestSchema, create(NackRequestSchema, { namespace, topic, queueId, messageIds: [...ids], delayMs: wireMs(delayMs) })),
+  };
+}
+
+export function renewData(namespace: string, topic: string, queueId: number, ids: readonly string[], extendMs: number): CommandData {
+  return {
+    json: () => q({ namespace, topic, queue_id: queueId, message_ids: ids, extend_ms: extendMs }),
+    pb: () =>
+      toBinary(RenewLeaseRequestSchema, create(RenewLeaseRequestSchema, { namespace, topic, queueId, messageIds: [...ids], extendMs: BigInt(extendMs) })),
+  };
+}
+
+export function peekData(namespace: string, topic: string, queueId: number, o: PeekOptions): CommandData {
+  return {
+    json: () =>
+      q({
+        namespace,
+        topic,
+        queue_id: queueId,
+        cursor: o.cursor,
+        limit: o.limit,
+        order: o.order,
+        preview_bytes: o.previewBytes,
+        dlq: o.dlq,
+      }),
+    pb: () =>
+      toBinary(
+        PeekRequestSchema,
+        create(PeekRequestSchema, {
+          namespace,
+          topic,
+          queueId,
+          cursor: o.cursor,
+          limit: o.limit,
+          order: wirePeekOrder(o.order),
+          previewBytes: o.previewBytes,
+          dlq: o.dlq,
+        }),
+      ),
+  };
+}
+
+export function consumeDlqData(namespace: string, topic: string, batchSize: number, autoAck: boolean): CommandData {
+  return {
+    json: () => q({ namespace, topic, batch_size: batchSize, auto_ack: autoAck }),
+    pb: () => toBinary(ConsumeDlqRequestSchema, create(ConsumeDlqRequestSchema, { namespace, topic, batchSize, autoAck })),
+  };
+}
+
+/** `max` undefined: everything (0 on the wire). */
+export function redriveData(namespace: string, topic: string, max: number | undefined): CommandData {
+  return {
+    json: () => q({ namespace, topic, max }),
+    pb: () => toBinary(RedriveDlqRequestSchema, create(RedriveDlqRequestSchema, { namespace, topic, max: max ?? 0 })),
+  };
+}
+
+/** Only the fields given are sent: the rest of the policy stays as it is. */
+export function policyData(namespace: string, topic: string, p: Partial<ClientTopicPolicy>): CommandData {
+  return {
+    json: () =>
+      q({
+        namespace,
+        topic,
+        max_retries: p.maxRetries,
+        retry_base_ms: p.retryBaseMs,
+        retry_cap_ms: p.retryCapMs,
+        dedup_window_ms: p.dedupWindowMs,
+      }),
+    pb: () =>
+      toBinary(
+        SetTopicPolicyRequestSchema,
+        create(SetTopicPolicyRequestSchema, {
+          namespace,
+          topic,
+          maxRetries: p.maxRetries,
+          retryBaseMs: wireMs(p.retryBaseMs),
+          retryCapMs: wireMs(p.retryCapMs),
+          dedupWindowMs: wireMs(p.dedupWindowMs),
+        }),
+      ),
+  };
+}
+
+export function statsData(namespace: string, topic: string): CommandData {
+  return {
+    json: () => q({ namespace, topic }),
+    pb: () => toBinary(GetTopicStatsRequestSchema, create(GetTopicStatsRequestSchema, { namespace, topic })),
+  };
+}
+
+// ------------------------------------------------------------------- replies
+
+/** The protobuf data case of a reply; undefined for a JSON reply. */
+function pbData(reply: Reply): Uint8Array | undefined {
+  return reply.field === 0 ? undefined : reply.buf.subarray(reply.start, reply.end);
+}
+
+/** A copy, so that a kept message does not hold the whole reply frame in memory. */
+function own(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b);
+}
+
+interface JsonBatchItem {
+  ok: boolean;
+  message_id?: string;
+  queue_id?: number;
+  duplicate?: boolean;
+  error_code?: string;
+  error?: string;
+}
+
+export function decodeBatch(reply: Reply): BatchPublishItem[] {
+  const b = pbData(reply);
+  if (b !== undefined) return fromBinary(PublishBatchResponseSchema, b).results.map(batchItem);
+  return (reply.json as { results: JsonBatchItem[] }).results.map((r) =>
+    r.ok ? { ok: true, messageId: r.message_id!, queueId: r.queue_id!, duplicate: r.duplicate === true } : { ok: false, code: r.error_code!, error: r.error! },
+  );
+}
+
+export function decodeNack(reply: Reply): { requeued: number; delayed: number; deadLettered: number } {
+  const b = pbData(reply);
+  if (b !== undefined) {
+    const r = fromBinary(NackResponseSchema, b);
+    return { requeued: r.requeued, delayed: r.delayed, deadLettered: r.deadLettered };
+  }
+  const r = reply.json as { requeued: number; delayed: number; dead_lettered: number };
+  return { requeued: r.requeued, delayed: r.delayed, deadLettered: r.dead_lettered };
+}
+
+export function decodePeek(reply: Reply): PeekPage {
+  const b = pbData(reply);
+  if (b !== undefined) {
+    const page = peekPage(fromBinary(PeekResponseSchema, b));
+    for (const m of page.messages) m.payload = own(m.payload);
+    return page;
+  }
+  const r = reply.json as { messages: (WireMessage & { payload_size: number })[]; next_cursor: string | null };
+  const page: PeekPage = { messages: r.messages.map((m) => ({ ...decodeJsonMessage(m), payloadSize: m.payload_size })) };
+  if (typeof r.next_cursor === 'string' && r.next_cursor !== '') page.nextCursor = r.next_cursor;
+  return page;
+}
+
+export function decodeRedrive(reply: Reply): number {
+  const b = pbData(reply);
+  return b !== undefined ? fromBinary(RedriveDlqResponseSchema, b).moved : (reply.json as { moved: number }).moved;
+}
+
+interface JsonPolicy {
+  max_retries: number;
+  retry_base_ms: number;
+  retry_cap_ms: number;
+  dedup_window_ms: number;
+}
+
+function jsonPolicy(p: JsonPolicy): ClientTopicPolicy {
+  return { maxRetries: p.max_retries, retryBaseMs: p.retry_base_ms, retryCapMs: p.retry_cap_ms, dedupWindowMs: p.dedup_window_ms };
+}
+
+export function decodePolicy(reply: Reply): ClientTopicPolicy {
+  const b = pbData(reply);
+  return b !== undefined ? clientPolicy(fromBinary(SetTopicPolicyResponseSchema, b).policy) : jsonPolicy(reply.json as JsonPolicy);
+}
+
+interface JsonCounters {
+  pending: number;
+  in_flight: number;
+  delayed: number;
+  published: number;
+  acked: number;
+  redelivered: number;
+  dead_lettered: number;
+  publish_rate: number;
+  ack_rate: number;
+  oldest_pending_age_ms: number;
+}
+
+interface JsonTopicStats extends JsonCounters {
+  namespace: string;
+  topic: string;
+  queue_count: number;
+  version: number;
+  draining: boolean;
+  dlq_depth: number;
+  policy: JsonPolicy;
+  queues: (JsonCounters & { queue_id: number })[];
+}
+
+function jsonCounters(c: JsonCounters): Omit<ClientQueueStats, 'queueId'> {
+  return {
+    pending: c.pending,
+    inFlight: c.in_flight,
+    delayed: c.delayed,
+    published: c.published,
+    acked: c.acked,
+    redelivered: c.redelivered,
+    deadLettered: c.dead_lettered,
+    publishRate: c.publish_rate,
+    ackRate: c.ack_rate,
+    oldestPendingAgeMs: c.oldest_pending_age_ms,
+  };
+}
+
+export function decodeStats(reply: Reply): ClientTopicStats {
+  const b = pbData(reply);
+  if (b !== undefined) {
+    const s = fromBinary(GetTopicStatsResponseSchema, b).stats;
+    if (s === undefined) throw new Error('get_topic_stats_response without stats');
+    return clientTopicStats(s);
+  }
+  const s = reply.json as JsonTopicStats;
+  return {
+    ...jsonCounters(s),
+    namespace: s.namespace,
+    topic: s.topic,
+    queueCount: s.queue_count,
+    version: BigInt(s.version),
+    draining: s.draining,
+    dlqDepth: s.dlq_depth,
+    policy: jsonPolicy(s.policy),
+    queues: s.queues.map((x) => ({ queueId: x.queue_id, ...jsonCounters(x) })),
+  };
+}
