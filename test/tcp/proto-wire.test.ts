@@ -275,6 +275,26 @@ describe('client: commands that protobuf-es reads', () => {
     );
   });
 
+  it('encodes the publish extensions (dedup_id, delay_ms, deliver_at_ms), in protobuf and in JSON', () => {
+    const ms = fc.option(fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }), { nil: undefined });
+    fc.assert(
+      fc.property(fc.option(str, { nil: undefined }), ms, ms, (dedupId, delayMs, deliverAtMs) => {
+        let out = new FrameWriter();
+        writePublish(out, 1, undefined, 'n', 't', 'p', { queueId: 3, dedupId, delayMs, deliverAtMs });
+        const cmd = fromBinary(TCPCommandSchema, oneFrame(out).body);
+        if (cmd.data.case !== 'publish') throw new Error('no publish case');
+        expect(cmd.data.value).toMatchObject({ queueId: 3, dedupId: dedupId ?? '' });
+        expect(cmd.data.value.delayMs).toBe(delayMs === undefined ? undefined : BigInt(delayMs));
+        expect(cmd.data.value.deliverAtMs).toBe(deliverAtMs === undefined ? undefined : BigInt(deliverAtMs));
+
+        out = new FrameWriter();
+        writePublish(out, 0, undefined, 'n', 't', 'p', { dedupId, delayMs, deliverAtMs });
+        const json = JSON.parse(oneFrame(out).body.toString('utf8'));
+        expect(json.data).toEqual({ namespace: 'n', topic: 't', payload: 'p', dedup_id: dedupId, delay_ms: delayMs, deliver_at_ms: deliverAtMs });
+      }),
+    );
+  });
+
   it('encodes an empty command with its data case present', () => {
     const out = new FrameWriter();
     writeCommand(out, 1, 'list_namespaces', undefined, () => '{}', () => new Uint8Array(0));
