@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TcpClient } from '../../src/client/tcp/index.js';
 import { ClientError } from '../../src/client/types.js';
-import { type Harness, startHarness } from './helpers.js';
+import { type Harness, startHarness, until } from './helpers.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -16,17 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
-
-/** Polls `probe` until it returns a value (it only waits: no timing assertion). */
-async function until<T>(probe: () => Promise<T | undefined>, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
 

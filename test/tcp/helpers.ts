@@ -177,3 +177,14 @@ export class RawClient {
 }
 
 export type { TCPCommand };
+
+/** Polls `probe` until it returns a value: it only waits, it asserts no timing. */
+export async function until<T>(probe: () => Promise<T | undefined>, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchMode, PeekOrder } from '../../gen/mqlite/v1/mqlite_pb.js';
-import { type Harness, RawClient, startHarness } from './helpers.js';
+import { type Harness, RawClient, startHarness, until } from './helpers.js';
 
 let h: Harness;
 let c: RawClient;
@@ -26,17 +26,6 @@ async function topic(queues = 1): Promise<string> {
   const name = `t${++topics}`;
   await h.broker.createTopic('f', name, queues);
   return name;
-}
-
-/** Polls `probe` until it returns a value (no timing assertion: it only waits). */
-async function until<T>(probe: () => Promise<T | undefined>, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
