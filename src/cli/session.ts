@@ -4,21 +4,10 @@
  * the REPL keeps one session, so its commands share one connection.
  */
 import type { MqliteClient, QueueFeaturesClient } from '../client/types.js';
-import { CommandFailure } from './errors.js';
 import { Output, type OutStream } from './output.js';
 
-/** What the issue 8 commands drive: the base calls and the queue features. */
+/** What every command drives: the base calls and the issue 8 queue features, on every protocol. */
 export type CliClient = MqliteClient & QueueFeaturesClient;
-
-/**
- * The client with its issue 8 calls. Each protocol's client implements
- * them as its front gains them; until one does, the command says so rather
- * than failing on a missing method.
- */
-export function withFeatures(client: MqliteClient, proto: Proto): CliClient {
-  if (typeof (client as Partial<QueueFeaturesClient>).publishEx === 'function') return client as CliClient;
-  throw new CommandFailure(`the ${proto} client of this mqlite-cli does not speak the queue features (issue 8) yet: use another --proto`, 'UNSUPPORTED');
-}
 
 export const PROTOS = ['tcp', 'tcp-json', 'http', 'grpc'] as const;
 export type Proto = (typeof PROTOS)[number];
@@ -61,11 +50,11 @@ export function httpBaseUrl(g: GlobalOptions): string {
 }
 
 /**
- * One client per protocol, all behind MqliteClient, so every command has one
+ * One client per protocol, all behind CliClient, so every command has one
  * code path. Each is loaded when used: gRPC's runtime alone costs a few
  * hundred ms of startup, which a `--proto tcp` command should not pay.
  */
-export async function openClient(e: Endpoint): Promise<MqliteClient> {
+export async function openClient(e: Endpoint): Promise<CliClient> {
   switch (e.proto) {
     case 'tcp':
     case 'tcp-json': {
@@ -93,7 +82,7 @@ export interface SessionIO {
 export type InterruptHandler = () => void;
 
 export class Session {
-  private cached: { key: string; client: Promise<MqliteClient> } | undefined;
+  private cached: { key: string; client: Promise<CliClient> } | undefined;
   private readonly interruptHandlers = new Set<InterruptHandler>();
 
   constructor(
@@ -108,7 +97,7 @@ export class Session {
   }
 
   /** The client for these options; reused while they stay the same. */
-  async client(g: GlobalOptions): Promise<MqliteClient> {
+  async client(g: GlobalOptions): Promise<CliClient> {
     const e = endpointOf(g);
     const key = `${e.proto} ${e.host} ${e.port} ${e.timeoutMs}`;
     if (this.cached?.key !== key) {

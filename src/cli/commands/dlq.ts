@@ -63,7 +63,7 @@ export async function dlqPeek(ctx: Ctx, ns: string, topic: string, opts: PeekCli
  */
 export async function dlqConsume(ctx: Ctx, ns: string, topic: string, opts: ConsumeOptions): Promise<void> {
   if (opts.autoAck && opts.ack) throw new UsageError('--auto-ack and --ack exclude each other');
-  const client = await ctx.features();
+  const client = await ctx.client();
   const messages = await client.consumeDlq(ns, topic, { batchSize: opts.batch, autoAck: opts.autoAck === true });
   await showConsumed(ctx, messages, { ns, topic, queueArg: 'dlq', empty: `the dead-letter queue of ${ns}/${topic} is empty` }, opts, (ids) => client.ack(ns, topic, -1, ids));
 }
@@ -74,7 +74,7 @@ export interface RedriveOptions {
 
 /** Moves up to --max (default all) dead letters back to the topic's queues, with a fresh delivery count. */
 export async function dlqRedrive(ctx: Ctx, ns: string, topic: string, opts: RedriveOptions): Promise<void> {
-  const moved = await (await ctx.features()).redriveDlq(ns, topic, opts.max);
+  const moved = await (await ctx.client()).redriveDlq(ns, topic, opts.max);
   if (ctx.out.json) return ctx.out.jsonResult({ ok: true, moved });
   ctx.out.done(`redrove ${moved} message${moved === 1 ? '' : 's'} from the dead-letter queue of ${ns}/${topic} back to its queues`);
 }

@@ -21,7 +21,7 @@ export interface PeekCliOptions {
 export type Peeked = ClientMessage & { payloadSize: number };
 
 export async function peekPage(ctx: Ctx, ns: string, topic: string, queue: number | 'dlq', opts: PeekCliOptions): Promise<PeekPage> {
-  return (await ctx.features()).peek(ns, topic, queue === 'dlq' ? -1 : queue, {
+  return (await ctx.client()).peek(ns, topic, queue === 'dlq' ? -1 : queue, {
     limit: opts.limit,
     cursor: opts.cursor,
     order: opts.desc ? 'desc' : 'asc',
@@ -88,6 +88,13 @@ const STATS_COLUMNS = [
   ...['PENDING', 'IN FLIGHT', 'DELAYED', 'PUBLISHED', 'ACKED', 'REDELIVERED', 'DEAD-LETTERED', 'PUB/S', 'ACK/S', 'OLDEST'].map((header) => ({ header, align: 'right' as const })),
 ];
 
+/** An age for a human: ms below a second, tenths of seconds below a minute, whole seconds above. */
+function formatAge(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  return formatDuration(Math.round(ms / 1000) * 1000);
+}
+
 function statsRow(label: string, s: Omit<ClientQueueStats, 'queueId'>): string[] {
   const rate = (r: number): string => (r === 0 ? '0' : r.toFixed(1));
   return [
@@ -101,7 +108,7 @@ function statsRow(label: string, s: Omit<ClientQueueStats, 'queueId'>): string[]
     String(s.deadLettered),
     rate(s.publishRate),
     rate(s.ackRate),
-    s.oldestPendingAgeMs > 0 ? formatDuration(s.oldestPendingAgeMs) : '-',
+    s.oldestPendingAgeMs > 0 ? formatAge(s.oldestPendingAgeMs) : '-',
   ];
 }
 
@@ -111,7 +118,7 @@ function statsRow(label: string, s: Omit<ClientQueueStats, 'queueId'>): string[]
  * since the broker started.
  */
 export async function stats(ctx: Ctx, ns: string, topic: string): Promise<void> {
-  const s = await (await ctx.features()).topicStats(ns, topic);
+  const s = await (await ctx.client()).topicStats(ns, topic);
   if (ctx.out.json) return ctx.out.jsonResult(statsToJson(s));
   if (ctx.out.tty) {
     const shape = `${s.queueCount} queue${s.queueCount === 1 ? '' : 's'}, version ${s.version}${s.draining ? ', draining' : ''}`;

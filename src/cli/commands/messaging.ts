@@ -103,17 +103,13 @@ function checkCarried(ctx: Ctx, payload: Uint8Array | string): void {
 export async function pub(ctx: Ctx, ns: string, topic: string, payloadArg: string | undefined, opts: PubOptions): Promise<void> {
   const extras = await publishExtras(opts);
   const publishOpts = { headers: opts.header, routingKey: opts.key, queueId: opts.queue };
+  const client = await ctx.client();
   type Published = { message_id: string; queue_id: number; duplicate?: boolean };
-  let publishOne: (payload: Uint8Array | string) => Promise<Published>;
-  if (extras === undefined) {
-    // The plain call where no extension is asked for, so that pub works with any client.
-    const client = await ctx.client();
-    publishOne = (payload) => client.publish(ns, topic, payload, publishOpts).then((r) => ({ message_id: r.messageId, queue_id: r.queueId }));
-  } else {
-    const client = await ctx.features();
-    const exOpts = { ...publishOpts, ...extras };
-    publishOne = (payload) => client.publishEx(ns, topic, payload, exOpts).then((r) => ({ message_id: r.messageId, queue_id: r.queueId, duplicate: r.duplicate }));
-  }
+  // The plain call where no extension is asked for: the request an older broker knows.
+  const publishOne = (payload: Uint8Array | string): Promise<Published> =>
+    extras === undefined
+      ? client.publish(ns, topic, payload, publishOpts).then((r) => ({ message_id: r.messageId, queue_id: r.queueId }))
+      : client.publishEx(ns, topic, payload, { ...publishOpts, ...extras }).then((r) => ({ message_id: r.messageId, queue_id: r.queueId, duplicate: r.duplicate }));
   const results: Published[] = [];
   const window = publishWindow(ctx);
   const inflight: Promise<void>[] = [];
@@ -205,7 +201,7 @@ export async function pubBatch(ctx: Ctx, ns: string, topic: string, source: stri
     if (ctx.out.json) return ctx.out.jsonResult([]);
     return ctx.out.note('nothing to publish (no lines)');
   }
-  const items = await (await ctx.features()).publishBatch(ns, topic, entries, opts.atomic ? 'atomic' : 'partial');
+  const items = await (await ctx.client()).publishBatch(ns, topic, entries, opts.atomic ? 'atomic' : 'partial');
   const rows = items.map((item, index) =>
     item.ok
       ? { index, line: lineNumbers[index]!, ok: true as const, message_id: item.messageId, queue_id: item.queueId, duplicate: item.duplicate }
@@ -441,12 +437,13 @@ export interface NackCliOptions {
 export async function nack(ctx: Ctx, ns: string, topic: string, queue: number, idArgs: string[], opts: NackCliOptions): Promise<void> {
   const ids = await readIds(ctx, idArgs, 'nack');
   const delayMs = await optionalDuration('--delay <duration>', opts.delay, { allowZero: true });
-  const r = await (await ctx.features()).nack(ns, topic, queue, ids, delayMs === undefined ? {} : { delayMs });
+  const r = await (await ctx.client()).nack(ns, topic, queue, ids, delayMs === undefined ? {} : { delayMs });
   if (ctx.out.json) return ctx.out.jsonResult({ ok: true, requeued: r.requeued, delayed: r.delayed, dead_lettered: r.deadLettered });
   const taken = r.requeued + r.delayed + r.deadLettered;
   const when = delayMs === undefined ? "the topic's backoff" : `--delay ${formatDuration(delayMs)}`;
   ctx.out.done(`nacked ${messagesWord(taken)} in ${ns}/${topic}: ${r.requeued} requeued now, ${r.delayed} delayed (${when}), ${r.deadLettered} dead-lettered`);
-  if (taken < ids.length) ctx.out.note(`${ids.length - taken} of the ids were not in flight (acked, expired or unknown) and were ignored`);
+  const ignored = ids.length - taken;
+  if (ignored > 0) ctx.out.note(`${ignored === 1 ? '1 id was' : `${ignored} ids were`} not in flight (acked, expired or unknown) and ${ignored === 1 ? 'was' : 'were'} ignored`);
 }
 
 export interface RenewOptions {
@@ -457,7 +454,7 @@ export interface RenewOptions {
 export async function renew(ctx: Ctx, ns: string, topic: string, queue: number, idArgs: string[], opts: RenewOptions): Promise<void> {
   const ids = await readIds(ctx, idArgs, 'renew');
   const extendMs = await parseDurationOption('--extend <duration>', opts.extend);
-  await (await ctx.features()).renewLease(ns, topic, queue, ids, extendMs);
+  await (await ctx.client()).renewLease(ns, topic, queue, ids, extendMs);
   if (ctx.out.json) ctx.out.jsonResult({ ok: true, renewed: ids.length, extend_ms: extendMs });
   else ctx.out.done(`renewed the lease of ${messagesWord(ids.length)} in ${ns}/${topic}: ack within ${formatDuration(extendMs)}`);
 }

@@ -41,7 +41,7 @@ export async function topicPolicy(ctx: Ctx, ns: string, topic: string, o: Policy
   };
   // Only the values given: an absent field keeps its current value.
   const change = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<ClientTopicPolicy>;
-  const client = await ctx.features();
+  const client = await ctx.client();
   const changing = Object.keys(change).length > 0;
   // Shown from the stats, a read: an empty change would still be a write.
   const policy = changing ? await client.setTopicPolicy(ns, topic, change) : (await client.topicStats(ns, topic)).policy;

@@ -1,0 +1,3 @@
+import { featuresSuite } from './features-suite.js';
+
+featuresSuite('tcp');
