@@ -47,6 +47,7 @@ async function scrape(at = base): Promise<string> {
   const r = await fetch(`${at}/metrics`);
   expect(r.status).toBe(200);
   expect(r.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   return r.text();
 }
 

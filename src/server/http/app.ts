@@ -269,9 +269,9 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     return { status: 200, body: '{"status":"ok"}' };
   };
 
-  const metricsText: RouteHandler = async () => {
+  const metricsText: RouteHandler = async ({ requestId }) => {
     const text = await metrics.render();
-    return new Response(text, { status: 200, headers: { 'content-type': metrics.contentType } });
+    return new Response(text, { status: 200, headers: { 'content-type': metrics.contentType, 'x-request-id': requestId } });
   };
 
   const base = '/v1/namespaces';
