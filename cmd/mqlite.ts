@@ -7,18 +7,19 @@
  */
 import { Command } from 'commander';
 import { FileStore } from '../src/aof/file-store.js';
+import { nodeFiles } from '../src/aof/files.js';
 import { Broker } from '../src/broker/broker.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig, type Config } from '../src/config.js';
 import { createLogger, type Logger } from '../src/log.js';
 import type { FrontHandle } from '../src/server/front.js';
 import { startGrpcServer } from '../src/server/grpc/index.js';
-import { startHttpServer } from '../src/server/http/index.js';
+import { FsyncTimings, type MetricsSource, startHttpServer } from '../src/server/http/index.js';
 import { startTcpServer } from '../src/server/tcp/index.js';
 
 /** Longest a graceful shutdown may take before the process gives up and exits 1. */
 const SHUTDOWN_BOUND_MS = 15_000;
 
-async function startFronts(broker: Broker, config: Config, log: Logger): Promise<Record<string, FrontHandle>> {
+async function startFronts(broker: Broker, config: Config, log: Logger, metrics: MetricsSource): Promise<Record<string, FrontHandle>> {
   const { server, limits } = config;
   const host = server.host;
   const fronts: Record<string, FrontHandle> = {};
@@ -34,6 +35,7 @@ async function startFronts(broker: Broker, config: Config, log: Logger): Promise
         sseHeartbeatMs: server.http.sse_heartbeat,
         sseMaxInflight: limits.max_inflight_per_subscription,
         logger: log.child({ front: 'http' }),
+        metrics,
       });
     }
     if (server.grpc.enabled) {
@@ -98,8 +100,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   const { aof } = config.persistence;
+  // Times every AOF fsync for GET /metrics.
+  const fsyncTimings = new FsyncTimings();
   const store = config.persistence.enabled
     ? await FileStore.open({
+        fs: fsyncTimings.wrap(nodeFiles),
         dir: aof.dir,
         filename: aof.filename,
         fsync: aof.fsync,
@@ -146,7 +151,7 @@ async function main(): Promise<void> {
   }
 
   try {
-    fronts = await startFronts(broker, config, log);
+    fronts = await startFronts(broker, config, log, store ? { aof: () => store.stats(), fsync: fsyncTimings } : {});
   } catch (err) {
     log.fatal({ err }, 'could not start a front: is the port in use? change server.<front>.port or disable the front');
     await broker.close();

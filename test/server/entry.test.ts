@@ -55,6 +55,11 @@ describe('server entry', () => {
     expect(rewrite.body.data).toMatchObject({ records: expect.any(Number), bytes: expect.any(Number) });
     expect((rewrite.body.data as { records: number }).records).toBeGreaterThanOrEqual(202);
     expect(readFileSync(join(dataDir, 'aof', 'appendonly.aof.manifest'), 'utf8')).toMatch(/base/);
+    // The entry hands the AOF's figures to GET /metrics.
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toMatch(/^mqlite_aof_size_bytes \d+/m);
+    expect(metrics).toMatch(/^mqlite_aof_records_total [1-9]/m);
+    expect(metrics).toContain('mqlite_aof_fsync_duration_seconds_bucket');
     await first.stop();
     expect(await first.exitCode).toBe(0);
 
