@@ -184,21 +184,27 @@ Examples:
     .action(run(session, async (ctx, nsName: string) => (await admin()).topicList(ctx, nsName)));
 
   // ---------------------------------------------------------------- messages
-  program
-    .command('pub')
-    .alias('publish')
-    .description('publish a message: the payload argument, @file, or stdin (when absent or -)')
-    .argument('<namespace>', 'namespace name')
-    .argument('<topic>', 'topic name')
-    .argument('[payload]', 'the payload text, @path to read a file, or - for stdin')
-    .option('-H, --header <key=value>', 'a header (repeatable)', headerArg)
-    .option('-k, --key <routing-key>', 'routing key: the same key always lands on the same queue')
-    .addOption(new Option('--queue <id>', 'publish to this queue (default: routing key, else round-robin)').argParser(intArg(0, 2 ** 31 - 1)))
+  /** The options of a publish shared by pub and pub-batch; `scope` ends each description (pub-batch: every message). */
+  const publishOptions = (cmd: Command, scope: string): Command =>
+    cmd
+      .option('-H, --header <key=value>', `a header (repeatable)${scope}`, headerArg)
+      .option('-k, --key <routing-key>', `routing key: the same key always lands on the same queue${scope}`)
+      .addOption(new Option('--queue <id>', `publish to this queue (default: routing key, else round-robin)${scope}`).argParser(intArg(0, 2 ** 31 - 1)))
+      .addOption(new Option('--delay <duration>', `invisible for this long after publish: 5s, 1m30s...${scope}`).conflicts('deliverAt'))
+      .addOption(new Option('--deliver-at <time>', `invisible until this ISO 8601 time, e.g. 2026-05-01T12:00:00Z${scope}`).argParser(timeArg));
+  publishOptions(
+    program
+      .command('pub')
+      .alias('publish')
+      .description('publish a message: the payload argument, @file, or stdin (when absent or -)')
+      .argument('<namespace>', 'namespace name')
+      .argument('<topic>', 'topic name')
+      .argument('[payload]', 'the payload text, @path to read a file, or - for stdin'),
+    '',
+  )
     .addOption(new Option('-n, --count <n>', 'publish each payload n times').argParser(intArg(1)).default(1))
     .option('-l, --lines', 'one message per line of the input (empty lines skipped)')
     .option('--dedup-id <id>', "deduplication id: a repeat within the topic's dedup window is not enqueued again")
-    .addOption(new Option('--delay <duration>', 'invisible for this long after publish: 5s, 1m30s...').conflicts('deliverAt'))
-    .addOption(new Option('--deliver-at <time>', 'invisible until this ISO 8601 time, e.g. 2026-05-01T12:00:00Z').argParser(timeArg))
     .addHelpText(
       'after',
       `
@@ -219,18 +225,16 @@ Examples:
     .action(
       run(session, async (ctx, nsName: string, topicName: string, payload: string | undefined, o: PubOptions) => (await messaging()).pub(ctx, nsName, topicName, payload, o)),
     );
-  program
-    .command('pub-batch')
-    .description('publish one message per line of @file or stdin in one call (partial by default, or --atomic)')
-    .argument('<namespace>', 'namespace name')
-    .argument('<topic>', 'topic name')
-    .argument('[source]', '@path to read the lines from a file, or - (or nothing) for stdin')
+  publishOptions(
+    program
+      .command('pub-batch')
+      .description('publish one message per line of @file or stdin in one call (partial by default, or --atomic)')
+      .argument('<namespace>', 'namespace name')
+      .argument('<topic>', 'topic name')
+      .argument('[source]', '@path to read the lines from a file, or - (or nothing) for stdin'),
+    '; for every message',
+  )
     .option('--atomic', 'all or nothing: one invalid message fails the whole batch, and nothing is published')
-    .option('-H, --header <key=value>', 'a header on every message (repeatable)', headerArg)
-    .option('-k, --key <routing-key>', 'routing key of every message')
-    .addOption(new Option('--queue <id>', 'publish every message to this queue').argParser(intArg(0, 2 ** 31 - 1)))
-    .addOption(new Option('--delay <duration>', 'every message invisible for this long after publish').conflicts('deliverAt'))
-    .addOption(new Option('--deliver-at <time>', 'every message invisible until this ISO 8601 time').argParser(timeArg))
     .addHelpText(
       'after',
       `
