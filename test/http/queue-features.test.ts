@@ -85,7 +85,7 @@ describe('POST .../publish-batch', () => {
     expect(r.status).toBe(200);
     const [a, b, c, d] = r.json.data;
     expect(a).toEqual({ ok: true, message_id: expect.any(String), queue_id: 0, duplicate: false });
-    expect(b).toEqual({ ok: false, code: 'NOT_FOUND', error: expect.stringMatching(/queue 9/) });
+    expect(b).toEqual({ ok: false, error_code: 'NOT_FOUND', error: expect.stringMatching(/queue 9/) });
     expect(c).toEqual({ ok: true, message_id: a.message_id, queue_id: 0, duplicate: true });
     expect(d).toMatchObject({ ok: true, duplicate: false });
     expect(h.broker.topicStats('f', 't')).toMatchObject({ pending: 1, delayed: 1 });

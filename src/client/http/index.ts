@@ -170,7 +170,7 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
     return items.map((it) =>
       it.ok
         ? { ok: true, messageId: it.message_id!, queueId: it.queue_id!, duplicate: it.duplicate === true }
-        : { ok: false, code: it.code!, error: it.error! },
+        : { ok: false, code: it.error_code!, error: it.error! },
     );
   }
 
@@ -379,7 +379,7 @@ interface WireBatchItem {
   message_id?: string;
   queue_id?: number;
   duplicate?: boolean;
-  code?: string;
+  error_code?: string;
   error?: string;
 }
 

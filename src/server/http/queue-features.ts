@@ -57,7 +57,7 @@ export function batchResultJson(items: readonly BatchItemResult[]): string {
   const out = items.map((it) =>
     it.ok
       ? `{"ok":true,"message_id":${JSON.stringify(it.messageId)},"queue_id":${it.queueId},"duplicate":${it.duplicate === true}}`
-      : `{"ok":false,"code":${JSON.stringify(it.error.code)},"error":${JSON.stringify(it.error.message)}}`,
+      : `{"ok":false,"error_code":${JSON.stringify(it.error.code)},"error":${JSON.stringify(it.error.message)}}`,
   );
   return `[${out.join(',')}]`;
 }
