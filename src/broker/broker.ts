@@ -109,11 +109,14 @@ export interface NackResult {
 export interface PeekOptions {
   /** `nextCursor` of the previous page. */
   cursor?: string;
-  /** 1..100 (default 20). */
+  /** 1..100; undefined or 0: 20 (as PeekRequest.limit in the proto). */
   limit?: number;
   /** 'asc' from the head (next to be delivered), 'desc' from the tail. Default 'asc'. */
   order?: 'asc' | 'desc';
-  /** Return at most this many bytes of each payload (`payloadSize` keeps the full size). */
+  /**
+   * Return at most this many bytes of each payload (`payloadSize` keeps the
+   * full size); undefined or 0: whole payloads (as PeekRequest.preview_bytes).
+   */
   previewBytes?: number;
 }
 
@@ -1593,13 +1596,14 @@ function backoff(policy: TopicPolicy, deliveryCount: number): number {
  * may then be skipped or shown twice.
  */
 function peekDeque(d: Deque<StoredMessage>, headSeq: number, opts: PeekOptions): PeekResult {
-  const limit = opts.limit ?? 20;
+  // 0 is "unset" on the wire (proto3): every front means the default by it.
+  const limit = opts.limit || 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PEEK) throw invalid(`limit ${limit} is out of range: use 1..${MAX_PEEK}`);
   const order = opts.order ?? 'asc';
   if (order !== 'asc' && order !== 'desc') throw invalid(`order ${JSON.stringify(order)} is invalid: use 'asc' or 'desc'`);
-  const preview = opts.previewBytes;
+  const preview = opts.previewBytes || undefined;
   if (preview !== undefined && (!Number.isInteger(preview) || preview < 0)) {
-    throw invalid(`preview_bytes ${preview} is invalid: use a whole number of bytes, 0 or more`);
+    throw invalid(`preview_bytes ${preview} is invalid: use a whole number of bytes, 1 or more (0: whole payloads)`);
   }
   const step = order === 'asc' ? 1 : -1;
   let i = order === 'asc' ? 0 : d.length - 1;

@@ -57,9 +57,11 @@ describe('peek', () => {
     await b.close();
   });
 
-  it('rejects a limit outside 1..100, an unknown order and a foreign cursor', async () => {
+  it('rejects a limit outside 1..100, an unknown order and a foreign cursor; 0 means the default, as on the wire', async () => {
     const { broker: b } = await persistentBroker(1);
-    expect(() => b.peek('ns', 't', 0, { limit: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    await b.publish('ns', 't', enc('hello'));
+    expect(b.peek('ns', 't', 0, { limit: 0, previewBytes: 0 }).messages.map(text)).toEqual(['hello']);
+    expect(() => b.peek('ns', 't', 0, { limit: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => b.peek('ns', 't', 0, { limit: 101 })).toThrow(/1\.\.100/);
     expect(() => b.peek('ns', 't', 0, { order: 'up' as 'asc' })).toThrow(/order/);
     expect(() => b.peek('ns', 't', 0, { cursor: 'garbage' })).toThrow(/cursor/);

@@ -211,7 +211,7 @@ describe('GET .../queues/:queueId/peek', () => {
 
   it('400 for a bad limit, order, preview or cursor; 404 for an unknown queue', async () => {
     expectError(await get(`${Q0}/peek?limit=ten`), 400, /limit must be an integer/);
-    expectError(await get(`${Q0}/peek?limit=0`), 400, /limit 0 is out of range: use 1\.\.100/);
+    expectError(await get(`${Q0}/peek?limit=-1`), 400, /limit -1 is out of range: use 1\.\.100/);
     expectError(await get(`${Q0}/peek?limit=101`), 400, /limit 101 is out of range/);
     expectError(await get(`${Q0}/peek?order=sideways`), 400, /order "sideways" is invalid/);
     expectError(await get(`${Q0}/peek?preview_bytes=-1`), 400, /preview_bytes -1 is invalid/);
