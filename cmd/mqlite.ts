@@ -151,7 +151,11 @@ async function main(): Promise<void> {
   }
 
   try {
-    fronts = await startFronts(broker, config, log, store ? { aof: () => store.stats(), fsync: fsyncTimings } : {});
+    const frontCounts = () => ({
+      ...(fronts.tcp?.counts ? { tcp: fronts.tcp.counts() } : {}),
+      ...(fronts.grpc?.counts ? { grpc: fronts.grpc.counts() } : {}),
+    });
+    fronts = await startFronts(broker, config, log, store ? { aof: () => store.stats(), fsync: fsyncTimings, fronts: frontCounts } : { fronts: frontCounts });
   } catch (err) {
     log.fatal({ err }, 'could not start a front: is the port in use? change server.<front>.port or disable the front');
     await broker.close();

@@ -7,4 +7,6 @@ export interface FrontHandle {
    * subscriptions, then resolves. The broker is closed after every front.
    */
   close(): Promise<void>;
+  /** Open connections and subscriptions now, for GET /metrics (where the front can tell). */
+  counts?(): { connections?: number; subscriptions?: number };
 }

@@ -60,6 +60,8 @@ describe('server entry', () => {
     expect(metrics).toMatch(/^mqlite_aof_size_bytes \d+/m);
     expect(metrics).toMatch(/^mqlite_aof_records_total [1-9]/m);
     expect(metrics).toContain('mqlite_aof_fsync_duration_seconds_bucket');
+    expect(metrics).toMatch(/^mqlite_front_connections\{front="tcp"\} 0$/m);
+    expect(metrics).toMatch(/^mqlite_front_subscriptions\{front="grpc"\} 0$/m);
     await first.stop();
     expect(await first.exitCode).toBe(0);
 

@@ -96,5 +96,6 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
     }).then(() => log.info({ port }, 'grpc closed'));
     return closing;
   };
-  return { port, close };
+  // grpc-js does not expose its HTTP/2 sessions: only the streams are counted.
+  return { port, close, counts: () => ({ subscriptions: live.size }) };
 }

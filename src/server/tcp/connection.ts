@@ -325,6 +325,10 @@ export class Connection implements HandlerContext {
 
   // ----------------------------------------------------------- subscriptions
 
+  get subscriptionCount(): number {
+    return this.targets.size;
+  }
+
   subscribe(args: CommandArgs['subscribe']): void {
     const target = new PushTarget(this, this.curEncoding, this.curRequestId);
     // Throws BrokerError synchronously (unknown queue...): answered as an error frame.

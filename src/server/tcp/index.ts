@@ -48,6 +48,11 @@ export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Pr
   let closing: Promise<void> | undefined;
   return {
     port,
+    counts() {
+      let subscriptions = 0;
+      for (const c of connections) subscriptions += c.subscriptionCount;
+      return { connections: connections.size, subscriptions };
+    },
     close(): Promise<void> {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
