@@ -3,7 +3,7 @@
  * the payload text to send for a publish, and a received Message as the
  * client type. The server side of the same rule is src/server/json-payload.ts.
  */
-import type { ClientMessage } from './types.js';
+import type { ClientMessage, ClientQueueStats, ClientTopicPolicy, ClientTopicStats } from './types.js';
 
 /** A Message as the JSON fronts send it (PROTOCOL.md, "JSON surfaces"). */
 export interface WireMessage {
@@ -60,5 +60,71 @@ export function decodeMessage(w: WireMessage): ClientMessage {
     timestamp: BigInt(Math.round(Number(w.timestamp) / 1000)) * 1000n,
     headers: w.headers ?? {},
     deliveryCount: w.delivery_count ?? 0,
+  };
+}
+
+/** A topic policy as the JSON fronts send it. */
+export interface WirePolicy {
+  max_retries: number;
+  retry_base_ms: number;
+  retry_cap_ms: number;
+  dedup_window_ms: number;
+}
+
+interface WireCounts {
+  pending: number;
+  in_flight: number;
+  delayed: number;
+  published: number;
+  acked: number;
+  redelivered: number;
+  dead_lettered: number;
+  publish_rate: number;
+  ack_rate: number;
+  oldest_pending_age_ms: number;
+}
+
+/** Topic stats as the JSON fronts send them. */
+export interface WireTopicStats extends WireCounts {
+  namespace: string;
+  topic: string;
+  queue_count: number;
+  version: number;
+  draining: boolean;
+  dlq_depth: number;
+  policy: WirePolicy;
+  queues: (WireCounts & { queue_id: number })[];
+}
+
+export function decodePolicy(p: WirePolicy): ClientTopicPolicy {
+  return { maxRetries: p.max_retries, retryBaseMs: p.retry_base_ms, retryCapMs: p.retry_cap_ms, dedupWindowMs: p.dedup_window_ms };
+}
+
+function decodeCounts(c: WireCounts): Omit<ClientQueueStats, 'queueId'> {
+  return {
+    pending: c.pending,
+    inFlight: c.in_flight,
+    delayed: c.delayed,
+    published: c.published,
+    acked: c.acked,
+    redelivered: c.redelivered,
+    deadLettered: c.dead_lettered,
+    publishRate: c.publish_rate,
+    ackRate: c.ack_rate,
+    oldestPendingAgeMs: c.oldest_pending_age_ms,
+  };
+}
+
+export function decodeTopicStats(s: WireTopicStats): ClientTopicStats {
+  return {
+    ...decodeCounts(s),
+    namespace: s.namespace,
+    topic: s.topic,
+    queueCount: s.queue_count,
+    version: BigInt(s.version),
+    draining: s.draining,
+    dlqDepth: s.dlq_depth,
+    policy: decodePolicy(s.policy),
+    queues: s.queues.map((q) => ({ queueId: q.queue_id, ...decodeCounts(q) })),
   };
 }

@@ -7,7 +7,6 @@ import type {
   BatchPublishEntry,
   BatchPublishItem,
   ClientMessage,
-  ClientQueueStats,
   ClientSubscription,
   ClientTopicPolicy,
   ClientTopicStats,
@@ -21,7 +20,7 @@ import type {
   TopicSummary,
 } from '../types.js';
 import { ClientError } from '../types.js';
-import { decodeMessage, payloadJsonText, type WireMessage } from '../json-message.js';
+import { decodeMessage, decodePolicy, decodeTopicStats, payloadJsonText, type WireMessage, type WirePolicy, type WireTopicStats } from '../json-message.js';
 import { SseParser } from './sse-parser.js';
 import { FetchTransport, NodeHttpTransport, RawHttpTransport, type Transport } from './transport.js';
 
@@ -234,18 +233,7 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
   }
 
   async topicStats(namespace: string, topic: string): Promise<ClientTopicStats> {
-    const d = (await this.call('GET', `${this.topicPath(namespace, topic)}/stats`)) as WireTopicStats;
-    return {
-      ...decodeCounts(d),
-      namespace: d.namespace,
-      topic: d.topic,
-      queueCount: d.queue_count,
-      version: BigInt(d.version),
-      draining: d.draining,
-      dlqDepth: d.dlq_depth,
-      policy: decodePolicy(d.policy),
-      queues: d.queues.map((q) => ({ queueId: q.queue_id, ...decodeCounts(q) })),
-    };
+    return decodeTopicStats((await this.call('GET', `${this.topicPath(namespace, topic)}/stats`)) as WireTopicStats);
   }
 
   async consume(
@@ -383,37 +371,6 @@ interface WireBatchItem {
   error?: string;
 }
 
-interface WirePolicy {
-  max_retries: number;
-  retry_base_ms: number;
-  retry_cap_ms: number;
-  dedup_window_ms: number;
-}
-
-interface WireCounts {
-  pending: number;
-  in_flight: number;
-  delayed: number;
-  published: number;
-  acked: number;
-  redelivered: number;
-  dead_lettered: number;
-  publish_rate: number;
-  ack_rate: number;
-  oldest_pending_age_ms: number;
-}
-
-interface WireTopicStats extends WireCounts {
-  namespace: string;
-  topic: string;
-  queue_count: number;
-  version: number;
-  draining: boolean;
-  dlq_depth: number;
-  policy: WirePolicy;
-  queues: (WireCounts & { queue_id: number })[];
-}
-
 /**
  * The JSON of a publish (and of a batch entry). Built as text so that a
  * JSON payload is sent as it is, not parsed and serialised again.
@@ -427,25 +384,6 @@ function publishBody(payload: Uint8Array | string, opts: PublishExtras): string 
   if (opts.delayMs !== undefined) body += `,"delay_ms":${Number(opts.delayMs)}`;
   if (opts.deliverAtMs !== undefined) body += `,"deliver_at_ms":${Number(opts.deliverAtMs)}`;
   return `${body}}`;
-}
-
-function decodePolicy(p: WirePolicy): ClientTopicPolicy {
-  return { maxRetries: p.max_retries, retryBaseMs: p.retry_base_ms, retryCapMs: p.retry_cap_ms, dedupWindowMs: p.dedup_window_ms };
-}
-
-function decodeCounts(c: WireCounts): Omit<ClientQueueStats, 'queueId'> {
-  return {
-    pending: c.pending,
-    inFlight: c.in_flight,
-    delayed: c.delayed,
-    published: c.published,
-    acked: c.acked,
-    redelivered: c.redelivered,
-    deadLettered: c.dead_lettered,
-    publishRate: c.publish_rate,
-    ackRate: c.ack_rate,
-    oldestPendingAgeMs: c.oldest_pending_age_ms,
-  };
 }
 
 /** The ClientError for a failed reply: the envelope's reason, the code from the status. */

@@ -23,11 +23,18 @@ import {
   SetTopicPolicyResponseSchema,
 } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import { batchEntries, batchItem, clientPolicy, clientTopicStats, peekPage, wireBatchMode, wirePeekOrder } from '../grpc/features.js';
-import { type WireMessage, decodeMessage as decodeJsonMessage, payloadJsonText } from '../json-message.js';
+import {
+  type WireMessage,
+  type WirePolicy,
+  type WireTopicStats,
+  decodeMessage as decodeJsonMessage,
+  decodePolicy as decodeJsonPolicy,
+  decodeTopicStats,
+  payloadJsonText,
+} from '../json-message.js';
 import type {
   BatchPublishEntry,
   BatchPublishItem,
-  ClientQueueStats,
   ClientTopicPolicy,
   ClientTopicStats,
   PeekPage,
@@ -229,59 +236,9 @@ export function decodeRedrive(reply: Reply): number {
   return b !== undefined ? fromBinary(RedriveDlqResponseSchema, b).moved : (reply.json as { moved: number }).moved;
 }
 
-interface JsonPolicy {
-  max_retries: number;
-  retry_base_ms: number;
-  retry_cap_ms: number;
-  dedup_window_ms: number;
-}
-
-function jsonPolicy(p: JsonPolicy): ClientTopicPolicy {
-  return { maxRetries: p.max_retries, retryBaseMs: p.retry_base_ms, retryCapMs: p.retry_cap_ms, dedupWindowMs: p.dedup_window_ms };
-}
-
 export function decodePolicy(reply: Reply): ClientTopicPolicy {
   const b = pbData(reply);
-  return b !== undefined ? clientPolicy(fromBinary(SetTopicPolicyResponseSchema, b).policy) : jsonPolicy(reply.json as JsonPolicy);
-}
-
-interface JsonCounters {
-  pending: number;
-  in_flight: number;
-  delayed: number;
-  published: number;
-  acked: number;
-  redelivered: number;
-  dead_lettered: number;
-  publish_rate: number;
-  ack_rate: number;
-  oldest_pending_age_ms: number;
-}
-
-interface JsonTopicStats extends JsonCounters {
-  namespace: string;
-  topic: string;
-  queue_count: number;
-  version: number;
-  draining: boolean;
-  dlq_depth: number;
-  policy: JsonPolicy;
-  queues: (JsonCounters & { queue_id: number })[];
-}
-
-function jsonCounters(c: JsonCounters): Omit<ClientQueueStats, 'queueId'> {
-  return {
-    pending: c.pending,
-    inFlight: c.in_flight,
-    delayed: c.delayed,
-    published: c.published,
-    acked: c.acked,
-    redelivered: c.redelivered,
-    deadLettered: c.dead_lettered,
-    publishRate: c.publish_rate,
-    ackRate: c.ack_rate,
-    oldestPendingAgeMs: c.oldest_pending_age_ms,
-  };
+  return b !== undefined ? clientPolicy(fromBinary(SetTopicPolicyResponseSchema, b).policy) : decodeJsonPolicy(reply.json as WirePolicy);
 }
 
 export function decodeStats(reply: Reply): ClientTopicStats {
@@ -291,16 +248,5 @@ export function decodeStats(reply: Reply): ClientTopicStats {
     if (s === undefined) throw new Error('get_topic_stats_response without stats');
     return clientTopicStats(s);
   }
-  const s = reply.json as JsonTopicStats;
-  return {
-    ...jsonCounters(s),
-    namespace: s.namespace,
-    topic: s.topic,
-    queueCount: s.queue_count,
-    version: BigInt(s.version),
-    draining: s.draining,
-    dlqDepth: s.dlq_depth,
-    policy: jsonPolicy(s.policy),
-    queues: s.queues.map((x) => ({ queueId: x.queue_id, ...jsonCounters(x) })),
-  };
+  return decodeTopicStats(reply.json as WireTopicStats);
 }
