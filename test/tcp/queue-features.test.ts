@@ -182,7 +182,7 @@ describe('publish_batch', () => {
       action: 'publish_batch',
       data: { case: 'publishBatch', value: { namespace: 'f', topic: t, mode: 9 as BatchMode, entries: [{ payload: Buffer.from('x') }] } },
     });
-    expect(pbMode.error).toMatch(/^INVALID_ARGUMENT: mode 9 is not a BatchMode value/);
+    expect(pbMode.error).toMatch(/^INVALID_ARGUMENT: batch mode 9 is not a BatchMode value/);
     const unknown = await c.jsonCall({ action: 'publish_batch', data: { namespace: 'f', topic: 'nope', entries: [{ payload: 1 }] } });
     expect(unknown.error).toMatch(/^NOT_FOUND: /);
     expect(h.broker.topicStats('f', t).pending).toBe(0);

@@ -7,11 +7,10 @@
  * `undefined`, and rejects enum values the proto does not define. Errors
  * thrown here are mapped once, in errors.ts.
  */
-import type { BatchEntry, BatchMode, Broker, PeekOptions, PublishOptions, TopicPolicyInput } from '../../broker/broker.js';
-import { invalid } from '../../broker/errors.js';
-import { BatchMode as WireBatchMode, PeekOrder, type PeekRequest, type PublishBatchEntry, type PublishRequest } from '../../../gen/mqlite/v1/mqlite_pb.js';
+import type { BatchEntry, Broker, PeekOptions, PublishOptions, TopicPolicyInput } from '../../broker/broker.js';
+import type { PeekRequest, PublishBatchEntry, PublishRequest } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import type { RequestOf, ResponseInit, UnaryMethodName } from './definition.js';
-import { wireMessage, wirePolicy, wireTopicStats } from './wire.js';
+import { batchModeOf, peekOrderOf, wireMessage, wirePolicy, wireTopicStats } from './wire.js';
 
 export type UnaryHandlers = {
   readonly [K in UnaryMethodName]: (req: RequestOf<K>) => Promise<ResponseInit<K>>;
@@ -65,7 +64,7 @@ export function unaryHandlers(broker: Broker): UnaryHandlers {
     },
     async publishBatch(req) {
       const entries: BatchEntry[] = req.entries.map((e) => ({ payload: e.payload, ...publishOptions(e) }));
-      const results = await broker.publishBatch(req.namespace, req.topic, entries, batchMode(req.mode));
+      const results = await broker.publishBatch(req.namespace, req.topic, entries, batchModeOf(req.mode));
       return {
         results: results.map((r) =>
           r.ok
@@ -137,36 +136,12 @@ function publishOptions(req: PublishRequest | PublishBatchEntry): PublishOptions
   };
 }
 
-function batchMode(mode: WireBatchMode): BatchMode {
-  switch (mode) {
-    case WireBatchMode.UNSPECIFIED:
-    case WireBatchMode.PARTIAL:
-      return 'partial';
-    case WireBatchMode.ATOMIC:
-      return 'atomic';
-    default:
-      throw invalid(`batch mode ${mode as number} is not a BatchMode value: use BATCH_MODE_PARTIAL (1) or BATCH_MODE_ATOMIC (2)`);
-  }
-}
-
 /** `limit` 0 is the core's default (20); `preview_bytes` 0 and an empty cursor mean none. */
 function peekOptions(req: PeekRequest): PeekOptions {
-  let order: 'asc' | 'desc';
-  switch (req.order) {
-    case PeekOrder.UNSPECIFIED:
-    case PeekOrder.ASC:
-      order = 'asc';
-      break;
-    case PeekOrder.DESC:
-      order = 'desc';
-      break;
-    default:
-      throw invalid(`order ${req.order as number} is not a PeekOrder value: use PEEK_ORDER_ASC (1) or PEEK_ORDER_DESC (2)`);
-  }
   return {
     cursor: req.cursor === '' ? undefined : req.cursor,
     limit: req.limit === 0 ? undefined : req.limit,
-    order,
+    order: peekOrderOf(req.order),
     previewBytes: req.previewBytes === 0 ? undefined : req.previewBytes,
   };
 }

@@ -1,6 +1,8 @@
 /** Core values to wire messages (PROTOCOL.md, "gRPC": Message, TopicPolicy, TopicStats). */
 import { type Delivery, timestampNs } from '../../broker/message.js';
-import type { QueueStats, TopicPolicy, TopicStats } from '../../broker/broker.js';
+import type { BatchMode, PeekOptions, QueueStats, TopicPolicy, TopicStats } from '../../broker/broker.js';
+import { invalid } from '../../broker/errors.js';
+import { BatchMode as WireBatchMode, PeekOrder } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type {
   Message,
@@ -72,4 +74,30 @@ export function wireTopicStats(s: TopicStats): MessageInitShape<typeof TopicStat
     policy: wirePolicy(s.policy),
     queues: s.queues.map(wireQueueStats),
   };
+}
+
+/** BatchMode of the proto (gRPC, TCP protobuf) as the core's; UNSPECIFIED is partial. */
+export function batchModeOf(mode: WireBatchMode): BatchMode {
+  switch (mode) {
+    case WireBatchMode.UNSPECIFIED:
+    case WireBatchMode.PARTIAL:
+      return 'partial';
+    case WireBatchMode.ATOMIC:
+      return 'atomic';
+    default:
+      throw invalid(`batch mode ${mode as number} is not a BatchMode value: use BATCH_MODE_PARTIAL (1) or BATCH_MODE_ATOMIC (2)`);
+  }
+}
+
+/** PeekOrder of the proto as the core's; UNSPECIFIED is ascending. */
+export function peekOrderOf(order: PeekOrder): NonNullable<PeekOptions['order']> {
+  switch (order) {
+    case PeekOrder.UNSPECIFIED:
+    case PeekOrder.ASC:
+      return 'asc';
+    case PeekOrder.DESC:
+      return 'desc';
+    default:
+      throw invalid(`order ${order as number} is not a PeekOrder value: use PEEK_ORDER_ASC (1) or PEEK_ORDER_DESC (2)`);
+  }
 }

@@ -13,13 +13,12 @@
  * unset conventions are translated (0, "", an absent optional: undefined).
  */
 import { type DescMessage, type MessageShape, fromBinary } from '@bufbuild/protobuf';
-import type { BatchEntry, BatchMode, PeekOptions } from '../../broker/broker.js';
+import type { BatchEntry } from '../../broker/broker.js';
+import { isBrokerError } from '../../broker/errors.js';
 import {
-  BatchMode as WireBatchMode,
   ConsumeDlqRequestSchema,
   GetTopicStatsRequestSchema,
   NackRequestSchema,
-  PeekOrder,
   PeekRequestSchema,
   PublishBatchRequestSchema,
   RedriveDlqRequestSchema,
@@ -27,6 +26,7 @@ import {
   SetTopicPolicyRequestSchema,
 } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import { type Action, type Command, CommandError, isAction, policyInput, zeroIsUnset } from './commands.js';
+import { batchModeOf, peekOrderOf } from '../grpc/wire.js';
 import { ProtoDecodeError, ProtoReader, WIRE_LEN, WIRE_VARINT } from './proto-wire.js';
 
 /** Field numbers of the `data` oneof in TCPCommand and TCPResponse. */
@@ -220,30 +220,6 @@ function ms(v: bigint | undefined): number | undefined {
   return v === undefined ? undefined : Number(v);
 }
 
-function batchMode(mode: WireBatchMode): BatchMode {
-  switch (mode) {
-    case WireBatchMode.UNSPECIFIED:
-    case WireBatchMode.PARTIAL:
-      return 'partial';
-    case WireBatchMode.ATOMIC:
-      return 'atomic';
-    default:
-      throw new CommandError(`mode ${mode as number} is not a BatchMode value: use BATCH_MODE_PARTIAL (1) or BATCH_MODE_ATOMIC (2)`);
-  }
-}
-
-function peekOrder(order: PeekOrder): PeekOptions['order'] {
-  switch (order) {
-    case PeekOrder.UNSPECIFIED:
-    case PeekOrder.ASC:
-      return 'asc';
-    case PeekOrder.DESC:
-      return 'desc';
-    default:
-      throw new CommandError(`order ${order as number} is not a PeekOrder value: use PEEK_ORDER_ASC (1) or PEEK_ORDER_DESC (2)`);
-  }
-}
-
 /** One decoder per rare action: the data case's bytes (a view into the frame) to its arguments. */
 const rareDecoders: { [A in RareAction]: (bytes: Uint8Array) => Command & { action: A } } = {
   publish_batch: (b) => {
@@ -259,7 +235,7 @@ const rareDecoders: { [A in RareAction]: (bytes: Uint8Array) => Command & { acti
         deliverAt: ms(e.deliverAtMs),
       }),
     );
-    return { action: 'publish_batch', args: { namespace: m.namespace, topic: m.topic, entries, mode: batchMode(m.mode) } };
+    return { action: 'publish_batch', args: { namespace: m.namespace, topic: m.topic, entries, mode: batchModeOf(m.mode) } };
   },
   nack: (b) => {
     const m = parse(NackRequestSchema, b);
@@ -287,7 +263,7 @@ const rareDecoders: { [A in RareAction]: (bytes: Uint8Array) => Command & { acti
         options: {
           cursor: m.cursor || undefined,
           limit: zeroIsUnset(m.limit),
-          order: peekOrder(m.order),
+          order: peekOrderOf(m.order),
           previewBytes: zeroIsUnset(m.previewBytes),
         },
       },
@@ -372,7 +348,8 @@ export function decodePbCommand(buf: Buffer, start: number, end: number): PbRequ
     return { command: builders[action](fields), requestId, error: undefined };
   } catch (err) {
     if (err instanceof ProtoDecodeError) return fail(requestId, `malformed protobuf: ${err.message}`);
-    if (err instanceof CommandError) return fail(requestId, err.message);
+    // The proto enum converters shared with the gRPC front throw the core's INVALID_ARGUMENT.
+    if (err instanceof CommandError || (isBrokerError(err) && err.code === 'INVALID_ARGUMENT')) return fail(requestId, err.message);
     throw err;
   }
 }
