@@ -14,11 +14,10 @@
  * publish of the broker process and of this load generator. Both share two
  * cores, so these show what the server alone could sustain.
  */
-import { readFileSync } from 'node:fs';
 import { HttpClient } from '../src/client/http/index.js';
 import type { ClientMessage } from '../src/client/types.js';
 import { startServerProcess } from './server-process.js';
-import { percentile, progress, round } from './stats.js';
+import { percentile, processCpuUs, progress, round } from './stats.js';
 
 const CONNECTIONS = 32;
 const PUBLISH_SECONDS = 6;
@@ -45,15 +44,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
-/** CPU time (user + system) of a process, in microseconds, from /proc (Linux). */
-function processCpuUs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms
-  } catch {
-    return NaN;
-  }
-}
 
 interface PublishFigures {
   perSecond: number;

@@ -4,7 +4,6 @@
  * Each adapter uses its system's own idiom for a work queue, and says how in
  * `describe`, because "the same workload" only holds to that extent.
  */
-import { readFileSync } from 'node:fs';
 
 /** One work queue, fresh for one measurement. */
 export interface BenchQueue {
@@ -39,17 +38,6 @@ export interface BenchSystem {
 
 /** Payload size of every workload. */
 export const PAYLOAD_BYTES = 1024;
-
-/** CPU time (user + system, all threads) of a process in microseconds, from /proc (Linux; NaN elsewhere). */
-export function processCpuUs(pid: number): number {
-  try {
-    // Fields after the command name; utime and stime are the 12th and 13th, in clock ticks of 10 ms.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return NaN;
-  }
-}
 
 /** Runs `op` `count` times with at most `depth` in flight. */
 export async function runConcurrently(count: number, depth: number, op: () => Promise<unknown>): Promise<void> {

@@ -2,8 +2,8 @@
  * The four workloads of issue 9, each defined once over BenchQueue so that
  * every system runs exactly the same loop. Each run gets a fresh queue.
  */
-import { percentile } from '../stats.js';
-import { processCpuUs, type BenchQueue } from './system.js';
+import { percentile, processCpuUs } from '../stats.js';
+import type { BenchQueue } from './system.js';
 
 export interface Settings {
   /** Length of each timed publish measurement. */
