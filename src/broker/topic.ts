@@ -182,6 +182,8 @@ export class Topic {
     }
     q.headSeq += n;
     q.redelivered += redelivered;
+    // An auto-ack consume acknowledges what it takes.
+    if (autoAck) q.acked += n;
     return out;
   }
 

@@ -180,12 +180,17 @@ describe('stats', () => {
     ]);
     expect(s.oldestPendingAgeMs).toBe(250);
     expect(s.queues[1]!.oldestPendingAgeMs).toBe(0);
+    // An auto-ack consume counts as acked.
+    await b.publish('ns', 't', enc('auto'), { queueId: 1 });
+    await b.consume('ns', 't', 1, 1, true);
+    expect(b.topicStats('ns', 't').queues[1]!.acked).toBe(1);
+    s = b.topicStats('ns', 't');
     // A delayed publish counts as published when it is published, and only then.
-    expect(s.queues.map((q) => q.published)).toEqual([3, 1]);
+    expect(s.queues.map((q) => q.published)).toEqual([3, 2]);
     vi.advanceTimersByTime(5000);
     expect(b.topicStats('ns', 't').queues.map((q) => [q.published, q.pending, q.delayed])).toEqual([
       [3, 2, 0],
-      [1, 1, 0],
+      [2, 1, 0],
     ]);
     await b.nack('ns', 't', 0, [m!.id]);
     s = b.topicStats('ns', 't');
@@ -206,7 +211,8 @@ describe('stats', () => {
     vi.advanceTimersByTime(1000);
     await b.consume('ns', 't', 0, 1, true);
     const s = b.topicStats('ns', 't');
-    expect(s).toMatchObject({ published: 301, acked: 300, redelivered: 1, deadLettered: 0 });
+    // 300 acked, plus the redelivered one taken with auto-ack.
+    expect(s).toMatchObject({ published: 301, acked: 301, redelivered: 1, deadLettered: 0 });
     expect(s.publishRate).toBeGreaterThan(8);
     expect(s.publishRate).toBeLessThan(11);
     expect(s.ackRate).toBeGreaterThan(7);
