@@ -3,7 +3,7 @@
  * the payload text to send for a publish, and a received Message as the
  * client type. The server side of the same rule is src/server/json-payload.ts.
  */
-import type { ClientMessage, ClientQueueStats, ClientTopicPolicy, ClientTopicStats } from './types.js';
+import type { BatchPublishItem, ClientMessage, ClientQueueStats, ClientTopicPolicy, ClientTopicStats } from './types.js';
 
 /** A Message as the JSON fronts send it (PROTOCOL.md, "JSON surfaces"). */
 export interface WireMessage {
@@ -127,4 +127,20 @@ export function decodeTopicStats(s: WireTopicStats): ClientTopicStats {
     policy: decodePolicy(s.policy),
     queues: s.queues.map((q) => ({ queueId: q.queue_id, ...decodeCounts(q) })),
   };
+}
+
+/** One result of a batch publish as the JSON fronts send it. */
+export interface WireBatchItem {
+  ok: boolean;
+  message_id?: string;
+  queue_id?: number;
+  duplicate?: boolean;
+  error_code?: string;
+  error?: string;
+}
+
+export function decodeBatchItem(it: WireBatchItem): BatchPublishItem {
+  return it.ok
+    ? { ok: true, messageId: it.message_id!, queueId: it.queue_id!, duplicate: it.duplicate === true }
+    : { ok: false, code: it.error_code!, error: it.error! };
 }

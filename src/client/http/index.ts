@@ -20,7 +20,7 @@ import type {
   TopicSummary,
 } from '../types.js';
 import { ClientError } from '../types.js';
-import { decodeMessage, decodePolicy, decodeTopicStats, payloadJsonText, type WireMessage, type WirePolicy, type WireTopicStats } from '../json-message.js';
+import { decodeBatchItem, decodeMessage, decodePolicy, decodeTopicStats, payloadJsonText, type WireBatchItem, type WireMessage, type WirePolicy, type WireTopicStats } from '../json-message.js';
 import { SseParser } from './sse-parser.js';
 import { FetchTransport, NodeHttpTransport, RawHttpTransport, type Transport } from './transport.js';
 
@@ -166,11 +166,7 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
   async publishBatch(namespace: string, topic: string, entries: readonly BatchPublishEntry[], mode: 'partial' | 'atomic'): Promise<BatchPublishItem[]> {
     const body = `{"mode":${JSON.stringify(mode)},"entries":[${entries.map((e) => publishBody(e.payload, e)).join(',')}]}`;
     const items = (await this.call('POST', `${this.topicPath(namespace, topic)}/publish-batch`, body)) as WireBatchItem[];
-    return items.map((it) =>
-      it.ok
-        ? { ok: true, messageId: it.message_id!, queueId: it.queue_id!, duplicate: it.duplicate === true }
-        : { ok: false, code: it.error_code!, error: it.error! },
-    );
+    return items.map(decodeBatchItem);
   }
 
   async nack(
@@ -360,15 +356,6 @@ interface WirePublished {
   message_id: string;
   queue_id: number;
   duplicate?: boolean;
-}
-
-interface WireBatchItem {
-  ok: boolean;
-  message_id?: string;
-  queue_id?: number;
-  duplicate?: boolean;
-  error_code?: string;
-  error?: string;
 }
 
 /**

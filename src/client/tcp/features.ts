@@ -24,9 +24,11 @@ import {
 } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import { batchEntries, batchItem, clientPolicy, clientTopicStats, peekPage, wireBatchMode, wirePeekOrder } from '../grpc/features.js';
 import {
+  type WireBatchItem,
   type WireMessage,
   type WirePolicy,
   type WireTopicStats,
+  decodeBatchItem,
   decodeMessage as decodeJsonMessage,
   decodePolicy as decodeJsonPolicy,
   decodeTopicStats,
@@ -191,21 +193,10 @@ function own(b: Uint8Array): Uint8Array {
   return new Uint8Array(b);
 }
 
-interface JsonBatchItem {
-  ok: boolean;
-  message_id?: string;
-  queue_id?: number;
-  duplicate?: boolean;
-  error_code?: string;
-  error?: string;
-}
-
 export function decodeBatch(reply: Reply): BatchPublishItem[] {
   const b = pbData(reply);
   if (b !== undefined) return fromBinary(PublishBatchResponseSchema, b).results.map(batchItem);
-  return (reply.json as { results: JsonBatchItem[] }).results.map((r) =>
-    r.ok ? { ok: true, messageId: r.message_id!, queueId: r.queue_id!, duplicate: r.duplicate === true } : { ok: false, code: r.error_code!, error: r.error! },
-  );
+  return (reply.json as { results: WireBatchItem[] }).results.map(decodeBatchItem);
 }
 
 export function decodeNack(reply: Reply): { requeued: number; delayed: number; deadLettered: number } {
