@@ -63,6 +63,7 @@ const BROKER_STATUSES: ReadonlySet<string> = new Set([
   'FAILED_PRECONDITION',
   'RESOURCE_EXHAUSTED',
   'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
 ]);
 
 function clientError(status: CallStatus): ClientError {

@@ -60,6 +60,8 @@ function codeOfStatus(status: number, message: string): string {
       return 'INVALID_ARGUMENT';
     case 401:
       return 'UNAUTHENTICATED';
+    case 403:
+      return 'PERMISSION_DENIED';
     case 404:
       return 'NOT_FOUND';
     case 409:
