@@ -203,6 +203,17 @@ export function missingKey(front: AuthFront): BrokerError {
   return unauthenticated(`an API key is required: ${how}`);
 }
 
+/**
+ * The namespace a decoded request acts on (TCP commands and gRPC requests
+ * share the field names): its `namespace`, else its `name` (create and
+ * delete namespace); undefined for list namespaces.
+ */
+export function requestNamespace(req: object): string | undefined {
+  const r = req as { namespace?: unknown; name?: unknown };
+  const ns = r.namespace ?? r.name;
+  return typeof ns === 'string' ? ns : undefined;
+}
+
 /** The key of an `Authorization: Bearer <key>` value; undefined for other schemes. */
 export function bearerToken(authorization: string | undefined): string | undefined {
   if (authorization === undefined) return undefined;
