@@ -185,6 +185,17 @@ export class ApiKeys {
     }
   }
 
+  /** `authorize` for the permission alone, when the namespace is known only later (then `authorize` again). */
+  authorizePermission(principal: Principal, op: Operation, front: AuthFront, remote: string | undefined, log: Logger): void {
+    if (principal.unrestricted) return;
+    try {
+      principal.checkPermission(op);
+    } catch (err) {
+      this.reject(front, 'denied', remote, log, { key: principal.name, op });
+      throw err;
+    }
+  }
+
   /** Counts and logs one failure. Never given the presented key. */
   reject(front: AuthFront, reason: AuthFailureReason, remote: string | undefined, log: Logger, detail?: { key: string; op: string; namespace?: string }): void {
     this.failures.add(front, reason);
