@@ -107,6 +107,9 @@ export const ENV_OVERRIDES: Record<string, string> = {
   MQLITE_API_KEYS: 'security.api_keys',
 };
 
+/** How an environment override is named in errors. */
+const ENV_SOURCE = 'environment variable ';
+
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
@@ -187,7 +190,8 @@ function apiKeys(path: string, raw: unknown, from: string): ApiKeyConfig[] {
   };
   let items: unknown[];
   if (raw === null || raw === undefined) items = [];
-  else if (typeof raw === 'string') items = raw.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  // a string is the environment's form only: in a file it is a mistake for a list
+  else if (typeof raw === 'string' && from.startsWith(ENV_SOURCE)) items = raw.split(',').map((k) => k.trim()).filter((k) => k !== '');
   else if (Array.isArray(raw)) items = raw;
   else return fail(path, 'must be a list of keys: each a string (full access) or {key, namespaces?, permissions?}');
   const seenKeys = new Set<string>();
@@ -279,7 +283,7 @@ export function loadConfig(path: string | undefined, opts: { required?: boolean;
   const env = opts.env ?? process.env;
   for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
     const v = env[name];
-    if (v !== undefined && v !== '') values.set(key, coerce(key, SCHEMA[key]!.kind, v, `environment variable ${name}`));
+    if (v !== undefined && v !== '') values.set(key, coerce(key, SCHEMA[key]!.kind, v, `${ENV_SOURCE}${name}`));
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of values) setPath(out, k, v);
