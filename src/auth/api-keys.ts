@@ -203,6 +203,9 @@ export class ApiKeys {
   }
 }
 
+/** No keys: what a front uses when it is given none (authentication off). */
+export const NO_API_KEYS = new ApiKeys();
+
 /** What to send, per front: the error says how to authenticate. */
 export function missingKey(front: AuthFront): BrokerError {
   const how =

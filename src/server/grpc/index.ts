@@ -4,7 +4,7 @@
  * decodes, the handler table calls the broker, errors.ts maps failures.
  */
 import { type Metadata, Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { ApiKeys, bearerToken, FULL_ACCESS, type Principal, requestNamespace } from '../../auth/api-keys.js';
+import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, requestNamespace } from '../../auth/api-keys.js';
 import type { Operation } from '../../auth/operations.js';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
@@ -84,7 +84,7 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
   const live = new Set<LiveStream>();
 
   const handlers = unaryHandlers(broker);
-  const authorize = callAuthorizer(opts.apiKeys ?? new ApiKeys(), log);
+  const authorize = callAuthorizer(opts.apiKeys ?? NO_API_KEYS, log);
   const implementation: UntypedServiceImplementation = {
     subscribe: subscribeHandler(broker, live, log, authorize),
   };

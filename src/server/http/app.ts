@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { HttpBindings } from '@hono/node-server';
-import { ApiKeys, bearerToken, FULL_ACCESS, type Principal } from '../../auth/api-keys.js';
+import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal } from '../../auth/api-keys.js';
 import type { Operation } from '../../auth/operations.js';
 import type { Broker } from '../../broker/broker.js';
 import { messageJson, payloadFromJson } from '../json-payload.js';
@@ -119,7 +119,7 @@ export function requestIdFrom(sent: string | string[] | undefined): string {
 export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   const log = opts.logger;
   const maxBody = opts.maxBodyBytes;
-  const apiKeys = opts.apiKeys ?? new ApiKeys();
+  const apiKeys = opts.apiKeys ?? NO_API_KEYS;
   const sessions = new Set<SseSession>();
   let closing = false;
 

@@ -28,7 +28,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Broker, Subscription, SubscriptionHandler } from '../../broker/broker.js';
-import { type ApiKeys, FULL_ACCESS, type Principal, missingKey, requestNamespace } from '../../auth/api-keys.js';
+import { type ApiKeys, FULL_ACCESS, NO_API_KEYS, type Principal, missingKey, requestNamespace } from '../../auth/api-keys.js';
 import type { BrokerError } from '../../broker/errors.js';
 import { type Delivery, type ResizeNotice, resizeNoticeMessage } from '../../broker/message.js';
 import type { Action, CommandArgs, CommandResults } from './commands.js';
@@ -144,7 +144,7 @@ export class Connection implements HandlerContext {
     private readonly socket: Socket,
     private readonly maxFrameBytes: number,
     private readonly log: Logger,
-    private readonly apiKeys: ApiKeys,
+    private readonly apiKeys: ApiKeys = NO_API_KEYS,
   ) {
     this.authenticated = !apiKeys.enabled;
     this.remote = socket.remoteAddress;
