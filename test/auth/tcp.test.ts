@@ -71,10 +71,20 @@ describe('TCP: the auth frame comes first when the broker has keys', () => {
     await c.waitClosed();
   });
 
-  it('a first frame that does not even decode is refused the same way', async () => {
+  it('a first frame that does not even decode, or has an unknown encoding byte, is refused the same way', async () => {
     const c = await RawClient.open(f.tcp.port);
     c.write(frame(0, '{not json'));
     expect((await c.json()).error).toMatch(/^UNAUTHENTICATED/);
+    await c.waitClosed();
+    const d = await RawClient.open(f.tcp.port);
+    d.write(frame(7, 'hello'));
+    expect((await d.json()).error).toMatch(/^UNAUTHENTICATED/);
+    await d.waitClosed();
+  });
+
+  it('the refusal echoes the request_id of the refused frame', async () => {
+    const c = await RawClient.open(f.tcp.port);
+    expect(await c.jsonCall({ action: 'list_namespaces', request_id: 'q7' })).toMatchObject({ status: 'error', request_id: 'q7' });
     await c.waitClosed();
   });
 

@@ -220,17 +220,22 @@ export class Connection implements HandlerContext {
 
   private runFrame(reader: FrameReader): void {
     const enc = reader.encoding;
-    if (!this.authenticated && !this.isAuthFrame(reader)) {
-      this.refuseUnauthenticated(enc === ENCODING_PROTOBUF ? ENCODING_PROTOBUF : ENCODING_JSON);
-      return;
-    }
     if (enc !== ENCODING_JSON && enc !== ENCODING_PROTOBUF) {
+      if (!this.authenticated) {
+        this.refuseUnauthenticated(ENCODING_JSON, undefined);
+        return;
+      }
       // The framing is intact: answer and go on (PROTOCOL.md, "Extensions on TCP").
       this.settleError(this.reserve(ENCODING_JSON, undefined), badRequestReason(`unknown encoding byte ${enc}: use 0 (JSON) or 1 (protobuf)`));
       return;
     }
     const req = enc === ENCODING_JSON ? decodeJsonCommand(reader.buf, reader.start, reader.end) : decodePbCommand(reader.buf, reader.start, reader.end);
     const cmd = req.command;
+    // API keys: nothing but auth (not even a decoding error) is answered before it
+    if (!this.authenticated && cmd?.action !== 'auth') {
+      this.refuseUnauthenticated(enc, req.requestId);
+      return;
+    }
     const s = this.reserve(enc, req.requestId, cmd?.action === 'consume' || cmd?.action === 'consume_dlq' ? Math.max(1, cmd.args.batchSize) : 1);
     if (cmd === undefined) {
       this.settleError(s, badRequestReason(req.error!.message));
@@ -268,21 +273,10 @@ export class Connection implements HandlerContext {
     this.authenticated = true;
   }
 
-  /**
-   * Whether a frame holds an auth command, decided before anything else of
-   * it is run. A frame that does not even decode is not one.
-   */
-  private isAuthFrame(reader: FrameReader): boolean {
-    const enc = reader.encoding;
-    if (enc !== ENCODING_JSON && enc !== ENCODING_PROTOBUF) return false;
-    const req = enc === ENCODING_JSON ? decodeJsonCommand(reader.buf, reader.start, reader.end) : decodePbCommand(reader.buf, reader.start, reader.end);
-    return req.command?.action === 'auth';
-  }
-
   /** A first frame other than auth while the broker has keys: answer UNAUTHENTICATED, then close. */
-  private refuseUnauthenticated(enc: Encoding): void {
+  private refuseUnauthenticated(enc: Encoding, requestId: string | undefined): void {
     this.apiKeys.reject('tcp', 'missing', this.remote, this.log);
-    const s = this.reserve(enc, undefined);
+    const s = this.reserve(enc, requestId);
     this.closeAfter(s);
     this.settleError(s, errorReason(missingKey('tcp'), this.log, undefined));
   }
