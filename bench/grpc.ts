@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { GrpcClient } from '../src/client/grpc/index.js';
-import { startServerProcess } from './server-process.js';
+import { benchApiKey, startServerProcess } from './server-process.js';
 import { percentile, progress, round } from './stats.js';
 
 const PAYLOAD = Buffer.alloc(1024, 'x');
@@ -118,7 +118,7 @@ async function drainRate(client: GrpcClient, topic: string, n: number, serverPid
 
 export async function benchGrpc(): Promise<Record<string, number>> {
   const server = await startServerProcess({ fsync: 'everysec' });
-  const client = new GrpcClient({ host: '127.0.0.1', port: server.ports.grpc, timeoutMs: 30_000 });
+  const client = new GrpcClient({ host: '127.0.0.1', port: server.ports.grpc, timeoutMs: 30_000, apiKey: benchApiKey });
   try {
     await client.createNamespace(NS);
     const fresh = async (name: string): Promise<string> => {

@@ -16,7 +16,7 @@
  */
 import { HttpClient } from '../src/client/http/index.js';
 import type { ClientMessage } from '../src/client/types.js';
-import { startServerProcess } from './server-process.js';
+import { benchApiKey, startServerProcess } from './server-process.js';
 import { percentile, processCpuUs, progress, round } from './stats.js';
 
 const CONNECTIONS = 32;
@@ -142,7 +142,7 @@ export async function benchHttp(): Promise<Record<string, number>> {
   try {
     // The lean `raw` transport, so that the generator leaves the cores to the
     // server (src/client/http/transport.ts); SSE streams use node:http.
-    const client = new HttpClient({ baseUrl: `http://127.0.0.1:${server.ports.http}`, transport: 'raw' });
+    const client = new HttpClient({ baseUrl: `http://127.0.0.1:${server.ports.http}`, transport: 'raw', apiKey: benchApiKey });
     await client.createNamespace('bench');
     const publish = await publishThroughput(client, server.pid);
     const latency = await sseLatency(client);

@@ -26,8 +26,23 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = here.endsWith(join('dist', 'bench')) ? join(here, '..', '..') : join(here, '..');
 export const serverEntry = join(root, 'dist', 'cmd', 'mqlite.js');
 
+/**
+ * The API key the benchmarks' clients send: $MQLITE_API_KEY. The broker
+ * child inherits the environment, so `MQLITE_API_KEYS=k MQLITE_API_KEY=k
+ * npm run bench` measures with authentication on.
+ */
+export const benchApiKey: string | undefined = process.env.MQLITE_API_KEY || undefined;
+
 export async function startServerProcess(
-  opts: { fsync?: 'always' | 'everysec' | 'no'; persistence?: boolean; extraConfig?: Record<string, unknown>; dataDir?: string; onLog?: (rec: Record<string, unknown>) => void } = {},
+  opts: {
+    fsync?: 'always' | 'everysec' | 'no';
+    persistence?: boolean;
+    extraConfig?: Record<string, unknown>;
+    dataDir?: string;
+    onLog?: (rec: Record<string, unknown>) => void;
+    /** The child's environment (default: this process's). */
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'mqlite-bench-'));
   const config = {
@@ -38,7 +53,7 @@ export async function startServerProcess(
   };
   const configPath = join(dataDir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
-  const child = spawn(process.execPath, [serverEntry, '--config', configPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [serverEntry, '--config', configPath], { stdio: ['ignore', 'pipe', 'inherit'], env: opts.env ?? process.env });
   const ports = { grpc: 0, http: 0, tcp: 0 };
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { TcpClient } from '../src/client/tcp/index.js';
-import { startServerProcess } from './server-process.js';
+import { benchApiKey, startServerProcess } from './server-process.js';
 import { percentile, progress, round } from './stats.js';
 
 /**
@@ -74,7 +74,7 @@ function cpuMs(pid: number): number | undefined {
 }
 
 async function publishFigure(port: number, encoding: 'json' | 'protobuf', serverPid: number): Promise<number> {
-  const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding });
+  const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding, apiKey: benchApiKey });
   const topic = `pub-${encoding}`;
   await c.createTopic(NS, topic, 4);
   // JSON: a 1 KiB JSON string document; protobuf: 1 KiB of bytes.
@@ -95,7 +95,7 @@ async function publishFigure(port: number, encoding: 'json' | 'protobuf', server
 }
 
 async function latencyFigures(port: number): Promise<{ p50: number; p99: number }> {
-  const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf' });
+  const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf', apiKey: benchApiKey });
   await c.createTopic(NS, 'lat', 1);
   const payload = new Uint8Array(1024).fill(120);
   for (let i = 0; i < 5000; i++) await c.publish(NS, 'lat', payload);
@@ -113,7 +113,7 @@ async function latencyFigures(port: number): Promise<{ p50: number; p99: number 
 }
 
 async function consumeFigure(port: number): Promise<number> {
-  const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf' });
+  const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf', apiKey: benchApiKey });
   await c.createTopic(NS, 'con', 1);
   const payload = new Uint8Array(1024).fill(120);
   const total = 250_000;
@@ -143,7 +143,7 @@ export async function benchTcp(): Promise<Record<string, number>> {
   const server = await startServerProcess({ fsync: 'everysec' });
   try {
     const port = server.ports.tcp;
-    const admin = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf' });
+    const admin = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf', apiKey: benchApiKey });
     await admin.createNamespace(NS);
     await admin.close();
 

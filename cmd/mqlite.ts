@@ -7,6 +7,7 @@
  */
 import { Command } from 'commander';
 import { FileStore } from '../src/aof/file-store.js';
+import { ApiKeys } from '../src/auth/api-keys.js';
 import { nodeFiles } from '../src/aof/files.js';
 import { Broker } from '../src/broker/broker.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig, type Config } from '../src/config.js';
@@ -19,13 +20,13 @@ import { startTcpServer } from '../src/server/tcp/index.js';
 /** Longest a graceful shutdown may take before the process gives up and exits 1. */
 const SHUTDOWN_BOUND_MS = 15_000;
 
-async function startFronts(broker: Broker, config: Config, log: Logger, metrics: MetricsSource): Promise<Record<string, FrontHandle>> {
+async function startFronts(broker: Broker, config: Config, log: Logger, metrics: MetricsSource, apiKeys: ApiKeys): Promise<Record<string, FrontHandle>> {
   const { server, limits } = config;
   const host = server.host;
   const fronts: Record<string, FrontHandle> = {};
   try {
     if (server.tcp.enabled) {
-      fronts.tcp = await startTcpServer(broker, { host, port: server.tcp.port, maxFrameBytes: limits.max_frame, logger: log.child({ front: 'tcp' }) });
+      fronts.tcp = await startTcpServer(broker, { host, port: server.tcp.port, maxFrameBytes: limits.max_frame, logger: log.child({ front: 'tcp' }), apiKeys });
     }
     if (server.http.enabled) {
       fronts.http = await startHttpServer(broker, {
@@ -36,10 +37,11 @@ async function startFronts(broker: Broker, config: Config, log: Logger, metrics:
         sseMaxInflight: limits.max_inflight_per_subscription,
         logger: log.child({ front: 'http' }),
         metrics,
+        apiKeys,
       });
     }
     if (server.grpc.enabled) {
-      fronts.grpc = await startGrpcServer(broker, { host, port: server.grpc.port, maxMessageBytes: limits.max_frame, logger: log.child({ front: 'grpc' }) });
+      fronts.grpc = await startGrpcServer(broker, { host, port: server.grpc.port, maxMessageBytes: limits.max_frame, logger: log.child({ front: 'grpc' }), apiKeys });
     }
   } catch (err) {
     await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
@@ -99,6 +101,17 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
+  // API keys (issue 7): the count is logged, never a key.
+  const apiKeys = new ApiKeys(config.security.api_keys);
+  if (apiKeys.enabled) {
+    const scoped = config.security.api_keys.filter((k) => k.namespaces !== undefined || k.permissions !== undefined).length;
+    log.info({ auth: 'api_keys', keys: apiKeys.size, scoped }, 'authentication on: every front requires an API key (GET /health excepted)');
+  } else {
+    // loudly only when other machines can reach the ports
+    const loopback = /^(127\.|::1$|localhost$)/.test(config.server.host);
+    log[loopback ? 'info' : 'warn']({ auth: 'off', host: config.server.host }, 'authentication off: no API key configured (security.api_keys or MQLITE_API_KEYS); whoever reaches a port has full access');
+  }
+
   const { aof } = config.persistence;
   // Times every AOF fsync for GET /metrics.
   const fsyncTimings = new FsyncTimings();
@@ -155,7 +168,7 @@ async function main(): Promise<void> {
       ...(fronts.tcp?.counts ? { tcp: fronts.tcp.counts() } : {}),
       ...(fronts.grpc?.counts ? { grpc: fronts.grpc.counts() } : {}),
     });
-    fronts = await startFronts(broker, config, log, store ? { aof: () => store.stats(), fsync: fsyncTimings, fronts: frontCounts } : { fronts: frontCounts });
+    fronts = await startFronts(broker, config, log, store ? { aof: () => store.stats(), fsync: fsyncTimings, fronts: frontCounts } : { fronts: frontCounts }, apiKeys);
   } catch (err) {
     log.fatal({ err }, 'could not start a front: is the port in use? change server.<front>.port or disable the front');
     await broker.close();

@@ -7,6 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { FsyncPolicy } from './aof/store.js';
+import type { ApiKeyConfig } from './auth/api-keys.js';
+import { PERMISSIONS, type Permission } from './auth/operations.js';
 import type { LogFormat } from './log.js';
 
 export interface FrontConfig {
@@ -45,13 +47,18 @@ export interface Config {
     max_inflight_per_subscription: number;
     max_queues_per_topic: number;
   };
+  // ---- security (issue 7): API keys ----
+  security: {
+    /** Empty: authentication off. */
+    api_keys: ApiKeyConfig[];
+  };
 }
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-type Kind = 'bool' | 'port' | 'string' | 'duration' | 'size' | 'count' | 'percent' | readonly string[];
+type Kind = 'bool' | 'port' | 'string' | 'duration' | 'size' | 'count' | 'percent' | 'api_keys' | readonly string[];
 
 /** The schema: every key, its kind and its default. */
 const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
@@ -80,6 +87,8 @@ const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
   'limits.max_body': { kind: 'size', def: 16 * 1024 * 1024 },
   'limits.max_inflight_per_subscription': { kind: 'count', def: 1000 },
   'limits.max_queues_per_topic': { kind: 'count', def: 1024 },
+  // ---- security (issue 7) ----
+  'security.api_keys': { kind: 'api_keys', def: [] },
 };
 
 /** Environment variables and the key each overrides. */
@@ -94,7 +103,12 @@ export const ENV_OVERRIDES: Record<string, string> = {
   MQLITE_LOG_LEVEL: 'log.level',
   MQLITE_LOG_FORMAT: 'log.format',
   MQLITE_ACK_TIMEOUT: 'ack_timeout',
+  // comma-separated full-access keys; replaces the file's list
+  MQLITE_API_KEYS: 'security.api_keys',
 };
+
+/** How an environment override is named in errors. */
+const ENV_SOURCE = 'environment variable ';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
@@ -126,6 +140,8 @@ export function parseSize(v: unknown): number | undefined {
 }
 
 function coerce(key: string, kind: Kind, raw: unknown, from: string): unknown {
+  // before `fail`, which quotes the value: a key must never reach an error message
+  if (kind === 'api_keys') return apiKeys(key, raw, from);
   const fail = (expected: string): never => {
     throw new ConfigError(`${from}: '${key}' is ${JSON.stringify(raw)}, expected ${expected}`);
   };
@@ -154,6 +170,74 @@ function coerce(key: string, kind: Kind, raw: unknown, from: string): unknown {
       return parseSize(text) ?? fail('a size in bytes such as 1048576, "512kb" or "64mb"');
   }
   return fail('a valid value');
+}
+
+// ---- security.api_keys (issue 7) ----
+
+/** Shortest key accepted: a guessable key is no protection, so a short one stops startup. */
+export const MIN_API_KEY_LENGTH = 16;
+const NAMESPACE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+const API_KEY_FIELDS = new Set(['key', 'name', 'namespaces', 'permissions']);
+
+/**
+ * A list whose items are a key string (full access) or `{key, name?,
+ * namespaces?, permissions?}`; from the environment, comma-separated keys.
+ * Errors name the item (`security.api_keys[2].key`), never the key.
+ */
+function apiKeys(path: string, raw: unknown, from: string): ApiKeyConfig[] {
+  const fail = (at: string, problem: string): never => {
+    throw new ConfigError(`${from}: '${at}' ${problem}`);
+  };
+  let items: unknown[];
+  if (raw === null || raw === undefined) items = [];
+  // a string is the environment's form only: in a file it is a mistake for a list
+  else if (typeof raw === 'string' && from.startsWith(ENV_SOURCE)) items = raw.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  else if (Array.isArray(raw)) items = raw;
+  else return fail(path, 'must be a list of keys: each a string (full access) or {key, namespaces?, permissions?}');
+  const seenKeys = new Set<string>();
+  const seenNames = new Set<string>();
+  return items.map((item, i): ApiKeyConfig => {
+    const at = `${path}[${i}]`;
+    const entry = typeof item === 'string' ? { key: item } : item;
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      return fail(at, 'must be a key string or a mapping {key, namespaces?, permissions?}');
+    }
+    const e = entry as Record<string, unknown>;
+    for (const field of Object.keys(e)) if (!API_KEY_FIELDS.has(field)) fail(`${at}.${field}`, `is not a field of an API key (fields: ${[...API_KEY_FIELDS].join(', ')})`);
+    const key = e.key;
+    if (typeof key !== 'string' || key === '') return fail(`${at}.key`, 'must be a non-empty string');
+    if (/\s|,/.test(key)) fail(`${at}.key`, 'must not contain whitespace or commas');
+    if (key.length < MIN_API_KEY_LENGTH) {
+      fail(`${at}.key`, `is ${key.length} characters long: use at least ${MIN_API_KEY_LENGTH} (e.g. the output of 'openssl rand -hex 32')`);
+    }
+    if (seenKeys.has(key)) fail(`${at}.key`, 'repeats an earlier key: each key must be listed once');
+    seenKeys.add(key);
+    const out: ApiKeyConfig = { key };
+    if (e.name !== undefined) {
+      if (typeof e.name !== 'string' || e.name === '') fail(`${at}.name`, 'must be a non-empty string');
+      if (seenNames.has(e.name as string)) fail(`${at}.name`, `repeats the name '${e.name as string}'`);
+      out.name = e.name as string;
+    }
+    out.name ??= `key-${i + 1}`;
+    seenNames.add(out.name);
+    if (e.namespaces !== undefined) {
+      const ns = e.namespaces;
+      if (!Array.isArray(ns) || ns.length === 0) return fail(`${at}.namespaces`, 'must be a non-empty list of namespace names (leave it out for every namespace)');
+      ns.forEach((n, j) => {
+        if (typeof n !== 'string' || !NAMESPACE_NAME.test(n)) fail(`${at}.namespaces[${j}]`, `is ${JSON.stringify(n)}: a namespace name is 1-128 of A-Z a-z 0-9 . _ -`);
+      });
+      out.namespaces = ns as string[];
+    }
+    if (e.permissions !== undefined) {
+      const ps = e.permissions;
+      if (!Array.isArray(ps) || ps.length === 0) return fail(`${at}.permissions`, `must be a non-empty list of ${PERMISSIONS.join(', ')} (leave it out for all)`);
+      ps.forEach((p, j) => {
+        if (!PERMISSIONS.includes(p as Permission)) fail(`${at}.permissions[${j}]`, `is ${JSON.stringify(p)}, expected one of ${PERMISSIONS.join(', ')}`);
+      });
+      out.permissions = [...new Set(ps as Permission[])];
+    }
+    return out;
+  });
 }
 
 function flatten(obj: unknown, prefix: string, out: Map<string, unknown>, from: string): void {
@@ -199,7 +283,7 @@ export function loadConfig(path: string | undefined, opts: { required?: boolean;
   const env = opts.env ?? process.env;
   for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
     const v = env[name];
-    if (v !== undefined && v !== '') values.set(key, coerce(key, SCHEMA[key]!.kind, v, `environment variable ${name}`));
+    if (v !== undefined && v !== '') values.set(key, coerce(key, SCHEMA[key]!.kind, v, `${ENV_SOURCE}${name}`));
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of values) setPath(out, k, v);

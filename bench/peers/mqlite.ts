@@ -9,7 +9,7 @@ import { GrpcClient } from '../../src/client/grpc/index.js';
 import { HttpClient } from '../../src/client/http/index.js';
 import { TcpClient } from '../../src/client/tcp/index.js';
 import type { MqliteClient } from '../../src/client/types.js';
-import type { ServerProcess } from '../server-process.js';
+import { benchApiKey, type ServerProcess } from '../server-process.js';
 import { runConcurrently, PAYLOAD_BYTES, type BenchQueue, type BenchSystem } from './system.js';
 
 export type Front = 'tcp' | 'grpc' | 'http';
@@ -23,18 +23,18 @@ export const FRONT_LABELS: Record<Front, string> = { tcp: 'TCP protobuf', grpc: 
 async function connect(front: Front, ports: ServerProcess['ports']): Promise<MqliteClient> {
   switch (front) {
     case 'tcp':
-      return TcpClient.connect({ host: '127.0.0.1', port: ports.tcp, encoding: 'protobuf' });
+      return TcpClient.connect({ host: '127.0.0.1', port: ports.tcp, encoding: 'protobuf', apiKey: benchApiKey });
     case 'grpc':
-      return new GrpcClient({ host: '127.0.0.1', port: ports.grpc, timeoutMs: 30_000 });
+      return new GrpcClient({ host: '127.0.0.1', port: ports.grpc, timeoutMs: 30_000, apiKey: benchApiKey });
     case 'http':
-      return new HttpClient({ baseUrl: `http://127.0.0.1:${ports.http}` });
+      return new HttpClient({ baseUrl: `http://127.0.0.1:${ports.http}`, apiKey: benchApiKey });
   }
 }
 
 /** `ensureNamespace` once per server: the three fronts share it. */
 export async function mqliteSystem(server: ServerProcess, front: Front, fsync: Fsync, ensureNamespace: boolean): Promise<BenchSystem> {
   const client = await connect(front, server.ports);
-  const filler = await TcpClient.connect({ host: '127.0.0.1', port: server.ports.tcp, encoding: 'protobuf' });
+  const filler = await TcpClient.connect({ host: '127.0.0.1', port: server.ports.tcp, encoding: 'protobuf', apiKey: benchApiKey });
   if (ensureNamespace) await filler.createNamespace(NS);
   // HTTP carries JSON: its payload is a JSON string document of 1 KiB, which
   // the client sends as it is and the broker stores and serves as JSON (not

@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'FAILED_PRECONDITION'
   | 'RESOURCE_EXHAUSTED'
   | 'UNAVAILABLE'
-  | 'UNAUTHENTICATED';
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED';
 
 export class BrokerError extends Error {
   override readonly name = 'BrokerError';
@@ -29,6 +30,8 @@ export const invalid = (message: string): BrokerError => new BrokerError('INVALI
 export const precondition = (message: string): BrokerError => new BrokerError('FAILED_PRECONDITION', message);
 export const exhausted = (message: string): BrokerError => new BrokerError('RESOURCE_EXHAUSTED', message);
 export const unavailable = (message: string): BrokerError => new BrokerError('UNAVAILABLE', message);
+export const unauthenticated = (message: string): BrokerError => new BrokerError('UNAUTHENTICATED', message);
+export const permissionDenied = (message: string): BrokerError => new BrokerError('PERMISSION_DENIED', message);
 
 export function isBrokerError(err: unknown): err is BrokerError {
   return err instanceof BrokerError;

@@ -81,6 +81,7 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .option('--json', 'machine-readable output: one JSON document')
     .option('--timeout <duration>', 'time limit of each request: 5s, 500ms... (default: 10s; aof rewrite 10m)')
     .option('--no-color', 'no colour even on a terminal (NO_COLOR works too)')
+    .option('--api-key <key>', 'API key for a broker with security.api_keys (default: $MQLITE_API_KEY, which other local users cannot see in ps)')
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -92,6 +93,8 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .hook('preAction', async () => {
       const raw: unknown = program.getOptionValue('timeout');
       if (typeof raw === 'string') program.setOptionValue('timeout', await parseDurationOption('--timeout <duration>', raw));
+      const envKey = io.env.MQLITE_API_KEY;
+      if (program.getOptionValue('apiKey') === undefined && envKey) program.setOptionValue('apiKey', envKey);
     });
 
   // ---------------------------------------------------------------- ns

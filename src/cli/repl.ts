@@ -29,6 +29,7 @@ export function globalWords(g: GlobalOptions): string[] {
   if (g.timeout !== undefined) words.push('--timeout', String(g.timeout));
   if (g.json) words.push('--json');
   if (!g.color) words.push('--no-color');
+  if (g.apiKey !== undefined) words.push('--api-key', g.apiKey);
   return words;
 }
 

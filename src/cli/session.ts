@@ -26,6 +26,8 @@ export interface GlobalOptions {
   /** Per-request time limit in ms; each command has its default when absent. */
   timeout?: number;
   color: boolean;
+  /** `--api-key`, else $MQLITE_API_KEY (set by the program's preAction hook). */
+  apiKey?: string;
 }
 
 export interface Endpoint {
@@ -33,10 +35,11 @@ export interface Endpoint {
   host: string;
   port: number;
   timeoutMs: number;
+  apiKey?: string;
 }
 
 export function endpointOf(g: GlobalOptions): Endpoint {
-  return { proto: g.proto, host: g.host, port: g.port ?? DEFAULT_PORTS[g.proto], timeoutMs: g.timeout ?? DEFAULT_TIMEOUT_MS };
+  return { proto: g.proto, host: g.host, port: g.port ?? DEFAULT_PORTS[g.proto], timeoutMs: g.timeout ?? DEFAULT_TIMEOUT_MS, apiKey: g.apiKey };
 }
 
 export function hostPort(host: string, port: number): string {
@@ -59,15 +62,15 @@ export async function openClient(e: Endpoint): Promise<CliClient> {
     case 'tcp':
     case 'tcp-json': {
       const { TcpClient } = await import('../client/tcp/index.js');
-      return TcpClient.connect({ host: e.host, port: e.port, encoding: e.proto === 'tcp' ? 'protobuf' : 'json', timeoutMs: e.timeoutMs });
+      return TcpClient.connect({ host: e.host, port: e.port, encoding: e.proto === 'tcp' ? 'protobuf' : 'json', timeoutMs: e.timeoutMs, apiKey: e.apiKey });
     }
     case 'http': {
       const { HttpClient } = await import('../client/http/index.js');
-      return new HttpClient({ baseUrl: `http://${hostPort(e.host, e.port)}`, timeoutMs: e.timeoutMs });
+      return new HttpClient({ baseUrl: `http://${hostPort(e.host, e.port)}`, timeoutMs: e.timeoutMs, apiKey: e.apiKey });
     }
     case 'grpc': {
       const { GrpcClient } = await import('../client/grpc/index.js');
-      return new GrpcClient({ host: e.host, port: e.port, timeoutMs: e.timeoutMs });
+      return new GrpcClient({ host: e.host, port: e.port, timeoutMs: e.timeoutMs, apiKey: e.apiKey });
     }
   }
 }
@@ -99,7 +102,7 @@ export class Session {
   /** The client for these options; reused while they stay the same. */
   async client(g: GlobalOptions): Promise<CliClient> {
     const e = endpointOf(g);
-    const key = `${e.proto} ${e.host} ${e.port} ${e.timeoutMs}`;
+    const key = `${e.proto} ${e.host} ${e.port} ${e.timeoutMs} ${e.apiKey ?? ''}`;
     if (this.cached?.key !== key) {
       await this.close();
       const client = openClient(e);

@@ -111,7 +111,11 @@ export async function aofRewrite(ctx: Ctx): Promise<void> {
   let res: Response;
   try {
     // The route answers when the rewrite is done, which takes a while on a big AOF.
-    res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(ctx.g.timeout ?? REWRITE_TIMEOUT_MS) });
+    res = await fetch(url, {
+      method: 'POST',
+      headers: ctx.g.apiKey !== undefined ? { 'x-api-key': ctx.g.apiKey } : undefined,
+      signal: AbortSignal.timeout(ctx.g.timeout ?? REWRITE_TIMEOUT_MS),
+    });
   } catch (err) {
     throw new ClientError('TRANSPORT', `POST ${url}: ${(err as Error).message}`);
   }
@@ -124,7 +128,8 @@ export async function aofRewrite(ctx: Ctx): Promise<void> {
   }
   if (!res.ok || env.success !== true) {
     const reason = env.message ?? (res.status === 404 ? 'this broker has no AOF rewrite route (is persistence enabled?)' : text.slice(0, 200));
-    throw new ClientError(res.status === 404 ? 'NOT_FOUND' : res.status === 503 ? 'UNAVAILABLE' : `HTTP_${res.status}`, reason);
+    const code = { 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 503: 'UNAVAILABLE' }[res.status] ?? `HTTP_${res.status}`;
+    throw new ClientError(code, reason);
   }
   const d = env.data ?? {};
   if (ctx.out.json) return ctx.out.jsonResult({ ok: true, records: d.records, bytes: d.bytes, seconds: d.seconds });

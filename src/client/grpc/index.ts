@@ -47,6 +47,8 @@ export interface GrpcClientOptions {
   port: number;
   /** Deadline of each unary call; none when undefined. Streams have none. */
   timeoutMs?: number;
+  /** Sent as the `x-api-key` metadata of every call (issue 7). */
+  apiKey?: string;
 }
 
 const STATUS_NAMES = [
@@ -63,6 +65,7 @@ const BROKER_STATUSES: ReadonlySet<string> = new Set([
   'FAILED_PRECONDITION',
   'RESOURCE_EXHAUSTED',
   'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
 ]);
 
 function clientError(status: CallStatus): ClientError {
@@ -81,7 +84,7 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
 
   constructor(opts: GrpcClientOptions) {
     const host = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
-    this.transport = new GrpcTransport(`http://${host}:${opts.port}`);
+    this.transport = new GrpcTransport(`http://${host}:${opts.port}`, opts.apiKey !== undefined ? { 'x-api-key': opts.apiKey } : {});
     this.timeoutMs = opts.timeoutMs;
   }
 

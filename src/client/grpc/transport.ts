@@ -101,7 +101,11 @@ export class GrpcTransport {
   private readonly calls = new Set<OpenCall>();
   private closed = false;
 
-  constructor(private readonly authority: string) {}
+  /** `metadata`: sent with every call (e.g. `x-api-key`). */
+  constructor(
+    private readonly authority: string,
+    private readonly metadata: Readonly<Record<string, string>> = {},
+  ) {}
 
   /** The live connection, or a new one: a closed or failed session is replaced on the next call. */
   private connection(): ClientHttp2Session {
@@ -123,6 +127,7 @@ export class GrpcTransport {
   /** One request, any number of response messages, then a status. */
   call(path: string, request: Uint8Array, timeoutMs: number | undefined, handlers: CallHandlers): OpenCall {
     const headers: http2.OutgoingHttpHeaders = {
+      ...this.metadata,
       ':method': 'POST',
       ':path': path,
       'content-type': 'application/grpc',

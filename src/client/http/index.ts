@@ -37,6 +37,8 @@ export interface HttpClientOptions {
    * lean keep-alive HTTP/1.1 client for load generation): see transport.ts.
    */
   transport?: 'http' | 'fetch' | 'raw';
+  /** Sent as `X-API-Key` on every request and SSE stream (issue 7). */
+  apiKey?: string;
 }
 
 export interface HttpSubscribeOptions extends SubscribeOptions {
@@ -60,6 +62,8 @@ function codeOfStatus(status: number, message: string): string {
       return 'INVALID_ARGUMENT';
     case 401:
       return 'UNAUTHENTICATED';
+    case 403:
+      return 'PERMISSION_DENIED';
     case 404:
       return 'NOT_FOUND';
     case 409:
@@ -84,8 +88,14 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
   constructor(opts: HttpClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    if (opts.apiKey !== undefined && /[\r\n]/.test(opts.apiKey)) throw new ClientError('INVALID_ARGUMENT', 'an API key cannot contain a line break');
+    const extra: Record<string, string> = opts.apiKey !== undefined ? { 'x-api-key': opts.apiKey } : {};
     this.transport =
-      opts.transport === 'fetch' ? new FetchTransport() : opts.transport === 'raw' ? new RawHttpTransport(this.base) : new NodeHttpTransport(this.base);
+      opts.transport === 'fetch'
+        ? new FetchTransport(extra)
+        : opts.transport === 'raw'
+          ? new RawHttpTransport(this.base, extra)
+          : new NodeHttpTransport(this.base, extra);
   }
 
   /** `GET /health`. */

@@ -38,13 +38,16 @@ export interface Transport {
   close(): void;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json' };
+/** Headers every request of a transport carries (e.g. `x-api-key`). */
+export type ExtraHeaders = Readonly<Record<string, string>>;
 
 export class FetchTransport implements Transport {
+  constructor(private readonly extra: ExtraHeaders = {}) {}
+
   async request(method: string, url: string, body: string | undefined, timeoutMs: number): Promise<TransportReply> {
     const res = await fetch(url, {
       method,
-      headers: body === undefined ? undefined : JSON_HEADERS,
+      headers: body === undefined ? this.extra : { ...this.extra, 'content-type': 'application/json' },
       body,
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -53,7 +56,7 @@ export class FetchTransport implements Transport {
 
   async stream(url: string, headers: Record<string, string>): Promise<TransportStream> {
     const abort = new AbortController();
-    const res = await fetch(url, { headers, signal: abort.signal });
+    const res = await fetch(url, { headers: { ...this.extra, ...headers }, signal: abort.signal });
     const body = res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
     return { status: res.status, body, cancel: () => abort.abort() };
   }
@@ -67,14 +70,17 @@ export class NodeHttpTransport implements Transport {
   private readonly agent: Agent;
   private readonly secure: boolean;
 
-  constructor(baseUrl: string) {
+  constructor(
+    baseUrl: string,
+    private readonly extra: ExtraHeaders = {},
+  ) {
     this.secure = baseUrl.startsWith('https:');
     this.agent = this.secure ? new HttpsAgent({ keepAlive: true }) : new Agent({ keepAlive: true });
   }
 
   request(method: string, url: string, body: string | undefined, timeoutMs: number): Promise<TransportReply> {
     return new Promise<TransportReply>((resolve, reject) => {
-      const headers: Record<string, string | number> = {};
+      const headers: Record<string, string | number> = { ...this.extra };
       if (body !== undefined) {
         headers['content-type'] = 'application/json';
         headers['content-length'] = Buffer.byteLength(body);
@@ -95,7 +101,7 @@ export class NodeHttpTransport implements Transport {
   stream(url: string, headers: Record<string, string>): Promise<TransportStream> {
     return new Promise<TransportStream>((resolve, reject) => {
       // Its own connection, never returned to the pool.
-      const req = (this.secure ? httpsRequest : httpRequest)(url, { headers, agent: false }, (res: IncomingMessage) => {
+      const req = (this.secure ? httpsRequest : httpRequest)(url, { headers: { ...this.extra, ...headers }, agent: false }, (res: IncomingMessage) => {
         resolve({ status: res.statusCode ?? 0, body: res, cancel: () => req.destroy() });
       });
       req.on('error', reject);
@@ -272,19 +278,24 @@ export class RawHttpTransport implements Transport {
   private readonly origin: string;
   private readonly idle: RawConnection[] = [];
   private readonly streams: NodeHttpTransport;
+  /** The extra headers as request-head lines, built once. */
+  private readonly extraLines: string;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, extra: ExtraHeaders = {}) {
     const url = new URL(baseUrl);
+    this.extraLines = Object.entries(extra)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
     if (url.protocol !== 'http:') throw new Error(`the raw transport speaks plain http only, not ${url.protocol}`);
     this.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     this.port = Number(url.port || 80);
     this.origin = url.origin;
-    this.streams = new NodeHttpTransport(baseUrl);
+    this.streams = new NodeHttpTransport(baseUrl, extra);
   }
 
   async request(method: string, url: string, body: string | undefined, timeoutMs: number): Promise<TransportReply> {
     const path = url.startsWith(this.origin) ? url.slice(this.origin.length) || '/' : url;
-    let text = `${method} ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n`;
+    let text = `${method} ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n${this.extraLines}`;
     if (body !== undefined) text += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
     text += '\r\n';
     if (body !== undefined) text += body;

@@ -44,9 +44,9 @@ export interface Reply {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** The `data` oneof of TCPResponse: fields 10..29. */
+/** The `data` oneof of TCPResponse: fields 10..30. */
 const FIRST_DATA_FIELD = 10;
-const LAST_DATA_FIELD = 29;
+const LAST_DATA_FIELD = 30;
 
 export function decodeReply(encoding: number, buf: Buffer, start: number, end: number): Reply {
   if (encoding === ENCODING_JSON) {

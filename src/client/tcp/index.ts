@@ -68,6 +68,8 @@ export interface TcpClientOptions {
   timeoutMs?: number;
   /** Largest reply frame accepted; default 64 MiB. */
   maxFrameBytes?: number;
+  /** Sent in an `auth` command as the first frame of every connection (issue 7). */
+  apiKey?: string;
 }
 
 interface Pending {
@@ -94,7 +96,7 @@ class FramedConnection {
   closing = false;
 
   private constructor(
-    private readonly socket: Socket,
+    readonly socket: Socket,
     readonly encoding: Encoding,
     private readonly timeoutMs: number,
     maxFrameBytes: number,
@@ -113,7 +115,26 @@ class FramedConnection {
     this.watchdog.unref();
   }
 
-  static open(opts: TcpClientOptions): Promise<FramedConnection> {
+  /** Connects and, with `apiKey`, authenticates (rejects UNAUTHENTICATED when the broker refuses the key). */
+  static async open(opts: TcpClientOptions): Promise<FramedConnection> {
+    const conn = await FramedConnection.connect(opts);
+    if (opts.apiKey !== undefined) {
+      const key = opts.apiKey;
+      try {
+        await conn.request(
+          (out) => writeCommand(out, conn.encoding, 'auth', undefined, () => `{"api_key":${q(key)}}`, () => new PbBuilder(key.length + 8).string(1, key).finish()),
+          decodeNothing,
+        );
+      } catch (err) {
+        conn.closing = true;
+        conn.socket.destroy();
+        throw err;
+      }
+    }
+    return conn;
+  }
+
+  private static connect(opts: TcpClientOptions): Promise<FramedConnection> {
     const encoding = opts.encoding === 'json' ? ENCODING_JSON : ENCODING_PROTOBUF;
     const timeoutMs = opts.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {

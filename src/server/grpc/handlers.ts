@@ -9,11 +9,38 @@
  */
 import type { BatchEntry, Broker, PeekOptions, PublishOptions, TopicPolicyInput } from '../../broker/broker.js';
 import type { PeekRequest, PublishBatchEntry, PublishRequest } from '../../../gen/mqlite/v1/mqlite_pb.js';
-import type { RequestOf, ResponseInit, UnaryMethodName } from './definition.js';
+import type { Principal } from '../../auth/api-keys.js';
+import type { Operation } from '../../auth/operations.js';
+import type { MethodName, RequestOf, ResponseInit, UnaryMethodName } from './definition.js';
 import { batchModeOf, peekOrderOf, wireMessage, wirePolicy, wireTopicStats } from './wire.js';
 
 export type UnaryHandlers = {
-  readonly [K in UnaryMethodName]: (req: RequestOf<K>) => Promise<ResponseInit<K>>;
+  /** `principal`: who called (FULL_ACCESS with auth off); its scope is checked before the handler runs. */
+  readonly [K in UnaryMethodName]: (req: RequestOf<K>, principal: Principal) => Promise<ResponseInit<K>>;
+};
+
+/** What the API key of each RPC must allow (issue 7, src/auth/operations.ts). */
+export const GRPC_OPERATIONS: { readonly [K in MethodName]: Operation } = {
+  createNamespace: 'create_namespace',
+  deleteNamespace: 'delete_namespace',
+  listNamespaces: 'list_namespaces',
+  createTopic: 'create_topic',
+  deleteTopic: 'delete_topic',
+  listTopics: 'list_topics',
+  resizeTopic: 'resize_topic',
+  rebalanceTopic: 'rebalance_topic',
+  publish: 'publish',
+  consume: 'consume',
+  subscribe: 'subscribe',
+  ack: 'ack',
+  publishBatch: 'publish_batch',
+  nack: 'nack',
+  renewLease: 'renew_lease',
+  peek: 'peek',
+  consumeDlq: 'consume_dlq',
+  redriveDlq: 'redrive_dlq',
+  setTopicPolicy: 'set_topic_policy',
+  getTopicStats: 'get_topic_stats',
 };
 
 export function unaryHandlers(broker: Broker): UnaryHandlers {
@@ -26,8 +53,9 @@ export function unaryHandlers(broker: Broker): UnaryHandlers {
       await broker.deleteNamespace(req.name);
       return { success: true, message: 'namespace deleted' };
     },
-    async listNamespaces() {
-      return { namespaces: broker.listNamespaces() };
+    async listNamespaces(_req, principal) {
+      // a key limited to namespaces sees only its own
+      return { namespaces: principal.visible(broker.listNamespaces()) };
     },
     async createTopic(req) {
       await broker.createTopic(req.namespace, req.name, req.queueCount);

@@ -3,7 +3,9 @@
  * reflection (PROTOCOL.md, "gRPC"). A thin adapter: the service definition
  * decodes, the handler table calls the broker, errors.ts maps failures.
  */
-import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { type Metadata, Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, requestNamespace } from '../../auth/api-keys.js';
+import type { Operation } from '../../auth/operations.js';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
 import type { FrontHandle } from '../front.js';
@@ -17,7 +19,7 @@ import {
   type UnaryMethodName,
 } from './definition.js';
 import { malformed, shuttingDown, statusOf } from './errors.js';
-import { unaryHandlers } from './handlers.js';
+import { GRPC_OPERATIONS, unaryHandlers } from './handlers.js';
 import { addReflection } from './reflection.js';
 import { subscribeHandler, type LiveStream } from './subscribe.js';
 
@@ -29,6 +31,38 @@ export interface GrpcServerOptions {
   logger: Logger;
   /** How long close() waits for calls to finish before cutting them (default 5 s). */
   shutdownTimeoutMs?: number;
+  /** API keys (issue 7); absent or empty: no authentication. Reflection stays open. */
+  apiKeys?: ApiKeys;
+}
+
+/** A call as the API-key check sees it. */
+export interface CallerInfo {
+  readonly metadata: Metadata;
+  getPeer(): string;
+}
+
+/**
+ * Checks a call's API key (metadata `x-api-key`, or `authorization: Bearer`)
+ * and its scope for `op` on the request's namespace; throws UNAUTHENTICATED
+ * or PERMISSION_DENIED, counted and logged. A request that did not decode
+ * is checked for the key alone (it is refused as malformed next).
+ */
+export type CallAuthorizer = (call: CallerInfo, op: Operation, request: object) => Principal;
+
+function metadataString(metadata: Metadata, key: string): string | undefined {
+  const v = metadata.get(key)[0];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function callAuthorizer(apiKeys: ApiKeys, log: Logger): CallAuthorizer | undefined {
+  if (!apiKeys.enabled) return undefined;
+  return (call, op, request) => {
+    const presented = metadataString(call.metadata, 'x-api-key') ?? bearerToken(metadataString(call.metadata, 'authorization'));
+    const remote = call.getPeer();
+    const principal = apiKeys.require(presented, 'grpc', remote, log);
+    if (!(request instanceof MalformedRequest)) apiKeys.authorize(principal, op, requestNamespace(request), 'grpc', remote, log);
+    return principal;
+  };
 }
 
 function bindAddress(host: string, port: number): string {
@@ -50,19 +84,30 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
   const live = new Set<LiveStream>();
 
   const handlers = unaryHandlers(broker);
+  const authorize = callAuthorizer(opts.apiKeys ?? NO_API_KEYS, log);
   const implementation: UntypedServiceImplementation = {
-    subscribe: subscribeHandler(broker, live, log),
+    subscribe: subscribeHandler(broker, live, log, authorize),
   };
   for (const name of Object.keys(handlers) as UnaryMethodName[]) {
-    const handle = handlers[name] as (req: RequestOf<typeof name>) => Promise<object>;
+    const handle = handlers[name] as (req: RequestOf<typeof name>, principal: Principal) => Promise<object>;
     const method = MQLiteService.method[name].name;
+    const op = GRPC_OPERATIONS[name];
     implementation[name] = (call: ServerUnaryCall<RequestOf<typeof name>, ResponseOf<typeof name>>, callback: sendUnaryData<ResponseOf<typeof name>>) => {
       const req: RequestOf<typeof name> | MalformedRequest = call.request;
+      let principal = FULL_ACCESS;
+      if (authorize !== undefined) {
+        try {
+          principal = authorize(call, op, req);
+        } catch (err) {
+          callback(statusOf(err, log, method));
+          return;
+        }
+      }
       if (req instanceof MalformedRequest) {
         callback(statusOf(malformed(req), log, method));
         return;
       }
-      handle(req).then(
+      handle(req, principal).then(
         (init) => callback(null, response(name, init as never)),
         (err: unknown) => callback(statusOf(err, log, method)),
       );

@@ -19,6 +19,7 @@ import type { Message, SubscribeRequest } from '../../../gen/mqlite/v1/mqlite_pb
 import { MalformedRequest } from './definition.js';
 import { malformed, statusOf } from './errors.js';
 import { wireMessage } from './wire.js';
+import type { CallAuthorizer } from './index.js';
 
 /** The grpc-js call under a server stream: what its `_write` hands each message to. */
 interface MessageSink {
@@ -53,8 +54,16 @@ export interface LiveStream {
   end(status: StatusObject): void;
 }
 
-export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Logger) {
+export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Logger, authorize?: CallAuthorizer) {
   return (call: ServerWritableStream<SubscribeRequest | MalformedRequest, Message>): void => {
+    if (authorize !== undefined) {
+      try {
+        authorize(call, 'subscribe', call.request);
+      } catch (err) {
+        call.emit('error', statusOf(err, log, 'Subscribe'));
+        return;
+      }
+    }
     if (call.request instanceof MalformedRequest) {
       call.emit('error', statusOf(malformed(call.request), log, 'Subscribe'));
       return;

@@ -15,6 +15,8 @@ import type { Logger } from 'pino';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { HttpBindings } from '@hono/node-server';
+import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal } from '../../auth/api-keys.js';
+import type { Operation } from '../../auth/operations.js';
 import type { Broker } from '../../broker/broker.js';
 import { messageJson, payloadFromJson } from '../json-payload.js';
 import { describeError, HttpError } from './errors.js';
@@ -64,6 +66,8 @@ export interface HttpAppOptions {
   metrics?: MetricsSource;
   /** Open HTTP connections, when the app is served by startHttpServer. */
   connections?: () => number;
+  /** API keys (issue 7); absent or empty: no authentication. */
+  apiKeys?: ApiKeys;
 }
 
 export interface HttpApp {
@@ -72,15 +76,19 @@ export interface HttpApp {
   shutdown(): void;
   /** Open SSE streams. */
   readonly sseStreams: number;
+  /** Each route and the operation its API key must allow (issue 7). */
+  readonly routes: readonly { method: string; path: string; op: Operation | 'open' }[];
 }
 
 type Env = { Bindings: HttpBindings };
 type Ctx = Context<Env>;
 
-/** What a route handler sees: the Hono context and the request's id. */
+/** What a route handler sees: the Hono context, the request's id and who sent it. */
 interface RouteRequest {
   readonly c: Ctx;
   readonly requestId: string;
+  /** FULL_ACCESS with auth off. */
+  readonly principal: Principal;
 }
 
 type RouteHandler = (req: RouteRequest) => Promise<Reply | Response> | Reply | Response;
@@ -89,6 +97,10 @@ interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly path: string;
   readonly handler: RouteHandler;
+  /** What the API key must allow (src/auth/operations.ts); `open`: no key needed. */
+  readonly op: Operation | 'open';
+  /** The namespace is in the body, not the path: the handler checks it (create namespace). */
+  readonly namespaceInBody?: boolean;
   /** Answers while the front is closing (health reports it); others get 503. */
   readonly whileClosing?: boolean;
 }
@@ -107,6 +119,7 @@ export function requestIdFrom(sent: string | string[] | undefined): string {
 export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   const log = opts.logger;
   const maxBody = opts.maxBodyBytes;
+  const apiKeys = opts.apiKeys ?? NO_API_KEYS;
   const sessions = new Set<SseSession>();
   let closing = false;
 
@@ -125,13 +138,16 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
 
   // ---- handlers, in the order of the PROTOCOL.md table ----
 
-  const createNamespace: RouteHandler = async ({ c }) => {
+  const createNamespace: RouteHandler = async ({ c, principal }) => {
     const body = asObject(await jsonBody(c), false);
-    await broker.createNamespace(stringField(body, 'name'));
+    const name = stringField(body, 'name');
+    if (!principal.unrestricted) apiKeys.authorize(principal, 'create_namespace', name, 'http', remoteOf(c), log);
+    await broker.createNamespace(name);
     return okMessage('namespace created', 201);
   };
 
-  const listNamespaces: RouteHandler = () => okData(JSON.stringify(broker.listNamespaces()));
+  // a key limited to namespaces sees only its own
+  const listNamespaces: RouteHandler = ({ principal }) => okData(JSON.stringify(principal.visible(broker.listNamespaces())));
 
   const deleteNamespace: RouteHandler = async ({ c }) => {
     await broker.deleteNamespace(ns(c));
@@ -278,37 +294,37 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   const topicPath = `${base}/:namespace/topics/:topic`;
   const queuePath = `${topicPath}/queues/:queueId`;
   const routes: readonly Route[] = [
-    { method: 'POST', path: base, handler: createNamespace },
-    { method: 'GET', path: base, handler: listNamespaces },
-    { method: 'DELETE', path: `${base}/:namespace`, handler: deleteNamespace },
-    { method: 'POST', path: `${base}/:namespace/topics`, handler: createTopic },
-    { method: 'GET', path: `${base}/:namespace/topics`, handler: listTopics },
-    { method: 'DELETE', path: topicPath, handler: deleteTopic },
-    { method: 'PUT', path: `${topicPath}/resize`, handler: resizeTopic },
-    { method: 'POST', path: `${topicPath}/rebalance`, handler: rebalanceTopic },
-    { method: 'POST', path: `${topicPath}/publish`, handler: publish },
-    { method: 'POST', path: `${queuePath}/consume`, handler: consume },
-    { method: 'GET', path: `${queuePath}/subscribe`, handler: subscribe },
-    { method: 'POST', path: `${queuePath}/ack`, handler: ack },
-    { method: 'POST', path: `${topicPath}/publish-batch`, handler: publishBatch },
-    { method: 'POST', path: `${queuePath}/nack`, handler: nack },
-    { method: 'POST', path: `${queuePath}/renew`, handler: renew },
-    { method: 'GET', path: `${queuePath}/peek`, handler: peek },
-    { method: 'GET', path: `${topicPath}/dlq`, handler: peekDlq },
-    { method: 'POST', path: `${topicPath}/dlq/consume`, handler: consumeDlq },
-    { method: 'POST', path: `${topicPath}/dlq/redrive`, handler: redriveDlq },
-    { method: 'PUT', path: `${topicPath}/policy`, handler: setPolicy },
-    { method: 'GET', path: `${topicPath}/stats`, handler: topicStats },
-    { method: 'POST', path: '/v1/admin/aof/rewrite', handler: rewriteAof },
-    { method: 'GET', path: '/health', handler: health, whileClosing: true },
-    { method: 'GET', path: '/metrics', handler: metricsText, whileClosing: true },
+    { method: 'POST', path: base, handler: createNamespace, op: 'create_namespace', namespaceInBody: true },
+    { method: 'GET', path: base, handler: listNamespaces, op: 'list_namespaces' },
+    { method: 'DELETE', path: `${base}/:namespace`, handler: deleteNamespace, op: 'delete_namespace' },
+    { method: 'POST', path: `${base}/:namespace/topics`, handler: createTopic, op: 'create_topic' },
+    { method: 'GET', path: `${base}/:namespace/topics`, handler: listTopics, op: 'list_topics' },
+    { method: 'DELETE', path: topicPath, handler: deleteTopic, op: 'delete_topic' },
+    { method: 'PUT', path: `${topicPath}/resize`, handler: resizeTopic, op: 'resize_topic' },
+    { method: 'POST', path: `${topicPath}/rebalance`, handler: rebalanceTopic, op: 'rebalance_topic' },
+    { method: 'POST', path: `${topicPath}/publish`, handler: publish, op: 'publish' },
+    { method: 'POST', path: `${queuePath}/consume`, handler: consume, op: 'consume' },
+    { method: 'GET', path: `${queuePath}/subscribe`, handler: subscribe, op: 'subscribe' },
+    { method: 'POST', path: `${queuePath}/ack`, handler: ack, op: 'ack' },
+    { method: 'POST', path: `${topicPath}/publish-batch`, handler: publishBatch, op: 'publish_batch' },
+    { method: 'POST', path: `${queuePath}/nack`, handler: nack, op: 'nack' },
+    { method: 'POST', path: `${queuePath}/renew`, handler: renew, op: 'renew_lease' },
+    { method: 'GET', path: `${queuePath}/peek`, handler: peek, op: 'peek' },
+    { method: 'GET', path: `${topicPath}/dlq`, handler: peekDlq, op: 'peek' },
+    { method: 'POST', path: `${topicPath}/dlq/consume`, handler: consumeDlq, op: 'consume_dlq' },
+    { method: 'POST', path: `${topicPath}/dlq/redrive`, handler: redriveDlq, op: 'redrive_dlq' },
+    { method: 'PUT', path: `${topicPath}/policy`, handler: setPolicy, op: 'set_topic_policy' },
+    { method: 'GET', path: `${topicPath}/stats`, handler: topicStats, op: 'get_topic_stats' },
+    { method: 'POST', path: '/v1/admin/aof/rewrite', handler: rewriteAof, op: 'rewrite_aof' },
+    { method: 'GET', path: '/health', handler: health, op: 'open', whileClosing: true },
+    { method: 'GET', path: '/metrics', handler: metricsText, op: 'metrics', whileClosing: true },
   ];
   const routeCounts = routes.map((r) => new RouteCounts(r.method, r.path));
   const unmatched = new RouteCounts('*', 'unmatched');
   const metrics = createFrontMetrics(
     broker,
     { connections: () => opts.connections?.(), sseStreams: () => sessions.size, routes: () => [...routeCounts, unmatched] },
-    opts.metrics,
+    { ...opts.metrics, auth: apiKeys.failures },
   );
 
   // ---- the one wrapper: request id, 503 while closing, error mapping, access log ----
@@ -325,21 +341,47 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     log[level]({ requestId, method: c.req.method, path: c.req.path, status, ms, err }, 'http request');
   }
 
+  // ---- API keys (issue 7): X-API-Key or Authorization: Bearer, checked before the handler ----
+
+  function remoteOf(c: Ctx): string | undefined {
+    return c.env?.incoming?.socket?.remoteAddress;
+  }
+
+  function presentedKey(c: Ctx): string | undefined {
+    const h = c.env?.incoming?.headers;
+    const header = (name: string): string | undefined => (h !== undefined ? (h[name] as string | undefined) : c.req.header(name));
+    return header('x-api-key') ?? bearerToken(header('authorization'));
+  }
+
+  /** The request's principal, or throws UNAUTHENTICATED / PERMISSION_DENIED (counted and logged). */
+  function authorize(c: Ctx, op: Operation, namespaceInBody: boolean): Principal {
+    const remote = remoteOf(c);
+    const principal = apiKeys.require(presentedKey(c), 'http', remote, log);
+    if (namespaceInBody) apiKeys.authorizePermission(principal, op, 'http', remote, log);
+    else apiKeys.authorize(principal, op, c.req.param('namespace'), 'http', remote, log);
+    return principal;
+  }
+
   function send(requestId: string, reply: Reply): Response {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
+    // RFC 9110 11.6.1: a 401 names the scheme to use
+    if (reply.status === 401) headers['www-authenticate'] = 'Bearer realm="mqlite"';
     // Connection close: the request body was not read to its end, or the server is going away.
     if (reply.close || closing) headers.connection = 'close';
     return new Response(reply.body, { status: reply.status, headers });
   }
 
-  function wrap({ handler, whileClosing }: Route, counts: RouteCounts) {
+  function wrap({ handler, whileClosing, op, namespaceInBody }: Route, counts: RouteCounts) {
+    // decided once: with auth off (or an open route) a request costs nothing more
+    const guarded = apiKeys.enabled && op !== 'open' ? op : undefined;
     return async (c: Ctx): Promise<Response> => {
       const started = performance.now();
       const requestId = requestIdOf(c);
       let reply: Reply;
       try {
         if (closing && !whileClosing) throw shuttingDown;
-        const out = await handler({ c, requestId });
+        const principal = guarded === undefined ? FULL_ACCESS : authorize(c, guarded, namespaceInBody === true);
+        const out = await handler({ c, requestId, principal });
         if (out instanceof Response) {
           counts.add(out.status);
           accessLog(c, requestId, out.status, started);
@@ -383,5 +425,6 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     get sseStreams(): number {
       return sessions.size;
     },
+    routes: routes.map(({ method, path, op }) => ({ method, path, op })),
   };
 }

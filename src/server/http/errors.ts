@@ -2,6 +2,7 @@
  * The HTTP front's one error table (STYLE.md: "each front maps it in one
  * table"), with the statuses of PROTOCOL.md "HTTP": 400 bad input, 404
  * unknown namespace/topic/queue, 409 already exists or conflicting state,
+ * 401 no or wrong API key, 403 key out of scope,
  * 413 body too large, 429 limits, 503 shutting down or persistence failed.
  */
 import { BrokerError, type ErrorCode } from '../../broker/errors.js';
@@ -22,6 +23,7 @@ export const badRequest = (message: string): HttpError => new HttpError(400, mes
 const statusOfCode: Readonly<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
   UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
   NOT_FOUND: 404,
   ALREADY_EXISTS: 409,
   FAILED_PRECONDITION: 409,

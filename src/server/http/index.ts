@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createAdaptorServer } from '@hono/node-server';
+import type { ApiKeys } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
 import type { FrontHandle } from '../front.js';
 import { createApp, requestIdFrom } from './app.js';
@@ -33,6 +34,8 @@ export interface HttpServerOptions {
    * counters and fsync timings, the other fronts' connections (metrics.ts).
    */
   metrics?: MetricsSource;
+  /** API keys (issue 7); absent or empty: no authentication. */
+  apiKeys?: ApiKeys;
 }
 
 export interface HttpFrontHandle extends FrontHandle {
@@ -55,6 +58,7 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     logger: log,
     metrics: opts.metrics,
     connections: () => connections,
+    apiKeys: opts.apiKeys,
   });
   const server = createAdaptorServer({ fetch: front.app.fetch }) as Server;
   server.on('connection', (socket: Duplex) => {

@@ -20,6 +20,7 @@
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AofFiles } from '../../aof/files.js';
+import type { AuthFailures } from '../../auth/api-keys.js';
 import type { Broker, TopicStats } from '../../broker/broker.js';
 
 /** The AOF counters read at each scrape: what `FileStore.stats()` returns. */
@@ -55,6 +56,8 @@ export interface MetricsSource {
   fsync?: FsyncTimings;
   /** Connections and subscriptions of the other fronts, by front name (`tcp`, `grpc`). */
   fronts?: () => Readonly<Record<string, FrontCounts>>;
+  /** Refused API keys of every front (issue 7), shared by the fronts. */
+  auth?: AuthFailures;
 }
 
 const FSYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -227,6 +230,20 @@ export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source
       for (const r of http.routes()) for (const [status, n] of r.entries()) this.inc({ method: r.method, route: r.route, status }, n);
     },
   });
+
+  const auth = source.auth;
+  if (auth !== undefined) {
+    new Counter({
+      name: 'mqlite_auth_failures_total',
+      help: 'Requests refused for their API key, by front and reason (missing, invalid, denied: out of the key\'s scope).',
+      labelNames: ['front', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const f of auth.entries()) this.inc({ front: f.front, reason: f.reason }, f.count);
+      },
+    });
+  }
 
   const aof = source.aof;
   // Read once per scrape, like the topics.

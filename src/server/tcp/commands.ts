@@ -56,6 +56,8 @@ export interface CommandArgs {
   redrive_dlq: { namespace: string; topic: string; max: number | undefined };
   set_topic_policy: { namespace: string; topic: string; policy: TopicPolicyInput };
   get_topic_stats: { namespace: string; topic: string };
+  // Extension (issue 7): the first command of a connection when the broker has API keys.
+  auth: { apiKey: string };
 }
 
 export type Action = keyof CommandArgs;
@@ -81,6 +83,7 @@ export interface CommandResults {
   redrive_dlq: { moved: number };
   set_topic_policy: TopicPolicy;
   get_topic_stats: TopicStats;
+  auth: void;
 }
 
 /** A decoded command of one action. */
@@ -112,6 +115,7 @@ export const ACTIONS: readonly Action[] = [
   'redrive_dlq',
   'set_topic_policy',
   'get_topic_stats',
+  'auth',
 ];
 
 const actionSet: ReadonlySet<string> = new Set(ACTIONS);

@@ -19,10 +19,16 @@
  *   MAX_WEIGHT messages.
  * - A subscription's pushed frames go through the same queue, so they come
  *   after the "subscribed" reply and after every reply before it.
+ * - API keys (issue 7): when the broker has keys, the first frame must be
+ *   `auth`; any other first frame, or a wrong key, is answered with an
+ *   UNAUTHENTICATED error frame and the connection is closed. The key is
+ *   checked once per connection; each command then costs one flag test, or
+ *   for a key limited in scope one table lookup (and one Set lookup).
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Broker, Subscription, SubscriptionHandler } from '../../broker/broker.js';
+import { type ApiKeys, FULL_ACCESS, NO_API_KEYS, type Principal, missingKey, requestNamespace } from '../../auth/api-keys.js';
 import type { BrokerError } from '../../broker/errors.js';
 import { type Delivery, type ResizeNotice, resizeNoticeMessage } from '../../broker/message.js';
 import type { Action, CommandArgs, CommandResults } from './commands.js';
@@ -112,6 +118,13 @@ export class Connection implements HandlerContext {
   /** Every complete frame received has been taken from the reader. */
   private inputDrained = true;
 
+  /** An `auth` frame was accepted, or the broker has no keys. */
+  private authenticated: boolean;
+  principal: Principal = FULL_ACCESS;
+  /** The principal's scope is checked per command (it is not FULL_ACCESS-like). */
+  private restricted = false;
+  private readonly remote: string | undefined;
+
   /** Encoding and request id of the command being run (for `subscribe`). */
   private curEncoding: Encoding = ENCODING_JSON;
   private curRequestId: string | undefined;
@@ -131,7 +144,10 @@ export class Connection implements HandlerContext {
     private readonly socket: Socket,
     private readonly maxFrameBytes: number,
     private readonly log: Logger,
+    private readonly apiKeys: ApiKeys = NO_API_KEYS,
   ) {
+    this.authenticated = !apiKeys.enabled;
+    this.remote = socket.remoteAddress;
     this.closedPromise = new Promise<void>((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -205,12 +221,21 @@ export class Connection implements HandlerContext {
   private runFrame(reader: FrameReader): void {
     const enc = reader.encoding;
     if (enc !== ENCODING_JSON && enc !== ENCODING_PROTOBUF) {
+      if (!this.authenticated) {
+        this.refuseUnauthenticated(ENCODING_JSON, undefined);
+        return;
+      }
       // The framing is intact: answer and go on (PROTOCOL.md, "Extensions on TCP").
       this.settleError(this.reserve(ENCODING_JSON, undefined), badRequestReason(`unknown encoding byte ${enc}: use 0 (JSON) or 1 (protobuf)`));
       return;
     }
     const req = enc === ENCODING_JSON ? decodeJsonCommand(reader.buf, reader.start, reader.end) : decodePbCommand(reader.buf, reader.start, reader.end);
     const cmd = req.command;
+    // API keys: nothing but auth (not even a decoding error) is answered before it
+    if (!this.authenticated && cmd?.action !== 'auth') {
+      this.refuseUnauthenticated(enc, req.requestId);
+      return;
+    }
     const s = this.reserve(enc, req.requestId, cmd?.action === 'consume' || cmd?.action === 'consume_dlq' ? Math.max(1, cmd.args.batchSize) : 1);
     if (cmd === undefined) {
       this.settleError(s, badRequestReason(req.error!.message));
@@ -219,7 +244,11 @@ export class Connection implements HandlerContext {
     this.curEncoding = enc;
     this.curRequestId = req.requestId;
     try {
-      const result = (handlers[cmd.action] as (typeof handlers)[Action]).run(this, cmd.args as never);
+      const spec = handlers[cmd.action] as (typeof handlers)[Action];
+      if (this.restricted && spec.op !== undefined) {
+        this.apiKeys.authorize(this.principal, spec.op, requestNamespace(cmd.args), 'tcp', this.remote, this.log);
+      }
+      const result = spec.run(this, cmd.args as never);
       if (result instanceof Promise) {
         result.then(
           (r: unknown) => this.settleOk(s, cmd.action, r),
@@ -229,8 +258,33 @@ export class Connection implements HandlerContext {
         this.settleOk(s, cmd.action, result);
       }
     } catch (err) {
+      // a refused key: the connection is not to be used further
+      if (cmd.action === 'auth') this.closeAfter(s);
       this.settleError(s, errorReason(err, this.log, cmd.action));
     }
+  }
+
+  // --------------------------------------------------------------------- auth
+
+  /** The `auth` command (HandlerContext). With auth off any key is accepted, so clients may always send it. */
+  authenticate(apiKey: string): void {
+    this.principal = this.apiKeys.require(apiKey, 'tcp', this.remote, this.log);
+    this.restricted = !this.principal.unrestricted;
+    this.authenticated = true;
+  }
+
+  /** A first frame other than auth while the broker has keys: answer UNAUTHENTICATED, then close. */
+  private refuseUnauthenticated(enc: Encoding, requestId: string | undefined): void {
+    this.apiKeys.reject('tcp', 'missing', this.remote, this.log);
+    const s = this.reserve(enc, requestId);
+    this.closeAfter(s);
+    this.settleError(s, errorReason(missingKey('tcp'), this.log, undefined));
+  }
+
+  /** The connection ends once `s` is written; nothing after it is read. */
+  private closeAfter(s: Slot): void {
+    s.last = true;
+    this.stopReading();
   }
 
   /** A zero or oversized length prefix: the framing is lost, so answer and close. */
@@ -242,8 +296,7 @@ export class Connection implements HandlerContext {
         : badRequestReason(`frame length ${reader.length} exceeds the maximum of ${this.maxFrameBytes} bytes; closing the connection`);
     this.log.debug({ remote: this.socket.remoteAddress, length: reader.length }, 'tcp framing error');
     const s = this.reserve(enc, undefined);
-    s.last = true;
-    this.stopReading();
+    this.closeAfter(s);
     this.settleError(s, reason);
   }
 

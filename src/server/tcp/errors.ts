@@ -16,6 +16,7 @@ const LABEL: { readonly [C in ErrorCode]: string } = {
   RESOURCE_EXHAUSTED: 'RESOURCE_EXHAUSTED',
   UNAVAILABLE: 'UNAVAILABLE',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
 };
 
 /** A request the front itself rejects (decoding, framing). */

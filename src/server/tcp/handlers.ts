@@ -20,16 +20,24 @@ import {
 import { wireMessage, wirePolicy, wireTopicStats } from '../grpc/wire.js';
 import { nackResultJson, peekResultJson, policyJson, topicStatsJson } from '../http/queue-features.js';
 import { messageJson } from '../json-payload.js';
+import type { Principal } from '../../auth/api-keys.js';
+import type { Operation } from '../../auth/operations.js';
 import type { Action, CommandArgs, CommandResults } from './commands.js';
 import { PbBuilder, encodeMessages } from './pb-builder.js';
 
 export interface HandlerContext {
   readonly broker: Broker;
+  /** Who sent the commands of this connection (FULL_ACCESS with auth off). */
+  readonly principal: Principal;
+  /** The `auth` command: sets the principal, or throws UNAUTHENTICATED. */
+  authenticate(apiKey: string): void;
   /** Opens a push subscription on this connection; throws BrokerError (NOT_FOUND...). */
   subscribe(args: CommandArgs['subscribe']): void;
 }
 
 export interface ActionSpec<A extends Action> {
+  /** What the API key must allow (src/auth/operations.ts); undefined for `auth` itself. */
+  op: Operation | undefined;
   run(ctx: HandlerContext, args: CommandArgs[A]): Promise<CommandResults[A]> | CommandResults[A];
   json(result: CommandResults[A]): string;
   pb(result: CommandResults[A]): Uint8Array | undefined;
@@ -55,6 +63,8 @@ const PB_TOPIC_REBALANCED = done('topic rebalanced');
 const PB_ACKED = new PbBuilder(2).bool(1, true).finish();
 const LEASES_RENEWED = '"leases renewed"';
 const PB_RENEWED = PB_ACKED;
+const AUTHENTICATED = '"authenticated"';
+const PB_AUTHENTICATED = done('authenticated');
 
 const policyPb = (p: TopicPolicy): Uint8Array => toBinary(TopicPolicySchema, create(TopicPolicySchema, wirePolicy(p)));
 
@@ -91,17 +101,21 @@ function peekPb(r: PeekResult): Uint8Array {
 
 export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
   create_namespace: {
+    op: 'create_namespace',
     run: (c, a) => c.broker.createNamespace(a.name),
     json: () => NS_CREATED,
     pb: () => PB_NS_CREATED,
   },
   delete_namespace: {
+    op: 'delete_namespace',
     run: (c, a) => c.broker.deleteNamespace(a.name),
     json: () => NS_DELETED,
     pb: () => PB_NS_DELETED,
   },
   list_namespaces: {
-    run: (c) => c.broker.listNamespaces(),
+    op: 'list_namespaces',
+    // a key limited to namespaces sees only its own
+    run: (c) => c.principal.visible(c.broker.listNamespaces()),
     json: (names) => JSON.stringify(names),
     pb: (names) => {
       const b = new PbBuilder();
@@ -111,16 +125,19 @@ export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
     },
   },
   create_topic: {
+    op: 'create_topic',
     run: (c, a) => c.broker.createTopic(a.namespace, a.name, a.queueCount),
     json: () => TOPIC_CREATED,
     pb: () => PB_TOPIC_CREATED,
   },
   delete_topic: {
+    op: 'delete_topic',
     run: (c, a) => c.broker.deleteTopic(a.namespace, a.name),
     json: () => TOPIC_DELETED,
     pb: () => PB_TOPIC_DELETED,
   },
   list_topics: {
+    op: 'list_topics',
     run: (c, a) => c.broker.listTopics(a.namespace),
     json: (topics) =>
       `[${topics.map((t) => `{"name":${JSON.stringify(t.name)},"queue_count":${t.queueCount},"version":${t.version},"policy":${policyJson(t.policy)}}`).join(',')}]`,
@@ -133,6 +150,7 @@ export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
     },
   },
   resize_topic: {
+    op: 'resize_topic',
     run: (c, a) => c.broker.resizeTopic(a.namespace, a.name, a.newQueueCount),
     json: (r) => `{"new_queue_count":${r.newQueueCount},"version":${r.version},"draining":${r.draining}}`,
     pb: (r) =>
@@ -145,11 +163,13 @@ export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
         .finish(),
   },
   rebalance_topic: {
+    op: 'rebalance_topic',
     run: (c, a) => c.broker.rebalanceTopic(a.namespace, a.name),
     json: () => TOPIC_REBALANCED,
     pb: () => PB_TOPIC_REBALANCED,
   },
   publish: {
+    op: 'publish',
     run: (c, a) =>
       c.broker.publish(a.namespace, a.topic, a.payload, {
         headers: a.headers,
@@ -164,59 +184,76 @@ export const handlers: { readonly [A in Action]: ActionSpec<A> } = {
     pb: (r) => new PbBuilder(48).string(1, r.messageId).int32(2, r.queueId).bool(3, r.duplicate === true).finish(),
   },
   consume: {
+    op: 'consume',
     run: (c, a) => c.broker.consume(a.namespace, a.topic, a.queueId, a.batchSize, a.autoAck),
     json: (msgs) => `[${msgs.map(messageJson).join(',')}]`,
     pb: (msgs) => encodeMessages(msgs),
   },
   subscribe: {
+    op: 'subscribe',
     run: (c, a) => c.subscribe(a),
     json: () => SUBSCRIBED,
     // PROTOCOL.md: "A protobuf subscribe is answered first by TCPResponse{status:"ok"} with no data"
     pb: () => undefined,
   },
   ack: {
+    op: 'ack',
     run: (c, a) => c.broker.ack(a.namespace, a.topic, a.queueId, a.messageIds),
     json: () => ACKED,
     pb: () => PB_ACKED,
   },
   publish_batch: {
+    op: 'publish_batch',
     run: (c, a) => c.broker.publishBatch(a.namespace, a.topic, a.entries, a.mode),
     json: batchJson,
     pb: batchPb,
   },
   nack: {
+    op: 'nack',
     run: (c, a) => c.broker.nack(a.namespace, a.topic, a.queueId, a.messageIds, { delayMs: a.delayMs }),
     json: nackResultJson,
     pb: (r) => toBinary(NackResponseSchema, create(NackResponseSchema, { success: true, ...r })),
   },
   renew_lease: {
+    op: 'renew_lease',
     run: (c, a) => c.broker.renew(a.namespace, a.topic, a.queueId, a.messageIds, a.extendMs),
     json: () => LEASES_RENEWED,
     pb: () => PB_RENEWED,
   },
   peek: {
+    op: 'peek',
     run: (c, a) => (a.dlq ? c.broker.peekDlq(a.namespace, a.topic, a.options) : c.broker.peek(a.namespace, a.topic, a.queueId, a.options)),
     json: peekResultJson,
     pb: peekPb,
   },
   consume_dlq: {
+    op: 'consume_dlq',
     run: (c, a) => c.broker.consumeDlq(a.namespace, a.topic, a.batchSize, a.autoAck),
     json: (msgs) => `[${msgs.map(messageJson).join(',')}]`,
     pb: (msgs) => encodeMessages(msgs),
   },
   redrive_dlq: {
+    op: 'redrive_dlq',
     run: (c, a) => c.broker.redriveDlq(a.namespace, a.topic, { max: a.max }),
     json: (r) => `{"moved":${r.moved}}`,
     pb: (r) => toBinary(RedriveDlqResponseSchema, create(RedriveDlqResponseSchema, { success: true, moved: r.moved })),
   },
   set_topic_policy: {
+    op: 'set_topic_policy',
     run: (c, a) => c.broker.setTopicPolicy(a.namespace, a.topic, a.policy),
     json: policyJson,
     pb: (p) => toBinary(SetTopicPolicyResponseSchema, create(SetTopicPolicyResponseSchema, { success: true, policy: wirePolicy(p) })),
   },
   get_topic_stats: {
+    op: 'get_topic_stats',
     run: (c, a) => c.broker.topicStats(a.namespace, a.topic),
     json: topicStatsJson,
     pb: (st) => toBinary(GetTopicStatsResponseSchema, create(GetTopicStatsResponseSchema, { stats: wireTopicStats(st) })),
+  },
+  auth: {
+    op: undefined,
+    run: (c, a) => c.authenticate(a.apiKey),
+    json: () => AUTHENTICATED,
+    pb: () => PB_AUTHENTICATED,
   },
 };

@@ -7,6 +7,7 @@
  */
 import { type Server, type Socket, createServer } from 'node:net';
 import type { Logger } from 'pino';
+import { type ApiKeys, NO_API_KEYS } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
 import type { FrontHandle } from '../front.js';
 import { Connection } from './connection.js';
@@ -17,6 +18,8 @@ export interface TcpServerOptions {
   /** Largest accepted frame length `L` (encoding byte + body). */
   maxFrameBytes: number;
   logger: Logger;
+  /** API keys (issue 7); absent or empty: no authentication. */
+  apiKeys?: ApiKeys;
 }
 
 /** Socket buffer sizes: a client that never reads is cut off at about this much per connection. */
@@ -27,8 +30,9 @@ const CLOSE_GRACE_MS = 5000;
 export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Promise<FrontHandle> {
   const log = opts.logger;
   const connections = new Set<Connection>();
+  const apiKeys = opts.apiKeys ?? NO_API_KEYS;
   const server: Server = createServer({ allowHalfOpen: true, highWaterMark: SOCKET_HIGH_WATER, noDelay: true }, (socket: Socket) => {
-    const conn = new Connection(broker, socket, opts.maxFrameBytes, log);
+    const conn = new Connection(broker, socket, opts.maxFrameBytes, log, apiKeys);
     connections.add(conn);
     void conn.closedPromise.then(() => connections.delete(conn));
   });

@@ -248,6 +248,7 @@ const decoders: { [A in Action]: (data: Obj, body: Body) => Command & { action: 
     },
   }),
   get_topic_stats: (d) => ({ action: 'get_topic_stats', args: { namespace: str(d, 'namespace'), topic: str(d, 'topic') } }),
+  auth: (d) => ({ action: 'auth', args: { apiKey: str(d, 'api_key') } }),
 };
 
 export function decodeJsonCommand(buf: Buffer, start: number, end: number): JsonRequest {

@@ -8,7 +8,7 @@
  * missing field from a default one, so a command without `data` runs with
  * default arguments and the core rejects what is invalid (an empty name...).
  *
- * The issue 8 requests (publish_batch ... get_topic_stats) are rare: they
+ * The issue 8 requests (publish_batch ... get_topic_stats) and issue 7's auth are rare: they
  * are decoded with the generated protobuf-es code, and only the wire's
  * unset conventions are translated (0, "", an absent optional: undefined).
  */
@@ -16,6 +16,7 @@ import { type DescMessage, type MessageShape, fromBinary } from '@bufbuild/proto
 import type { BatchEntry } from '../../broker/broker.js';
 import { isBrokerError } from '../../broker/errors.js';
 import {
+  AuthRequestSchema,
   ConsumeDlqRequestSchema,
   GetTopicStatsRequestSchema,
   NackRequestSchema,
@@ -51,6 +52,7 @@ export const DATA_FIELD: { readonly [A in Action]: number } = {
   redrive_dlq: 27,
   set_topic_policy: 28,
   get_topic_stats: 29,
+  auth: 30,
 };
 
 const ACTION_OF_FIELD: (Action | undefined)[] = [];
@@ -177,7 +179,16 @@ function readFields(r: ProtoReader, action: HotAction): Fields {
 
 /** The actions of PROTOCOL.md, read by the hand-written decoder. */
 type HotAction = Exclude<Action, RareAction>;
-type RareAction = 'publish_batch' | 'nack' | 'renew_lease' | 'peek' | 'consume_dlq' | 'redrive_dlq' | 'set_topic_policy' | 'get_topic_stats';
+type RareAction =
+  | 'publish_batch'
+  | 'nack'
+  | 'renew_lease'
+  | 'peek'
+  | 'consume_dlq'
+  | 'redrive_dlq'
+  | 'set_topic_policy'
+  | 'get_topic_stats'
+  | 'auth';
 
 /** One builder per action: request fields to the action's arguments. */
 const builders: { [A in HotAction]: (f: Fields) => Command & { action: A } } = {
@@ -292,6 +303,7 @@ const rareDecoders: { [A in RareAction]: (bytes: Uint8Array) => Command & { acti
     const m = parse(GetTopicStatsRequestSchema, b);
     return { action: 'get_topic_stats', args: { namespace: m.namespace, topic: m.topic } };
   },
+  auth: (b) => ({ action: 'auth', args: { apiKey: parse(AuthRequestSchema, b).apiKey } }),
 };
 
 function isRare(action: Action): action is RareAction {
