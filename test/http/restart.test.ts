@@ -50,7 +50,8 @@ describe('issue 8 state across a restart, over HTTP', () => {
     await c1.setTopicPolicy('r', 't', { maxRetries: 1, retryBaseMs: 60_000, retryCapMs: 120_000 });
     // Delayed: one far in the future, one due shortly (visible once the broker is back).
     await c1.publishEx('r', 't', '"far"', { delayMs: 3_600_000 });
-    await c1.publishEx('r', 't', '"soon"', { delayMs: 200 });
+    // 2 s: long enough to still be delayed at the check below on a loaded machine.
+    await c1.publishEx('r', 't', '"soon"', { delayMs: 2_000 });
     // Dedup window.
     const original = await c1.publishEx('r', 't', '"once"', { dedupId: 'order-1' });
     // Nacked, waiting for the backoff (60-120 s): still waiting after the restart.
@@ -80,7 +81,7 @@ describe('issue 8 state across a restart, over HTTP', () => {
     await eventually(async () => {
       got = got.concat((await c2.consume('r', 't', 0, { batchSize: 10, autoAck: true })).map((m) => text(m.payload)));
       return got.length > 0;
-    }, 5_000, 'the delayed message');
+    }, 10_000, 'the delayed message');
     expect(got).toEqual(['"soon"']);
     expect(await c2.topicStats('r', 't')).toMatchObject({ pending: 0, delayed: 2, dlqDepth: 1 });
     expect(await c2.redriveDlq('r', 't')).toBe(1);
