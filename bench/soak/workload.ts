@@ -65,6 +65,7 @@ const CONNECT_CONCURRENCY = 64;
 const OK = 1;
 const FAILED = 2;
 const ACKED = 4;
+const ACK_SENT = 8;
 
 /** Milliseconds on a clock shared by every part of this process. */
 export const nowMs = (): number => performance.timeOrigin + performance.now();
@@ -146,6 +147,11 @@ export class Tracker {
     }
   }
 
+  /** An ack was sent for these (its answer may never come). */
+  ackSending(seqs: readonly number[]): void {
+    for (const seq of seqs) this.state[seq >>> 16]![seq & (CHUNK - 1)]! |= ACK_SENT;
+  }
+
   error(kind: string, err: unknown): void {
     const code = err instanceof ClientError ? err.code : err instanceof Error ? err.name : 'ERROR';
     const key = `${kind}: ${code}`;
@@ -159,6 +165,10 @@ export class Tracker {
 
   isAcked(seq: number): boolean {
     return (this.state[seq >>> 16]![seq & (CHUNK - 1)]! & ACKED) !== 0;
+  }
+
+  wasAckSent(seq: number): boolean {
+    return (this.state[seq >>> 16]![seq & (CHUNK - 1)]! & ACK_SENT) !== 0;
   }
 
   deliveryCount(seq: number): number {
@@ -270,6 +280,7 @@ class AckBatcher {
     this.ids = [];
     this.seqs = [];
     this.inflight++;
+    this.tracker.ackSending(seqs);
     this.send(ids).then(
       () => {
         this.inflight--;
@@ -491,6 +502,7 @@ export class Workload {
         ids.push(m.id);
         if (seq !== undefined) seqs.push(seq);
       }
+      t.ackSending(seqs);
       const acked = await this.counted(client.ack(namespace, pullTopic, queueId, ids));
       if (acked.ok) t.acked(seqs);
       else if (!this.stopped) t.error('tcp-pull ack', acked.err);
