@@ -16,9 +16,11 @@
  * lived; 1 otherwise; 2 for a wrong command line or too low a file limit.
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/config.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
+import { processCpuUs } from './stats.js';
 import { LatencyHistogram } from './soak/histogram.js';
 import { type Endpoints, type WorkloadPlan, Workload } from './soak/workload.js';
 
@@ -231,7 +233,10 @@ async function run(): Promise<void> {
   out(`soak: connected in ${wallSeconds()} s; publishing ${rate} msgs/s for ${durationMs / 1000} s`);
 
   const t = workload.tracker;
-  let prev = { published: 0, delivered: 0, errors: 0, at: performance.now() };
+  // CPU of each side and this process's event-loop delay tell whether the broker or the load generator is the limit.
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  let prev = { published: 0, delivered: 0, errors: 0, at: performance.now(), serverCpu: serverPid === undefined ? NaN : processCpuUs(serverPid), clientCpu: processCpuUs(process.pid) };
   const sample = async (label: string): Promise<void> => {
     const now = performance.now();
     const secs = (now - prev.at) / 1000;
@@ -245,14 +250,19 @@ async function run(): Promise<void> {
     lastCounts = (await serverCounts()) ?? lastCounts;
     const c = lastCounts;
     const conns = c ? `tcp ${c.tcp_connections ?? '-'} http ${c.http_connections ?? '-'} sse ${c.http_subscriptions ?? '-'} grpc-streams ${c.grpc_subscriptions ?? '-'}` : 'conns -';
+    const serverCpu = serverPid === undefined ? NaN : processCpuUs(serverPid);
+    const clientCpu = processCpuUs(process.pid);
+    const pct = (cur: number, before: number): string => (Number.isNaN(cur - before) ? '-' : `${Math.round((cur - before) / 1e4 / secs)}%`);
+    const cpu = `cpu broker ${pct(serverCpu, prev.serverCpu)} soak ${pct(clientCpu, prev.clientCpu)} (loop p99 ${ms(loop.percentile(99) / 1e6)} ms)`;
+    loop.reset();
     out(
       `[${label.padStart(5)}] pub ${Math.round((t.published - prev.published) / secs)}/s  del ${Math.round((t.delivered - prev.delivered) / secs)}/s  ` +
         `err ${t.errorCount - prev.errors}  push p50 ${ms(t.push.interval.percentile(50))} p99 ${ms(t.push.interval.percentile(99))} ms  ` +
-        `pull p50 ${ms(t.pull.interval.percentile(50))} p99 ${ms(t.pull.interval.percentile(99))} ms  rss ${mb(bytes)}  ${conns}`,
+        `pull p50 ${ms(t.pull.interval.percentile(50))} p99 ${ms(t.pull.interval.percentile(99))} ms  rss ${mb(bytes)}  ${cpu}  ${conns}`,
     );
     t.push.interval.reset();
     t.pull.interval.reset();
-    prev = { published: t.published, delivered: t.delivered, errors: t.errorCount, at: now };
+    prev = { published: t.published, delivered: t.delivered, errors: t.errorCount, at: now, serverCpu, clientCpu };
   };
 
   workload.startPublishing(rate);

@@ -243,7 +243,10 @@ class Publisher {
   }
 }
 
-/** Acks of one receiver, sent together a moment after the first of them. */
+/**
+ * Acks of one receiver, sent together a moment after the first of them,
+ * one ack request in flight at a time (what comes meanwhile waits for it).
+ */
 class AckBatcher {
   private ids: string[] = [];
   private seqs: number[] = [];
@@ -269,7 +272,7 @@ class AckBatcher {
 
   flush(): void {
     this.timer = undefined;
-    if (this.ids.length === 0) return;
+    if (this.ids.length === 0 || this.inflight > 0) return;
     // A subscription whose handle is not there yet (pushes can precede its resolution).
     if (this.send === undefined) {
       this.timer = setTimeout(() => this.flush(), ACK_DELAY_MS);
@@ -285,11 +288,13 @@ class AckBatcher {
       () => {
         this.inflight--;
         this.tracker.acked(seqs);
+        this.flush();
         this.onSettled();
       },
       (err: unknown) => {
         this.inflight--;
         this.tracker.error(`${this.kind} ack`, err);
+        this.flush();
         this.onSettled();
       },
     );
@@ -309,6 +314,8 @@ interface Receiver {
   queueId: number;
   acks: AckBatcher;
   subscription?: ClientSubscription;
+  /** SSE: the client that sends its acks. */
+  acker?: HttpClient;
 }
 
 export class Workload {
@@ -325,7 +332,6 @@ export class Workload {
   /** Publishes the generator could not send in time (every window full), dropped rather than sent in a burst. */
   skipped = 0;
   stopped = false;
-  private sseAckClient: HttpClient | undefined;
   private idleWaiters: (() => void)[] = [];
 
   readonly plan: WorkloadPlan;
@@ -408,7 +414,6 @@ export class Workload {
       protobuf: p.tcpSubscribers > 1 ? await factory('tcp-pb', 'protobuf') : undefined,
     };
     const sse = p.sseSubscribers > 0 ? keep(new HttpClient({ baseUrl: `http://${host}:${this.endpoints.http}`, timeoutMs: p.timeoutMs })) : undefined;
-    this.sseAckClient = p.sseSubscribers > 0 ? keep(new HttpClient({ baseUrl: `http://${host}:${this.endpoints.http}`, timeoutMs: p.timeoutMs, transport: 'raw' })) : undefined;
     await step('subscribers', () =>
       mapLimit(kinds, CONNECT_CONCURRENCY, async (kind, i) => {
         const r: Receiver = { kind, queueId: i % p.pushQueues, acks: new AckBatcher(kind, this.tracker, undefined, settled) };
@@ -454,8 +459,13 @@ export class Workload {
       }
       case 'sse': {
         r.subscription = await sse!.subscribe(namespace, pushTopic, q, opts);
-        const acker = this.sseAckClient!;
-        r.acks.setSender((ids) => acker.ack(namespace, pushTopic, q, ids));
+        // Its acks on a keep-alive connection of its own.
+        if (!r.acker) {
+          const acker = new HttpClient({ baseUrl: `http://${this.endpoints.host}:${this.endpoints.http}`, timeoutMs: this.plan.timeoutMs, transport: 'raw' });
+          this.clients.push(acker);
+          r.acker = acker;
+          r.acks.setSender((ids) => acker.ack(namespace, pushTopic, q, ids));
+        }
         break;
       }
       case 'grpc-sub': {
