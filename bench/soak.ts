@@ -292,6 +292,10 @@ try {
 }
 stopping = true;
 await workload.close();
+// A broker of someone else's keeps nothing of the run.
+if (a.target !== undefined && !serverDied) {
+  await workload.teardown().catch((err: unknown) => out(`soak: could not delete namespace ${plan.namespace}: ${(err as Error).message}`));
+}
 if (server && !serverDied) {
   await server.stop();
   serverExit = await server.exitCode;

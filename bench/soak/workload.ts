@@ -366,6 +366,16 @@ export class Workload {
     }
   }
 
+  /** Deletes the namespace (and its topics) that setup() created. */
+  async teardown(): Promise<void> {
+    const admin = new HttpClient({ baseUrl: `http://${this.endpoints.host}:${this.endpoints.http}`, timeoutMs: this.plan.timeoutMs });
+    try {
+      await admin.deleteNamespace(this.plan.namespace);
+    } finally {
+      await admin.close();
+    }
+  }
+
   /** Opens every connection and subscription; rejects on the first failure, naming the kind. */
   async connect(): Promise<void> {
     const { host } = this.endpoints;
