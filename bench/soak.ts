@@ -333,6 +333,7 @@ const summary = {
   acked_ok: t.ackedOk,
   errors: Object.fromEntries([...t.errors].sort((x, y) => y[1] - x[1])),
   latency_ms: { all: lat(all), push: lat(t.push.total), pull: lat(t.pull.total) },
+  publish_rtt_ms: Object.fromEntries([...t.publishRtt].map(([k, h]) => [k, lat(h)])),
   server_rss_bytes: rss.samples.length > 0 ? { min: rss.min, max: rss.max, last: rss.last, samples: rss.samples } : null,
   server_connections_last: lastCounts ?? null,
   at_least_once: { ok: missing.count === 0, delivered: t.okDelivered, expected: t.publishedOk, missing: missing.count, missing_first: missing.first },
@@ -355,6 +356,7 @@ else {
   for (const [name, h] of [['latency push', t.push.total], ['latency pull', t.pull.total], ['latency all', all]] as const) {
     p(name, `p50 ${ms(h.percentile(50))} ms  p99 ${ms(h.percentile(99))} ms  max ${ms(h.max)} ms  (${h.count})`);
   }
+  for (const [kind, h] of t.publishRtt) p(`publish rtt ${kind}`, `p50 ${ms(h.percentile(50))} ms  p99 ${ms(h.percentile(99))} ms  max ${ms(h.max)} ms`);
   p('server RSS', rss.samples.length > 0 ? `min ${mb(rss.min)}  max ${mb(rss.max)}  last ${mb(rss.last)}` : 'unknown (give --pid with --target)');
   if (lastCounts) p('server connections', Object.entries(lastCounts).map(([k, v]) => `${k} ${v}`).join(', '));
   p(

@@ -89,6 +89,8 @@ export class Tracker {
   /** Publish send -> first delivery, for pushed and for polled deliveries; interval and whole run. */
   readonly push = { interval: new LatencyHistogram(), total: new LatencyHistogram() };
   readonly pull = { interval: new LatencyHistogram(), total: new LatencyHistogram() };
+  /** Publish round trip (sent -> answered, ok or not), by publishing front. */
+  readonly publishRtt = new Map<string, LatencyHistogram>();
 
   allocate(): number {
     const seq = this.next++;
@@ -220,21 +222,30 @@ class Publisher {
     private readonly payload: Uint8Array | string,
     private readonly tracker: Tracker,
     private readonly onSettled: () => void,
-  ) {}
+  ) {
+    let h = tracker.publishRtt.get(kind);
+    if (!h) tracker.publishRtt.set(kind, (h = new LatencyHistogram()));
+    this.rtt = h;
+  }
+
+  private readonly rtt: LatencyHistogram;
 
   publish(namespace: string, topic: string): void {
     const t = this.tracker;
     const seq = t.allocate();
     this.inflight++;
-    const headers = { [SEQ]: String(seq), [SENT]: nowMs().toFixed(3) };
+    const sent = nowMs();
+    const headers = { [SEQ]: String(seq), [SENT]: sent.toFixed(3) };
     this.client.publish(namespace, topic, this.payload, { headers }).then(
       () => {
         this.inflight--;
+        this.rtt.record(nowMs() - sent);
         t.publishAnswered(seq, true);
         this.onSettled();
       },
       (err: unknown) => {
         this.inflight--;
+        this.rtt.record(nowMs() - sent);
         t.publishAnswered(seq, false);
         t.error(`${this.kind} publish`, err);
         this.onSettled();
