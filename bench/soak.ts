@@ -178,6 +178,7 @@ if (a.target !== undefined) {
   );
   serverPid = server.pid;
   endpoints = { host: '127.0.0.1', ...server.ports };
+  out(`soak: broker pid ${server.pid}, ports tcp ${server.ports.tcp} http ${server.ports.http} grpc ${server.ports.grpc}, data ${server.dataDir}`);
   void server.exitCode.then((code) => {
     serverExit = code;
     if (!stopping) {
@@ -366,6 +367,6 @@ else {
       : `MISSING ${missing.count} of ${t.publishedOk} answered ok (first seqs: ${missing.first.join(', ')})`,
   );
   if (serverExit !== undefined) p('server exit', String(serverExit));
-  if (serverDied) p('server', 'DIED during the run');
+  if (serverDied) p('server', `DIED during the run; its AOF is kept in ${server?.dataDir ?? '?'}`);
 }
 process.exit(missing.count === 0 && !serverDied && runError === undefined && t.publishedOk > 0 ? 0 : 1);

@@ -98,9 +98,10 @@ describe.each(['everysec', 'always'] as const)('SIGTERM while every front publis
       await workload.setup();
       await workload.connect();
       workload.startPublishing(1000);
-      // Load on every path before the signal: answered publishes, deliveries and answered acks.
+      // Load on every path before the signal: answered publishes, deliveries and answered acks,
+      // and requests in flight at the moment it is sent.
       await until(
-        () => t.publishedOk >= 400 && t.ackedOk >= 150,
+        () => t.publishedOk >= 400 && t.ackedOk >= 150 && workload.outstanding() > 0,
         30_000,
         () => `load did not build up: ${t.publishedOk} publishes ok, ${t.ackedOk} acks ok, errors ${JSON.stringify(Object.fromEntries(t.errors))}`,
       );
