@@ -58,7 +58,11 @@ export async function startServerProcess(
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error('broker did not report ready within 20 s')), 20_000);
+    const timer = setTimeout(() => {
+      // Not left running behind the caller's back.
+      child.kill('SIGKILL');
+      reject(new Error('broker did not report ready within 20 s'));
+    }, 20_000);
     void exited.then((code) => reject(new Error(`broker exited with code ${code} before it was ready`)));
     lines.on('line', (line) => {
       let rec: { msg?: string; front?: keyof typeof ports; port?: number };

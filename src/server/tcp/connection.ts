@@ -157,6 +157,8 @@ export class Connection implements HandlerContext {
     // that vanished, so that their subscriptions end.
     socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.on('data', (chunk: Buffer) => {
+      // Ending: what comes now is never answered; it is read only to see the peer's FIN.
+      if (this.endScheduled) return;
       this.reader.push(chunk);
       this.inputDrained = false;
       this.pump();
@@ -470,6 +472,9 @@ export class Connection implements HandlerContext {
     this.endScheduled = true;
     this.flush();
     this.socket.end();
+    // A paused socket never reports the peer's FIN, so 'close' would wait
+    // for the timer below (5 s at every shutdown): read on, dropping the bytes.
+    this.socket.resume();
     // A peer that never reads would keep the socket open: cut it after a grace period.
     setTimeout(() => this.socket.destroy(), 5000).unref();
   }
