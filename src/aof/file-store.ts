@@ -144,6 +144,8 @@ export interface FileStoreStats {
   readonly failed: boolean;
   /** Seconds since the store entered FAILED (0 when not failed). */
   readonly failedSeconds: number;
+  /** While FAILED: the message mutations are refused with. */
+  readonly failure: string | undefined;
   /** Rebuilds from memory that ended a FAILED state. */
   readonly recoveries: number;
   /** Rebuild attempts that failed (the store stayed FAILED). */
@@ -1079,6 +1081,7 @@ export class FileStore implements Store {
       rewriteBaseSize: this.rewriteBaseSize,
       failed: this.failure !== undefined,
       failedSeconds: this.failure === undefined ? 0 : (Date.now() - this.failedAt) / 1000,
+      failure: this.failure?.message,
     };
   }
 
