@@ -611,16 +611,25 @@ export class FileStore implements Store {
     let step = incrPath;
     let rebuild: Rebuild | undefined;
     let baseSize = 0;
+    let tmpFd = -1;
     try {
       const fd = this.files.open(incrPath, 'w');
+      rebuild = { fd, path: incrPath, bytes: 0, records: 0, error: undefined };
+      step = `${basePath}.tmp`;
+      // Opened before the snapshot is taken: a snapshot never started is never cleaned up.
+      tmpFd = this.files.open(step, 'w');
       // Step 1, with no await: the snapshot holds every change made so far, so their unwritten records go.
       this.dropPending(this.inDoubt());
-      const r: Rebuild = { fd, path: incrPath, bytes: 0, records: 0, error: undefined };
-      rebuild = this.rebuild = r;
+      const r = (this.rebuild = rebuild);
       const it = source(snap);
-      step = `${basePath}.tmp`;
-      baseSize = await this.writeBase(it, snap, basePath, () =>
-        this.closing !== undefined ? new Error('AOF rebuild abandoned: the store is closing') : r.error,
+      const baseFd = tmpFd;
+      tmpFd = -1; // writeBase owns it from here, and closes it on failure
+      baseSize = await this.writeBase(
+        it,
+        snap,
+        basePath,
+        () => (this.closing !== undefined ? new Error('AOF rebuild abandoned: the store is closing') : r.error),
+        baseFd,
       );
       step = incrPath;
       if (this.pending !== undefined) this.writeToRebuild(this.pending);
@@ -631,6 +640,13 @@ export class FileStore implements Store {
       await writeManifest(this.files, this.dir, this.filename, [base, incr]);
     } catch (err) {
       this.rebuild = undefined;
+      if (tmpFd >= 0) {
+        try {
+          this.files.close(tmpFd); // opened, but writeBase was never reached
+        } catch {
+          // dropped below
+        }
+      }
       if (rebuild !== undefined) {
         try {
           this.files.close(rebuild.fd);
@@ -873,13 +889,13 @@ export class FileStore implements Store {
    * fails or `stop()` returns an error, the .tmp is deleted and that error
    * thrown.
    */
-  private async writeBase(it: Iterator<void>, snap: RecordEncoder, basePath: string, stop: () => unknown): Promise<number> {
+  private async writeBase(it: Iterator<void>, snap: RecordEncoder, basePath: string, stop: () => unknown, openedFd = -1): Promise<number> {
     const tmpPath = `${basePath}.tmp`;
-    let tmpFd = -1;
+    let tmpFd = openedFd;
     let baseSize = 0;
     let partialSync: Promise<void> | undefined;
     try {
-      tmpFd = this.files.open(tmpPath, 'w');
+      if (tmpFd < 0) tmpFd = this.files.open(tmpPath, 'w');
       let write: Promise<void> | undefined;
       let writing: Buffer | undefined;
       let spare: Buffer = Buffer.allocUnsafe(REWRITE_SLAB_BYTES);
