@@ -346,3 +346,42 @@ describe('close() while failed', () => {
     expect(await payloadsAfterRestart(t.dir, 'always')).toEqual(['kept']);
   });
 });
+
+describe('a failure while a rewrite runs', () => {
+  it('abandons the rewrite; the rebuild then replaces every file, and a restart equals memory', async () => {
+    const t = tempDir();
+    dirs.push(t);
+    const disk = new FaultyDisk();
+    const { store, broker } = await openBroker(t.dir, 'always', disk.files);
+    await broker.createNamespace('ns');
+    await broker.createTopic('ns', 't', 2);
+    const all: string[] = [];
+    const pubs: Promise<unknown>[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      all.push(`m${i}`);
+      pubs.push(broker.publish('ns', 't', enc(`m${i}`), { queueId: i % 2 }));
+    }
+    await Promise.all(pubs);
+    // The fault hits the rewrite's base as it is written, and the appends beside it.
+    disk.onBaseWrite = () => {
+      disk.onBaseWrite = undefined;
+      disk.fault = 'ENOSPC';
+    };
+    const rewriting = broker.rewrite();
+    rewriting.catch(() => {});
+    await until(() => disk.fault === 'ENOSPC', 'the rewrite writing its base');
+    const failed = await errorOf(broker.publish('ns', 't', enc('in-doubt')));
+    all.push('in-doubt');
+    expect(failed.message).toContain('ENOSPC');
+    await expect(rewriting).rejects.toThrow(/ENOSPC|rewrite abandoned/);
+    expect(store.stats().failed).toBe(true);
+    disk.fault = 'none';
+    await until(() => !store.stats().failed, 'recovered');
+    const names = fs.readdirSync(t.dir).sort();
+    expect(names.filter((n) => !n.endsWith('.manifest'))).toHaveLength(2);
+    const acked = await broker.consume('ns', 't', 1, 10, true);
+    await broker.close();
+    const gone = new Set(acked.map((m) => Buffer.from(m.payload).toString()));
+    expect(await payloadsAfterRestart(t.dir, 'always')).toEqual(sorted(all.filter((p) => !gone.has(p))));
+  });
+});
