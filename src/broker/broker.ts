@@ -453,7 +453,14 @@ export class Broker {
     if (autoAck) this.assertWritable();
     if (q.pending.length === 0) this.steal(t, q);
     const msgs = this.pop(t, q, n, autoAck, undefined);
-    if (autoAck && msgs.length > 0) await this.durableOrUnpop(t, msgs);
+    if (autoAck && msgs.length > 0) {
+      try {
+        await this.durable();
+      } catch (err) {
+        this.unpop(t, msgs);
+        throw err;
+      }
+    }
     return msgs;
   }
 
@@ -594,7 +601,14 @@ export class Broker {
     if (msgs.length === 0) return msgs;
     this.sink?.dlqPop(ns, topicName, msgs.length, autoAck);
     if (!autoAck) this.track(msgs, undefined);
-    if (autoAck) await this.durableOrUnpop(t, msgs);
+    if (autoAck) {
+      try {
+        await this.durable();
+      } catch (err) {
+        this.unpop(t, msgs);
+        throw err;
+      }
+    }
     return msgs;
   }
 
@@ -768,7 +782,7 @@ export class Broker {
 
   /**
    * An auto-ack consume is answered with its messages only once the pop is
-   * durable. When the store fails instead, the client gets the error and
+   * durable. When the store fails instead (its durable() rejects), the client gets the error and
    * not the messages, so they go back to the head of their queue, in
    * order, rather than vanish undelivered. No record says so: the store
    * rejects a batch only as it enters FAILED, when every record is dropped
@@ -776,16 +790,10 @@ export class Broker {
    * them; a crash before that may or may not have kept the pop, as with a
    * timeout).
    */
-  private async durableOrUnpop(t: Topic, msgs: StoredMessage[]): Promise<void> {
-    try {
-      await this.durable();
-    } catch (err) {
-      if (!t.deleted) {
-        t.unpop(msgs);
-        this.scheduleAll(t, msgs);
-      }
-      throw err;
-    }
+  private unpop(t: Topic, msgs: StoredMessage[]): void {
+    if (t.deleted) return;
+    t.unpop(msgs);
+    this.scheduleAll(t, msgs);
   }
 
   private namespace(ns: string): Map<string, Topic> {
