@@ -123,6 +123,7 @@ async function main(): Promise<void> {
         fsync: aof.fsync,
         rewriteMinSize: aof.rewrite_min_size,
         rewritePercentage: aof.rewrite_percentage,
+        retryIntervalMs: aof.retry_interval,
         logger: log.child({ component: 'aof' }),
       })
     : undefined;

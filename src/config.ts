@@ -31,6 +31,8 @@ export interface Config {
       filename: string;
       rewrite_min_size: number;
       rewrite_percentage: number;
+      /** Milliseconds: first wait before rebuilding a failed AOF, doubling to 30 s. */
+      retry_interval: number;
     };
   };
   log: { level: string; format: LogFormat };
@@ -76,6 +78,7 @@ const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
   'persistence.aof.filename': { kind: 'string', def: 'appendonly.aof' },
   'persistence.aof.rewrite_min_size': { kind: 'size', def: 64 * 1024 * 1024 },
   'persistence.aof.rewrite_percentage': { kind: 'percent', def: 100 },
+  'persistence.aof.retry_interval': { kind: 'duration', def: 1000 },
   'log.level': { kind: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], def: 'info' },
   'log.format': { kind: ['json', 'text'], def: 'json' },
   ack_timeout: { kind: 'duration', def: 30_000 },

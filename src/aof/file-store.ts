@@ -16,7 +16,20 @@
  * - A failed write or fdatasync rejects its batch with UNAVAILABLE and
  *   puts the store in the FAILED state: nothing is written after a record
  *   that may be missing (the log would have a hole that replays to a state
- *   that never existed), and every later durable() rejects until restart.
+ *   that never existed), and every durable() rejects until the AOF is
+ *   rebuilt (below). A short write is cut off the file at once (best
+ *   effort), so a crash while FAILED leaves a clean log.
+ * - FAILED is left only by a rebuild from memory, retried on a timer with
+ *   backoff (`retryIntervalMs` doubling to `retryMaxMs`). The records of the
+ *   failed batch were applied to memory but may be partly on disk (a short
+ *   write under ENOSPC), or not at all (after a failed fdatasync the kernel
+ *   may have dropped the dirty pages: the file's contents are unknown and a
+ *   later fsync proves nothing). So the old files are never appended to
+ *   again: the rebuild writes the broker's state as a new base with a new
+ *   incr, fsyncs both and switches the manifest to them atomically, as a
+ *   rewrite does. Only then are records acknowledged again. A batch
+ *   rejected by a failure was applied in memory: the rebuild keeps it, a
+ *   crash before the rebuild may or may not (the same as a timeout).
  * - Startup replays base then incrs. A torn record at the very end of the
  *   last file is cut (logged with the bytes dropped) before anything new is
  *   appended; a bad record anywhere else stops startup naming file and offset.
@@ -33,7 +46,21 @@
  *              rewrite()   │  │ new base in place
  *                          ↓  │
  *                       REWRITING (appends go on, to the new incr)
- *   any state ──write/fsync error──> FAILED (refuses every append)
+ *   any state ──write/fsync error──> FAILED (every durable() rejects; records are dropped)
+ *   FAILED ──retry timer──> REBUILDING ──manifest switched──> REPLAYED
+ *                              └──attempt failed──> FAILED (next retry later)
+ *
+ * Rebuild (REBUILDING), with N+1 the next sequence number:
+ *   1. synchronously: create an empty, unlisted incr N+1, drop the records
+ *      not yet written (the changes they log are in memory) and take the
+ *      snapshot; records made from here on (deliveries, expiries: the
+ *      broker refuses client mutations while FAILED) are written to incr
+ *      N+1, so base N+1 + incr N+1 replays to the live state;
+ *   2. write base N+1 as a rewrite does (step 3 below); fdatasync incr N+1;
+ *   3. switch the manifest to base N+1 + incr N+1 (the old incr is never
+ *      listed before a new one, so a torn tail in it stays at the end);
+ *   4. appends go to incr N+1, FAILED is left, the old files are deleted.
+ *   A failed attempt deletes what it made and leaves the old AOF untouched.
  *
  * Rewrite, in the manner of Redis 7, with N+1 the next sequence number:
  *   1. create an empty incr N+1 and switch the manifest to old base + old
@@ -92,6 +119,10 @@ export interface FileStoreOptions {
   readonly logger?: Logger;
   /** The file layer; tests inject faults through it. */
   readonly fs?: AofFiles;
+  /** After a failed write or fsync, first rebuild attempt after this long, then doubling (default 1 s). */
+  readonly retryIntervalMs?: number;
+  /** Longest wait between rebuild attempts (default 30 s, or retryIntervalMs when longer). */
+  readonly retryMaxMs?: number;
 }
 
 export interface FileStoreStats {
@@ -111,6 +142,14 @@ export interface FileStoreStats {
   /** Size of the AOF after the last rewrite (or at open): the reference for rewritePercentage. */
   readonly rewriteBaseSize: number;
   readonly failed: boolean;
+  /** Seconds since the store entered FAILED (0 when not failed). */
+  readonly failedSeconds: number;
+  /** While FAILED: the message mutations are refused with. */
+  readonly failure: string | undefined;
+  /** Rebuilds from memory that ended a FAILED state. */
+  readonly recoveries: number;
+  /** Rebuild attempts that failed (the store stayed FAILED). */
+  readonly recoveryFailures: number;
 }
 
 export const DEFAULT_AOF_FILENAME = 'appendonly.aof';
@@ -123,6 +162,17 @@ const REWRITE_SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 /** After a failed automatic rewrite, wait this long before trying again. */
 const AUTO_REWRITE_BACKOFF_MS = 60_000;
 const APPEND_SLAB_BYTES = 256 * 1024;
+const DEFAULT_RETRY_INTERVAL_MS = 1000;
+const DEFAULT_RETRY_MAX_MS = 30_000;
+
+/** The incr a rebuild writes to while it runs, and what went wrong with it. */
+interface Rebuild {
+  readonly fd: number;
+  readonly path: string;
+  bytes: number;
+  records: number;
+  error: unknown;
+}
 
 /** One group commit: every record appended between two writes shares it. */
 interface Batch {
@@ -189,6 +239,17 @@ export class FileStore implements Store {
   /** Written since the last fdatasync (`everysec`). */
   private dirty = false;
   failure: BrokerError | undefined;
+  /** What failed first, for the messages: "write of <file> failed (ENOSPC: ...)". */
+  private failureCause = '';
+  /** Why the last rebuild attempt failed, if one did. */
+  private lastAttemptError = '';
+  private failedAt = 0;
+  private readonly retryIntervalMs: number;
+  private readonly retryMaxMs: number;
+  private retryDelay: number;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private rebuild: Rebuild | undefined;
+  private rebuilding: Promise<void> | undefined;
   private replayState: 'pending' | 'running' | 'done';
   private replayCalled = false;
   private closed = false;
@@ -208,6 +269,8 @@ export class FileStore implements Store {
     rewrites: 0,
     rewriteFailures: 0,
     lastRewriteSeconds: 0,
+    recoveries: 0,
+    recoveryFailures: 0,
   };
 
   private constructor(
@@ -227,6 +290,9 @@ export class FileStore implements Store {
     this.policy = opts.fsync;
     this.rewriteMinSize = opts.rewriteMinSize;
     this.rewritePercentage = opts.rewritePercentage;
+    this.retryIntervalMs = Math.max(1, opts.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS);
+    this.retryMaxMs = Math.max(this.retryIntervalMs, opts.retryMaxMs ?? DEFAULT_RETRY_MAX_MS);
+    this.retryDelay = this.retryIntervalMs;
     this.manifest = manifest;
     this.nextSeq = nextSeq;
     this.fd = fd;
@@ -340,6 +406,10 @@ export class FileStore implements Store {
   private flushNow(): void {
     const batch = this.pending;
     if (batch === undefined) return;
+    if (this.rebuild !== undefined) {
+      this.writeToRebuild(batch);
+      return;
+    }
     if (this.failure !== undefined || this.closed) {
       this.dropPending(this.failure ?? new BrokerError('UNAVAILABLE', `AOF in ${this.dir} is closed`));
       return;
@@ -373,6 +443,14 @@ export class FileStore implements Store {
     try {
       this.files.writeSync(fd, bytes);
     } catch (err) {
+      // A short write (ENOSPC) left part of a record: cut it, so that the
+      // file stays a clean run of records should the process stop while
+      // FAILED (this incr may not be the last file listed during a rewrite).
+      try {
+        this.files.truncate(fd, this.incrSize);
+      } catch {
+        // a torn tail of the last file is cut at the next start anyway
+      }
       this.fail('write', file, err, batch);
       return false;
     }
@@ -401,7 +479,7 @@ export class FileStore implements Store {
       () => {
         this.counters.fsyncs++;
         // After a failed fsync the kernel may have dropped dirty pages: a later success proves nothing.
-        if (this.failure !== undefined) batch?.reject(this.failure);
+        if (this.failure !== undefined) batch?.reject(this.inDoubt());
         else batch?.resolve();
       },
       (err: unknown) => this.fail('fdatasync', file, err, batch),
@@ -420,20 +498,265 @@ export class FileStore implements Store {
     this.startSync(this.fd, this.incrPath, undefined);
   }
 
-  /** FAILED: from here on nothing is written and every durable() rejects (see the header). */
+  /**
+   * FAILED: from here on nothing is written to the current files and every
+   * durable() rejects, until a rebuild from memory succeeds (see the header).
+   */
   private fail(op: string, file: string, err: unknown, batch: Batch | undefined): void {
     this.counters.failures++;
-    this.log.error({ file, op, err: osError(err) }, 'AOF write failed; the store refuses every later append');
-    if (this.failure === undefined) {
-      this.failure = new BrokerError(
-        'UNAVAILABLE',
-        `AOF ${op} of ${file} failed (${osError(err)}); nothing appended since is durable and the store ` +
-          `refuses every later write until the broker is restarted and the AOF checked ` +
-          `(mqlite-cli aof check ${this.dir})`,
-      );
+    const first = this.failure === undefined;
+    this.log.error(
+      { file, op, code: errorCode(err), err: osError(err) },
+      first ? 'AOF write failed: changes are refused until the AOF is rebuilt from memory' : 'AOF write failed',
+    );
+    if (first) {
+      this.failedAt = Date.now();
+      this.failureCause = `${op} of ${file} failed (${osError(err)})`;
+      this.lastAttemptError = '';
+      this.retryDelay = this.retryIntervalMs;
+      this.failure = this.refusal();
+      this.scheduleRebuild();
     }
-    batch?.reject(this.failure);
-    if (this.pending !== undefined) this.dropPending(this.failure);
+    // A rebuild whose records went missing must not switch to its files.
+    if (this.rebuild !== undefined) this.rebuild.error ??= err;
+    const inDoubt = this.inDoubt();
+    batch?.reject(inDoubt);
+    if (this.pending !== undefined) this.dropPending(inDoubt);
+  }
+
+  /** What every durable() answers while FAILED (the broker refuses mutations with it up front). */
+  private refusal(): BrokerError {
+    const last = this.lastAttemptError === '' ? '' : ` (last attempt: ${this.lastAttemptError})`;
+    return new BrokerError(
+      'UNAVAILABLE',
+      `AOF ${this.failureCause}; changes are refused until the AOF is rebuilt from memory, ` +
+        `retrying every ${seconds(this.retryDelay)}${last}; reads are still served`,
+    );
+  }
+
+  /** The answer to a change whose record was lost or may be: it is applied in memory, not durable. */
+  private inDoubt(): BrokerError {
+    return new BrokerError(
+      'UNAVAILABLE',
+      `AOF ${this.failureCause}: this change is applied in memory but not durable, so it may or may not ` +
+        `survive a restart, as after a timeout (a publish retried with the same dedup_id is exact); ` +
+        `changes are refused until the AOF is rebuilt from memory, retrying every ${seconds(this.retryDelay)}; ` +
+        `reads are still served`,
+    );
+  }
+
+  // -------------------------------------------------------------------------
+  // Rebuild (leaving FAILED)
+
+  private scheduleRebuild(): void {
+    if (this.retryTimer !== undefined || this.closing !== undefined || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.rebuilding = this.attemptRebuild().finally(() => {
+        this.rebuilding = undefined;
+      });
+    }, this.retryDelay);
+    this.retryTimer.unref();
+  }
+
+  /**
+   * REBUILDING: the records made since the snapshot go to the new incr, in
+   * order, after it. Their batch still rejects: nothing is acknowledged
+   * before the manifest names the new files (and no client waits on these:
+   * the broker refuses client mutations while FAILED).
+   */
+  private writeToRebuild(batch: Batch): void {
+    const r = this.rebuild!;
+    this.pending = undefined;
+    const bytes = this.encoder.take();
+    const records = this.encoder.records - this.recordsTaken;
+    this.recordsTaken = this.encoder.records;
+    if (r.error === undefined) {
+      try {
+        this.files.writeSync(r.fd, bytes);
+        r.bytes += bytes.length;
+        r.records += records;
+      } catch (err) {
+        r.error = err;
+        try {
+          this.files.truncate(r.fd, r.bytes);
+        } catch {
+          // the attempt fails and deletes this file anyway
+        }
+      }
+    }
+    this.encoder.recycle();
+    batch.reject(this.failure ?? this.inDoubt());
+  }
+
+  /** One rebuild attempt (steps in the header); on failure the next one is scheduled. */
+  private async attemptRebuild(): Promise<void> {
+    // Nothing else may write the files meanwhile: a rewrite stops at its next slice once FAILED.
+    if (this.rewriting !== undefined) await this.rewriting.catch(() => {});
+    while (this.inFlightSync !== undefined) await this.inFlightSync;
+    if (this.closing !== undefined || this.closed || this.failure === undefined) return;
+    const source = this.source;
+    if (source === undefined || this.replayState !== 'done') {
+      const why = source === undefined ? 'no snapshot source to rebuild the AOF from' : 'the AOF was never replayed';
+      this.attemptFailed(this.dir, new Error(why));
+      return;
+    }
+    const started = performance.now();
+    const seq = this.nextSeq++;
+    const incr: ManifestEntry = { name: aofFileName(this.filename, seq, 'incr'), seq, type: 'incr' };
+    const base: ManifestEntry = { name: aofFileName(this.filename, seq, 'base'), seq, type: 'base' };
+    const incrPath = path.join(this.dir, incr.name);
+    const basePath = path.join(this.dir, base.name);
+    const snap = new RecordEncoder(REWRITE_SLAB_BYTES);
+    let step = incrPath;
+    let rebuild: Rebuild | undefined;
+    let baseSize = 0;
+    let tmpFd = -1;
+    try {
+      const fd = this.files.open(incrPath, 'w');
+      rebuild = { fd, path: incrPath, bytes: 0, records: 0, error: undefined };
+      step = `${basePath}.tmp`;
+      // Opened before the snapshot is taken: a snapshot never started is never cleaned up.
+      tmpFd = this.files.open(step, 'w');
+      // Step 1, with no await: the snapshot holds every change made so far, so their unwritten records go.
+      this.dropPending(this.inDoubt());
+      const r = (this.rebuild = rebuild);
+      const it = source(snap);
+      const baseFd = tmpFd;
+      tmpFd = -1; // writeBase owns it from here, and closes it on failure
+      baseSize = await this.writeBase(
+        it,
+        snap,
+        basePath,
+        () => (this.closing !== undefined ? new Error('AOF rebuild abandoned: the store is closing') : r.error),
+        baseFd,
+      );
+      step = incrPath;
+      if (this.pending !== undefined) this.writeToRebuild(this.pending);
+      if (r.error !== undefined) throw r.error;
+      await this.files.fdatasync(fd);
+      if (r.error !== undefined) throw r.error;
+      step = path.join(this.dir, manifestName(this.filename));
+      await writeManifest(this.files, this.dir, this.filename, [base, incr]);
+    } catch (err) {
+      this.rebuild = undefined;
+      if (tmpFd >= 0) {
+        try {
+          this.files.close(tmpFd); // opened, but writeBase was never reached
+        } catch {
+          // dropped below
+        }
+      }
+      if (rebuild !== undefined) {
+        try {
+          this.files.close(rebuild.fd);
+        } catch {
+          // nothing more to lose: the file is dropped below
+        }
+      }
+      this.dropUnlisted(incr.name, [incrPath, basePath, `${basePath}.tmp`]);
+      this.attemptFailed(step, err);
+      return;
+    }
+    // Step 4, synchronous: from here on the new files are the AOF.
+    const r = rebuild;
+    const oldFd = this.fd;
+    this.rebuild = undefined;
+    this.fd = r.fd;
+    this.incrPath = incrPath;
+    this.incrSize = r.bytes;
+    this.manifest = [base, incr];
+    this.aofSize = baseSize + r.bytes;
+    this.rewriteBaseSize = this.aofSize;
+    // Records written after the incr's fdatasync (while the manifest was switched) are not synced yet.
+    this.dirty = true;
+    const downSeconds = (Date.now() - this.failedAt) / 1000;
+    const cause = this.failureCause;
+    this.failure = undefined;
+    this.failureCause = '';
+    this.lastAttemptError = '';
+    this.retryDelay = this.retryIntervalMs;
+    this.counters.recoveries++;
+    try {
+      this.files.close(oldFd);
+    } catch (err) {
+      this.log.warn({ file: this.incrPath, err: osError(err) }, 'could not close the old AOF incr file');
+    }
+    this.deleteUnlisted();
+    this.log.info(
+      {
+        file: basePath,
+        records: snap.records + r.records,
+        bytes: baseSize + r.bytes,
+        downSeconds,
+        rebuildSeconds: (performance.now() - started) / 1000,
+        cause,
+      },
+      `AOF rebuilt from memory after ${downSeconds.toFixed(1)} s: changes are accepted again`,
+    );
+    if (r.error !== undefined) this.fail('write', incrPath, r.error, undefined);
+  }
+
+  private attemptFailed(file: string, err: unknown): void {
+    this.counters.recoveryFailures++;
+    this.lastAttemptError = `${osError(err)} at ${file}`;
+    this.retryDelay = Math.min(this.retryDelay * 2, this.retryMaxMs);
+    this.failure = this.refusal();
+    this.log.warn(
+      {
+        file,
+        code: errorCode(err),
+        err: osError(err),
+        attempt: this.counters.recoveryFailures,
+        retryInMs: this.retryDelay,
+        failedSeconds: (Date.now() - this.failedAt) / 1000,
+      },
+      'AOF rebuild failed: changes stay refused; retrying',
+    );
+    this.scheduleRebuild();
+  }
+
+  /**
+   * After a failed attempt, deletes its files unless the manifest on disk
+   * names them: writeManifest renames before it fsyncs the directory, so a
+   * failure there may leave the switch done. Those files are then complete
+   * and stay until a later switch makes them leftovers.
+   */
+  private dropUnlisted(incrName: string, paths: readonly string[]): void {
+    let listed: boolean;
+    try {
+      listed = (readManifest(this.files, this.dir, this.filename) ?? []).some((e) => e.name === incrName);
+    } catch {
+      listed = true; // unreadable now: keep everything, the next open sorts it out
+    }
+    if (listed) return;
+    for (const p of paths) {
+      try {
+        this.files.unlink(p);
+      } catch {
+        // a leftover is deleted after the next switch or at the next open
+      }
+    }
+  }
+
+  /** AOF files no manifest refers to any more (the old AOF after a rebuild, an attempt's leftovers). */
+  private deleteUnlisted(): void {
+    const listed = new Set(this.manifest.map((e) => e.name));
+    let names: string[];
+    try {
+      names = this.files.list(this.dir);
+    } catch (err) {
+      this.log.warn({ dir: this.dir, err: osError(err) }, 'could not list the AOF directory to delete old files');
+      return;
+    }
+    for (const name of names) {
+      if (!isAofArtifact(this.filename, name) || listed.has(name)) continue;
+      try {
+        this.files.unlink(path.join(this.dir, name));
+      } catch (err) {
+        this.log.warn({ file: path.join(this.dir, name), err: osError(err) }, 'could not delete an old AOF file');
+      }
+    }
   }
 
   // -------------------------------------------------------------------------
@@ -522,13 +845,57 @@ export class FileStore implements Store {
     const it = source(snap);
     const baseName = aofFileName(this.filename, incr.entry.seq, 'base');
     const basePath = path.join(this.dir, baseName);
+    let baseSize: number;
+    try {
+      baseSize = await this.writeBase(it, snap, basePath, () => {
+        if (this.abortRewrite) return new Error('rewrite abandoned: the store is closing');
+        if (this.failure !== undefined) return new Error('rewrite abandoned: an AOF write failed, the AOF is rebuilt from memory instead');
+        return undefined;
+      });
+      // Step 4: from here on the new base is the AOF.
+      const next: ManifestEntry[] = [
+        { name: baseName, seq: incr.entry.seq, type: 'base' },
+        ...this.manifest.filter((e) => e.type === 'incr' && e.seq >= incr.entry.seq),
+      ];
+      await writeManifest(this.files, this.dir, this.filename, next);
+      this.manifest = next;
+    } catch (err) {
+      throw this.rewriteFailed(`${basePath}.tmp`, err);
+    }
+    // Step 5: nothing refers to the old files any more.
+    for (const e of oldFiles) {
+      try {
+        this.files.unlink(path.join(this.dir, e.name));
+      } catch (err) {
+        this.log.warn({ file: path.join(this.dir, e.name), err: osError(err) }, 'could not delete an old AOF file');
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    this.aofSize = baseSize + this.incrSize;
+    this.rewriteBaseSize = this.aofSize;
+    this.counters.rewrites++;
+    this.counters.lastRewriteSeconds = seconds;
+    this.log.info({ file: basePath, records: snap.records, bytes: baseSize, seconds }, 'AOF rewrite done');
+    return { records: snap.records, bytes: baseSize, seconds };
+  }
+
+  /**
+   * Rewrite step 3, also the rebuild's: writes the snapshot to
+   * `<basePath>.tmp` in slices of at most REWRITE_SLICE_BYTES /
+   * REWRITE_SLICE_MS, the next one encoded while the last is written,
+   * yielding to the event loop between them (fdatasync every 32 MiB so the
+   * kernel never flushes a gigabyte at once); fsyncs it, renames it to
+   * `basePath` and fsyncs the directory. Returns its size. When a write
+   * fails or `stop()` returns an error, the .tmp is deleted and that error
+   * thrown.
+   */
+  private async writeBase(it: Iterator<void>, snap: RecordEncoder, basePath: string, stop: () => unknown, openedFd = -1): Promise<number> {
     const tmpPath = `${basePath}.tmp`;
-    let tmpFd = -1;
+    let tmpFd = openedFd;
     let baseSize = 0;
     let partialSync: Promise<void> | undefined;
     try {
-      tmpFd = this.files.open(tmpPath, 'w');
-      // Step 3: slices of at most REWRITE_SLICE_BYTES / REWRITE_SLICE_MS, the next one encoded while the last is written.
+      if (tmpFd < 0) tmpFd = this.files.open(tmpPath, 'w');
       let write: Promise<void> | undefined;
       let writing: Buffer | undefined;
       let spare: Buffer = Buffer.allocUnsafe(REWRITE_SLAB_BYTES);
@@ -547,7 +914,8 @@ export class FileStore implements Store {
           await write;
           spare = writing!;
         }
-        if (this.abortRewrite) throw new Error('rewrite abandoned: the store is closing');
+        const stopped = stop();
+        if (stopped !== undefined) throw stopped;
         if (snap.size > 0) {
           const { bytes, slab } = snap.swapSlab(spare);
           writing = slab;
@@ -573,13 +941,7 @@ export class FileStore implements Store {
       tmpFd = -1;
       this.files.rename(tmpPath, basePath);
       await this.files.syncDir(this.dir);
-      // Step 4: from here on the new base is the AOF.
-      const next: ManifestEntry[] = [
-        { name: baseName, seq: incr.entry.seq, type: 'base' },
-        ...this.manifest.filter((e) => e.type === 'incr' && e.seq >= incr.entry.seq),
-      ];
-      await writeManifest(this.files, this.dir, this.filename, next);
-      this.manifest = next;
+      return baseSize;
     } catch (err) {
       try {
         it.return?.();
@@ -593,23 +955,8 @@ export class FileStore implements Store {
       } catch {
         // a leftover .tmp is deleted at the next open
       }
-      throw this.rewriteFailed(tmpPath, err);
+      throw err;
     }
-    // Step 5: nothing refers to the old files any more.
-    for (const e of oldFiles) {
-      try {
-        this.files.unlink(path.join(this.dir, e.name));
-      } catch (err) {
-        this.log.warn({ file: path.join(this.dir, e.name), err: osError(err) }, 'could not delete an old AOF file');
-      }
-    }
-    const seconds = (performance.now() - started) / 1000;
-    this.aofSize = baseSize + this.incrSize;
-    this.rewriteBaseSize = this.aofSize;
-    this.counters.rewrites++;
-    this.counters.lastRewriteSeconds = seconds;
-    this.log.info({ file: basePath, records: snap.records, bytes: baseSize, seconds }, 'AOF rewrite done');
-    return { records: snap.records, bytes: baseSize, seconds };
   }
 
   private rewriteFailed(file: string, err: unknown): Error {
@@ -707,6 +1054,10 @@ export class FileStore implements Store {
 
   private async closeNow(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    // A rebuild sees `closing` at its next slice and gives up, leaving the old AOF.
+    if (this.rebuilding !== undefined) await this.rebuilding;
     if (this.rewriting !== undefined) {
       this.abortRewrite = true;
       await this.rewriting.catch(() => {});
@@ -745,6 +1096,8 @@ export class FileStore implements Store {
       aofSize: this.aofSize,
       rewriteBaseSize: this.rewriteBaseSize,
       failed: this.failure !== undefined,
+      failedSeconds: this.failure === undefined ? 0 : (Date.now() - this.failedAt) / 1000,
+      failure: this.failure?.message,
     };
   }
 
@@ -752,4 +1105,13 @@ export class FileStore implements Store {
   manifestEntries(): readonly ManifestEntry[] {
     return this.manifest;
   }
+}
+
+function errorCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** "1s", "2.5s", "30s" */
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10}s`;
 }

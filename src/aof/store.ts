@@ -169,9 +169,11 @@ export interface Store {
   /** Where the broker appends records. */
   readonly sink: RecordSink;
   /**
-   * Set once a write or fsync failed: the store then refuses every append,
-   * and the broker refuses mutations up front rather than apply ones that
-   * can never become durable.
+   * Set while the store is failed (a write or fsync failed): every
+   * durable() rejects, and the broker refuses mutations up front rather
+   * than apply ones that cannot become durable. A store may leave this
+   * state by itself (the FileStore rebuilds its AOF from the snapshot
+   * source), so it is read at each mutation, never cached.
    */
   readonly failure: Error | undefined;
   /**

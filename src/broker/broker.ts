@@ -453,7 +453,14 @@ export class Broker {
     if (autoAck) this.assertWritable();
     if (q.pending.length === 0) this.steal(t, q);
     const msgs = this.pop(t, q, n, autoAck, undefined);
-    if (autoAck && msgs.length > 0) await this.durable();
+    if (autoAck && msgs.length > 0) {
+      try {
+        await this.durable();
+      } catch (err) {
+        this.unpop(t, msgs);
+        throw err;
+      }
+    }
     return msgs;
   }
 
@@ -594,7 +601,14 @@ export class Broker {
     if (msgs.length === 0) return msgs;
     this.sink?.dlqPop(ns, topicName, msgs.length, autoAck);
     if (!autoAck) this.track(msgs, undefined);
-    if (autoAck) await this.durable();
+    if (autoAck) {
+      try {
+        await this.durable();
+      } catch (err) {
+        this.unpop(t, msgs);
+        throw err;
+      }
+    }
     return msgs;
   }
 
@@ -763,7 +777,23 @@ export class Broker {
   private assertWritable(): void {
     this.assertOpen();
     const failure = this.store?.failure;
-    if (failure) throw unavailable(`persistence failed, so changes are refused: ${failure.message}`);
+    if (failure) throw unavailable(`persistence failed: ${failure.message}`);
+  }
+
+  /**
+   * An auto-ack consume is answered with its messages only once the pop is
+   * durable. When the store fails instead (its durable() rejects), the client gets the error and
+   * not the messages, so they go back to the head of their queue, in
+   * order, rather than vanish undelivered. No record says so: the store
+   * rejects a batch only as it enters FAILED, when every record is dropped
+   * until it rebuilds the AOF from a snapshot of memory (which then holds
+   * them; a crash before that may or may not have kept the pop, as with a
+   * timeout).
+   */
+  private unpop(t: Topic, msgs: StoredMessage[]): void {
+    if (t.deleted) return;
+    t.unpop(msgs);
+    this.scheduleAll(t, msgs);
   }
 
   private namespace(ns: string): Map<string, Topic> {

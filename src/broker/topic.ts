@@ -204,6 +204,36 @@ export class Topic {
     return out;
   }
 
+  /**
+   * Undoes an auto-ack pop (of a queue or the dead-letter queue) whose
+   * record failed: the messages go back to the head of where they came
+   * from, `msgs[0]` first, with their delivery counts as before. A queue
+   * removed meanwhile (its drain ended with that pop) hands them to queue 0.
+   */
+  unpop(msgs: readonly StoredMessage[]): void {
+    for (let i = msgs.length - 1; i >= 0; i--) {
+      const msg = msgs[i]!;
+      if (msg.state !== MessageState.Gone) continue;
+      msg.state = MessageState.Pending;
+      const redelivery = msg.deliveryCount-- > 1;
+      if (msg.queueId === DLQ_QUEUE_ID) {
+        this.dlq.pushFront(msg);
+        this.dlqHeadSeq--;
+        continue;
+      }
+      let q = this.queues[msg.queueId];
+      if (q === undefined) {
+        q = this.queues[0]!;
+        msg.queueId = 0;
+      } else {
+        q.acked--;
+        if (redelivery) q.redelivered--;
+      }
+      q.pending.pushFront(msg);
+      q.headSeq--;
+    }
+  }
+
   /** Removes acknowledged in-flight messages; returns those found (unknown ids are harmless). */
   ack(ids: readonly string[]): StoredMessage[] {
     const found: StoredMessage[] = [];

@@ -282,6 +282,12 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
 
   const health: RouteHandler = () => {
     if (closing) return { status: 503, body: '{"status":"unavailable"}' };
+    // A failed AOF: reads are served, changes refused until it is rebuilt, so up but degraded.
+    const aof = opts.metrics?.aof?.();
+    if (aof?.failed) {
+      const failedSeconds = Math.round((aof.failedSeconds ?? 0) * 10) / 10;
+      return { status: 200, body: JSON.stringify({ status: 'degraded', persistence: 'failed', failed_seconds: failedSeconds, reason: aof.failure }) };
+    }
     return { status: 200, body: '{"status":"ok"}' };
   };
 

@@ -36,6 +36,14 @@ export interface AofMetricsStats {
   readonly rewriteFailures: number;
   readonly lastRewriteSeconds: number;
   readonly failed: boolean;
+  /** Seconds since the AOF failed (0 when it has not). */
+  readonly failedSeconds?: number;
+  /** Rebuilds from memory that ended a failure. */
+  readonly recoveries?: number;
+  /** Rebuild attempts that failed. */
+  readonly recoveryFailures?: number;
+  /** While failed: what failed and what the broker does about it. */
+  readonly failure?: string;
 }
 
 export interface FrontCounts {
@@ -279,7 +287,14 @@ export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source
     aofCounter('mqlite_aof_rewrites_total', 'Completed AOF rewrites since the process started.', (s) => s.rewrites);
     aofCounter('mqlite_aof_rewrite_failures_total', 'Failed AOF rewrites since the process started.', (s) => s.rewriteFailures);
     aofGauge('mqlite_aof_last_rewrite_duration_seconds', 'Duration of the last completed AOF rewrite (0 before the first).', (s) => s.lastRewriteSeconds);
-    aofGauge('mqlite_aof_failed', '1 once a write or fsync failed: the broker then refuses mutations.', (s) => (s.failed ? 1 : 0));
+    aofGauge(
+      'mqlite_aof_failed',
+      '1 while the AOF is failed (a write or fsync failed): mutations are refused, reads served, and the AOF is rebuilt from memory on retry.',
+      (s) => (s.failed ? 1 : 0),
+    );
+    aofGauge('mqlite_aof_failed_seconds', 'How long the AOF has been failed, in seconds (0 when it is not).', (s) => s.failedSeconds ?? 0);
+    aofCounter('mqlite_aof_recoveries_total', 'Failures of the AOF ended by a rebuild from memory since the process started.', (s) => s.recoveries ?? 0);
+    aofCounter('mqlite_aof_recovery_failures_total', 'Failed attempts to rebuild a failed AOF since the process started.', (s) => s.recoveryFailures ?? 0);
   }
   if (source.fsync !== undefined) registry.registerMetric(source.fsync.histogram);
 
