@@ -842,16 +842,24 @@ export class FileStore implements Store {
     // Steps 1 and 2 run with no await between them: the snapshot is the state after exactly the records in oldFiles.
     this.switchAppends(incr);
     const snap = new RecordEncoder(REWRITE_SLAB_BYTES);
-    const it = source(snap);
     const baseName = aofFileName(this.filename, incr.entry.seq, 'base');
     const basePath = path.join(this.dir, baseName);
     let baseSize: number;
     try {
-      baseSize = await this.writeBase(it, snap, basePath, () => {
-        if (this.abortRewrite) return new Error('rewrite abandoned: the store is closing');
-        if (this.failure !== undefined) return new Error('rewrite abandoned: an AOF write failed, the AOF is rebuilt from memory instead');
-        return undefined;
-      });
+      // Opened before the snapshot is taken: a snapshot never started is never cleaned up.
+      const tmpFd = this.files.open(`${basePath}.tmp`, 'w');
+      const it = source(snap);
+      baseSize = await this.writeBase(
+        it,
+        snap,
+        basePath,
+        () => {
+          if (this.abortRewrite) return new Error('rewrite abandoned: the store is closing');
+          if (this.failure !== undefined) return new Error('rewrite abandoned: an AOF write failed, the AOF is rebuilt from memory instead');
+          return undefined;
+        },
+        tmpFd,
+      );
       // Step 4: from here on the new base is the AOF.
       const next: ManifestEntry[] = [
         { name: baseName, seq: incr.entry.seq, type: 'base' },
