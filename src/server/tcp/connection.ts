@@ -25,6 +25,8 @@ import type { Logger } from 'pino';
 import type { Broker, Subscription, SubscriptionHandler } from '../../broker/broker.js';
 import type { BrokerError } from '../../broker/errors.js';
 import { type Delivery, type ResizeNotice, resizeNoticeMessage } from '../../broker/message.js';
+import { exhausted } from '../../broker/errors.js';
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, subscriptionLimitMessage } from '../front.js';
 import type { Action, CommandArgs, CommandResults } from './commands.js';
 import { badRequestReason, errorReason } from './errors.js';
 import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, FrameReader, FrameWriter, ReadResult } from './frame.js';
@@ -131,6 +133,7 @@ export class Connection implements HandlerContext {
     private readonly socket: Socket,
     private readonly maxFrameBytes: number,
     private readonly log: Logger,
+    private readonly maxSubscriptions = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
   ) {
     this.closedPromise = new Promise<void>((resolve) => {
       this.resolveClosed = resolve;
@@ -330,6 +333,8 @@ export class Connection implements HandlerContext {
   }
 
   subscribe(args: CommandArgs['subscribe']): void {
+    // Answered as an error frame; the connection and its other subscriptions go on.
+    if (this.targets.size >= this.maxSubscriptions) throw exhausted(subscriptionLimitMessage(this.maxSubscriptions, 'TCP connection'));
     const target = new PushTarget(this, this.curEncoding, this.curRequestId);
     // Throws BrokerError synchronously (unknown queue...): answered as an error frame.
     target.sub = this.broker.subscribe(args.namespace, args.topic, args.queueId, target, { autoAck: args.autoAck });
