@@ -51,6 +51,8 @@ export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Pr
       // Accepted only to say why: one error frame, then close.
       if (refused++ % 1000 === 0) log.warn({ remote: socket.remoteAddress, maxConnections, refused }, 'tcp connection refused: limits.max_connections reached');
       socket.on('error', () => {});
+      // Whatever it sent is discarded unread; reading lets its FIN close the socket.
+      socket.resume();
       socket.end(refusalFrame(connectionLimitMessage('TCP', maxConnections)));
       setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
       return;
