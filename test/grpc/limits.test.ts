@@ -142,4 +142,23 @@ describe('core limits over gRPC: RESOURCE_EXHAUSTED with the reason, nothing sto
     await call(f.raw, 'Publish', { namespace: 'n', topic: 't', payload });
     expect(f.broker.stats().pending).toBe(1);
   });
+
+  it('max_headers, max_batch and max_queues_per_topic are INVALID_ARGUMENT naming the key; nothing stored, the connection usable', async () => {
+    f = await startFixture({ broker: { limits: { maxHeaders: 2, maxBatch: 3, maxQueuesPerTopic: 4 } } });
+    await call(f.raw, 'CreateNamespace', { name: 'n' });
+    const queues = await failure(call(f.raw, 'CreateTopic', { namespace: 'n', name: 't', queue_count: 5 }));
+    expect(queues).toEqual({ code: status.INVALID_ARGUMENT, details: 'queue_count 5 is out of range: use 1..4' });
+    await call(f.raw, 'CreateTopic', { namespace: 'n', name: 't', queue_count: 4 });
+    const headers = await failure(call(f.raw, 'Publish', { namespace: 'n', topic: 't', payload: Buffer.from('x'), headers: { a: '1', b: '2', c: '3' } }));
+    expect(headers).toEqual({ code: status.INVALID_ARGUMENT, details: '3 headers is over the limit of 2 (limits.max_headers)' });
+    const batch = await failure(call(f.raw, 'Consume', { namespace: 'n', topic: 't', queue_id: 0, batch_size: 4, auto_ack: true }));
+    expect(batch).toEqual({ code: status.INVALID_ARGUMENT, details: 'batch_size 4 is out of range: use 1..3 (limits.max_batch)' });
+    const entries = [1, 2, 3, 4].map(() => ({ payload: Buffer.from('x') }));
+    const pubBatch = await failure(call(f.raw, 'PublishBatch', { namespace: 'n', topic: 't', entries }));
+    expect(pubBatch.code).toBe(status.INVALID_ARGUMENT);
+    expect(pubBatch.details).toMatch(/a batch holds 1\.\.3 messages \(limits\.max_batch\), got 4/);
+    expect(f.broker.stats().pending).toBe(0);
+    await call(f.raw, 'Publish', { namespace: 'n', topic: 't', payload: Buffer.from('x'), headers: { a: '1', b: '2' } });
+    expect(f.broker.stats().pending).toBe(1);
+  });
 });
