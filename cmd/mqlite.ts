@@ -169,7 +169,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   for (const [front, f] of Object.entries(fronts)) log.info({ front, host: config.server.host, port: f.port }, 'listening');
-  log.info({ fronts: Object.keys(fronts) }, 'mqlite ready');
+  const { max_connections, max_subscriptions_per_connection, memory_high_water } = config.limits;
+  log.info({ fronts: Object.keys(fronts), limits: { max_connections, max_subscriptions_per_connection, memory_high_water } }, 'mqlite ready');
 
 }
 

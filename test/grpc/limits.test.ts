@@ -143,6 +143,28 @@ describe('core limits over gRPC: RESOURCE_EXHAUSTED with the reason, nothing sto
     expect(f.broker.stats().pending).toBe(1);
   });
 
+  it('max_inflight_per_subscription bounds what a manual-ack Subscribe stream holds; an ack lets the next through', async () => {
+    f = await startFixture({ broker: { limits: { maxInflightPerSubscription: 2 } } });
+    await call(f.raw, 'CreateNamespace', { name: 'n' });
+    await call(f.raw, 'CreateTopic', { namespace: 'n', name: 't', queue_count: 1 });
+    for (let i = 0; i < 5; i++) await call(f.raw, 'Publish', { namespace: 'n', topic: 't', payload: Buffer.from(String(i)) });
+    const ids: string[] = [];
+    const stream = (f.raw as any).Subscribe({ namespace: 'n', topic: 't', queue_id: 0, auto_ack: false }) as grpc.ClientReadableStream<{ id: string; payload: Buffer }>;
+    const got: string[] = [];
+    stream.on('data', (m) => {
+      got.push(Buffer.from(m.payload).toString());
+      ids.push(m.id);
+    });
+    stream.on('error', () => undefined);
+    await waitFor(() => got.length === 2, 'two deliveries');
+    expect(f.broker.stats()).toMatchObject({ pending: 3, inflight: 2 });
+    await call(f.raw, 'Ack', { namespace: 'n', topic: 't', queue_id: 0, message_ids: [ids[0]] });
+    await waitFor(() => got.length === 3, 'the next delivery after an ack');
+    expect(got).toEqual(['0', '1', '2']);
+    expect(f.broker.stats()).toMatchObject({ pending: 2, inflight: 2 });
+    stream.cancel();
+  });
+
   it('max_headers, max_batch and max_queues_per_topic are INVALID_ARGUMENT naming the key; nothing stored, the connection usable', async () => {
     f = await startFixture({ broker: { limits: { maxHeaders: 2, maxBatch: 3, maxQueuesPerTopic: 4 } } });
     await call(f.raw, 'CreateNamespace', { name: 'n' });

@@ -112,6 +112,26 @@ describe('core limits over HTTP: 429 with the reason, nothing stored', () => {
     expect(h.broker.stats()).toMatchObject({ namespaces: 1, topics: 1 });
   });
 
+  it('max_batch and max_queues_per_topic are 400 naming the limit; nothing stored', async () => {
+    h = await startHarness({ broker: { limits: { maxBatch: 3, maxQueuesPerTopic: 4 } } });
+    await h.broker.createNamespace('n');
+    const topic = await req(h.base, 'POST', '/v1/namespaces/n/topics', { name: 't', queue_count: 5 });
+    expect(topic.status).toBe(400);
+    expect(topic.json.message).toBe('queue_count 5 is out of range: use 1..4');
+    await h.broker.createTopic('n', 't', 4);
+    const resize = await req(h.base, 'PUT', '/v1/namespaces/n/topics/t/resize', { new_queue_count: 9 });
+    expect(resize.status).toBe(400);
+    expect(resize.json.message).toBe('new_queue_count 9 is out of range: use 1..4');
+    const consume = await req(h.base, 'POST', '/v1/namespaces/n/topics/t/queues/0/consume', { batch_size: 4 });
+    expect(consume.status).toBe(400);
+    expect(consume.json.message).toBe('batch_size 4 is out of range: use 1..3 (limits.max_batch)');
+    const batch = await req(h.base, 'POST', '/v1/namespaces/n/topics/t/publish-batch', { entries: [1, 2, 3, 4].map((payload) => ({ payload })) });
+    expect(batch.status).toBe(400);
+    expect(batch.json.message).toMatch(/a batch holds 1\.\.3 messages \(limits\.max_batch\), got 4/);
+    expect(h.broker.stats().pending).toBe(0);
+    expect(h.broker.listTopics('n')[0]!.queueCount).toBe(4);
+  });
+
   it('memory_high_water: publish and publish-batch are 429; consume and ack work and publishing resumes', async () => {
     h = await startHarness({ broker: { limits: { memoryHighWaterBytes: 2 * (1002 + 352) } } });
     await h.broker.createNamespace('n');

@@ -76,7 +76,8 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     socket.once('close', () => connections--);
   });
   // The app's listener runs behind a check of that mark: one property read per request.
-  const appListener = server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
+  const appListener = server.listeners('request')[0] as ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  if (appListener === undefined) throw new Error('@hono/node-server installed no request listener: the connection limit cannot wrap it');
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if ((req.socket as { [OVER_LIMIT]?: true })[OVER_LIMIT] === undefined) {
