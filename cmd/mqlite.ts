@@ -24,9 +24,10 @@ async function startFronts(broker: Broker, config: Config, log: Logger, metrics:
   const { server, limits } = config;
   const host = server.host;
   const fronts: Record<string, FrontHandle> = {};
+  const connectionLimits = { maxConnections: limits.max_connections, maxSubscriptionsPerConnection: limits.max_subscriptions_per_connection };
   try {
     if (server.tcp.enabled) {
-      fronts.tcp = await startTcpServer(broker, { host, port: server.tcp.port, maxFrameBytes: limits.max_frame, logger: log.child({ front: 'tcp' }), apiKeys });
+      fronts.tcp = await startTcpServer(broker, { host, port: server.tcp.port, maxFrameBytes: limits.max_frame, logger: log.child({ front: 'tcp' }), apiKeys, ...connectionLimits });
     }
     if (server.http.enabled) {
       fronts.http = await startHttpServer(broker, {
@@ -35,13 +36,14 @@ async function startFronts(broker: Broker, config: Config, log: Logger, metrics:
         maxBodyBytes: limits.max_body,
         sseHeartbeatMs: server.http.sse_heartbeat,
         sseMaxInflight: limits.max_inflight_per_subscription,
+        maxConnections: limits.max_connections,
         logger: log.child({ front: 'http' }),
         metrics,
         apiKeys,
       });
     }
     if (server.grpc.enabled) {
-      fronts.grpc = await startGrpcServer(broker, { host, port: server.grpc.port, maxMessageBytes: limits.max_frame, logger: log.child({ front: 'grpc' }), apiKeys });
+      fronts.grpc = await startGrpcServer(broker, { host, port: server.grpc.port, maxMessageBytes: limits.max_frame, logger: log.child({ front: 'grpc' }), apiKeys, ...connectionLimits });
     }
   } catch (err) {
     await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
@@ -138,7 +140,12 @@ async function main(): Promise<void> {
       maxHeaders: config.limits.max_headers,
       maxInflightPerSubscription: config.limits.max_inflight_per_subscription,
       maxQueuesPerTopic: config.limits.max_queues_per_topic,
+      maxNamespaces: config.limits.max_namespaces,
+      maxTopicsPerNamespace: config.limits.max_topics_per_namespace,
+      memoryHighWaterBytes: config.limits.memory_high_water,
     },
+    // RSS covers what the accounted figure does not (slabs held by one live payload, connections, the heap).
+    sampleMemory: () => process.memoryUsage.rss(),
     logger: log.child({ component: 'broker' }),
   });
   broker = opened.broker;
@@ -176,7 +183,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   for (const [front, f] of Object.entries(fronts)) log.info({ front, host: config.server.host, port: f.port }, 'listening');
-  log.info({ fronts: Object.keys(fronts) }, 'mqlite ready');
+  const { max_connections, max_subscriptions_per_connection, memory_high_water } = config.limits;
+  log.info({ fronts: Object.keys(fronts), limits: { max_connections, max_subscriptions_per_connection, memory_high_water } }, 'mqlite ready');
 
 }
 

@@ -5,6 +5,8 @@
  * it; environment variables override the common keys (ENV_OVERRIDES).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { parse } from 'yaml';
 import type { FsyncPolicy } from './aof/store.js';
 import type { ApiKeyConfig } from './auth/api-keys.js';
@@ -48,6 +50,13 @@ export interface Config {
     max_body: number;
     max_inflight_per_subscription: number;
     max_queues_per_topic: number;
+    // Issue 7, limits:
+    max_connections: number;
+    max_subscriptions_per_connection: number;
+    max_namespaces: number;
+    max_topics_per_namespace: number;
+    /** Bytes; 0 disables. */
+    memory_high_water: number;
   };
   // ---- security (issue 7): API keys ----
   security: {
@@ -90,9 +99,28 @@ const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
   'limits.max_body': { kind: 'size', def: 16 * 1024 * 1024 },
   'limits.max_inflight_per_subscription': { kind: 'count', def: 1000 },
   'limits.max_queues_per_topic': { kind: 'count', def: 1024 },
+  // Issue 7, limits (README, "Security" > "Limits").
+  'limits.max_connections': { kind: 'count', def: 10_000 },
+  'limits.max_subscriptions_per_connection': { kind: 'count', def: 100 },
+  'limits.max_namespaces': { kind: 'count', def: 10_000 },
+  'limits.max_topics_per_namespace': { kind: 'count', def: 10_000 },
+  'limits.memory_high_water': { kind: 'size', def: defaultMemoryHighWater() },
   // ---- security (issue 7) ----
   'security.api_keys': { kind: 'api_keys', def: [] },
 };
+
+/**
+ * The default of limits.memory_high_water: 3/4 of the memory the process
+ * may use (its cgroup limit, else the machine's RAM), and at most 3/4 of
+ * V8's heap limit. Payloads live outside the heap, but each message also
+ * costs heap, and the accounted figure counts at least that much per
+ * message, so under this mark neither the heap nor the container runs out.
+ */
+export function defaultMemoryHighWater(): number {
+  const constrained = process.constrainedMemory?.() ?? 0;
+  const memory = constrained > 0 ? Math.min(constrained, totalmem()) : totalmem();
+  return Math.floor(0.75 * Math.min(memory, getHeapStatistics().heap_size_limit));
+}
 
 /** Environment variables and the key each overrides. */
 export const ENV_OVERRIDES: Record<string, string> = {

@@ -22,17 +22,17 @@ import type { LogRecord, MessageRecordFields, RecordSink, ReplayStats, RewriteSt
 import { Deque } from './deque.js';
 import { newMessageId } from './ids.js';
 import { PayloadArena } from './payload-arena.js';
-import { BrokerError, alreadyExists, invalid, notFound, precondition, unavailable } from './errors.js';
+import { BrokerError, alreadyExists, exhausted, invalid, notFound, precondition, unavailable } from './errors.js';
 import { type Delivery, DLQ_QUEUE_ID, type Headers, MessageState, type StoredMessage } from './message.js';
 import { MinHeap } from './min-heap.js';
 import { Subscriber, type Subscription, type SubscriptionHandler } from './subscription.js';
-import { DEFAULT_POLICY, type HeldEntry, policyFields, type Queue, Topic, type TopicPolicy } from './topic.js';
+import { DEFAULT_POLICY, type HeldEntry, MemoryAccount, policyFields, type Queue, Topic, type TopicPolicy } from './topic.js';
 import { silentLogger } from '../log.js';
 
 export type { Subscription, SubscriptionHandler } from './subscription.js';
 export type { TopicPolicy } from './topic.js';
 export { DLQ_QUEUE_ID } from './message.js';
-export { DEFAULT_POLICY } from './topic.js';
+export { DEFAULT_POLICY, MESSAGE_OVERHEAD_BYTES } from './topic.js';
 
 export interface Limits {
   maxPayloadBytes: number;
@@ -40,6 +40,10 @@ export interface Limits {
   maxHeaders: number;
   maxInflightPerSubscription: number;
   maxQueuesPerTopic: number;
+  maxNamespaces: number;
+  maxTopicsPerNamespace: number;
+  /** Publishes are refused at this much memory (accounted or sampled, bytes); 0 disables. */
+  memoryHighWaterBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
@@ -48,7 +52,25 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxHeaders: 64,
   maxInflightPerSubscription: 1000,
   maxQueuesPerTopic: 1024,
+  maxNamespaces: 10_000,
+  maxTopicsPerNamespace: 10_000,
+  memoryHighWaterBytes: 0,
 };
+
+/** Publishes are accepted again once memory is below this fraction of the high-water mark. */
+export const MEMORY_RESUME_FRACTION = 0.9;
+
+/** Memory against the high-water mark (limits.memory_high_water), for /metrics and logs. */
+export interface MemoryStatus {
+  /** Payload bytes plus a per-message estimate, of every stored message (exact counter). */
+  accountedBytes: number;
+  messages: number;
+  /** The last sample of `sampleMemory` (process RSS in the server); 0 without a sampler. */
+  sampledBytes: number;
+  highWaterBytes: number;
+  /** Publishes are being refused. */
+  refusing: boolean;
+}
 
 export interface BrokerOptions {
   ackTimeoutMs?: number;
@@ -57,6 +79,13 @@ export interface BrokerOptions {
   /** Persistence; without it the broker is in memory only. Use `Broker.open` so it is replayed. */
   store?: Store;
   logger?: Logger;
+  /**
+   * Memory the process uses beyond what the broker accounts (the server
+   * passes process RSS), sampled every `memorySampleMs` (default 200) off
+   * the publish path while `limits.memoryHighWaterBytes` is set.
+   */
+  sampleMemory?: () => number;
+  memorySampleMs?: number;
 }
 
 export interface PublishOptions {
@@ -227,6 +256,18 @@ export class Broker {
   private closing = false;
   private readonly arena = new PayloadArena();
 
+  // limits.memory_high_water. A publish compares the accounted bytes with
+  // `publishCeiling` and nothing else: the ceiling is the mark while
+  // publishes are accepted, and -Infinity while they are refused, so that
+  // every publish then takes the slow path (memoryFull) that applies the
+  // hysteresis.
+  private readonly account = new MemoryAccount();
+  private publishCeiling = Infinity;
+  private refusingPublishes = false;
+  private sampledBytes = 0;
+  private readonly sampleMemory: (() => number) | undefined;
+  private readonly memoryTimer: NodeJS.Timeout | undefined;
+
   private readonly dirty: Queue[] = [];
   private deliveryScheduled = false;
 
@@ -263,6 +304,16 @@ export class Broker {
     this.log = opts.logger ?? silentLogger;
     this.rateTimer = setInterval(this.sampleRates, 1000);
     this.rateTimer.unref();
+    const mark = this.limits.memoryHighWaterBytes;
+    if (mark > 0) {
+      this.publishCeiling = mark;
+      this.sampleMemory = opts.sampleMemory;
+      if (this.sampleMemory) {
+        this.memoryTimer = setInterval(this.takeMemorySample, opts.memorySampleMs ?? 200);
+        this.memoryTimer.unref();
+        this.takeMemorySample();
+      }
+    }
   }
 
   /** A broker with its store replayed: the state of the last durable record. */
@@ -281,6 +332,10 @@ export class Broker {
     this.assertWritable();
     checkName('namespace', name);
     if (this.namespaces.has(name)) throw alreadyExists(`namespace '${name}'`);
+    const maxNs = this.limits.maxNamespaces;
+    if (this.namespaces.size >= maxNs) {
+      throw exhausted(`namespace '${name}' not created: the broker holds ${this.namespaces.size} namespaces, the limit (limits.max_namespaces) is ${maxNs}: delete one or raise the limit`);
+    }
     this.namespaces.set(name, new Map());
     this.sink?.nsCreate(name);
     return this.durable();
@@ -309,8 +364,12 @@ export class Broker {
     checkName('topic', name);
     this.checkQueueCount('queue_count', queueCount);
     if (topics.has(name)) throw alreadyExists(`topic '${name}' in namespace '${ns}'`);
+    const maxTopics = this.limits.maxTopicsPerNamespace;
+    if (topics.size >= maxTopics) {
+      throw exhausted(`topic '${name}' not created: namespace '${ns}' holds ${topics.size} topics, the limit (limits.max_topics_per_namespace) is ${maxTopics}: delete one or raise the limit`);
+    }
     const fields = policy === undefined ? undefined : mergePolicy(DEFAULT_POLICY, policy);
-    const t = new Topic(ns, name, queueCount);
+    const t = new Topic(ns, name, queueCount, queueCount, 0n, this.account);
     topics.set(name, t);
     this.sink?.topicCreate(ns, name, queueCount);
     if (fields !== undefined) {
@@ -389,6 +448,7 @@ export class Broker {
 
   async publish(ns: string, topicName: string, payload: Uint8Array, opts: PublishOptions = {}): Promise<PublishResult> {
     this.assertWritable();
+    if (this.account.bytes >= this.publishCeiling) this.memoryFull();
     const t = this.topic(ns, topicName);
     const headers = this.checkPublish(t, payload, opts);
     if (hasExtras(opts)) {
@@ -413,6 +473,7 @@ export class Broker {
    */
   async publishBatch(ns: string, topicName: string, entries: readonly BatchEntry[], mode: BatchMode): Promise<BatchItemResult[]> {
     this.assertWritable();
+    if (this.account.bytes >= this.publishCeiling) this.memoryFull();
     const t = this.topic(ns, topicName);
     if (mode !== 'partial' && mode !== 'atomic') throw invalid(`batch mode ${JSON.stringify(mode)} is invalid: use 'partial' or 'atomic'`);
     if (!Array.isArray(entries) || entries.length === 0 || entries.length > this.limits.maxBatch) {
@@ -740,6 +801,7 @@ export class Broker {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     if (this.heldTimer) clearTimeout(this.heldTimer);
     clearInterval(this.rateTimer);
+    if (this.memoryTimer) clearInterval(this.memoryTimer);
     await this.store?.close();
   }
 
@@ -758,7 +820,65 @@ export class Broker {
     return { namespaces: this.namespaces.size, topics, pending, inflight };
   }
 
+  /** Memory against limits.memory_high_water (O(1)). */
+  memory(): MemoryStatus {
+    return {
+      accountedBytes: this.account.bytes,
+      messages: this.account.messages,
+      sampledBytes: this.sampledBytes,
+      highWaterBytes: this.limits.memoryHighWaterBytes,
+      refusing: this.refusingPublishes,
+    };
+  }
+
   // ------------------------------------------------------------------ internals
+
+  /**
+   * The slow path of the memory check, taken by a publish when the
+   * accounted bytes reached the ceiling or publishes are being refused.
+   * Refuse at the mark; accept again only once both figures are below
+   * MEMORY_RESUME_FRACTION of it, so that acks freeing a few messages do
+   * not make publishes flap. Consume, ack, nack and delete never come here:
+   * they free memory.
+   */
+  private memoryFull(): void {
+    this.updateMemoryState();
+    if (!this.refusingPublishes) return;
+    const mark = this.limits.memoryHighWaterBytes;
+    const used = Math.max(this.account.bytes, this.sampledBytes);
+    throw exhausted(
+      `memory high-water mark reached (${formatBytes(used)} of ${formatBytes(mark)}; publishing resumes below ${formatBytes(mark * MEMORY_RESUME_FRACTION)}): consume and ack messages, or raise limits.memory_high_water`,
+    );
+  }
+
+  private updateMemoryState(): void {
+    const mark = this.limits.memoryHighWaterBytes;
+    if (mark <= 0) return;
+    const used = Math.max(this.account.bytes, this.sampledBytes);
+    const was = this.refusingPublishes;
+    if (was ? used >= mark * MEMORY_RESUME_FRACTION : used >= mark) {
+      this.refusingPublishes = true;
+      this.publishCeiling = -Infinity;
+    } else {
+      this.refusingPublishes = false;
+      this.publishCeiling = mark;
+    }
+    if (was !== this.refusingPublishes) {
+      const fields = { accountedBytes: this.account.bytes, sampledBytes: this.sampledBytes, highWaterBytes: mark };
+      if (this.refusingPublishes) this.log.warn(fields, 'memory high-water mark reached: refusing publishes until consumers free memory');
+      else this.log.info(fields, 'memory below the high-water mark again: accepting publishes');
+    }
+  }
+
+  private readonly takeMemorySample = (): void => {
+    try {
+      this.sampledBytes = this.sampleMemory!();
+    } catch (err) {
+      this.log.error({ err }, 'memory sampler failed');
+      return;
+    }
+    this.updateMemoryState();
+  };
 
   private durable(): Promise<void> {
     return this.store ? this.store.durable() : RESOLVED;
@@ -1343,11 +1463,13 @@ export class Broker {
         for (const t of this.replayNamespace(rec.ns).values()) t.destroy();
         this.namespaces.delete(rec.ns);
         return;
+      // Replay never checks limits (max_namespaces, max_topics_per_namespace,
+      // memory_high_water): a limit lowered before a restart must not lose data.
       case 'topicCreate':
-        this.replayNamespace(rec.ns).set(rec.topic, new Topic(rec.ns, rec.topic, rec.queueCount));
+        this.replayNamespace(rec.ns).set(rec.topic, new Topic(rec.ns, rec.topic, rec.queueCount, rec.queueCount, 0n, this.account));
         return;
       case 'topicRestore':
-        this.replayNamespace(rec.ns).set(rec.topic, new Topic(rec.ns, rec.topic, rec.queueCount, rec.activeCount, rec.version));
+        this.replayNamespace(rec.ns).set(rec.topic, new Topic(rec.ns, rec.topic, rec.queueCount, rec.activeCount, rec.version, this.account));
         return;
       case 'topicDelete':
         this.replayTopic(rec.ns, rec.topic).destroy();
@@ -1447,6 +1569,8 @@ export class Broker {
     }
     // Held messages whose time passed while the broker was down are visible now.
     this.releaseHeld(Date.now());
+    // A mark lowered below what replay restored: publishes wait for consumers.
+    this.updateMemoryState();
     return { ...stats, namespaces: this.namespaces.size, topics, pending: this.stats().pending, requeued };
   }
 
@@ -1554,6 +1678,13 @@ function replayedMessage(t: Topic, queue: number, rec: MessageRecordFields, deli
     deadline: 0,
     holder: undefined,
   };
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} bytes`;
 }
 
 function checkIds(ids: readonly string[]): void {

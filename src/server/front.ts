@@ -10,3 +10,30 @@ export interface FrontHandle {
   /** Open connections and subscriptions now, for GET /metrics (where the front can tell). */
   counts?(): { connections?: number; subscriptions?: number };
 }
+
+/**
+ * Per-front connection limits (issue 7, limits): `limits.max_connections`
+ * counts each front's connections on its own; `limits.max_subscriptions_per_connection`
+ * counts the TCP subscriptions of one connection and the gRPC Subscribe
+ * streams of one HTTP/2 connection (an SSE stream is its own HTTP
+ * connection, so max_connections bounds those).
+ */
+export interface ConnectionLimits {
+  /** Default DEFAULT_MAX_CONNECTIONS. */
+  maxConnections?: number;
+  /** Default DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION. */
+  maxSubscriptionsPerConnection?: number;
+}
+
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
+
+/** The reason a connection over `limits.max_connections` is refused with (RESOURCE_EXHAUSTED on every front). */
+export function connectionLimitMessage(front: string, max: number): string {
+  return `connection refused: the ${front} front already holds ${max} connections (limits.max_connections): close idle connections, retry later, or raise the limit`;
+}
+
+/** The reason a subscription over `limits.max_subscriptions_per_connection` is refused with. */
+export function subscriptionLimitMessage(max: number, where: string): string {
+  return `subscription refused: this ${where} already holds ${max} subscriptions (limits.max_subscriptions_per_connection): close one, open another connection, or raise the limit`;
+}

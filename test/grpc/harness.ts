@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
 import { startGrpcServer } from '../../src/server/grpc/index.js';
-import type { FrontHandle } from '../../src/server/front.js';
+import type { ConnectionLimits, FrontHandle } from '../../src/server/front.js';
 
 export const PROTO = join(import.meta.dirname, '../../proto/mqlite/v1/mqlite.proto');
 
@@ -70,13 +70,15 @@ export interface Fixture {
 
 /** `opened`: a broker already built (e.g. by `Broker.open` over a store, to test a restart); else one from `broker`. */
 export async function startFixture(
-  opts: { broker?: BrokerOptions; opened?: Broker; maxMessageBytes?: number } = {},
+  opts: { broker?: BrokerOptions; opened?: Broker; maxMessageBytes?: number } & ConnectionLimits = {},
 ): Promise<Fixture> {
   const broker = opts.opened ?? new Broker(opts.broker);
   const front = await startGrpcServer(broker, {
     host: '127.0.0.1',
     port: 0,
     maxMessageBytes: opts.maxMessageBytes ?? 1024 * 1024,
+    maxConnections: opts.maxConnections,
+    maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection,
     logger: pino({ level: 'silent' }),
   });
   const address = `127.0.0.1:${front.port}`;

@@ -23,6 +23,7 @@ export interface HarnessOptions {
   maxBodyBytes?: number;
   sseHeartbeatMs?: number;
   sseMaxInflight?: number;
+  maxConnections?: number;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -33,6 +34,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
     sseHeartbeatMs: opts.sseHeartbeatMs ?? 15_000,
     sseMaxInflight: opts.sseMaxInflight ?? 100,
+    maxConnections: opts.maxConnections,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   });
   let stopped = false;

@@ -6,8 +6,8 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { type Socket, connect } from 'node:net';
 import pino from 'pino';
-import { Broker } from '../../src/broker/broker.js';
-import type { FrontHandle } from '../../src/server/front.js';
+import { Broker, type Limits } from '../../src/broker/broker.js';
+import type { ConnectionLimits, FrontHandle } from '../../src/server/front.js';
 import { startTcpServer } from '../../src/server/tcp/index.js';
 import {
   type TCPCommand,
@@ -26,9 +26,18 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { maxFrameBytes?: number; ackTimeoutMs?: number; drainTimeoutMs?: number } = {}): Promise<Harness> {
-  const broker = new Broker({ ackTimeoutMs: opts.ackTimeoutMs, drainTimeoutMs: opts.drainTimeoutMs, logger: silent });
-  const server = await startTcpServer(broker, { host: '127.0.0.1', port: 0, maxFrameBytes: opts.maxFrameBytes ?? 1024 * 1024, logger: silent });
+export async function startHarness(
+  opts: { maxFrameBytes?: number; ackTimeoutMs?: number; drainTimeoutMs?: number; limits?: Partial<Limits> } & ConnectionLimits = {},
+): Promise<Harness> {
+  const broker = new Broker({ ackTimeoutMs: opts.ackTimeoutMs, drainTimeoutMs: opts.drainTimeoutMs, limits: opts.limits, logger: silent });
+  const server = await startTcpServer(broker, {
+    host: '127.0.0.1',
+    port: 0,
+    maxFrameBytes: opts.maxFrameBytes ?? 1024 * 1024,
+    maxConnections: opts.maxConnections,
+    maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection,
+    logger: silent,
+  });
   return {
     broker,
     server,

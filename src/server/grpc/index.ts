@@ -3,12 +3,20 @@
  * reflection (PROTOCOL.md, "gRPC"). A thin adapter: the service definition
  * decodes, the handler table calls the broker, errors.ts maps failures.
  */
-import { type Metadata, Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { type Metadata, Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, requestNamespace } from '../../auth/api-keys.js';
 import type { Operation } from '../../auth/operations.js';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
-import type { FrontHandle } from '../front.js';
+import { exhausted } from '../../broker/errors.js';
+import {
+  type ConnectionLimits,
+  connectionLimitMessage,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+  type FrontHandle,
+} from '../front.js';
 import {
   MalformedRequest,
   MQLiteService,
@@ -23,7 +31,7 @@ import { GRPC_OPERATIONS, unaryHandlers } from './handlers.js';
 import { addReflection } from './reflection.js';
 import { subscribeHandler, type LiveStream } from './subscribe.js';
 
-export interface GrpcServerOptions {
+export interface GrpcServerOptions extends ConnectionLimits {
   host: string;
   port: number;
   /** Largest request accepted (grpc-js answers RESOURCE_EXHAUSTED above it). */
@@ -65,28 +73,51 @@ function callAuthorizer(apiKeys: ApiKeys, log: Logger): CallAuthorizer | undefin
   };
 }
 
-function bindAddress(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+/** How long a connection over limits.max_connections is kept to answer its calls before it is cut. */
+const REFUSED_GRACE_MS = 2000;
+
+const SERVER_OPTIONS = {
+  // Channelz keeps per-call statistics nobody reads here: cost on the hot path.
+  'grpc.enable_channelz': 0,
+  // A subscriber that vanished without closing its connection is found by
+  // a ping within 40 s, and its subscription closed (its in-flight
+  // messages then follow the ack rules) instead of lingering.
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+};
+
+/**
+ * The server that connections over limits.max_connections are handed to:
+ * every call on them ends with RESOURCE_EXHAUSTED naming the limit. grpc-js
+ * has no connection limit of its own, so the front owns the listening
+ * socket and hands each connection to this server or the real one
+ * (`createConnectionInjector`); the real one's call path is unchanged.
+ */
+function refusingServer(maxConnections: number, log: Logger): Server {
+  const server = new Server(SERVER_OPTIONS);
+  const refusal = () => statusOf(exhausted(connectionLimitMessage('gRPC', maxConnections)), log, 'refused');
+  const implementation: UntypedServiceImplementation = {};
+  for (const m of MQLiteService.methods) {
+    implementation[m.localName] =
+      m.methodKind === 'unary'
+        ? (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => callback(refusal())
+        : (call: ServerWritableStream<unknown, unknown>) => call.emit('error', refusal());
+  }
+  server.addService(mqliteServiceDefinition, implementation);
+  return server;
 }
 
 export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): Promise<FrontHandle> {
   const log = opts.logger;
-  const server = new Server({
-    'grpc.max_receive_message_length': opts.maxMessageBytes,
-    // Channelz keeps per-call statistics nobody reads here: cost on the hot path.
-    'grpc.enable_channelz': 0,
-    // A subscriber that vanished without closing its connection is found by
-    // a ping within 40 s, and its subscription closed (its in-flight
-    // messages then follow the ack rules) instead of lingering.
-    'grpc.keepalive_time_ms': 30_000,
-    'grpc.keepalive_timeout_ms': 10_000,
-  });
+  const server = new Server({ ...SERVER_OPTIONS, 'grpc.max_receive_message_length': opts.maxMessageBytes });
   const live = new Set<LiveStream>();
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const maxSubscriptions = opts.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
 
   const handlers = unaryHandlers(broker);
   const authorize = callAuthorizer(opts.apiKeys ?? NO_API_KEYS, log);
   const implementation: UntypedServiceImplementation = {
-    subscribe: subscribeHandler(broker, live, log, authorize),
+    subscribe: subscribeHandler(broker, live, log, maxSubscriptions, authorize),
   };
   for (const name of Object.keys(handlers) as UnaryMethodName[]) {
     const handle = handlers[name] as (req: RequestOf<typeof name>, principal: Principal) => Promise<object>;
@@ -116,19 +147,44 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
   server.addService(mqliteServiceDefinition, implementation);
   addReflection(server, [MQLiteService]);
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(bindAddress(opts.host, opts.port), ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
-    );
+  const credentials = ServerCredentials.createInsecure();
+  const accept = server.createConnectionInjector(credentials);
+  const refuser = refusingServer(maxConnections, log);
+  const refuse = refuser.createConnectionInjector(credentials);
+  const sockets = new Set<Socket>();
+  let refused = 0;
+  const listener = createNetServer({ noDelay: true }, (socket) => {
+    if (sockets.size >= maxConnections) {
+      if (refused++ % 1000 === 0) log.warn({ remote: socket.remoteAddress, maxConnections, refused }, 'grpc connection refused: limits.max_connections reached');
+      socket.on('error', () => {});
+      refuse.injectConnection(socket);
+      setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
+      return;
+    }
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    accept.injectConnection(socket);
   });
-  log.debug({ host: opts.host, port }, 'grpc listening');
+  listener.on('error', (err) => log.error({ err }, 'grpc listener error'));
+  const port = await new Promise<number>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(opts.port, opts.host, () => {
+      listener.off('error', reject);
+      const address = listener.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : opts.port);
+    });
+  });
+  log.debug({ host: opts.host, port, maxConnections }, 'grpc listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
+      listener.close();
+      refuser.forceShutdown();
       const timer = setTimeout(() => {
         log.warn({ streams: live.size }, 'grpc calls still open at shutdown timeout: cutting them');
         server.forceShutdown();
+        for (const socket of sockets) socket.destroy();
         resolve();
       }, opts.shutdownTimeoutMs ?? 5000);
       timer.unref();
@@ -141,6 +197,5 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
     }).then(() => log.info({ port }, 'grpc closed'));
     return closing;
   };
-  // grpc-js does not expose its HTTP/2 sessions: only the streams are counted.
-  return { port, close, counts: () => ({ subscriptions: live.size }) };
+  return { port, close, counts: () => ({ connections: sockets.size, subscriptions: live.size }) };
 }

@@ -13,6 +13,8 @@
 import { Metadata, type ServerWritableStream, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
+import { exhausted } from '../../broker/errors.js';
+import { subscriptionLimitMessage } from '../front.js';
 import { resizeNoticeMessage } from '../../broker/message.js';
 import type { Subscription, SubscriptionHandler } from '../../broker/subscription.js';
 import type { Message, SubscribeRequest } from '../../../gen/mqlite/v1/mqlite_pb.js';
@@ -54,7 +56,10 @@ export interface LiveStream {
   end(status: StatusObject): void;
 }
 
-export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Logger, authorize?: CallAuthorizer) {
+export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Logger, maxPerConnection: number, authorize?: CallAuthorizer) {
+  // Subscribe streams by HTTP/2 connection: getPeer() is the connection's
+  // remote address and port, distinct for every open connection.
+  const perPeer = new Map<string, number>();
   return (call: ServerWritableStream<SubscribeRequest | MalformedRequest, Message>): void => {
     if (authorize !== undefined) {
       try {
@@ -68,6 +73,22 @@ export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Log
       call.emit('error', statusOf(malformed(call.request), log, 'Subscribe'));
       return;
     }
+    const peer = call.getPeer();
+    const open = perPeer.get(peer) ?? 0;
+    if (open >= maxPerConnection) {
+      // Only this stream fails: the connection and its other streams go on.
+      call.emit('error', statusOf(exhausted(subscriptionLimitMessage(maxPerConnection, 'HTTP/2 connection')), log, 'Subscribe'));
+      return;
+    }
+    perPeer.set(peer, open + 1);
+    let counted = true;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
+      const n = perPeer.get(peer)! - 1;
+      if (n === 0) perPeer.delete(peer);
+      else perPeer.set(peer, n);
+    };
     const { namespace, topic, queueId, autoAck } = call.request;
     sendBufferedTogether(call);
     let sub: Subscription | undefined;
@@ -87,6 +108,7 @@ export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Log
       if (done) return false;
       done = true;
       live.delete(stream);
+      uncount();
       return true;
     };
     const stream: LiveStream = {

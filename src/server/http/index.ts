@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { createAdaptorServer } from '@hono/node-server';
 import type { ApiKeys } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
-import type { FrontHandle } from '../front.js';
+import { type ConnectionLimits, connectionLimitMessage, DEFAULT_MAX_CONNECTIONS, type FrontHandle } from '../front.js';
 import { createApp, requestIdFrom } from './app.js';
 import { tooLarge } from './body.js';
 import { failure } from './envelope.js';
@@ -22,7 +22,7 @@ import type { MetricsSource } from './metrics.js';
 export { createApp, type HttpApp, type HttpAppOptions } from './app.js';
 export { FsyncTimings, type AofMetricsStats, type FrontCounts, type MetricsSource } from './metrics.js';
 
-export interface HttpServerOptions {
+export interface HttpServerOptions extends Pick<ConnectionLimits, 'maxConnections'> {
   host: string;
   port: number;
   maxBodyBytes: number;
@@ -47,6 +47,10 @@ export interface HttpFrontHandle extends FrontHandle {
 
 /** How long close() lets requests in progress finish before cutting connections. */
 const CLOSE_GRACE_MS = 5_000;
+/** How long a connection over limits.max_connections may take to send its request before it is cut. */
+const REFUSED_GRACE_MS = 2_000;
+/** Marks a socket accepted over limits.max_connections: its request gets the 503 and the connection closes. */
+const OVER_LIMIT = Symbol('mqlite.overConnectionLimit');
 
 export async function startHttpServer(broker: Broker, opts: HttpServerOptions): Promise<HttpFrontHandle> {
   const log = opts.logger;
@@ -61,9 +65,34 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     apiKeys: opts.apiKeys,
   });
   const server = createAdaptorServer({ fetch: front.app.fetch }) as Server;
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  let refused = 0;
   server.on('connection', (socket: Duplex) => {
+    if (connections >= maxConnections) {
+      // Answered once its request is read (a reply before it confuses
+      // clients), then closed; not counted, as it serves nothing.
+      (socket as Duplex & { [OVER_LIMIT]?: true })[OVER_LIMIT] = true;
+      if (refused++ % 1000 === 0) log.warn({ maxConnections, refused }, 'http connection refused: limits.max_connections reached');
+      setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
+      return;
+    }
     connections++;
     socket.once('close', () => connections--);
+  });
+  // The app's listener runs behind a check of that mark: one property read per request.
+  const appListener = server.listeners('request')[0] as ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  if (appListener === undefined) throw new Error('@hono/node-server installed no request listener: the connection limit cannot wrap it');
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if ((req.socket as { [OVER_LIMIT]?: true })[OVER_LIMIT] === undefined) {
+      appListener(req, res);
+      return;
+    }
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    log.info({ requestId, method: req.method, path: req.url, status: 503 }, 'http request');
+    res.shouldKeepAlive = false;
+    res.writeHead(503, { 'content-type': 'application/json', 'x-request-id': requestId, connection: 'close', 'retry-after': '1' });
+    res.end(failure(503, connectionLimitMessage('HTTP', maxConnections)).body);
   });
   // `Expect: 100-continue` (curl sends it for large bodies): refuse a body
   // declared over the limit before the client sends it.

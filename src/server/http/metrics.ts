@@ -228,6 +228,23 @@ export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source
       for (const [front, c] of Object.entries(source.fronts?.() ?? {})) if (c.subscriptions !== undefined) this.set({ front }, c.subscriptions);
     },
   });
+  // limits.memory_high_water (issue 7): the figures publishes are refused on.
+  const memoryGauge = (name: string, help: string, value: (m: ReturnType<Broker['memory']>) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(value(broker.memory()));
+      },
+    });
+  };
+  memoryGauge('mqlite_memory_accounted_bytes', 'Payload bytes plus a per-message estimate of every stored message.', (m) => m.accountedBytes);
+  memoryGauge('mqlite_memory_accounted_messages', 'Stored messages (pending, in flight, delayed, dead-lettered).', (m) => m.messages);
+  memoryGauge('mqlite_memory_sampled_bytes', 'Process RSS as last sampled for the high-water mark (0 when not sampled).', (m) => m.sampledBytes);
+  memoryGauge('mqlite_memory_high_water_bytes', 'limits.memory_high_water (0: disabled).', (m) => m.highWaterBytes);
+  memoryGauge('mqlite_memory_publishes_refused', '1 while publishes are refused because memory is over the high-water mark.', (m) => (m.refusing ? 1 : 0));
+
   new Counter({
     name: 'mqlite_http_requests_total',
     help: 'HTTP requests answered, by method, route pattern and status.',

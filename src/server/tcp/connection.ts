@@ -31,6 +31,8 @@ import type { Broker, Subscription, SubscriptionHandler } from '../../broker/bro
 import { type ApiKeys, FULL_ACCESS, NO_API_KEYS, type Principal, missingKey, requestNamespace } from '../../auth/api-keys.js';
 import type { BrokerError } from '../../broker/errors.js';
 import { type Delivery, type ResizeNotice, resizeNoticeMessage } from '../../broker/message.js';
+import { exhausted } from '../../broker/errors.js';
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, subscriptionLimitMessage } from '../front.js';
 import type { Action, CommandArgs, CommandResults } from './commands.js';
 import { badRequestReason, errorReason } from './errors.js';
 import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, FrameReader, FrameWriter, ReadResult } from './frame.js';
@@ -145,6 +147,7 @@ export class Connection implements HandlerContext {
     private readonly maxFrameBytes: number,
     private readonly log: Logger,
     private readonly apiKeys: ApiKeys = NO_API_KEYS,
+    private readonly maxSubscriptions = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
   ) {
     this.authenticated = !apiKeys.enabled;
     this.remote = socket.remoteAddress;
@@ -385,6 +388,8 @@ export class Connection implements HandlerContext {
   }
 
   subscribe(args: CommandArgs['subscribe']): void {
+    // Answered as an error frame; the connection and its other subscriptions go on.
+    if (this.targets.size >= this.maxSubscriptions) throw exhausted(subscriptionLimitMessage(this.maxSubscriptions, 'TCP connection'));
     const target = new PushTarget(this, this.curEncoding, this.curRequestId);
     // Throws BrokerError synchronously (unknown queue...): answered as an error frame.
     target.sub = this.broker.subscribe(args.namespace, args.topic, args.queueId, target, { autoAck: args.autoAck });

@@ -9,10 +9,11 @@ import { type Server, type Socket, createServer } from 'node:net';
 import type { Logger } from 'pino';
 import { type ApiKeys, NO_API_KEYS } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
-import type { FrontHandle } from '../front.js';
+import { type ConnectionLimits, connectionLimitMessage, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type FrontHandle } from '../front.js';
 import { Connection } from './connection.js';
+import { ENCODING_JSON } from './frame.js';
 
-export interface TcpServerOptions {
+export interface TcpServerOptions extends ConnectionLimits {
   host: string;
   port: number;
   /** Largest accepted frame length `L` (encoding byte + body). */
@@ -26,13 +27,41 @@ export interface TcpServerOptions {
 const SOCKET_HIGH_WATER = 256 * 1024;
 /** How long close() waits for connections to flush their last replies. */
 const CLOSE_GRACE_MS = 5000;
+/** How long a refused connection may take to read its error frame before it is cut. */
+const REFUSED_GRACE_MS = 2000;
+
+/**
+ * The one frame a connection over limits.max_connections gets, before it is
+ * closed: JSON (the client has sent nothing yet, so its encoding is unknown).
+ */
+function refusalFrame(reason: string): Buffer {
+  const body = Buffer.from(JSON.stringify({ status: 'error', error: `RESOURCE_EXHAUSTED: ${reason}` }));
+  const frame = Buffer.allocUnsafe(5 + body.length);
+  frame.writeUInt32BE(body.length + 1, 0);
+  frame[4] = ENCODING_JSON;
+  body.copy(frame, 5);
+  return frame;
+}
 
 export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Promise<FrontHandle> {
   const log = opts.logger;
   const connections = new Set<Connection>();
   const apiKeys = opts.apiKeys ?? NO_API_KEYS;
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const maxSubscriptions = opts.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
+  let refused = 0;
   const server: Server = createServer({ allowHalfOpen: true, highWaterMark: SOCKET_HIGH_WATER, noDelay: true }, (socket: Socket) => {
-    const conn = new Connection(broker, socket, opts.maxFrameBytes, log, apiKeys);
+    if (connections.size >= maxConnections) {
+      // Accepted only to say why: one error frame, then close.
+      if (refused++ % 1000 === 0) log.warn({ remote: socket.remoteAddress, maxConnections, refused }, 'tcp connection refused: limits.max_connections reached');
+      socket.on('error', () => {});
+      // Whatever it sent is discarded unread; reading lets its FIN close the socket.
+      socket.resume();
+      socket.end(refusalFrame(connectionLimitMessage('TCP', maxConnections)));
+      setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
+      return;
+    }
+    const conn = new Connection(broker, socket, opts.maxFrameBytes, log, apiKeys, maxSubscriptions);
     connections.add(conn);
     void conn.closedPromise.then(() => connections.delete(conn));
   });
