@@ -7,6 +7,7 @@ import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, ty
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
 import type { FrontHandle } from '../front.js';
+import type { ServerTls } from '../tls.js';
 import {
   MalformedRequest,
   MQLiteService,
@@ -29,6 +30,14 @@ export interface GrpcServerOptions {
   logger: Logger;
   /** How long close() waits for calls to finish before cutting them (default 5 s). */
   shutdownTimeoutMs?: number;
+  /** Serve TLS (and require client certificates when it has a CA). */
+  tls?: ServerTls;
+}
+
+/** TLS credentials when configured; with a CA, grpc-js requires and verifies a client certificate. */
+function credentialsOf(tls: ServerTls | undefined): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(tls.ca ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.ca !== undefined);
 }
 
 function bindAddress(host: string, port: number): string {
@@ -72,11 +81,11 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
   addReflection(server, [MQLiteService]);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(bindAddress(opts.host, opts.port), ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(bindAddress(opts.host, opts.port), credentialsOf(opts.tls), (err, bound) =>
       err ? reject(err) : resolve(bound),
     );
   });
-  log.debug({ host: opts.host, port }, 'grpc listening');
+  log.debug({ host: opts.host, port, tls: opts.tls !== undefined }, 'grpc listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

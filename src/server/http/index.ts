@@ -1,18 +1,20 @@
 /**
  * Starts the HTTP REST + SSE front (PROTOCOL.md "HTTP") on a Node HTTP
- * server through @hono/node-server.
+ * server (HTTPS when TLS is configured) through @hono/node-server.
  *
  * Closing: new requests get 503, SSE streams are told and ended, idle
  * keep-alive connections are closed, and requests already being served are
  * answered; connections still open after a grace period are cut.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Broker } from '../../broker/broker.js';
 import type { FrontHandle } from '../front.js';
+import { logHandshakeFailures, tlsServerOptions, type ServerTls } from '../tls.js';
 import { createApp, requestIdFrom } from './app.js';
 import { tooLarge } from './body.js';
 import { failure } from './envelope.js';
@@ -33,6 +35,8 @@ export interface HttpServerOptions {
    * counters and fsync timings, the other fronts' connections (metrics.ts).
    */
   metrics?: MetricsSource;
+  /** Serve HTTPS (and require client certificates when it has a CA). */
+  tls?: ServerTls;
 }
 
 export interface HttpFrontHandle extends FrontHandle {
@@ -56,7 +60,13 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     metrics: opts.metrics,
     connections: () => connections,
   });
-  const server = createAdaptorServer({ fetch: front.app.fetch }) as Server;
+  let server: Server;
+  if (opts.tls) {
+    const https = createAdaptorServer({ fetch: front.app.fetch, createServer: createHttpsServer, serverOptions: tlsServerOptions(opts.tls) });
+    logHandshakeFailures(https as ReturnType<typeof createHttpsServer>, log);
+    // The https server has every node:http server API used below.
+    server = https as unknown as Server;
+  } else server = createAdaptorServer({ fetch: front.app.fetch }) as Server;
   server.on('connection', (socket: Duplex) => {
     connections++;
     socket.once('close', () => connections--);
@@ -103,7 +113,7 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
   });
   const port = (server.address() as AddressInfo).port;
   server.on('error', (err) => log.error({ err }, 'http server error'));
-  log.debug({ host: opts.host, port }, 'http listening');
+  log.debug({ host: opts.host, port, tls: opts.tls !== undefined }, 'http listening');
 
   let closed: Promise<void> | undefined;
   return {

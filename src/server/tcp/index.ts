@@ -1,14 +1,17 @@
 /**
  * The TCP framing front (PROTOCOL.md, "TCP framing"): a `node:net` server
+ * (`node:tls` when TLS is configured: the same connections, encrypted)
  * speaking `u32be L | u8 encoding | body` with JSON (0) and protobuf (1)
  * bodies. Each connection is a `Connection` (pipelined, ordered replies,
  * backpressure, pushed subscriptions); commands are the table in
  * handlers.ts, shared by both encodings.
  */
 import { type Server, type Socket, createServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
 import type { FrontHandle } from '../front.js';
+import { logHandshakeFailures, tlsServerOptions, type ServerTls } from '../tls.js';
 import { Connection } from './connection.js';
 
 export interface TcpServerOptions {
@@ -17,6 +20,8 @@ export interface TcpServerOptions {
   /** Largest accepted frame length `L` (encoding byte + body). */
   maxFrameBytes: number;
   logger: Logger;
+  /** Serve TLS (and require client certificates when it has a CA). */
+  tls?: ServerTls;
 }
 
 /** Socket buffer sizes: a client that never reads is cut off at about this much per connection. */
@@ -27,11 +32,19 @@ const CLOSE_GRACE_MS = 5000;
 export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Promise<FrontHandle> {
   const log = opts.logger;
   const connections = new Set<Connection>();
-  const server: Server = createServer({ allowHalfOpen: true, highWaterMark: SOCKET_HIGH_WATER, noDelay: true }, (socket: Socket) => {
+  const onConnection = (socket: Socket): void => {
     const conn = new Connection(broker, socket, opts.maxFrameBytes, log);
     connections.add(conn);
     void conn.closedPromise.then(() => connections.delete(conn));
-  });
+  };
+  const socketOptions = { allowHalfOpen: true, highWaterMark: SOCKET_HIGH_WATER, noDelay: true };
+  let server: Server;
+  if (opts.tls) {
+    // A connection starts once its handshake succeeded ('secureConnection').
+    const tlsServer = createTlsServer({ ...socketOptions, ...tlsServerOptions(opts.tls) }, onConnection);
+    logHandshakeFailures(tlsServer, log);
+    server = tlsServer;
+  } else server = createServer(socketOptions, onConnection);
   server.on('error', (err) => log.error({ err }, 'tcp server error'));
 
   await new Promise<void>((resolve, reject) => {
@@ -43,7 +56,7 @@ export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Pr
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : opts.port;
-  log.debug({ host: opts.host, port, maxFrameBytes: opts.maxFrameBytes }, 'tcp listening');
+  log.debug({ host: opts.host, port, maxFrameBytes: opts.maxFrameBytes, tls: opts.tls !== undefined }, 'tcp listening');
 
   let closing: Promise<void> | undefined;
   return {
