@@ -18,6 +18,7 @@ import {
   type BatchPublishItem,
   type ClientMessage,
   type ClientSubscription,
+  type ClientTlsOptions,
   type ClientTopicPolicy,
   type ClientTopicStats,
   type MqliteClient,
@@ -47,6 +48,8 @@ export interface GrpcClientOptions {
   port: number;
   /** Deadline of each unary call; none when undefined. Streams have none. */
   timeoutMs?: number;
+  /** Speak TLS (the broker has `server.tls` set). */
+  tls?: ClientTlsOptions;
 }
 
 const STATUS_NAMES = [
@@ -81,7 +84,7 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
 
   constructor(opts: GrpcClientOptions) {
     const host = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
-    this.transport = new GrpcTransport(`http://${host}:${opts.port}`);
+    this.transport = opts.tls ? new GrpcTransport(`https://${host}:${opts.port}`, opts.tls) : new GrpcTransport(`http://${host}:${opts.port}`);
     this.timeoutMs = opts.timeoutMs;
   }
 

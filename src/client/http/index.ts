@@ -8,6 +8,7 @@ import type {
   BatchPublishItem,
   ClientMessage,
   ClientSubscription,
+  ClientTlsOptions,
   ClientTopicPolicy,
   ClientTopicStats,
   MqliteClient,
@@ -37,6 +38,8 @@ export interface HttpClientOptions {
    * lean keep-alive HTTP/1.1 client for load generation): see transport.ts.
    */
   transport?: 'http' | 'fetch' | 'raw';
+  /** Speak HTTPS (the broker has `server.tls` set): an `http://` base URL becomes `https://`. */
+  tls?: ClientTlsOptions;
 }
 
 export interface HttpSubscribeOptions extends SubscribeOptions {
@@ -82,10 +85,15 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
   private readonly streams = new Set<() => void>();
 
   constructor(opts: HttpClientOptions) {
-    this.base = opts.baseUrl.replace(/\/+$/, '');
+    const base = opts.baseUrl.replace(/\/+$/, '');
+    this.base = opts.tls ? base.replace(/^http:/, 'https:') : base;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.transport =
-      opts.transport === 'fetch' ? new FetchTransport() : opts.transport === 'raw' ? new RawHttpTransport(this.base) : new NodeHttpTransport(this.base);
+      opts.transport === 'fetch'
+        ? new FetchTransport(opts.tls)
+        : opts.transport === 'raw'
+          ? new RawHttpTransport(this.base, opts.tls)
+          : new NodeHttpTransport(this.base, opts.tls);
   }
 
   /** `GET /health`. */

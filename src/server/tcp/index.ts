@@ -40,8 +40,14 @@ export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Pr
   const socketOptions = { allowHalfOpen: true, highWaterMark: SOCKET_HIGH_WATER, noDelay: true };
   let server: Server;
   if (opts.tls) {
-    // A connection starts once its handshake succeeded ('secureConnection').
-    const tlsServer = createTlsServer({ ...socketOptions, ...tlsServerOptions(opts.tls) }, onConnection);
+    // A connection starts once its handshake succeeded ('secureConnection'),
+    // and only then becomes half-open: during the handshake a peer that hangs
+    // up (e.g. a client rejecting our certificate) must close the socket, as
+    // nothing else would, and server.close() would wait for it.
+    const tlsServer = createTlsServer({ ...socketOptions, allowHalfOpen: false, ...tlsServerOptions(opts.tls) }, (socket: Socket) => {
+      socket.allowHalfOpen = true;
+      onConnection(socket);
+    });
     logHandshakeFailures(tlsServer, log);
     server = tlsServer;
   } else server = createServer(socketOptions, onConnection);
