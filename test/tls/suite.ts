@@ -18,7 +18,8 @@ import { makePki, type Pki } from './certs.js';
 
 export interface FrontUnderTest {
   name: string;
-  start(broker: Broker, tls: ServerTls, logger: Logger): Promise<FrontHandle>;
+  /** `tls` undefined: the front in plaintext. */
+  start(broker: Broker, tls: ServerTls | undefined, logger: Logger): Promise<FrontHandle>;
   /** The front's client; `tls` undefined: plaintext. */
   client(port: number, tls: ClientTlsOptions | undefined): Promise<MqliteClient>;
   /** Whether the front logs refused handshakes itself (grpc-js keeps them to its own tracer). */
@@ -126,7 +127,7 @@ export function tlsSuite(front: FrontUnderTest): void {
       for (const tls of [{}, { ca: pki.otherCa }]) {
         const err = await refusal(() => attempt(front, handle.port, tls));
         expect(err.code).toBe('TRANSPORT');
-        expect(err.message).toMatch(/self[- ]signed certificate|unable to (verify|get local issuer)/i);
+        expect(err.message).toMatch(/unable to verify the first certificate[\s\S]*certificate is not trusted: pass the CA that signed it/);
       }
       expect(await attempt(front, handle.port, trusted())).toContain('tls');
     });
@@ -143,6 +144,22 @@ export function tlsSuite(front: FrontUnderTest): void {
       expect(got.map((m) => m.id)).toEqual([kept.messageId]);
       if (front.logsHandshakes) {
         expect(log.lines.some((l) => l.level === 40 && l.msg === 'tls handshake failed')).toBe(true);
+      }
+    });
+  });
+
+  describe(`${front.name} in plaintext (no server.tls)`, () => {
+    it('refuses a TLS client with a reason that says the port does not speak TLS', async () => {
+      const broker = new Broker();
+      const handle = await front.start(broker, undefined, capture().logger);
+      try {
+        const err = await refusal(() => attempt(front, handle.port, trusted()));
+        expect(err.code).toBe('TRANSPORT');
+        expect(err.message).toMatch(/the port does not speak TLS/);
+        expect(await attempt(front, handle.port, undefined)).toEqual([]);
+      } finally {
+        await handle.close();
+        await broker.close();
       }
     });
   });
@@ -180,6 +197,7 @@ export function tlsSuite(front: FrontUnderTest): void {
       const kept = await owner.publish('mtls', 'kept', '"kept"');
       const none = await refusal(() => attempt(front, handle.port, trusted()));
       expect(none.code).toBe('TRANSPORT');
+      expect(none.message).toMatch(/certificate required[\s\S]*requires a client certificate/);
       const foreign = await refusal(() => attempt(front, handle.port, { ca: pki.ca, cert: pki.otherClientCert, key: pki.otherClientKey }));
       expect(foreign.code).toBe('TRANSPORT');
       const got = await owner.consume('mtls', 'kept', 0, { batchSize: 10, autoAck: true });

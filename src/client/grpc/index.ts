@@ -41,6 +41,7 @@ import {
   wireBatchMode,
   wirePeekOrder,
 } from './features.js';
+import { withTlsHint } from '../tls-hint.js';
 import { Code, GrpcTransport, type CallStatus } from './transport.js';
 
 export interface GrpcClientOptions {
@@ -74,7 +75,7 @@ function clientError(status: CallStatus): ClientError {
   const name = STATUS_NAMES[status.code] ?? `STATUS_${status.code}`;
   if (BROKER_STATUSES.has(name)) return new ClientError(name, status.details);
   // No broker code: the connection, a deadline, or an internal server error.
-  return new ClientError('TRANSPORT', `${name}: ${status.details}`);
+  return new ClientError('TRANSPORT', `${name}: ${withTlsHint(status.details)}`);
 }
 
 export class GrpcClient implements MqliteClient, QueueFeaturesClient {

@@ -28,6 +28,7 @@ import type {
   TopicSummary,
 } from '../types.js';
 import { ClientError } from '../types.js';
+import { withTlsHint } from '../tls-hint.js';
 import {
   type Reply,
   decodeMessages,
@@ -106,7 +107,7 @@ class FramedConnection {
     this.reader = new FrameReader(maxFrameBytes);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(new ClientError('TRANSPORT', err.message)));
+    socket.on('error', (err) => this.fail(new ClientError('TRANSPORT', withTlsHint(err.message))));
     socket.on('close', () => {
       clearInterval(this.watchdog);
       const err = this.closing ? undefined : new ClientError('TRANSPORT', 'connection closed by the server');
@@ -128,7 +129,7 @@ class FramedConnection {
       }, timeoutMs);
       socket.once('error', (err) => {
         clearTimeout(timer);
-        reject(new ClientError('TRANSPORT', `connect to ${opts.host}:${opts.port}${opts.tls ? ' (TLS)' : ''}: ${err.message}`));
+        reject(new ClientError('TRANSPORT', `connect to ${opts.host}:${opts.port}${opts.tls ? ' (TLS)' : ''}: ${withTlsHint(err.message)}`));
       });
       // Over TLS the connection is usable once the handshake has verified the server.
       socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
