@@ -29,6 +29,8 @@ export function globalWords(g: GlobalOptions): string[] {
   if (g.timeout !== undefined) words.push('--timeout', String(g.timeout));
   if (g.json) words.push('--json');
   if (!g.color) words.push('--no-color');
+  if (g.tls) words.push('--tls');
+  for (const [option, value] of [['--ca', g.ca], ['--cert', g.cert], ['--key', g.key]] as const) if (value !== undefined) words.push(option, value);
   return words;
 }
 

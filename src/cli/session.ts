@@ -3,7 +3,9 @@
  * client opened on first use. A one-shot command gets a session of its own;
  * the REPL keeps one session, so its commands share one connection.
  */
-import type { MqliteClient, QueueFeaturesClient } from '../client/types.js';
+import { readFileSync } from 'node:fs';
+import type { ClientTlsOptions, MqliteClient, QueueFeaturesClient } from '../client/types.js';
+import { UsageError } from './errors.js';
 import { Output, type OutStream } from './output.js';
 
 /** What every command drives: the base calls and the issue 8 queue features, on every protocol. */
@@ -26,6 +28,11 @@ export interface GlobalOptions {
   /** Per-request time limit in ms; each command has its default when absent. */
   timeout?: number;
   color: boolean;
+  /** TLS (issue 7): on with --tls, or implied by any of the PEM files. */
+  tls?: boolean;
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 export interface Endpoint {
@@ -33,10 +40,33 @@ export interface Endpoint {
   host: string;
   port: number;
   timeoutMs: number;
+  /** Set: connect with TLS. */
+  tls?: ClientTlsOptions;
+}
+
+function readPem(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`option '${option}' cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** The TLS options of --tls, --ca, --cert, --key (the files are read here); undefined without TLS. */
+export function tlsOf(g: Pick<GlobalOptions, 'tls' | 'ca' | 'cert' | 'key'>): ClientTlsOptions | undefined {
+  if (!g.tls && g.ca === undefined && g.cert === undefined && g.key === undefined) return undefined;
+  if ((g.cert === undefined) !== (g.key === undefined)) {
+    throw new UsageError(`option '${g.cert === undefined ? '--key' : '--cert'}' needs '${g.cert === undefined ? '--cert' : '--key'}' too: a client certificate goes with its private key`);
+  }
+  return {
+    ca: g.ca === undefined ? undefined : readPem('--ca <file>', g.ca),
+    cert: g.cert === undefined ? undefined : readPem('--cert <file>', g.cert),
+    key: g.key === undefined ? undefined : readPem('--key <file>', g.key),
+  };
 }
 
 export function endpointOf(g: GlobalOptions): Endpoint {
-  return { proto: g.proto, host: g.host, port: g.port ?? DEFAULT_PORTS[g.proto], timeoutMs: g.timeout ?? DEFAULT_TIMEOUT_MS };
+  return { proto: g.proto, host: g.host, port: g.port ?? DEFAULT_PORTS[g.proto], timeoutMs: g.timeout ?? DEFAULT_TIMEOUT_MS, tls: tlsOf(g) };
 }
 
 export function hostPort(host: string, port: number): string {
@@ -46,7 +76,7 @@ export function hostPort(host: string, port: number): string {
 /** The HTTP front's base URL: `--http-port`, else `--port` when the protocol is http, else 8080. */
 export function httpBaseUrl(g: GlobalOptions): string {
   const port = g.httpPort ?? (g.proto === 'http' ? g.port : undefined) ?? DEFAULT_HTTP_PORT;
-  return `http://${hostPort(g.host, port)}`;
+  return `${tlsOf(g) ? 'https' : 'http'}://${hostPort(g.host, port)}`;
 }
 
 /**
@@ -59,15 +89,15 @@ export async function openClient(e: Endpoint): Promise<CliClient> {
     case 'tcp':
     case 'tcp-json': {
       const { TcpClient } = await import('../client/tcp/index.js');
-      return TcpClient.connect({ host: e.host, port: e.port, encoding: e.proto === 'tcp' ? 'protobuf' : 'json', timeoutMs: e.timeoutMs });
+      return TcpClient.connect({ host: e.host, port: e.port, encoding: e.proto === 'tcp' ? 'protobuf' : 'json', timeoutMs: e.timeoutMs, tls: e.tls });
     }
     case 'http': {
       const { HttpClient } = await import('../client/http/index.js');
-      return new HttpClient({ baseUrl: `http://${hostPort(e.host, e.port)}`, timeoutMs: e.timeoutMs });
+      return new HttpClient({ baseUrl: `http://${hostPort(e.host, e.port)}`, timeoutMs: e.timeoutMs, tls: e.tls });
     }
     case 'grpc': {
       const { GrpcClient } = await import('../client/grpc/index.js');
-      return new GrpcClient({ host: e.host, port: e.port, timeoutMs: e.timeoutMs });
+      return new GrpcClient({ host: e.host, port: e.port, timeoutMs: e.timeoutMs, tls: e.tls });
     }
   }
 }
@@ -99,7 +129,7 @@ export class Session {
   /** The client for these options; reused while they stay the same. */
   async client(g: GlobalOptions): Promise<CliClient> {
     const e = endpointOf(g);
-    const key = `${e.proto} ${e.host} ${e.port} ${e.timeoutMs}`;
+    const key = `${e.proto} ${e.host} ${e.port} ${e.timeoutMs} ${e.tls ? `tls ${g.ca} ${g.cert} ${g.key}` : ''}`;
     if (this.cached?.key !== key) {
       await this.close();
       const client = openClient(e);
