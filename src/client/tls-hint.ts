@@ -13,6 +13,8 @@ const HINTS: readonly [RegExp, string][] = [
 ];
 
 export function withTlsHint(message: string): string {
-  for (const [pattern, hint] of HINTS) if (pattern.test(message)) return `${message} (${hint})`;
+  // OpenSSL's reasons end with a newline.
+  const reason = message.trimEnd();
+  for (const [pattern, hint] of HINTS) if (pattern.test(reason)) return `${reason} (${hint})`;
   return message;
 }

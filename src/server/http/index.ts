@@ -88,6 +88,12 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
   // A request Node's parser rejects never reaches the app: answer it here,
   // with the envelope and a request id like every other reply.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // The https server passes failed handshakes here too: there is no HTTP
+    // to answer, and logHandshakeFailures has logged them.
+    if (err.code?.startsWith('ERR_SSL_') || err.code?.startsWith('ERR_TLS_')) {
+      socket.destroy();
+      return;
+    }
     const requestId = requestIdFrom(undefined);
     const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
     const status = tooBig ? 431 : 400;
