@@ -208,3 +208,25 @@ export function tlsSuite(front: FrontUnderTest): void {
     });
   });
 }
+
+/** A front serving TLS (no client CA) to the tests of one describe block, with its own PKI and broker. */
+export interface TlsFixture {
+  readonly pki: Pki;
+  readonly broker: Broker;
+  readonly front: FrontHandle;
+}
+
+export function tlsFrontFixture(start: FrontUnderTest['start']): TlsFixture {
+  const fixture = {} as { pki: Pki; broker: Broker; front: FrontHandle };
+  beforeAll(async () => {
+    fixture.pki = makePki();
+    fixture.broker = new Broker();
+    fixture.front = await start(fixture.broker, loadServerTls({ cert: fixture.pki.paths.serverCert, key: fixture.pki.paths.serverKey }), capture().logger);
+  });
+  afterAll(async () => {
+    await fixture.front?.close();
+    await fixture.broker?.close();
+    fixture.pki?.remove();
+  });
+  return fixture;
+}
