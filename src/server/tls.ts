@@ -85,7 +85,15 @@ export function tlsServerOptions(tls: ServerTls): TlsOptions {
  */
 export function logHandshakeFailures(server: TlsServer, log: Logger): void {
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    const fields = { remote: socket.remoteAddress, code: err.code, reason: err.message };
+    // node:tls checks a client certificate after the handshake and, when it
+    // does not verify, closes the socket, which reports as a hang-up
+    // (ECONNRESET): its authorizationError tells the two apart.
+    const refused = socket.authorizationError;
+    if (refused !== undefined && refused !== null) {
+      log.warn({ remote: socket.remoteAddress, code: String(refused), reason: 'client certificate does not verify against server.tls.ca' }, 'tls handshake failed');
+      return;
+    }
+    const fields = { remote: socket.remoteAddress, code: err.code, reason: err.message.trimEnd() };
     // A client that hangs up mid-handshake is routine; anything else is a misconfigured or hostile client.
     if (err.code === 'ECONNRESET') log.debug(fields, 'tls handshake aborted by the client');
     else log.warn(fields, 'tls handshake failed');

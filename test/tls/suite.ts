@@ -169,11 +169,13 @@ export function tlsSuite(front: FrontUnderTest): void {
   describe(`${front.name} with mutual TLS (server.tls.ca)`, () => {
     let broker: Broker;
     let handle: FrontHandle;
+    let log: ReturnType<typeof capture>;
     beforeAll(async () => {
       broker = new Broker();
       await broker.createNamespace('mtls');
       const tls = loadServerTls({ cert: pki.paths.serverCert, key: pki.paths.serverKey, ca: pki.paths.ca });
-      handle = await front.start(broker, tls!, capture().logger);
+      log = capture();
+      handle = await front.start(broker, tls!, log.logger);
     });
     afterAll(async () => {
       await handle?.close();
@@ -202,6 +204,12 @@ export function tlsSuite(front: FrontUnderTest): void {
       expect(none.message).toMatch(/certificate required[\s\S]*requires a client certificate/);
       const foreign = await refusal(() => attempt(front, handle.port, { ca: pki.ca, cert: pki.otherClientCert, key: pki.otherClientKey }));
       expect(foreign.code).toBe('TRANSPORT');
+      if (front.logsHandshakes) {
+        const refusals = log.lines.filter((l) => l.level === 40 && l.msg === 'tls handshake failed');
+        expect(refusals.map((l) => l.code)).toEqual(['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
+        // Only as handshake failures (no HTTP access line for a connection that never spoke HTTP).
+        expect(log.lines.filter((l) => (l.level as number) >= 30 && l.msg !== 'tls handshake failed')).toEqual([]);
+      }
       const got = await owner.consume('mtls', 'kept', 0, { batchSize: 10, autoAck: true });
       await owner.close();
       expect(got.map((m) => m.id)).toEqual([kept.messageId]);

@@ -61,9 +61,14 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     connections: () => connections,
   });
   let server: Server;
+  // Over TLS: the sockets whose handshake succeeded (the others' errors are handshake failures).
+  let secured: WeakSet<Duplex> | undefined;
   if (opts.tls) {
     const https = createAdaptorServer({ fetch: front.app.fetch, createServer: createHttpsServer, serverOptions: tlsServerOptions(opts.tls) });
     logHandshakeFailures(https as ReturnType<typeof createHttpsServer>, log);
+    const handshaken = new WeakSet<Duplex>();
+    https.on('secureConnection', (socket: Duplex) => handshaken.add(socket));
+    secured = handshaken;
     // The https server has every node:http server API used below.
     server = https as unknown as Server;
   } else server = createAdaptorServer({ fetch: front.app.fetch }) as Server;
@@ -90,7 +95,7 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // The https server passes failed handshakes here too: there is no HTTP
     // to answer, and logHandshakeFailures has logged them.
-    if (err.code?.startsWith('ERR_SSL_') || err.code?.startsWith('ERR_TLS_')) {
+    if (secured !== undefined && !secured.has(socket)) {
       socket.destroy();
       return;
     }
