@@ -76,6 +76,16 @@ describe('server.tls errors stop startup with exit 2, naming the key and the fil
   });
 });
 
+describe('a broker without server.tls', () => {
+  it('says at startup that TLS is off', async () => {
+    const logs: Record<string, unknown>[] = [];
+    const server = await startServerProcess({ persistence: false, onLog: (rec) => logs.push(rec) });
+    await server.stop();
+    expect(logs.find((l) => l.msg === 'mqlite ready')).toMatchObject({ tls: 'off', mtls: 'off' });
+    expect(logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('TLS off'))).toBe(true);
+  });
+});
+
 describe('a broker with mutual TLS', () => {
   let server: ServerProcess;
   const logs: Record<string, unknown>[] = [];
