@@ -30,7 +30,7 @@ export function globalWords(g: GlobalOptions): string[] {
   if (g.json) words.push('--json');
   if (!g.color) words.push('--no-color');
   if (g.tls) words.push('--tls');
-  for (const [option, value] of [['--ca', g.ca], ['--cert', g.cert], ['--key', g.key]] as const) if (value !== undefined) words.push(option, value);
+  for (const [option, value] of [['--tls-ca', g.tlsCa], ['--tls-cert', g.tlsCert], ['--tls-key', g.tlsKey]] as const) if (value !== undefined) words.push(option, value);
   return words;
 }
 

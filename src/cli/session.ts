@@ -28,11 +28,11 @@ export interface GlobalOptions {
   /** Per-request time limit in ms; each command has its default when absent. */
   timeout?: number;
   color: boolean;
-  /** TLS (issue 7): on with --tls, or implied by any of the PEM files. */
+  /** TLS (issue 7): on with --tls, or implied by any of the PEM files (--tls-ca, --tls-cert, --tls-key). */
   tls?: boolean;
-  ca?: string;
-  cert?: string;
-  key?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export interface Endpoint {
@@ -52,16 +52,20 @@ function readPem(option: string, path: string): Buffer {
   }
 }
 
-/** The TLS options of --tls, --ca, --cert, --key (the files are read here); undefined without TLS. */
-export function tlsOf(g: Pick<GlobalOptions, 'tls' | 'ca' | 'cert' | 'key'>): ClientTlsOptions | undefined {
-  if (!g.tls && g.ca === undefined && g.cert === undefined && g.key === undefined) return undefined;
-  if ((g.cert === undefined) !== (g.key === undefined)) {
-    throw new UsageError(`option '${g.cert === undefined ? '--key' : '--cert'}' needs '${g.cert === undefined ? '--cert' : '--key'}' too: a client certificate goes with its private key`);
+/**
+ * The TLS options of --tls, --tls-ca, --tls-cert, --tls-key (the files are
+ * read here); undefined without TLS. (Not --key: `pub --key` is the routing key.)
+ */
+export function tlsOf(g: Pick<GlobalOptions, 'tls' | 'tlsCa' | 'tlsCert' | 'tlsKey'>): ClientTlsOptions | undefined {
+  if (!g.tls && g.tlsCa === undefined && g.tlsCert === undefined && g.tlsKey === undefined) return undefined;
+  if ((g.tlsCert === undefined) !== (g.tlsKey === undefined)) {
+    const [given, missing] = g.tlsCert === undefined ? ['--tls-key', '--tls-cert'] : ['--tls-cert', '--tls-key'];
+    throw new UsageError(`option '${given}' needs '${missing}' too: a client certificate goes with its private key`);
   }
   return {
-    ca: g.ca === undefined ? undefined : readPem('--ca <file>', g.ca),
-    cert: g.cert === undefined ? undefined : readPem('--cert <file>', g.cert),
-    key: g.key === undefined ? undefined : readPem('--key <file>', g.key),
+    ca: g.tlsCa === undefined ? undefined : readPem('--tls-ca <file>', g.tlsCa),
+    cert: g.tlsCert === undefined ? undefined : readPem('--tls-cert <file>', g.tlsCert),
+    key: g.tlsKey === undefined ? undefined : readPem('--tls-key <file>', g.tlsKey),
   };
 }
 
@@ -129,7 +133,7 @@ export class Session {
   /** The client for these options; reused while they stay the same. */
   async client(g: GlobalOptions): Promise<CliClient> {
     const e = endpointOf(g);
-    const key = `${e.proto} ${e.host} ${e.port} ${e.timeoutMs} ${e.tls ? `tls ${g.ca} ${g.cert} ${g.key}` : ''}`;
+    const key = `${e.proto} ${e.host} ${e.port} ${e.timeoutMs} ${e.tls ? `tls ${g.tlsCa} ${g.tlsCert} ${g.tlsKey}` : ''}`;
     if (this.cached?.key !== key) {
       await this.close();
       const client = openClient(e);

@@ -5,9 +5,9 @@
  * not in the certificate, TLS against a plaintext port).
  */
 const HINTS: readonly [RegExp, string][] = [
-  [/certificate required/i, 'the broker requires a client certificate (mutual TLS): pass a cert and key signed by its server.tls.ca (mqlite-cli --cert, --key)'],
+  [/certificate required/i, 'the broker requires a client certificate (mutual TLS): pass a cert and key signed by its server.tls.ca (mqlite-cli --tls-cert, --tls-key)'],
   [/unknown ca|bad certificate|certificate unknown|unsupported certificate/i, "the broker refused this client certificate: it must be signed by the broker's server.tls.ca"],
-  [/self[- ]signed|unable to verify|unable to get local issuer/i, "the broker's certificate is not trusted: pass the CA that signed it (mqlite-cli --ca)"],
+  [/self[- ]signed|unable to verify|unable to get local issuer/i, "the broker's certificate is not trusted: pass the CA that signed it (mqlite-cli --tls-ca)"],
   [/altnames|does not match certificate/i, 'connect by a name or address that the certificate carries, or set the expected server name'],
   [/wrong version number|packet length too long|unknown protocol/i, 'the port does not speak TLS: connect without TLS, or check that the broker has server.tls set'],
 ];

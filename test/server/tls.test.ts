@@ -113,11 +113,11 @@ describe('a broker with mutual TLS', () => {
     expect(logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('TLS on'))).toMatchObject({ tls: 'on', mtls: 'on', cert: pki.paths.serverCert });
   });
 
-  const tlsArgs = (): string[] => ['--ca', pki.paths.ca, '--cert', pki.paths.clientCert, '--key', pki.paths.clientKey];
+  const tlsArgs = (): string[] => ['--tls-ca', pki.paths.ca, '--tls-cert', pki.paths.clientCert, '--tls-key', pki.paths.clientKey];
   const portOf = (proto: string): number => (proto === 'http' ? server.ports.http : proto === 'grpc' ? server.ports.grpc : server.ports.tcp);
 
   for (const proto of ['tcp', 'tcp-json', 'http', 'grpc']) {
-    it(`mqlite-cli --proto ${proto} with --ca, --cert and --key publishes and consumes; without a certificate it fails with exit 1 and the reason`, async () => {
+    it(`mqlite-cli --proto ${proto} with --tls-ca, --tls-cert and --tls-key publishes and consumes; without a certificate it fails with exit 1 and the reason`, async () => {
       const base = ['--proto', proto, '--port', String(portOf(proto))];
       const ns = `ns-${proto}`;
       for (const cmd of [['ns', 'create', ns], ['topic', 'create', ns, 't']]) {
@@ -125,27 +125,28 @@ describe('a broker with mutual TLS', () => {
         expect(r.stderr).toBe('');
         expect(r.code).toBe(0);
       }
-      const pub = await runCli([...base, ...tlsArgs(), '--json', 'pub', ns, 't', '{"over":"tls"}']);
+      // pub's own --key (the routing key) is not taken for --tls-key.
+      const pub = await runCli([...base, ...tlsArgs(), '--json', 'pub', ns, 't', '{"over":"tls"}', '--key', 'customer-42']);
       expect(pub.code).toBe(0);
       const got = await runCli([...base, ...tlsArgs(), '--json', 'consume', ns, 't', '0', '--auto-ack']);
       expect(got.json()).toMatchObject([{ id: pub.json().message_id, payload: { over: 'tls' } }]);
 
-      const refused = await runCli([...base, '--ca', pki.paths.ca, 'ns', 'list']);
+      const refused = await runCli([...base, '--tls-ca', pki.paths.ca, 'ns', 'list']);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/certificate required[\s\S]*requires a client certificate/);
     });
   }
 
-  it('mqlite-cli --cert without --key is a usage error (exit 2)', async () => {
-    const r = await runCli(['--port', String(server.ports.tcp), '--cert', pki.paths.clientCert, 'ns', 'list']);
+  it('mqlite-cli --tls-cert without --tls-key is a usage error (exit 2)', async () => {
+    const r = await runCli(['--port', String(server.ports.tcp), '--tls-cert', pki.paths.clientCert, 'ns', 'list']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("option '--cert' needs '--key' too");
+    expect(r.stderr).toContain("option '--tls-cert' needs '--tls-key' too");
   });
 
-  it('mqlite-cli --ca with a file that cannot be read is a usage error (exit 2) naming it', async () => {
+  it('mqlite-cli --tls-ca with a file that cannot be read is a usage error (exit 2) naming it', async () => {
     const missing = join(pki.dir, 'absent-ca.pem');
-    const r = await runCli(['--port', String(server.ports.tcp), '--ca', missing, 'ns', 'list']);
+    const r = await runCli(['--port', String(server.ports.tcp), '--tls-ca', missing, 'ns', 'list']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`option '--ca <file>' cannot read ${missing}`);
+    expect(r.stderr).toContain(`option '--tls-ca <file>' cannot read ${missing}`);
   });
 });
