@@ -16,18 +16,19 @@ import type { FrontHandle } from '../src/server/front.js';
 import { startGrpcServer } from '../src/server/grpc/index.js';
 import { FsyncTimings, type MetricsSource, startHttpServer } from '../src/server/http/index.js';
 import { startTcpServer } from '../src/server/tcp/index.js';
+import { loadServerTls, type ServerTls } from '../src/server/tls.js';
 
 /** Longest a graceful shutdown may take before the process gives up and exits 1. */
 const SHUTDOWN_BOUND_MS = 15_000;
 
-async function startFronts(broker: Broker, config: Config, log: Logger, metrics: MetricsSource, apiKeys: ApiKeys): Promise<Record<string, FrontHandle>> {
+async function startFronts(broker: Broker, config: Config, log: Logger, metrics: MetricsSource, apiKeys: ApiKeys, tls: ServerTls | undefined): Promise<Record<string, FrontHandle>> {
   const { server, limits } = config;
   const host = server.host;
   const fronts: Record<string, FrontHandle> = {};
   const connectionLimits = { maxConnections: limits.max_connections, maxSubscriptionsPerConnection: limits.max_subscriptions_per_connection };
   try {
     if (server.tcp.enabled) {
-      fronts.tcp = await startTcpServer(broker, { host, port: server.tcp.port, maxFrameBytes: limits.max_frame, logger: log.child({ front: 'tcp' }), apiKeys, ...connectionLimits });
+      fronts.tcp = await startTcpServer(broker, { host, port: server.tcp.port, maxFrameBytes: limits.max_frame, logger: log.child({ front: 'tcp' }), apiKeys, tls, ...connectionLimits });
     }
     if (server.http.enabled) {
       fronts.http = await startHttpServer(broker, {
@@ -40,10 +41,11 @@ async function startFronts(broker: Broker, config: Config, log: Logger, metrics:
         logger: log.child({ front: 'http' }),
         metrics,
         apiKeys,
+        tls,
       });
     }
     if (server.grpc.enabled) {
-      fronts.grpc = await startGrpcServer(broker, { host, port: server.grpc.port, maxMessageBytes: limits.max_frame, logger: log.child({ front: 'grpc' }), apiKeys, ...connectionLimits });
+      fronts.grpc = await startGrpcServer(broker, { host, port: server.grpc.port, maxMessageBytes: limits.max_frame, logger: log.child({ front: 'grpc' }), apiKeys, tls, ...connectionLimits });
     }
   } catch (err) {
     await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
@@ -62,8 +64,10 @@ async function main(): Promise<void> {
   const opts = program.opts<{ config?: string }>();
 
   let config: Config;
+  let tls: ServerTls | undefined;
   try {
     config = loadConfig(opts.config ?? 'config.yaml', { required: opts.config !== undefined });
+    tls = loadServerTls(config.server.tls);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`mqlite: ${err.message}\n`);
@@ -176,15 +180,24 @@ async function main(): Promise<void> {
       ...(fronts.tcp?.counts ? { tcp: fronts.tcp.counts() } : {}),
       ...(fronts.grpc?.counts ? { grpc: fronts.grpc.counts() } : {}),
     });
-    fronts = await startFronts(broker, config, log, store ? { aof: () => store.stats(), fsync: fsyncTimings, fronts: frontCounts } : { fronts: frontCounts }, apiKeys);
+    fronts = await startFronts(broker, config, log, store ? { aof: () => store.stats(), fsync: fsyncTimings, fronts: frontCounts } : { fronts: frontCounts }, apiKeys, tls);
   } catch (err) {
     log.fatal({ err }, 'could not start a front: is the port in use? change server.<front>.port or disable the front');
     await broker.close();
     process.exit(1);
   }
   for (const [front, f] of Object.entries(fronts)) log.info({ front, host: config.server.host, port: f.port }, 'listening');
+  if (tls) {
+    log.info(
+      { tls: 'on', mtls: tls.ca ? 'on' : 'off', cert: config.server.tls.cert, subject: tls.certSubject, validTo: tls.certValidTo, ca: config.server.tls.ca },
+      tls.ca ? 'TLS on for every front; mutual TLS on: clients need a certificate signed by server.tls.ca' : 'TLS on for every front; mutual TLS off',
+    );
+  } else log.info({ tls: 'off', mtls: 'off' }, 'TLS off: every front speaks plaintext (set server.tls.cert and server.tls.key to turn it on)');
   const { max_connections, max_subscriptions_per_connection, memory_high_water } = config.limits;
-  log.info({ fronts: Object.keys(fronts), limits: { max_connections, max_subscriptions_per_connection, memory_high_water } }, 'mqlite ready');
+  log.info(
+    { fronts: Object.keys(fronts), tls: tls ? 'on' : 'off', mtls: tls?.ca ? 'on' : 'off', limits: { max_connections, max_subscriptions_per_connection, memory_high_water } },
+    'mqlite ready',
+  );
 
 }
 

@@ -24,6 +24,8 @@ export interface Config {
     grpc: FrontConfig;
     http: FrontConfig & { sse_heartbeat: number };
     tcp: FrontConfig;
+    /** PEM file paths; cert and key turn TLS on for every front, ca adds client certificates (mutual TLS). */
+    tls: { cert?: string; key?: string; ca?: string };
   };
   persistence: {
     enabled: boolean;
@@ -69,7 +71,7 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-type Kind = 'bool' | 'port' | 'string' | 'duration' | 'size' | 'count' | 'percent' | 'api_keys' | readonly string[];
+type Kind = 'bool' | 'port' | 'string' | 'path?' | 'duration' | 'size' | 'count' | 'percent' | 'api_keys' | readonly string[];
 
 /** The schema: every key, its kind and its default. */
 const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
@@ -81,6 +83,10 @@ const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
   'server.http.sse_heartbeat': { kind: 'duration', def: 15_000 },
   'server.tcp.enabled': { kind: 'bool', def: true },
   'server.tcp.port': { kind: 'port', def: 7070 },
+  // TLS (issue 7): optional PEM paths; src/server/tls.ts reads and checks the files.
+  'server.tls.cert': { kind: 'path?', def: undefined },
+  'server.tls.key': { kind: 'path?', def: undefined },
+  'server.tls.ca': { kind: 'path?', def: undefined },
   'persistence.enabled': { kind: 'bool', def: true },
   'persistence.aof.fsync': { kind: ['always', 'everysec', 'no'], def: 'everysec' },
   'persistence.aof.dir': { kind: 'string', def: './data' },
@@ -136,6 +142,9 @@ export const ENV_OVERRIDES: Record<string, string> = {
   MQLITE_ACK_TIMEOUT: 'ack_timeout',
   // comma-separated full-access keys; replaces the file's list
   MQLITE_API_KEYS: 'security.api_keys',
+  MQLITE_TLS_CERT: 'server.tls.cert',
+  MQLITE_TLS_KEY: 'server.tls.key',
+  MQLITE_TLS_CA: 'server.tls.ca',
 };
 
 /** How an environment override is named in errors. */
@@ -195,6 +204,10 @@ function coerce(key: string, kind: Kind, raw: unknown, from: string): unknown {
     }
     case 'string':
       return typeof text === 'string' && text !== '' ? text : fail('a non-empty string');
+    case 'path?':
+      // null (an empty YAML value) leaves an optional path unset.
+      if (text === null) return undefined;
+      return typeof text === 'string' && text !== '' ? text : fail('a file path');
     case 'duration':
       return parseDuration(text) ?? fail('a duration such as "30s", "500ms" or "1m30s"');
     case 'size':
@@ -277,7 +290,8 @@ function flatten(obj: unknown, prefix: string, out: Map<string, unknown>, from: 
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k;
     if (SCHEMA[key]) out.set(key, v);
-    else if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(SCHEMA).some((s) => s.startsWith(`${key}.`))) flatten(v, key, out, from);
+    // A section left empty (`tls:` with its keys commented out) is null: all defaults.
+    else if ((v === null || (typeof v === 'object' && !Array.isArray(v))) && Object.keys(SCHEMA).some((s) => s.startsWith(`${key}.`))) flatten(v, key, out, from);
     else throw new ConfigError(`${from}: unknown key '${key}' (known keys: ${Object.keys(SCHEMA).join(', ')})`);
   }
 }

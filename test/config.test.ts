@@ -63,3 +63,19 @@ describe('configuration', () => {
     expect(parseSize('-1')).toBeUndefined();
   });
 });
+
+describe('configuration: server.tls (issue 7)', () => {
+  it('is off by default; paths come from the file or MQLITE_TLS_CERT/KEY/CA; an empty tls section is all defaults', () => {
+    expect(loadConfig(undefined, { env: {} }).server.tls).toEqual({ cert: undefined, key: undefined, ca: undefined });
+    expect(loadConfig(file('server:\n  tls:\n'), { env: {} }).server.tls).toEqual({ cert: undefined, key: undefined, ca: undefined });
+    const c = loadConfig(file('server:\n  tls: {cert: /etc/mqlite/cert.pem, key: /etc/mqlite/key.pem}\n'), { env: { MQLITE_TLS_CA: '/etc/mqlite/ca.pem' } });
+    expect(c.server.tls).toEqual({ cert: '/etc/mqlite/cert.pem', key: '/etc/mqlite/key.pem', ca: '/etc/mqlite/ca.pem' });
+    const env = loadConfig(undefined, { env: { MQLITE_TLS_CERT: 'c.pem', MQLITE_TLS_KEY: 'k.pem' } });
+    expect(env.server.tls).toMatchObject({ cert: 'c.pem', key: 'k.pem' });
+  });
+
+  it('stops on a tls value that is not a path, naming the key', () => {
+    expect(() => loadConfig(file('server:\n  tls: {cert: 42}\n'), { env: {} })).toThrow(/'server.tls.cert' is 42, expected a file path/);
+    expect(() => loadConfig(file('server:\n  tls: {certificate: x.pem}\n'), { env: {} })).toThrow(/unknown key 'server.tls.certificate'/);
+  });
+});

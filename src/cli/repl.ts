@@ -30,6 +30,8 @@ export function globalWords(g: GlobalOptions): string[] {
   if (g.json) words.push('--json');
   if (!g.color) words.push('--no-color');
   if (g.apiKey !== undefined) words.push('--api-key', g.apiKey);
+  if (g.tls) words.push('--tls');
+  for (const [option, value] of [['--tls-ca', g.tlsCa], ['--tls-cert', g.tlsCert], ['--tls-key', g.tlsKey]] as const) if (value !== undefined) words.push(option, value);
   return words;
 }
 

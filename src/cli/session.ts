@@ -3,7 +3,9 @@
  * client opened on first use. A one-shot command gets a session of its own;
  * the REPL keeps one session, so its commands share one connection.
  */
-import type { MqliteClient, QueueFeaturesClient } from '../client/types.js';
+import { readFileSync } from 'node:fs';
+import type { ClientTlsOptions, MqliteClient, QueueFeaturesClient } from '../client/types.js';
+import { UsageError } from './errors.js';
 import { Output, type OutStream } from './output.js';
 
 /** What every command drives: the base calls and the issue 8 queue features, on every protocol. */
@@ -28,6 +30,11 @@ export interface GlobalOptions {
   color: boolean;
   /** `--api-key`, else $MQLITE_API_KEY (set by the program's preAction hook). */
   apiKey?: string;
+  /** TLS (issue 7): on with --tls, or implied by any of the PEM files (--tls-ca, --tls-cert, --tls-key). */
+  tls?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export interface Endpoint {
@@ -36,10 +43,37 @@ export interface Endpoint {
   port: number;
   timeoutMs: number;
   apiKey?: string;
+  /** Set: connect with TLS. */
+  tls?: ClientTlsOptions;
+}
+
+function readPem(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`option '${option}' cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The TLS options of --tls, --tls-ca, --tls-cert, --tls-key (the files are
+ * read here); undefined without TLS. (Not --key: `pub --key` is the routing key.)
+ */
+export function tlsOf(g: Pick<GlobalOptions, 'tls' | 'tlsCa' | 'tlsCert' | 'tlsKey'>): ClientTlsOptions | undefined {
+  if (!g.tls && g.tlsCa === undefined && g.tlsCert === undefined && g.tlsKey === undefined) return undefined;
+  if ((g.tlsCert === undefined) !== (g.tlsKey === undefined)) {
+    const [given, missing] = g.tlsCert === undefined ? ['--tls-key', '--tls-cert'] : ['--tls-cert', '--tls-key'];
+    throw new UsageError(`option '${given}' needs '${missing}' too: a client certificate goes with its private key`);
+  }
+  return {
+    ca: g.tlsCa === undefined ? undefined : readPem('--tls-ca <file>', g.tlsCa),
+    cert: g.tlsCert === undefined ? undefined : readPem('--tls-cert <file>', g.tlsCert),
+    key: g.tlsKey === undefined ? undefined : readPem('--tls-key <file>', g.tlsKey),
+  };
 }
 
 export function endpointOf(g: GlobalOptions): Endpoint {
-  return { proto: g.proto, host: g.host, port: g.port ?? DEFAULT_PORTS[g.proto], timeoutMs: g.timeout ?? DEFAULT_TIMEOUT_MS, apiKey: g.apiKey };
+  return { proto: g.proto, host: g.host, port: g.port ?? DEFAULT_PORTS[g.proto], timeoutMs: g.timeout ?? DEFAULT_TIMEOUT_MS, apiKey: g.apiKey, tls: tlsOf(g) };
 }
 
 export function hostPort(host: string, port: number): string {
@@ -49,7 +83,7 @@ export function hostPort(host: string, port: number): string {
 /** The HTTP front's base URL: `--http-port`, else `--port` when the protocol is http, else 8080. */
 export function httpBaseUrl(g: GlobalOptions): string {
   const port = g.httpPort ?? (g.proto === 'http' ? g.port : undefined) ?? DEFAULT_HTTP_PORT;
-  return `http://${hostPort(g.host, port)}`;
+  return `${tlsOf(g) ? 'https' : 'http'}://${hostPort(g.host, port)}`;
 }
 
 /**
@@ -62,15 +96,15 @@ export async function openClient(e: Endpoint): Promise<CliClient> {
     case 'tcp':
     case 'tcp-json': {
       const { TcpClient } = await import('../client/tcp/index.js');
-      return TcpClient.connect({ host: e.host, port: e.port, encoding: e.proto === 'tcp' ? 'protobuf' : 'json', timeoutMs: e.timeoutMs, apiKey: e.apiKey });
+      return TcpClient.connect({ host: e.host, port: e.port, encoding: e.proto === 'tcp' ? 'protobuf' : 'json', timeoutMs: e.timeoutMs, apiKey: e.apiKey, tls: e.tls });
     }
     case 'http': {
       const { HttpClient } = await import('../client/http/index.js');
-      return new HttpClient({ baseUrl: `http://${hostPort(e.host, e.port)}`, timeoutMs: e.timeoutMs, apiKey: e.apiKey });
+      return new HttpClient({ baseUrl: `http://${hostPort(e.host, e.port)}`, timeoutMs: e.timeoutMs, apiKey: e.apiKey, tls: e.tls });
     }
     case 'grpc': {
       const { GrpcClient } = await import('../client/grpc/index.js');
-      return new GrpcClient({ host: e.host, port: e.port, timeoutMs: e.timeoutMs, apiKey: e.apiKey });
+      return new GrpcClient({ host: e.host, port: e.port, timeoutMs: e.timeoutMs, apiKey: e.apiKey, tls: e.tls });
     }
   }
 }
@@ -102,7 +136,7 @@ export class Session {
   /** The client for these options; reused while they stay the same. */
   async client(g: GlobalOptions): Promise<CliClient> {
     const e = endpointOf(g);
-    const key = `${e.proto} ${e.host} ${e.port} ${e.timeoutMs} ${e.apiKey ?? ''}`;
+    const key = `${e.proto} ${e.host} ${e.port} ${e.timeoutMs} ${e.apiKey ?? ''} ${e.tls ? `tls ${g.tlsCa} ${g.tlsCert} ${g.tlsKey}` : ''}`;
     if (this.cached?.key !== key) {
       await this.close();
       const client = openClient(e);

@@ -154,3 +154,16 @@ export interface QueueFeaturesClient {
   setTopicPolicy(namespace: string, topic: string, policy: Partial<ClientTopicPolicy>): Promise<ClientTopicPolicy>;
   topicStats(namespace: string, topic: string): Promise<ClientTopicStats>;
 }
+
+// ---- TLS (issue 7) ----
+
+/** TLS towards a broker that serves it (`server.tls`): PEM as Buffers or strings. */
+export interface ClientTlsOptions {
+  /** CA certificates to trust instead of the system's (e.g. the CA of a self-signed broker). */
+  ca?: string | Buffer;
+  /** Client certificate and its key, for a broker that requires them (`server.tls.ca`: mutual TLS). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Name the server certificate must carry; default: the host connected to. */
+  servername?: string;
+}

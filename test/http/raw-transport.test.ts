@@ -92,7 +92,7 @@ describe('raw transport', () => {
     await expect(transport.request('GET', `${s.base}/`, undefined, 200)).rejects.toThrow(/no reply within 200 ms/);
   });
 
-  it('refuses https', () => {
-    expect(() => new RawHttpTransport('https://127.0.0.1:1')).toThrow(/plain http only/);
+  it('refuses a scheme other than http and https (https: test/tls/http.test.ts)', () => {
+    expect(() => new RawHttpTransport('ftp://127.0.0.1:1')).toThrow(/http and https only, not ftp:/);
   });
 });

@@ -5,10 +5,11 @@
  * through the HTTP admin route whatever --proto is.
  */
 import type { AofCheckReport, AofFixReport } from '../../aof/check.js';
+import { withTlsHint } from '../../client/tls-hint.js';
 import { ClientError } from '../../client/types.js';
 import type { Ctx } from '../context.js';
 import { CommandFailure, UsageError } from '../errors.js';
-import { httpBaseUrl } from '../session.js';
+import { httpBaseUrl, tlsOf } from '../session.js';
 
 const REWRITE_TIMEOUT_MS = 10 * 60_000;
 
@@ -108,25 +109,26 @@ export async function aofFix(ctx: Ctx, dir: string, opts: AofOptions): Promise<v
 /** `POST /v1/admin/aof/rewrite` on the HTTP front (answers once the rewrite is done). */
 export async function aofRewrite(ctx: Ctx): Promise<void> {
   const url = `${httpBaseUrl(ctx.g)}/v1/admin/aof/rewrite`;
-  let res: Response;
+  // node:http(s) rather than fetch: it takes the --ca and client certificate of a TLS broker.
+  const { NodeHttpTransport } = await import('../../client/http/transport.js');
+  const transport = new NodeHttpTransport(url, ctx.g.apiKey !== undefined ? { 'x-api-key': ctx.g.apiKey } : {}, tlsOf(ctx.g));
+  let res: { status: number; text: string };
   try {
     // The route answers when the rewrite is done, which takes a while on a big AOF.
-    res = await fetch(url, {
-      method: 'POST',
-      headers: ctx.g.apiKey !== undefined ? { 'x-api-key': ctx.g.apiKey } : undefined,
-      signal: AbortSignal.timeout(ctx.g.timeout ?? REWRITE_TIMEOUT_MS),
-    });
+    res = await transport.request('POST', url, undefined, ctx.g.timeout ?? REWRITE_TIMEOUT_MS);
   } catch (err) {
-    throw new ClientError('TRANSPORT', `POST ${url}: ${(err as Error).message}`);
+    throw new ClientError('TRANSPORT', `POST ${url}: ${withTlsHint((err as Error).message)}`);
+  } finally {
+    transport.close();
   }
-  const text = await res.text();
+  const text = res.text;
   let env: { success?: boolean; message?: string; data?: { records?: number; bytes?: number; seconds?: number } } = {};
   try {
     env = JSON.parse(text) as typeof env;
   } catch {
     // Reported below with the status.
   }
-  if (!res.ok || env.success !== true) {
+  if (res.status < 200 || res.status > 299 || env.success !== true) {
     const reason = env.message ?? (res.status === 404 ? 'this broker has no AOF rewrite route (is persistence enabled?)' : text.slice(0, 200));
     const code = { 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 503: 'UNAVAILABLE' }[res.status] ?? `HTTP_${res.status}`;
     throw new ClientError(code, reason);

@@ -18,6 +18,7 @@ import {
   type BatchPublishItem,
   type ClientMessage,
   type ClientSubscription,
+  type ClientTlsOptions,
   type ClientTopicPolicy,
   type ClientTopicStats,
   type MqliteClient,
@@ -40,6 +41,7 @@ import {
   wireBatchMode,
   wirePeekOrder,
 } from './features.js';
+import { withTlsHint } from '../tls-hint.js';
 import { Code, GrpcTransport, type CallStatus } from './transport.js';
 
 export interface GrpcClientOptions {
@@ -49,6 +51,8 @@ export interface GrpcClientOptions {
   timeoutMs?: number;
   /** Sent as the `x-api-key` metadata of every call (issue 7). */
   apiKey?: string;
+  /** Speak TLS (the broker has `server.tls` set). */
+  tls?: ClientTlsOptions;
 }
 
 const STATUS_NAMES = [
@@ -74,7 +78,7 @@ function clientError(status: CallStatus): ClientError {
   const name = STATUS_NAMES[status.code] ?? `STATUS_${status.code}`;
   if (BROKER_STATUSES.has(name)) return new ClientError(name, status.details);
   // No broker code: the connection, a deadline, or an internal server error.
-  return new ClientError('TRANSPORT', `${name}: ${status.details}`);
+  return new ClientError('TRANSPORT', `${name}: ${withTlsHint(status.details)}`);
 }
 
 export class GrpcClient implements MqliteClient, QueueFeaturesClient {
@@ -84,7 +88,8 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
 
   constructor(opts: GrpcClientOptions) {
     const host = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
-    this.transport = new GrpcTransport(`http://${host}:${opts.port}`, opts.apiKey !== undefined ? { 'x-api-key': opts.apiKey } : {});
+    const metadata: Record<string, string> = opts.apiKey !== undefined ? { 'x-api-key': opts.apiKey } : {};
+    this.transport = opts.tls ? new GrpcTransport(`https://${host}:${opts.port}`, metadata, opts.tls) : new GrpcTransport(`http://${host}:${opts.port}`, metadata);
     this.timeoutMs = opts.timeoutMs;
   }
 

@@ -7,10 +7,12 @@
  * Why not the grpc-js client: per call it costs several times the CPU of a
  * bare HTTP/2 request (resolver, load balancer, retry and interceptor
  * layers), which made the client, not the broker, the ceiling of every
- * benchmark. This client needs none of those layers: one address, no TLS,
- * no retries.
+ * benchmark. This client needs none of those layers: one address, no
+ * retries. With TLS options the connection is `https:` (h2 over TLS, ALPN),
+ * verified against the given CA and carrying the client certificate if any.
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import type { ClientTlsOptions } from '../types.js';
 
 /** The end of a call: gRPC status code, message, and the trailers that carried them. */
 export interface CallStatus {
@@ -101,10 +103,11 @@ export class GrpcTransport {
   private readonly calls = new Set<OpenCall>();
   private closed = false;
 
-  /** `metadata`: sent with every call (e.g. `x-api-key`). */
+  /** `authority`: `http://host:port`, or `https://host:port` with `tls`; `metadata`: sent with every call (e.g. `x-api-key`). */
   constructor(
     private readonly authority: string,
     private readonly metadata: Readonly<Record<string, string>> = {},
+    private readonly tls?: ClientTlsOptions,
   ) {}
 
   /** The live connection, or a new one: a closed or failed session is replaced on the next call. */
@@ -112,7 +115,7 @@ export class GrpcTransport {
     if (this.closed) throw new Error('client is closed');
     const current = this.session;
     if (current && !current.closed && !current.destroyed) return current;
-    const session = http2.connect(this.authority);
+    const session = this.tls ? http2.connect(this.authority, { ...this.tls }) : http2.connect(this.authority);
     const forget = (): void => {
       if (this.session === session) this.session = undefined;
     };

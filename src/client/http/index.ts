@@ -8,6 +8,7 @@ import type {
   BatchPublishItem,
   ClientMessage,
   ClientSubscription,
+  ClientTlsOptions,
   ClientTopicPolicy,
   ClientTopicStats,
   MqliteClient,
@@ -20,6 +21,7 @@ import type {
   TopicSummary,
 } from '../types.js';
 import { ClientError } from '../types.js';
+import { withTlsHint } from '../tls-hint.js';
 import { decodeBatchItem, decodeMessage, decodePolicy, decodeTopicStats, payloadJsonText, type WireBatchItem, type WireMessage, type WirePolicy, type WireTopicStats } from '../json-message.js';
 import { SseParser } from './sse-parser.js';
 import { FetchTransport, NodeHttpTransport, RawHttpTransport, type Transport } from './transport.js';
@@ -39,6 +41,8 @@ export interface HttpClientOptions {
   transport?: 'http' | 'fetch' | 'raw';
   /** Sent as `X-API-Key` on every request and SSE stream (issue 7). */
   apiKey?: string;
+  /** Speak HTTPS (the broker has `server.tls` set): an `http://` base URL becomes `https://`. */
+  tls?: ClientTlsOptions;
 }
 
 export interface HttpSubscribeOptions extends SubscribeOptions {
@@ -86,16 +90,17 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
   private readonly streams = new Set<() => void>();
 
   constructor(opts: HttpClientOptions) {
-    this.base = opts.baseUrl.replace(/\/+$/, '');
+    const base = opts.baseUrl.replace(/\/+$/, '');
+    this.base = opts.tls ? base.replace(/^http:/, 'https:') : base;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     if (opts.apiKey !== undefined && /[\r\n]/.test(opts.apiKey)) throw new ClientError('INVALID_ARGUMENT', 'an API key cannot contain a line break');
     const extra: Record<string, string> = opts.apiKey !== undefined ? { 'x-api-key': opts.apiKey } : {};
     this.transport =
       opts.transport === 'fetch'
-        ? new FetchTransport(extra)
+        ? new FetchTransport(extra, opts.tls)
         : opts.transport === 'raw'
-          ? new RawHttpTransport(this.base, extra)
-          : new NodeHttpTransport(this.base, extra);
+          ? new RawHttpTransport(this.base, extra, opts.tls)
+          : new NodeHttpTransport(this.base, extra, opts.tls);
   }
 
   /** `GET /health`. */
@@ -270,7 +275,7 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
     try {
       res = await this.transport.stream(url, { accept: 'text/event-stream' });
     } catch (err) {
-      throw new ClientError('TRANSPORT', `subscribe ${url}: ${(err as Error).message}`);
+      throw new ClientError('TRANSPORT', `subscribe ${url}: ${withTlsHint((err as Error).message)}`);
     }
     if (res.status !== 200) {
       let text = '';
@@ -343,7 +348,7 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
     try {
       return await this.transport.request(method, this.base + path, body, this.timeoutMs);
     } catch (err) {
-      throw new ClientError('TRANSPORT', `${method} ${path}: ${(err as Error).message}`);
+      throw new ClientError('TRANSPORT', `${method} ${path}: ${withTlsHint((err as Error).message)}`);
     }
   }
 

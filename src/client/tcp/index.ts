@@ -7,12 +7,14 @@
  * on it, acks use the `request_id` extension.
  */
 import { type Socket, connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, FrameReader, FrameWriter, ReadResult } from '../../server/tcp/frame.js';
 import { PbBuilder } from '../../server/tcp/pb-builder.js';
 import type {
   BatchPublishEntry,
   BatchPublishItem,
   ClientMessage,
+  ClientTlsOptions,
   ClientSubscription,
   ClientTopicPolicy,
   ClientTopicStats,
@@ -26,6 +28,7 @@ import type {
   TopicSummary,
 } from '../types.js';
 import { ClientError } from '../types.js';
+import { withTlsHint } from '../tls-hint.js';
 import {
   type Reply,
   decodeMessages,
@@ -70,6 +73,8 @@ export interface TcpClientOptions {
   maxFrameBytes?: number;
   /** Sent in an `auth` command as the first frame of every connection (issue 7). */
   apiKey?: string;
+  /** Speak TLS (the broker has `server.tls` set). */
+  tls?: ClientTlsOptions;
 }
 
 interface Pending {
@@ -104,7 +109,7 @@ class FramedConnection {
     this.reader = new FrameReader(maxFrameBytes);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(new ClientError('TRANSPORT', err.message)));
+    socket.on('error', (err) => this.fail(new ClientError('TRANSPORT', withTlsHint(err.message))));
     socket.on('close', () => {
       clearInterval(this.watchdog);
       const err = this.closing ? undefined : new ClientError('TRANSPORT', 'connection closed by the server');
@@ -138,16 +143,17 @@ class FramedConnection {
     const encoding = opts.encoding === 'json' ? ENCODING_JSON : ENCODING_PROTOBUF;
     const timeoutMs = opts.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host: opts.host, port: opts.port });
+      const socket = opts.tls ? tlsConnect({ host: opts.host, port: opts.port, ...opts.tls }) : netConnect({ host: opts.host, port: opts.port });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ClientError('TRANSPORT', `connect to ${opts.host}:${opts.port} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       socket.once('error', (err) => {
         clearTimeout(timer);
-        reject(new ClientError('TRANSPORT', `connect to ${opts.host}:${opts.port}: ${err.message}`));
+        reject(new ClientError('TRANSPORT', `connect to ${opts.host}:${opts.port}${opts.tls ? ' (TLS)' : ''}: ${withTlsHint(err.message)}`));
       });
-      socket.once('connect', () => {
+      // Over TLS the connection is usable once the handshake has verified the server.
+      socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         resolve(new FramedConnection(socket, encoding, timeoutMs, opts.maxFrameBytes ?? 64 * 1024 * 1024));

@@ -17,6 +17,7 @@ import {
   DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
   type FrontHandle,
 } from '../front.js';
+import type { ServerTls } from '../tls.js';
 import {
   MalformedRequest,
   MQLiteService,
@@ -41,6 +42,14 @@ export interface GrpcServerOptions extends ConnectionLimits {
   shutdownTimeoutMs?: number;
   /** API keys (issue 7); absent or empty: no authentication. Reflection stays open. */
   apiKeys?: ApiKeys;
+  /** Serve TLS (and require client certificates when it has a CA). */
+  tls?: ServerTls;
+}
+
+/** TLS credentials when configured; with a CA, grpc-js requires and verifies a client certificate. */
+function credentialsOf(tls: ServerTls | undefined): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(tls.ca ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.ca !== undefined);
 }
 
 /** A call as the API-key check sees it. */
@@ -147,7 +156,7 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
   server.addService(mqliteServiceDefinition, implementation);
   addReflection(server, [MQLiteService]);
 
-  const credentials = ServerCredentials.createInsecure();
+  const credentials = credentialsOf(opts.tls);
   const accept = server.createConnectionInjector(credentials);
   const refuser = refusingServer(maxConnections, log);
   const refuse = refuser.createConnectionInjector(credentials);
@@ -174,7 +183,7 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
       resolve(typeof address === 'object' && address !== null ? address.port : opts.port);
     });
   });
-  log.debug({ host: opts.host, port, maxConnections }, 'grpc listening');
+  log.debug({ host: opts.host, port, maxConnections, tls: opts.tls !== undefined }, 'grpc listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

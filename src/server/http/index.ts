@@ -1,12 +1,13 @@
 /**
  * Starts the HTTP REST + SSE front (PROTOCOL.md "HTTP") on a Node HTTP
- * server through @hono/node-server.
+ * server (HTTPS when TLS is configured) through @hono/node-server.
  *
  * Closing: new requests get 503, SSE streams are told and ended, idle
  * keep-alive connections are closed, and requests already being served are
  * answered; connections still open after a grace period are cut.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -14,6 +15,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { ApiKeys } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
 import { type ConnectionLimits, connectionLimitMessage, DEFAULT_MAX_CONNECTIONS, type FrontHandle } from '../front.js';
+import { logHandshakeFailures, tlsServerOptions, type ServerTls } from '../tls.js';
 import { createApp, requestIdFrom } from './app.js';
 import { tooLarge } from './body.js';
 import { failure } from './envelope.js';
@@ -36,6 +38,8 @@ export interface HttpServerOptions extends Pick<ConnectionLimits, 'maxConnection
   metrics?: MetricsSource;
   /** API keys (issue 7); absent or empty: no authentication. */
   apiKeys?: ApiKeys;
+  /** Serve HTTPS (and require client certificates when it has a CA). */
+  tls?: ServerTls;
 }
 
 export interface HttpFrontHandle extends FrontHandle {
@@ -64,10 +68,22 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     connections: () => connections,
     apiKeys: opts.apiKeys,
   });
-  const server = createAdaptorServer({ fetch: front.app.fetch }) as Server;
+  let server: Server;
+  // Over TLS: the sockets whose handshake succeeded (the others' errors are handshake failures).
+  let secured: WeakSet<Duplex> | undefined;
+  if (opts.tls) {
+    const https = createAdaptorServer({ fetch: front.app.fetch, createServer: createHttpsServer, serverOptions: tlsServerOptions(opts.tls) });
+    logHandshakeFailures(https as ReturnType<typeof createHttpsServer>, log);
+    const handshaken = new WeakSet<Duplex>();
+    https.on('secureConnection', (socket: Duplex) => handshaken.add(socket));
+    secured = handshaken;
+    // The https server has every node:http server API used below.
+    server = https as unknown as Server;
+  } else server = createAdaptorServer({ fetch: front.app.fetch }) as Server;
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let refused = 0;
-  server.on('connection', (socket: Duplex) => {
+  // Over TLS the request's socket is the TLS socket, known once its handshake succeeded.
+  server.on(opts.tls ? 'secureConnection' : 'connection', (socket: Duplex) => {
     if (connections >= maxConnections) {
       // Answered once its request is read (a reply before it confuses
       // clients), then closed; not counted, as it serves nothing.
@@ -111,6 +127,12 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
   // A request Node's parser rejects never reaches the app: answer it here,
   // with the envelope and a request id like every other reply.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // The https server passes failed handshakes here too: there is no HTTP
+    // to answer, and logHandshakeFailures has logged them.
+    if (secured !== undefined && !secured.has(socket)) {
+      socket.destroy();
+      return;
+    }
     const requestId = requestIdFrom(undefined);
     const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
     const status = tooBig ? 431 : 400;
@@ -136,7 +158,7 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
   });
   const port = (server.address() as AddressInfo).port;
   server.on('error', (err) => log.error({ err }, 'http server error'));
-  log.debug({ host: opts.host, port }, 'http listening');
+  log.debug({ host: opts.host, port, tls: opts.tls !== undefined }, 'http listening');
 
   let closed: Promise<void> | undefined;
   return {

@@ -1,15 +1,18 @@
 /**
  * The TCP framing front (PROTOCOL.md, "TCP framing"): a `node:net` server
+ * (`node:tls` when TLS is configured: the same connections, encrypted)
  * speaking `u32be L | u8 encoding | body` with JSON (0) and protobuf (1)
  * bodies. Each connection is a `Connection` (pipelined, ordered replies,
  * backpressure, pushed subscriptions); commands are the table in
  * handlers.ts, shared by both encodings.
  */
 import { type Server, type Socket, createServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { type ApiKeys, NO_API_KEYS } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
 import { type ConnectionLimits, connectionLimitMessage, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type FrontHandle } from '../front.js';
+import { logHandshakeFailures, tlsServerOptions, type ServerTls } from '../tls.js';
 import { Connection } from './connection.js';
 import { ENCODING_JSON } from './frame.js';
 
@@ -21,6 +24,8 @@ export interface TcpServerOptions extends ConnectionLimits {
   logger: Logger;
   /** API keys (issue 7); absent or empty: no authentication. */
   apiKeys?: ApiKeys;
+  /** Serve TLS (and require client certificates when it has a CA). */
+  tls?: ServerTls;
 }
 
 /** Socket buffer sizes: a client that never reads is cut off at about this much per connection. */
@@ -50,7 +55,8 @@ export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Pr
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxSubscriptions = opts.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
   let refused = 0;
-  const server: Server = createServer({ allowHalfOpen: true, highWaterMark: SOCKET_HIGH_WATER, noDelay: true }, (socket: Socket) => {
+  // Over TLS, called once the handshake succeeded: the refusal frame goes over TLS too.
+  const onConnection = (socket: Socket): void => {
     if (connections.size >= maxConnections) {
       // Accepted only to say why: one error frame, then close.
       if (refused++ % 1000 === 0) log.warn({ remote: socket.remoteAddress, maxConnections, refused }, 'tcp connection refused: limits.max_connections reached');
@@ -64,7 +70,21 @@ export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Pr
     const conn = new Connection(broker, socket, opts.maxFrameBytes, log, apiKeys, maxSubscriptions);
     connections.add(conn);
     void conn.closedPromise.then(() => connections.delete(conn));
-  });
+  };
+  const socketOptions = { allowHalfOpen: true, highWaterMark: SOCKET_HIGH_WATER, noDelay: true };
+  let server: Server;
+  if (opts.tls) {
+    // A connection starts once its handshake succeeded ('secureConnection'),
+    // and only then becomes half-open: during the handshake a peer that hangs
+    // up (e.g. a client rejecting our certificate) must close the socket, as
+    // nothing else would, and server.close() would wait for it.
+    const tlsServer = createTlsServer({ ...socketOptions, allowHalfOpen: false, ...tlsServerOptions(opts.tls) }, (socket: Socket) => {
+      socket.allowHalfOpen = true;
+      onConnection(socket);
+    });
+    logHandshakeFailures(tlsServer, log);
+    server = tlsServer;
+  } else server = createServer(socketOptions, onConnection);
   server.on('error', (err) => log.error({ err }, 'tcp server error'));
 
   await new Promise<void>((resolve, reject) => {
@@ -76,7 +96,7 @@ export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Pr
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : opts.port;
-  log.debug({ host: opts.host, port, maxFrameBytes: opts.maxFrameBytes }, 'tcp listening');
+  log.debug({ host: opts.host, port, maxFrameBytes: opts.maxFrameBytes, tls: opts.tls !== undefined }, 'tcp listening');
 
   let closing: Promise<void> | undefined;
   return {
