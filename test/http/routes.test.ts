@@ -380,6 +380,25 @@ describe('requests that are not HTTP', () => {
     await conn.untilResponse(() => conn.closed).catch(() => undefined);
     expect(conn.closed).toBe(true);
   });
+
+  // Found by test/fuzz/http.fuzz.test.ts: such a request never reaches the app
+  // and got a bare 400 with no body.
+  it('a backslash in the path, or no Host header: 400 with the envelope and a request id', async () => {
+    for (const head of ['GET /v1/namespaces/play/topics/\\/queues/0/subscribe HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /v1/namespaces HTTP/1.1\r\n\r\n']) {
+      const conn = await RawConnection.open(h.port);
+      try {
+        conn.send(head);
+        const r = await conn.untilResponse((x) => x.body.endsWith('}'));
+        expect(r.head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+        expect(r.head).toMatch(/^content-type: application\/json$/im);
+        expect(r.head).toMatch(/^x-request-id: [0-9a-f-]{36}$/im);
+        expect(JSON.parse(r.body)).toEqual({ success: false, message: expect.stringMatching(/^malformed HTTP request: (Backslash in request path|Missing host header)$/) });
+      } finally {
+        conn.destroy();
+      }
+    }
+    expect((await get('/health')).status).toBe(200);
+  });
 });
 
 describe('unknown routes', () => {
