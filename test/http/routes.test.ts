@@ -401,6 +401,36 @@ describe('requests that are not HTTP', () => {
   });
 });
 
+// Found by test/fuzz/http.fuzz.test.ts: a client that stops sending its body
+// (a Content-Length that lies, then a close or a reset) was answered and
+// logged as a 500 internal error.
+describe('a body cut short by the client', () => {
+  it('counts as a 400, never a 500, and the server stays usable', async () => {
+    const route = '/v1/namespaces/:namespace/topics/:topic/policy';
+    const series = (status: number): string => `mqlite_http_requests_total{method="PUT",route="${route}",status="${status}"}`;
+    const count = async (status: number): Promise<number> => {
+      const text = await (await fetch(`${h.base}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${series(status)} `));
+      return line ? Number(line.split(' ')[1]) : 0;
+    };
+    const before = await count(400);
+    for (const end of ['half-close', 'reset'] as const) {
+      const conn = await RawConnection.open(h.port);
+      // 100 Continue: the request has reached the route, which reads the body
+      conn.send('PUT /v1/namespaces/n/topics/t/policy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n');
+      await conn.until((t) => t.startsWith('HTTP/1.1 100 Continue\r\n\r\n'));
+      conn.send('{"max_ret');
+      if (end === 'half-close') conn.socket.end();
+      else conn.socket.resetAndDestroy();
+      await conn.untilResponse(() => conn.closed).catch(() => undefined);
+    }
+    for (let i = 0; i < 100 && (await count(400)) < before + 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await count(400)).toBe(before + 2);
+    expect(await count(500)).toBe(0);
+    expect((await get('/health')).status).toBe(200);
+  });
+});
+
 describe('unknown routes', () => {
   it('404 with the envelope', async () => {
     const r = await get('/v1/nothing');
