@@ -399,6 +399,18 @@ describe('requests that are not HTTP', () => {
     }
     expect((await get('/health')).status).toBe(200);
   });
+
+  // Found by test/fuzz/http.fuzz.test.ts: the connection was dropped with no answer.
+  it('CONNECT: 405 with the envelope, then the connection closes', async () => {
+    const conn = await RawConnection.open(h.port);
+    conn.send('CONNECT /v1/namespaces/%/topics/%/stats HTTP/1.1\r\nHost: x\r\nX-Request-ID: conn-1\r\n\r\n');
+    const r = await conn.untilResponse((x) => x.body.endsWith('}'));
+    expect(r.head).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+    expect(r.head).toMatch(/^x-request-id: conn-1$/im);
+    expect(JSON.parse(r.body)).toEqual({ success: false, message: 'method CONNECT is not supported: this server is no proxy' });
+    await conn.untilResponse(() => conn.closed).catch(() => undefined);
+    expect(conn.closed).toBe(true);
+  });
 });
 
 // Found by test/fuzz/http.fuzz.test.ts: a client that stops sending its body

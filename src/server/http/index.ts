@@ -139,6 +139,17 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     res.writeContinue();
     server.emit('request', req, res);
   });
+  // CONNECT never reaches the app either: without this Node drops the
+  // connection with no answer at all.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    log.info({ requestId, method: req.method, path: req.url, status: 405 }, 'http request');
+    const body = failure(405, 'method CONNECT is not supported: this server is no proxy').body;
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nX-Request-ID: ${requestId}\r\n` +
+        `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  });
   // A request Node's parser rejects never reaches the app: answer it here,
   // with the envelope and a request id like every other reply.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
