@@ -113,19 +113,38 @@ export function jsonOpArb(keys: readonly string[]): fc.Arbitrary<JsonOp> {
   );
 }
 
-/** Serialises a command after its ops, then damages the text's bytes (`textMutations`, possibly none). */
+/** Serialises a TCP command after its ops (applied to its `data`), then damages the text's bytes (`textMutations`, possibly none). */
 export function renderJson(cmd: Record<string, unknown>, ops: readonly JsonOp[], textMutations: readonly Mutation[]): Buffer {
-  const root: Record<string, unknown> = { ...cmd, data: cmd.data && typeof cmd.data === 'object' ? { ...(cmd.data as object) } : cmd.data };
+  const root: Record<string, unknown> = { ...cmd, data: copyObject(cmd.data) };
+  return render(root, root, 'data', ops, textMutations);
+}
+
+/** Serialises an HTTP body after its ops (applied to the body itself; `dataIs` replaces it), then damages its bytes. */
+export function renderBody(body: unknown, ops: readonly JsonOp[], textMutations: readonly Mutation[]): Buffer {
+  const holder: Record<string, unknown> = { body: copyObject(body) };
+  return render(holder, undefined, 'body', ops, textMutations);
+}
+
+function copyObject(v: unknown): unknown {
+  return v && typeof v === 'object' && !Array.isArray(v) ? { ...(v as object) } : v;
+}
+
+/**
+ * Applies `ops` to `holder[key]`; `root` (when given) is what is serialised
+ * and takes `actionIs`/`requestIdIs`, else `holder[key]` is.
+ */
+function render(holder: Record<string, unknown>, root: Record<string, unknown> | undefined, key: string, ops: readonly JsonOp[], textMutations: readonly Mutation[]): Buffer {
   const subst: string[] = [];
   for (const op of ops) {
-    const data = root.data && typeof root.data === 'object' && !Array.isArray(root.data) ? (root.data as Record<string, unknown>) : undefined;
+    const v = holder[key];
+    const data = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
     if ('set' in op) {
       if (data) data[op.set] = op.value;
     } else if ('remove' in op) {
       if (data) delete data[op.remove];
-    } else if ('dataIs' in op) root.data = op.dataIs;
-    else if ('actionIs' in op) root.action = op.actionIs;
-    else if ('requestIdIs' in op) root.request_id = op.requestIdIs;
+    } else if ('dataIs' in op) holder[key] = op.dataIs;
+    else if ('actionIs' in op) (root ?? data ?? {})['action'] = op.actionIs;
+    else if ('requestIdIs' in op) (root ?? data ?? {})['request_id'] = op.requestIdIs;
     else if ('deep' in op) {
       if (data) {
         data[op.deep] = `${MARK}${subst.length}`;
@@ -137,7 +156,7 @@ export function renderJson(cmd: Record<string, unknown>, ops: readonly JsonOp[],
       subst.push('9'.repeat(op.digits));
     }
   }
-  let text = JSON.stringify(root);
+  let text = JSON.stringify(root ?? holder[key]) ?? '';
   subst.forEach((s, i) => {
     text = text.replace(JSON.stringify(`${MARK}${i}`), s);
   });
