@@ -15,7 +15,7 @@ import { connect as h2connect, constants as h2 } from 'node:http2';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MQLiteService } from '../../gen/mqlite/v1/mqlite_pb.js';
-import { type FuzzServer, LIMITS, encodedArb, mutate, mutationsArb, runs, startFuzzServer, rawGrpcClient, unaryRaw } from './harness.js';
+import { type FuzzServer, LIMITS, encodedArb, mutate, mutationsArb, params, startFuzzServer, rawGrpcClient, unaryRaw } from './harness.js';
 
 const TIMEOUT = process.env.FUZZ_RUNS ? 3_600_000 : 60_000;
 
@@ -79,7 +79,7 @@ describe('gRPC front under hostile input', () => {
           await Promise.all(calls.map((c) => callAndCheck(byName.get(c.method)!, c.body)));
           server.assertAlive();
         }),
-        { numRuns: runs(150) },
+        params(100),
       );
     },
     TIMEOUT,
@@ -110,7 +110,7 @@ describe('gRPC front under hostile input', () => {
           }
           server.assertAlive();
         }),
-        { numRuns: runs(60) },
+        params(60),
       );
     },
     TIMEOUT,
@@ -131,7 +131,7 @@ describe('gRPC front under hostile input', () => {
           expect(r.err!.details.length).toBeGreaterThan(0);
           server.assertAlive();
         }),
-        { numRuns: runs(30) },
+        params(30),
       );
     },
     TIMEOUT,
@@ -206,7 +206,7 @@ describe('gRPC front under hostile input', () => {
             session.destroy();
           }
         }),
-        { numRuns: runs(60) },
+        params(60),
       );
     },
     TIMEOUT,

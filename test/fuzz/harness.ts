@@ -30,6 +30,16 @@ export function runs(fallback: number): number {
   return Number.isInteger(n) && n > 0 ? n : fallback;
 }
 
+/**
+ * fast-check parameters of a property: `runs(fallback)` cases, and on
+ * failure the list of every failing case met, not only the shrunk one (after
+ * a case kills the server every later case fails too, so the first one
+ * matters).
+ */
+export function params(fallback: number): { numRuns: number; verbose: fc.VerbosityLevel } {
+  return { numRuns: runs(fallback), verbose: fc.VerbosityLevel.Verbose };
+}
+
 /** The limits the fuzzed server runs with: small, so that the fuzzer reaches them. */
 export const LIMITS = {
   max_frame: 64 * 1024,
@@ -125,8 +135,12 @@ export async function startFuzzServer(): Promise<FuzzServer> {
   }
   const pending = seeded.filter((m) => !acked.has(m.id));
 
+  const assertAlive = (): void => {
+    if (exited !== undefined) throw new Error(`the server process exited (code ${exited}) during fuzzing: an earlier case killed it (its stderr is above)`);
+  };
   // ---- the playground the fuzzer's well-formed commands aim at ----
   const ensurePlayground = async (): Promise<void> => {
+    assertAlive();
     const ns = await httpJson(http, 'POST', '/v1/namespaces', { name: PLAY_NS });
     const topic = await httpJson(http, 'POST', `/v1/namespaces/${PLAY_NS}/topics`, { name: PLAY_TOPIC, queue_count: 2 });
     // 201 created, or 409 already there
@@ -147,9 +161,7 @@ export async function startFuzzServer(): Promise<FuzzServer> {
   }, 100);
   sampler.unref();
 
-  const assertAlive = (): void => {
-    if (exited !== undefined) throw new Error(`the server process exited (code ${exited}) during fuzzing`);
-  };
+
 
   return {
     proc,

@@ -16,8 +16,8 @@ import { connect } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pb from '../../gen/mqlite/v1/mqlite_pb.js';
-import { type FuzzServer, LIMITS, PLAY_NS, PLAY_TOPIC, runs, startFuzzServer } from './harness.js';
-import { jsonObjectArb, jsonOpArb, renderBody, textMutationsArb, weirdJsonArb } from './json-commands.js';
+import { type FuzzServer, LIMITS, PLAY_NS, PLAY_TOPIC, params, startFuzzServer } from './harness.js';
+import { extremeOpArb, fieldPaths, jsonObjectArb, jsonOpArb, renderBody, textMutationsArb, weirdJsonArb } from './json-commands.js';
 
 const TIMEOUT = process.env.FUZZ_RUNS ? 3_600_000 : 60_000;
 
@@ -230,7 +230,7 @@ const headerArb = fc.tuple(
 function bodyArb(schema: DescMessage | undefined): fc.Arbitrary<Buffer> {
   const valid = schema
     ? fc
-        .record({ body: jsonObjectArb(schema), ops: fc.array(jsonOpArb(schema.fields.map((f) => f.name)), { maxLength: 3 }), text: textMutationsArb })
+        .record({ body: jsonObjectArb(schema), ops: fc.array(jsonOpArb(fieldPaths(schema)), { maxLength: 3 }), text: textMutationsArb })
         .map(({ body, ops, text }) => renderBody(body, ops, text))
     : fc.record({ value: weirdJsonArb }).map(({ value }) => Buffer.from(JSON.stringify(value) ?? ''));
   return fc.oneof(
@@ -325,7 +325,41 @@ describe('HTTP front under hostile input', () => {
           for (const r of responses) checkResponse(r, req.path, req.method === 'HEAD');
           server.assertAlive();
         }),
-        { numRuns: runs(200) },
+        params(150),
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'bodies of every route with one field nested tens of thousands deep or a number of hundreds of digits: 4xx or success, never a 5xx',
+    async () => {
+      const withBody = ROUTES.filter((r) => r.body !== undefined);
+      const arb = fc.constantFrom(...withBody).chain((route) =>
+        fc.record({
+          route: fc.constant(route),
+          body: jsonObjectArb(route.body!),
+          op: extremeOpArb(fieldPaths(route.body!)),
+        }),
+      );
+      await fc.assert(
+        fc.asyncProperty(arb, async ({ route, body, op }) => {
+          await server.ensurePlayground();
+          const req: RawRequest = {
+            method: route.method,
+            path: route.path.replace('{ns}', PLAY_NS).replace('{topic}', PLAY_TOPIC).replace('{q}', '0'),
+            query: '',
+            contentType: 'application/json',
+            framing: 'exact',
+            headers: [],
+            body: renderBody(body, [op], []),
+          };
+          const { responses } = await exchange(server.ports.http, encodeRequest(req), false, false);
+          expect(responses.length).toBeGreaterThanOrEqual(1);
+          for (const r of responses) checkResponse(r, req.path, false);
+          server.assertAlive();
+        }),
+        params(60),
       );
     },
     TIMEOUT,
@@ -346,7 +380,7 @@ describe('HTTP front under hostile input', () => {
           for (const r of responses) checkResponse(r, '(random bytes)', false);
           server.assertAlive();
         }),
-        { numRuns: runs(100) },
+        params(100),
       );
     },
     TIMEOUT,
@@ -376,7 +410,7 @@ describe('HTTP front under hostile input', () => {
           }
           server.assertAlive();
         }),
-        { numRuns: runs(80) },
+        params(80),
       );
     },
     TIMEOUT,

@@ -86,6 +86,33 @@ export function jsonObjectArb(desc: DescMessage, depth = 0): fc.Arbitrary<Record
   return fc.record(fields, { requiredKeys: desc.fields.filter((f) => f.name === 'namespace' || f.name === 'topic').map((f) => f.name) }) as fc.Arbitrary<Record<string, unknown>>;
 }
 
+/**
+ * The JSON field paths of a request message: its fields, and the fields of
+ * the first elements of its lists of messages (`entries.0.payload`).
+ * Payloads (bytes fields, any JSON value) come three times: they take any
+ * value, so they are where depth and size go furthest.
+ */
+export function fieldPaths(desc: DescMessage, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const f of desc.fields) {
+    const path = `${prefix}${f.name}`;
+    const times = f.fieldKind === 'scalar' && f.scalar === ScalarType.BYTES ? 3 : 1;
+    for (let i = 0; i < times; i++) out.push(path);
+    if (f.fieldKind === 'list' && f.listKind === 'message' && prefix === '') out.push(...fieldPaths(f.message, `${path}.0.`));
+  }
+  return out;
+}
+
+/** Nesting far past what a recursive walk survives, or a number literal past every range, at one of `paths`. */
+export function extremeOpArb(paths: readonly string[]): fc.Arbitrary<JsonOp> {
+  // a request without fields (list_namespaces) gets an extra, unknown one
+  const path = fc.constantFrom(...(paths.length > 0 ? paths : ['extra']));
+  return fc.oneof(
+    { weight: 2, arbitrary: fc.record({ deep: path, depth: fc.integer({ min: 1000, max: 30_000 }), open: fc.constantFrom('[' as const, '{"a":' as const) }) },
+    { weight: 1, arbitrary: fc.record({ bigNumber: path, digits: fc.integer({ min: 17, max: 400 }) }) },
+  );
+}
+
 /** What is done to a command object before it is serialised. */
 export type JsonOp =
   | { set: string; value: unknown }
@@ -96,20 +123,30 @@ export type JsonOp =
   /** `key`'s value becomes `depth` nested arrays or objects (text, past what a recursive walk survives). */
   | { deep: string; depth: number; open: '[' | '{"a":' }
   /** `key`'s value becomes a number literal of `digits` digits. */
-  | { bigNumber: string; digits: number };
+  | { bigNumber: string; digits: number }
+  /** Every `"key":` of the text is written with a \\u escape (same JSON, unusual bytes). */
+  | { escapeKey: string };
 
 const MARK = '\u0001MARK\u0001';
 
+/**
+ * Ops on the keys given (dotted paths such as `entries.0.payload` reach
+ * inside arrays and objects, creating them as needed) and on a few more.
+ */
 export function jsonOpArb(keys: readonly string[]): fc.Arbitrary<JsonOp> {
-  const key = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...keys, 'payload', 'headers', 'queue_id') }, { weight: 1, arbitrary: fc.string({ maxLength: 8 }) });
+  const key = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...keys, 'payload', 'headers', 'queue_id', 'entries.0.payload', 'entries.1.headers', 'entries.0.queue_id') },
+    { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
+  );
   return fc.oneof(
     { weight: 5, arbitrary: fc.record({ set: key, value: weirdJsonArb }) },
     { weight: 2, arbitrary: fc.record({ remove: key }) },
     { weight: 1, arbitrary: fc.record({ dataIs: weirdJsonArb }) },
     { weight: 1, arbitrary: fc.record({ actionIs: weirdJsonArb }) },
     { weight: 1, arbitrary: fc.record({ requestIdIs: weirdJsonArb }) },
-    { weight: 1, arbitrary: fc.record({ deep: key, depth: fc.integer({ min: 100, max: 20_000 }), open: fc.constantFrom('[' as const, '{"a":' as const) }) },
+    { weight: 2, arbitrary: fc.record({ deep: key, depth: fc.integer({ min: 100, max: 30_000 }), open: fc.constantFrom('[' as const, '{"a":' as const) }) },
     { weight: 1, arbitrary: fc.record({ bigNumber: key, digits: fc.integer({ min: 17, max: 400 }) }) },
+    { weight: 1, arbitrary: fc.record({ escapeKey: fc.constantFrom('payload', 'namespace', 'action', 'data', 'entries') }) },
   );
 }
 
@@ -125,6 +162,20 @@ export function renderBody(body: unknown, ops: readonly JsonOp[], textMutations:
   return render(holder, undefined, 'body', ops, textMutations);
 }
 
+/** Sets `obj` at a dotted path (`entries.0.payload`), creating arrays and objects on the way (a copy of each, never the caller's). */
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node: Record<string, unknown> = obj;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = node[parts[i]!];
+    const wantArray = /^\d+$/.test(parts[i + 1]!);
+    const copy = Array.isArray(next) ? [...next] : next && typeof next === 'object' ? { ...next } : wantArray ? [] : {};
+    node[parts[i]!] = copy;
+    node = copy as Record<string, unknown>;
+  }
+  node[parts.at(-1)!] = value;
+}
+
 function copyObject(v: unknown): unknown {
   return v && typeof v === 'object' && !Array.isArray(v) ? { ...(v as object) } : v;
 }
@@ -135,11 +186,12 @@ function copyObject(v: unknown): unknown {
  */
 function render(holder: Record<string, unknown>, root: Record<string, unknown> | undefined, key: string, ops: readonly JsonOp[], textMutations: readonly Mutation[]): Buffer {
   const subst: string[] = [];
+  const escaped: string[] = [];
   for (const op of ops) {
     const v = holder[key];
     const data = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
     if ('set' in op) {
-      if (data) data[op.set] = op.value;
+      if (data) setPath(data, op.set, op.value);
     } else if ('remove' in op) {
       if (data) delete data[op.remove];
     } else if ('dataIs' in op) holder[key] = op.dataIs;
@@ -147,12 +199,13 @@ function render(holder: Record<string, unknown>, root: Record<string, unknown> |
     else if ('requestIdIs' in op) (root ?? data ?? {})['request_id'] = op.requestIdIs;
     else if ('deep' in op) {
       if (data) {
-        data[op.deep] = `${MARK}${subst.length}`;
+        setPath(data, op.deep, `${MARK}${subst.length}`);
         const close = op.open === '[' ? ']' : '}';
         subst.push(op.open.repeat(op.depth) + '1' + close.repeat(op.depth));
       }
-    } else if (data) {
-      data[op.bigNumber] = `${MARK}${subst.length}`;
+    } else if ('escapeKey' in op) escaped.push(op.escapeKey);
+    else if (data) {
+      setPath(data, op.bigNumber, `${MARK}${subst.length}`);
       subst.push('9'.repeat(op.digits));
     }
   }
@@ -160,6 +213,7 @@ function render(holder: Record<string, unknown>, root: Record<string, unknown> |
   subst.forEach((s, i) => {
     text = text.replace(JSON.stringify(`${MARK}${i}`), s);
   });
+  for (const k of escaped) text = text.replaceAll(`"${k}":`, `"\\u${k.charCodeAt(0).toString(16).padStart(4, '0')}${k.slice(1)}":`);
   const bytes = Buffer.from(text, 'utf8');
   return textMutations.length === 0 ? bytes : Buffer.from(mutate(bytes, textMutations));
 }

@@ -26,10 +26,10 @@ import {
   mutate,
   mutationsArb,
   nameArb,
-  runs,
+  params,
   startFuzzServer,
 } from './harness.js';
-import { jsonObjectArb, jsonOpArb, renderJson, textMutationsArb } from './json-commands.js';
+import { extremeOpArb, fieldPaths, jsonObjectArb, jsonOpArb, renderJson, textMutationsArb } from './json-commands.js';
 
 const TIMEOUT = process.env.FUZZ_RUNS ? 3_600_000 : 60_000;
 
@@ -46,10 +46,6 @@ const CASES: readonly DescField[] = TCPCommandSchema.oneofs[0]!.fields;
 /** Subscribe is fuzzed on its own: its pushed frames would blur "one reply per frame". */
 const COMMAND_CASES = CASES.filter((f) => f.name !== 'subscribe');
 const SUBSCRIBE = CASES.find((f) => f.name === 'subscribe')!;
-
-const jsonCommandArb = fc
-  .constantFrom(...COMMAND_CASES)
-  .chain((f) => jsonObjectArb(f.message!).map((data) => ({ action: f.name, data }) as Record<string, unknown>));
 
 function pbCommandArb(cases: readonly DescField[]): fc.Arbitrary<Uint8Array> {
   return fc
@@ -131,7 +127,7 @@ describe('TCP front under hostile input', () => {
           }
           server.assertAlive();
         }),
-        { numRuns: runs(60) },
+        params(60),
       );
     },
     TIMEOUT,
@@ -150,7 +146,7 @@ describe('TCP front under hostile input', () => {
           // An unknown encoding byte is answered in JSON; 0 and 1 in their own encoding.
           items.forEach((item, i) => expect(frames[i]!.encoding).toBe(item.encoding === 1 ? 1 : 0));
         }),
-        { numRuns: runs(60) },
+        params(60),
       );
     },
     TIMEOUT,
@@ -159,16 +155,37 @@ describe('TCP front under hostile input', () => {
   it(
     'mutated JSON commands of every action (wrong types, missing and extra fields, deep nesting, huge numbers, damaged text)',
     async () => {
-      const itemArb = fc.record({
-        cmd: jsonCommandArb,
-        ops: fc.array(jsonOpArb(['name', 'namespace', 'topic', 'queue_id', 'batch_size', 'message_ids', 'entries', 'payload']), { maxLength: 3 }),
-        text: textMutationsArb,
-      });
+      const itemArb = fc.constantFrom(...COMMAND_CASES).chain((f) =>
+        fc.record({
+          cmd: jsonObjectArb(f.message!).map((data) => ({ action: f.name, data }) as Record<string, unknown>),
+          ops: fc.array(jsonOpArb(fieldPaths(f.message!)), { maxLength: 3 }),
+          text: textMutationsArb,
+        }),
+      );
       await fc.assert(
         fc.asyncProperty(fc.array(itemArb, { minLength: 1, maxLength: 8 }), async (items) => {
           await exchange(items.map((i) => frame(0, renderJson(i.cmd, i.ops, i.text))));
         }),
-        { numRuns: runs(120) },
+        params(80),
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'JSON commands of every action with one field nested tens of thousands deep or a number of hundreds of digits',
+    async () => {
+      const itemArb = fc.constantFrom(...COMMAND_CASES).chain((f) =>
+        fc.record({
+          cmd: jsonObjectArb(f.message!).map((data) => ({ action: f.name, data }) as Record<string, unknown>),
+          op: extremeOpArb(fieldPaths(f.message!)),
+        }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(itemArb, { minLength: 1, maxLength: 4 }), async (items) => {
+          await exchange(items.map((i) => frame(0, renderJson(i.cmd, [i.op], []))));
+        }),
+        params(60),
       );
     },
     TIMEOUT,
@@ -182,7 +199,7 @@ describe('TCP front under hostile input', () => {
         fc.asyncProperty(fc.array(itemArb, { minLength: 1, maxLength: 8 }), async (items) => {
           await exchange(items.map((i) => frame(1, mutate(i.bytes, i.muts))));
         }),
-        { numRuns: runs(150) },
+        params(100),
       );
     },
     TIMEOUT,
@@ -218,7 +235,7 @@ describe('TCP front under hostile input', () => {
           }
           server.assertAlive();
         }),
-        { numRuns: runs(40) },
+        params(40),
       );
     },
     TIMEOUT,
@@ -256,7 +273,7 @@ describe('TCP front under hostile input', () => {
           }
           server.assertAlive();
         }),
-        { numRuns: runs(40) },
+        params(40),
       );
     },
     TIMEOUT,
@@ -298,7 +315,7 @@ describe('TCP front under hostile input', () => {
             else expect(r.status).toBe('error');
           });
         }),
-        { numRuns: runs(6) },
+        params(6),
       );
     },
     TIMEOUT,
@@ -328,7 +345,7 @@ describe('TCP front under hostile input', () => {
           }
           server.assertAlive();
         }),
-        { numRuns: runs(40) },
+        params(40),
       );
     },
     TIMEOUT,
