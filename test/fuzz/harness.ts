@@ -172,6 +172,8 @@ export async function startFuzzServer(): Promise<FuzzServer> {
     async verifyAfter() {
       assertAlive();
       rss.max = Math.max(rss.max, readRss(proc.pid));
+      const mib = (n: number): string => (n / 1024 / 1024).toFixed(1);
+      console.info(`server RSS: ${mib(rss.start)} MiB after seeding, at most ${mib(rss.max)} MiB while fuzzing`);
       expect(rss.max, `RSS grew from ${rss.start} to ${rss.max} bytes`).toBeLessThan(rss.start + RSS_GROWTH_BOUND);
 
       // Every front answers a normal request.
