@@ -405,8 +405,8 @@ describe('HTTP front under hostile input', () => {
           expect(responses).toHaveLength(1);
           checkResponse(responses[0]!, path, false);
           if (sse) {
-            // Only a real queue of the playground streams; everything else is refused up front.
-            expect([ns, topic, q]).toEqual([PLAY_NS, PLAY_TOPIC, expect.stringMatching(/^[01]$/)]);
+            // Only a real queue of the playground streams (other cases may have resized it); everything else is refused up front.
+            expect([ns, topic, q]).toEqual([PLAY_NS, PLAY_TOPIC, expect.stringMatching(/^\d{1,2}$/)]);
           }
           server.assertAlive();
         }),
