@@ -224,7 +224,7 @@ export function frame(encoding: number, body: Uint8Array | string): Buffer {
 
 /** A raw TCP connection that splits what it receives into frames and remembers how it ended. */
 export class FrameConn {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   readonly frames: Frame[] = [];
   closed = false;
   private waiters: (() => void)[] = [];
