@@ -239,7 +239,9 @@ export class Connection implements HandlerContext {
       req = enc === ENCODING_JSON ? decodeJsonCommand(reader.buf, reader.start, reader.end) : decodePbCommand(reader.buf, reader.start, reader.end);
     } catch (err) {
       // A decoder's bug costs one INTERNAL error frame (logged), not the whole process.
-      this.settleError(this.reserve(enc, undefined), errorReason(err, this.log, undefined));
+      const reason = errorReason(err, this.log, undefined);
+      if (!this.authenticated) this.refuseUnauthenticated(enc, undefined);
+      else this.settleError(this.reserve(enc, undefined), reason);
       return;
     }
     const cmd = req.command;
