@@ -5,14 +5,27 @@
  * a JSON document (published over gRPC or protobuf TCP) are shown as base64
  * with `"payload_encoding": "base64"` beside them.
  */
+import { invalid } from '../broker/errors.js';
 import type { Delivery } from '../broker/message.js';
 import { timestampNs } from '../broker/message.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** The bytes stored for a JSON `payload` field: its JSON text. */
+/**
+ * The bytes stored for a JSON `payload` field: its JSON text. JSON.parse
+ * accepts any nesting depth but JSON.stringify recurses and overflows the
+ * stack at a few thousand levels: such a payload is the client's mistake
+ * (INVALID_ARGUMENT), not an internal error.
+ */
 export function payloadFromJson(value: unknown): Uint8Array {
-  return Buffer.from(JSON.stringify(value ?? null), 'utf8');
+  let text: string;
+  try {
+    text = JSON.stringify(value ?? null);
+  } catch (err) {
+    if (err instanceof RangeError) throw invalid('payload is nested too deeply to be stored: flatten it, or send it as a string');
+    throw err;
+  }
+  return Buffer.from(text, 'utf8');
 }
 
 /** JSON text of the payload when it is a JSON document, else undefined. */

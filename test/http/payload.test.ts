@@ -77,3 +77,21 @@ describe('bytes published elsewhere (gRPC, protobuf TCP)', () => {
     });
   }
 });
+
+// Found while fuzzing (issue 7, hostile input): JSON.stringify of such a payload
+// overflowed the stack and the request was answered 500 "internal error".
+describe('a payload nested too deeply to store', () => {
+  it('publish and publish-batch answer 400 naming the reason, and nothing is enqueued', async () => {
+    const deep = '['.repeat(50_000) + ']'.repeat(50_000);
+    const before = h.broker.stats().pending;
+    for (const [path, body] of [
+      [`${topicPath}/publish`, `{"payload":${deep}}`],
+      [`${topicPath}/publish-batch`, `{"entries":[{"payload":1},{"payload":${deep}}],"mode":"atomic"}`],
+    ] as const) {
+      const res = await fetch(`${h.base}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ success: false, message: 'payload is nested too deeply to be stored: flatten it, or send it as a string' });
+    }
+    expect(h.broker.stats().pending).toBe(before);
+  });
+});

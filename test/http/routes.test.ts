@@ -380,6 +380,67 @@ describe('requests that are not HTTP', () => {
     await conn.untilResponse(() => conn.closed).catch(() => undefined);
     expect(conn.closed).toBe(true);
   });
+
+  // Found by test/fuzz/http.fuzz.test.ts: such a request never reaches the app
+  // and got a bare 400 with no body.
+  it('a backslash in the path, or no Host header: 400 with the envelope and a request id', async () => {
+    for (const head of ['GET /v1/namespaces/play/topics/\\/queues/0/subscribe HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /v1/namespaces HTTP/1.1\r\n\r\n']) {
+      const conn = await RawConnection.open(h.port);
+      try {
+        conn.send(head);
+        const r = await conn.untilResponse((x) => x.body.endsWith('}'));
+        expect(r.head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+        expect(r.head).toMatch(/^content-type: application\/json$/im);
+        expect(r.head).toMatch(/^x-request-id: [0-9a-f-]{36}$/im);
+        expect(JSON.parse(r.body)).toEqual({ success: false, message: expect.stringMatching(/^malformed HTTP request: (Backslash in request path|Missing host header)$/) });
+      } finally {
+        conn.destroy();
+      }
+    }
+    expect((await get('/health')).status).toBe(200);
+  });
+
+  // Found by test/fuzz/http.fuzz.test.ts: the connection was dropped with no answer.
+  it('CONNECT: 405 with the envelope, then the connection closes', async () => {
+    const conn = await RawConnection.open(h.port);
+    conn.send('CONNECT /v1/namespaces/%/topics/%/stats HTTP/1.1\r\nHost: x\r\nX-Request-ID: conn-1\r\n\r\n');
+    const r = await conn.untilResponse((x) => x.body.endsWith('}'));
+    expect(r.head).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+    expect(r.head).toMatch(/^x-request-id: conn-1$/im);
+    expect(JSON.parse(r.body)).toEqual({ success: false, message: 'method CONNECT is not supported: this server is no proxy' });
+    await conn.untilResponse(() => conn.closed).catch(() => undefined);
+    expect(conn.closed).toBe(true);
+  });
+});
+
+// Found by test/fuzz/http.fuzz.test.ts: a client that stops sending its body
+// (a Content-Length that lies, then a close or a reset) was answered and
+// logged as a 500 internal error.
+describe('a body cut short by the client', () => {
+  it('counts as a 400, never a 500, and the server stays usable', async () => {
+    const route = '/v1/namespaces/:namespace/topics/:topic/policy';
+    const series = (status: number): string => `mqlite_http_requests_total{method="PUT",route="${route}",status="${status}"}`;
+    const count = async (status: number): Promise<number> => {
+      const text = await (await fetch(`${h.base}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${series(status)} `));
+      return line ? Number(line.split(' ')[1]) : 0;
+    };
+    const before = await count(400);
+    for (const end of ['half-close', 'reset'] as const) {
+      const conn = await RawConnection.open(h.port);
+      // 100 Continue: the request has reached the route, which reads the body
+      conn.send('PUT /v1/namespaces/n/topics/t/policy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n');
+      await conn.until((t) => t.startsWith('HTTP/1.1 100 Continue\r\n\r\n'));
+      conn.send('{"max_ret');
+      if (end === 'half-close') conn.socket.end();
+      else conn.socket.resetAndDestroy();
+      await conn.untilResponse(() => conn.closed).catch(() => undefined);
+    }
+    for (let i = 0; i < 100 && (await count(400)) < before + 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await count(400)).toBe(before + 2);
+    expect(await count(500)).toBe(0);
+    expect((await get('/health')).status).toBe(200);
+  });
 });
 
 describe('unknown routes', () => {

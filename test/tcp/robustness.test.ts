@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, RawClient, decodePbError, frame, jsonFrame, pbFrame, startHarness } from './helpers.js';
 
 const MAX_FRAME = 64 * 1024;
+const DEEP = '['.repeat(20_000) + ']'.repeat(20_000);
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness({ maxFrameBytes: MAX_FRAME });
@@ -85,6 +86,19 @@ describe('a bad frame with intact framing gets an error frame and the connection
     },
     { name: 'an unknown encoding byte', bytes: frame(7, '{"action":"list_namespaces"}'), encoding: 0, error: /^INVALID_ARGUMENT: unknown encoding byte 7/ },
     { name: 'an empty JSON body', bytes: frame(0, ''), encoding: 0, error: /^INVALID_ARGUMENT: malformed JSON/ },
+    // Found while fuzzing (issue 7, hostile input): JSON.stringify of these payloads overflowed the stack, and the exception killed the process.
+    {
+      name: 'a JSON publish_batch payload nested 20,000 deep',
+      bytes: frame(0, `{"action":"publish_batch","data":{"namespace":"r","topic":"t","entries":[{"payload":${DEEP}}]}}`),
+      encoding: 0,
+      error: /^INVALID_ARGUMENT: payload is nested too deeply to be stored/,
+    },
+    {
+      name: 'a JSON publish payload nested 20,000 deep under an escaped key',
+      bytes: frame(0, `{"action":"publish","data":{"namespace":"r","topic":"t","pay\\u006coad":${DEEP}}}`),
+      encoding: 0,
+      error: /^INVALID_ARGUMENT: payload is nested too deeply to be stored/,
+    },
   ];
 
   for (const tc of cases) {

@@ -12,6 +12,16 @@ export function tooLarge(maxBytes: number): HttpError {
   return new HttpError(413, `request body is larger than the limit of ${maxBytes} bytes`);
 }
 
+/**
+ * The client stopped sending before the end of its body (a Content-Length
+ * that lies, a connection closed or reset mid-body): its fault, not ours, so
+ * a 400 rather than an internal error (there is usually no one left to
+ * read the reply, but the access log and the metrics tell it right).
+ */
+function cutShort(reason: string): HttpError {
+  return badRequest(`request body ended early (${reason}): send the whole body that Content-Length or the chunked encoding announces`);
+}
+
 /** The raw body of a Node request, at most `maxBytes`. */
 export function readIncomingBody(incoming: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = incoming.headers['content-length'];
@@ -37,11 +47,11 @@ export function readIncomingBody(incoming: IncomingMessage, maxBytes: number): P
     };
     const onError = (err: Error): void => {
       cleanup();
-      reject(err);
+      reject(cutShort(err.message));
     };
     const onClose = (): void => {
       cleanup();
-      reject(new Error('client closed the connection while sending the body'));
+      reject(cutShort('the client closed the connection'));
     };
     const cleanup = (): void => {
       incoming.off('data', onData);

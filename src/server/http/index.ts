@@ -6,12 +6,12 @@
  * keep-alive connections are closed, and requests already being served are
  * answered; connections still open after a grace period are cut.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { createAdaptorServer } from '@hono/node-server';
+import { getRequestListener, RequestError } from '@hono/node-server';
 import type { ApiKeys } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
 import { type ConnectionLimits, connectionLimitMessage, DEFAULT_MAX_CONNECTIONS, type FrontHandle } from '../front.js';
@@ -68,18 +68,33 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     connections: () => connections,
     apiKeys: opts.apiKeys,
   });
+  // What createAdaptorServer builds, plus an errorHandler (which it does not
+  // pass on): a request @hono/node-server cannot turn into a URL (a
+  // backslash in the path, a bad or missing Host) never reaches the app,
+  // and would get a bare 400 with no body; it gets the envelope instead.
+  // (Node's own Host check would also answer a bare 400: it is left to this one.)
+  const listener = getRequestListener(front.app.fetch, {
+    errorHandler: (err) => {
+      const requestId = requestIdFrom(undefined);
+      const bad = err instanceof RequestError;
+      const status = bad ? 400 : 500;
+      log[bad ? 'info' : 'error']({ requestId, status, err }, 'http request');
+      const reply = failure(status, bad ? `malformed HTTP request: ${err.message}` : 'internal error');
+      return new Response(reply.body, { status, headers: { 'content-type': 'application/json', 'x-request-id': requestId } });
+    },
+  });
   let server: Server;
   // Over TLS: the sockets whose handshake succeeded (the others' errors are handshake failures).
   let secured: WeakSet<Duplex> | undefined;
   if (opts.tls) {
-    const https = createAdaptorServer({ fetch: front.app.fetch, createServer: createHttpsServer, serverOptions: tlsServerOptions(opts.tls) });
+    const https = createHttpsServer({ ...tlsServerOptions(opts.tls), requireHostHeader: false }, listener);
     logHandshakeFailures(https as ReturnType<typeof createHttpsServer>, log);
     const handshaken = new WeakSet<Duplex>();
     https.on('secureConnection', (socket: Duplex) => handshaken.add(socket));
     secured = handshaken;
     // The https server has every node:http server API used below.
     server = https as unknown as Server;
-  } else server = createAdaptorServer({ fetch: front.app.fetch }) as Server;
+  } else server = createServer({ requireHostHeader: false }, listener);
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let refused = 0;
   // Over TLS the request's socket is the TLS socket, known once its handshake succeeded.
@@ -123,6 +138,17 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     }
     res.writeContinue();
     server.emit('request', req, res);
+  });
+  // CONNECT never reaches the app either: without this Node drops the
+  // connection with no answer at all.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    log.info({ requestId, method: req.method, path: req.url, status: 405 }, 'http request');
+    const body = failure(405, 'method CONNECT is not supported: this server is no proxy').body;
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nX-Request-ID: ${requestId}\r\n` +
+        `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   });
   // A request Node's parser rejects never reaches the app: answer it here,
   // with the envelope and a request id like every other reply.

@@ -234,7 +234,16 @@ export class Connection implements HandlerContext {
       this.settleError(this.reserve(ENCODING_JSON, undefined), badRequestReason(`unknown encoding byte ${enc}: use 0 (JSON) or 1 (protobuf)`));
       return;
     }
-    const req = enc === ENCODING_JSON ? decodeJsonCommand(reader.buf, reader.start, reader.end) : decodePbCommand(reader.buf, reader.start, reader.end);
+    let req: ReturnType<typeof decodeJsonCommand>;
+    try {
+      req = enc === ENCODING_JSON ? decodeJsonCommand(reader.buf, reader.start, reader.end) : decodePbCommand(reader.buf, reader.start, reader.end);
+    } catch (err) {
+      // A decoder's bug costs one INTERNAL error frame (logged), not the whole process.
+      const reason = errorReason(err, this.log, undefined);
+      if (!this.authenticated) this.refuseUnauthenticated(enc, undefined);
+      else this.settleError(this.reserve(enc, undefined), reason);
+      return;
+    }
     const cmd = req.command;
     // API keys: nothing but auth (not even a decoding error) is answered before it
     if (!this.authenticated && cmd?.action !== 'auth') {

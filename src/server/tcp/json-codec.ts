@@ -11,6 +11,7 @@
 import { isUtf8 } from 'node:buffer';
 import { payloadFromJson } from '../json-payload.js';
 import type { BatchEntry } from '../../broker/broker.js';
+import { isBrokerError } from '../../broker/errors.js';
 import { type Action, type Command, CommandError, isAction, policyInput, zeroIsUnset } from './commands.js';
 import { payloadRange } from './json-scan.js';
 
@@ -271,6 +272,8 @@ export function decodeJsonCommand(buf: Buffer, start: number, end: number): Json
     return { command: decoders[action](data, { buf, start, end }), requestId: rid, error: undefined };
   } catch (err) {
     if (err instanceof CommandError) return fail(rid, err.message);
+    // payloadFromJson refuses a payload nested too deeply to serialise
+    if (isBrokerError(err) && err.code === 'INVALID_ARGUMENT') return fail(rid, err.message);
     throw err;
   }
 }
