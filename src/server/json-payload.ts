@@ -8,6 +8,7 @@
 import { invalid } from '../broker/errors.js';
 import type { Delivery } from '../broker/message.js';
 import { timestampNs } from '../broker/message.js';
+import { jsonTooDeep } from './json-depth.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -30,7 +31,8 @@ export function payloadFromJson(value: unknown): Uint8Array {
 
 /** JSON text of the payload when it is a JSON document, else undefined. */
 function jsonText(payload: Uint8Array): string | undefined {
-  if (payload.length === 0) return undefined;
+  // Shown as base64 rather than parsed for seconds at every delivery.
+  if (payload.length === 0 || jsonTooDeep(payload)) return undefined;
   let text: string;
   try {
     text = utf8.decode(payload);

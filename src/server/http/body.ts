@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { HttpError, badRequest } from './errors.js';
+import { TOO_DEEP, jsonTooDeep } from '../json-depth.js';
 
 export function tooLarge(maxBytes: number): HttpError {
   return new HttpError(413, `request body is larger than the limit of ${maxBytes} bytes`);
@@ -89,6 +90,7 @@ export async function readStreamBody(body: ReadableStream<Uint8Array> | null, de
 /** Parsed JSON body; undefined for an empty body (routes whose body is optional). */
 export function parseJsonBody(raw: Buffer): unknown {
   if (raw.length === 0) return undefined;
+  if (jsonTooDeep(raw)) throw badRequest(`request body is not accepted: ${TOO_DEEP}`);
   const text = raw.toString('utf8');
   try {
     return JSON.parse(text);

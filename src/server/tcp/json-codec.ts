@@ -10,6 +10,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { payloadFromJson } from '../json-payload.js';
+import { TOO_DEEP, jsonTooDeep } from '../json-depth.js';
 import type { BatchEntry } from '../../broker/broker.js';
 import { isBrokerError } from '../../broker/errors.js';
 import { type Action, type Command, CommandError, isAction, policyInput, zeroIsUnset } from './commands.js';
@@ -254,6 +255,7 @@ const decoders: { [A in Action]: (data: Obj, body: Body) => Command & { action: 
 
 export function decodeJsonCommand(buf: Buffer, start: number, end: number): JsonRequest {
   let root: unknown;
+  if (jsonTooDeep(buf, start, end)) return fail(undefined, `malformed JSON: ${TOO_DEEP}`);
   try {
     root = JSON.parse(buf.toString('utf8', start, end));
   } catch (err) {
