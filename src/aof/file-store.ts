@@ -682,7 +682,7 @@ export class FileStore implements Store {
     } catch (err) {
       this.log.warn({ file: this.incrPath, err: osError(err) }, 'could not close the old AOF incr file');
     }
-    this.deleteUnlisted();
+    await this.deleteUnlisted();
     this.log.info(
       {
         file: basePath,
@@ -740,7 +740,7 @@ export class FileStore implements Store {
   }
 
   /** AOF files no manifest refers to any more (the old AOF after a rebuild, an attempt's leftovers). */
-  private deleteUnlisted(): void {
+  private async deleteUnlisted(): Promise<void> {
     const listed = new Set(this.manifest.map((e) => e.name));
     let names: string[];
     try {
@@ -749,14 +749,13 @@ export class FileStore implements Store {
       this.log.warn({ dir: this.dir, err: osError(err) }, 'could not list the AOF directory to delete old files');
       return;
     }
-    for (const name of names) {
-      if (!isAofArtifact(this.filename, name) || listed.has(name)) continue;
-      try {
-        this.files.unlink(path.join(this.dir, name));
-      } catch (err) {
-        this.log.warn({ file: path.join(this.dir, name), err: osError(err) }, 'could not delete an old AOF file');
-      }
-    }
+    const old = names.filter((name) => isAofArtifact(this.filename, name) && !listed.has(name));
+    await Promise.all(old.map((name) => this.removeOld(path.join(this.dir, name))));
+  }
+
+  /** Deletes an AOF file no manifest lists any more, off the event loop; a failure is logged (the next open deletes it). */
+  private removeOld(file: string): Promise<void> {
+    return this.files.remove(file).catch((err: unknown) => this.log.warn({ file, err: osError(err) }, 'could not delete an old AOF file'));
   }
 
   // -------------------------------------------------------------------------
@@ -871,13 +870,7 @@ export class FileStore implements Store {
       throw this.rewriteFailed(`${basePath}.tmp`, err);
     }
     // Step 5: nothing refers to the old files any more.
-    for (const e of oldFiles) {
-      try {
-        this.files.unlink(path.join(this.dir, e.name));
-      } catch (err) {
-        this.log.warn({ file: path.join(this.dir, e.name), err: osError(err) }, 'could not delete an old AOF file');
-      }
-    }
+    await Promise.all(oldFiles.map((e) => this.removeOld(path.join(this.dir, e.name))));
     const seconds = (performance.now() - started) / 1000;
     this.aofSize = baseSize + this.incrSize;
     this.rewriteBaseSize = this.aofSize;

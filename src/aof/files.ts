@@ -30,6 +30,12 @@ export interface AofFiles {
   rename(from: string, to: string): void;
   /** Removes a file; a missing file is not an error. */
   unlink(path: string): void;
+  /**
+   * `unlink` on the threadpool, for the old AOF files a rewrite or rebuild
+   * replaces: freeing a large file's blocks takes long (0.7 s for a 1 GB
+   * incr file here), which unlinkSync would spend blocking the event loop.
+   */
+  remove(path: string): Promise<void>;
   /** Makes renames and creations in `dir` durable (on the threadpool). */
   syncDir(dir: string): Promise<void>;
 }
@@ -86,6 +92,8 @@ export const nodeFiles: AofFiles = {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   },
+  remove: (path) =>
+    new Promise((resolve, reject) => fs.unlink(path, (err) => (err && err.code !== 'ENOENT' ? reject(err) : resolve()))),
   syncDir: (dir) =>
     new Promise((resolve, reject) => {
       fs.open(dir, 'r', (openErr, fd) => {

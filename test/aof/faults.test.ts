@@ -239,6 +239,8 @@ describe.each([
     // The disk works again: the AOF is rebuilt from memory and changes are accepted.
     disk.fault = 'none';
     await until(() => !store.stats().failed, 'recovered');
+    // Logged once the old files are deleted too (off the event loop, after changes are accepted again).
+    await until(() => lines.some((l) => l.level === 30 && l.msg.startsWith('AOF rebuilt from memory')), 'the rebuild logged');
     const done = lines.find((l) => l.level === 30 && l.msg.startsWith('AOF rebuilt from memory'));
     expect(done).toMatchObject({ downSeconds: expect.any(Number), cause: expect.stringContaining(code) });
     expect(store.stats()).toMatchObject({ recoveries: 1, failedSeconds: 0 });
@@ -377,8 +379,10 @@ describe('a failure while a rewrite runs', () => {
     expect(store.stats().failed).toBe(true);
     disk.fault = 'none';
     await until(() => !store.stats().failed, 'recovered');
-    const names = fs.readdirSync(t.dir).sort();
-    expect(names.filter((n) => !n.endsWith('.manifest'))).toHaveLength(2);
+    // The old files are deleted off the event loop, once changes are accepted again.
+    const aofFiles = (): string[] => fs.readdirSync(t.dir).filter((n) => !n.endsWith('.manifest'));
+    await until(() => aofFiles().length === 2, 'the old files deleted');
+    expect(aofFiles()).toHaveLength(2);
     const acked = await broker.consume('ns', 't', 1, 10, true);
     await broker.close();
     const gone = new Set(acked.map((m) => Buffer.from(m.payload).toString()));

@@ -177,7 +177,7 @@ export function crashingFiles(when: (op: FileOp, args: unknown[], pathOf: (fd: u
       if (!dead && when(key, args, pathOf)) dead = true;
       if (dead) {
         const err = Object.assign(new Error(`simulated crash at ${key}`), { code: 'ECRASH' });
-        if (key === 'read' || key === 'write' || key === 'fdatasync' || key === 'syncDir') return Promise.reject(err);
+        if (key === 'read' || key === 'write' || key === 'fdatasync' || key === 'syncDir' || key === 'remove') return Promise.reject(err);
         throw err;
       }
       const out = real(...args);
