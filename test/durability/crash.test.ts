@@ -20,7 +20,7 @@ interface Seen {
   /** Ack sent but maybe not answered: may or may not be back. */
   inDoubt: Set<string>;
 }
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => { if (!process.env.KEEP_CRASH_DIRS) dirs.forEach((d) => rmSync(d, { recursive: true, force: true })); });
 
 function runUntilKilled(dir: string, fsync: string, killAfterMs: number, seen: Seen): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -54,7 +54,7 @@ describe.each(['everysec', 'always'])('kill -9 with fsync %s', (fsync) => {
       const recovered = new Set(recoveredIds(dir, fsync));
       const lost = [...seen.published].filter((id) => !seen.gone.has(id) && !seen.inDoubt.has(id) && !recovered.has(id));
       const cameBack = [...seen.gone].filter((id) => recovered.has(id));
-      expect(lost, `round ${round}: answered publishes lost`).toEqual([]);
+      expect(lost, `round ${round}: answered publishes lost (dir ${dir})`).toEqual([]);
       expect(cameBack, `round ${round}: acked messages back`).toEqual([]);
     }
     expect(seen.published.size).toBeGreaterThan(100);
