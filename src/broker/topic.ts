@@ -267,6 +267,7 @@ export class Topic {
       const msg = msgs[i]!;
       if (msg.state !== MessageState.Gone) continue;
       msg.state = MessageState.Pending;
+      this.stored(msg); // the pop counted it gone
       const redelivery = msg.deliveryCount-- > 1;
       if (msg.queueId === DLQ_QUEUE_ID) {
         this.dlq.pushFront(msg);

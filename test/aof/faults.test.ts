@@ -279,6 +279,8 @@ describe('an auto-ack consume whose pop failed', () => {
     const head = broker.peek('ns', 't', 0).messages;
     expect(head.map((m) => Buffer.from(m.payload).toString())).toEqual(['a', 'b', 'c', 'd']);
     expect(head.map((m) => m.deliveryCount)).toEqual([0, 0, 0, 0]);
+    // The memory account (limits.memory_high_water) counts them again.
+    expect(broker.memory().messages).toBe(4);
     disk.fault = 'none';
     await until(() => !store.stats().failed, 'recovered');
     expect((await broker.consume('ns', 't', 0, 3, true)).map((m) => Buffer.from(m.payload).toString())).toEqual(['a', 'b', 'c']);
