@@ -514,14 +514,7 @@ export class Broker {
     if (autoAck) this.assertWritable();
     if (q.pending.length === 0) this.steal(t, q);
     const msgs = this.pop(t, q, n, autoAck, undefined);
-    if (autoAck && msgs.length > 0) {
-      try {
-        await this.durable();
-      } catch (err) {
-        this.unpop(t, msgs);
-        throw err;
-      }
-    }
+    if (autoAck && msgs.length > 0) await this.durableOrUnpop(t, msgs);
     return msgs;
   }
 
@@ -662,14 +655,7 @@ export class Broker {
     if (msgs.length === 0) return msgs;
     this.sink?.dlqPop(ns, topicName, msgs.length, autoAck);
     if (!autoAck) this.track(msgs, undefined);
-    if (autoAck) {
-      try {
-        await this.durable();
-      } catch (err) {
-        this.unpop(t, msgs);
-        throw err;
-      }
-    }
+    if (autoAck) await this.durableOrUnpop(t, msgs);
     return msgs;
   }
 
@@ -910,10 +896,16 @@ export class Broker {
    * them; a crash before that may or may not have kept the pop, as with a
    * timeout).
    */
-  private unpop(t: Topic, msgs: StoredMessage[]): void {
-    if (t.deleted) return;
-    t.unpop(msgs);
-    this.scheduleAll(t, msgs);
+  private async durableOrUnpop(t: Topic, msgs: StoredMessage[]): Promise<void> {
+    try {
+      await this.durable();
+    } catch (err) {
+      if (!t.deleted) {
+        t.unpop(msgs);
+        this.scheduleAll(t, msgs);
+      }
+      throw err;
+    }
   }
 
   private namespace(ns: string): Map<string, Topic> {

@@ -28,6 +28,9 @@ export interface ConnectionLimits {
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
 
+/** How long a connection over `limits.max_connections` is kept to be told why before it is cut (every front). */
+export const REFUSED_CONNECTION_GRACE_MS = 2_000;
+
 /** The reason a connection over `limits.max_connections` is refused with (RESOURCE_EXHAUSTED on every front). */
 export function connectionLimitMessage(front: string, max: number): string {
   return `connection refused: the ${front} front already holds ${max} connections (limits.max_connections): close idle connections, retry later, or raise the limit`;

@@ -16,12 +16,13 @@ export const DEPTH_SCAN_FROM_BYTES = 64 * 1024;
 
 export const TOO_DEEP = `nested deeper than ${MAX_JSON_DEPTH} levels (JSON over ${DEPTH_SCAN_FROM_BYTES / 1024} KiB is checked before it is parsed): flatten it`;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
+// The bytes of JSON's structure (also read by tcp/json-scan.ts).
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
+export const LBRACE = 0x7b;
+export const RBRACE = 0x7d;
+export const LBRACKET = 0x5b;
+export const RBRACKET = 0x5d;
 
 /**
  * True when the UTF-8 JSON text `bytes[start, end)` is larger than

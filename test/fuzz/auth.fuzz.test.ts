@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcClient } from '../../src/client/grpc/index.js';
 import { ClientError } from '../../src/client/types.js';
 import { ADMIN_KEY, type Fixture, startFixture } from '../auth/fixture.js';
+import { frame, jsonFrame, pbFrame } from '../tcp/helpers.js';
 import { params } from './harness.js';
 
 let f: Fixture;
@@ -40,28 +41,14 @@ const wrongKeyArb = fc
   )
   .filter((k) => k !== ADMIN_KEY);
 
-function frame(encoding: number, body: Uint8Array): Buffer {
-  const h = Buffer.alloc(5);
-  h.writeUInt32BE(body.length + 1, 0);
-  h[4] = encoding;
-  return Buffer.concat([h, body]);
-}
-const json = (v: unknown): Buffer => frame(0, Buffer.from(JSON.stringify(v)));
-/** protobuf TCPCommand{30 auth: AuthRequest{1 api_key}} for a key of under 128 bytes. */
-function pbAuth(key: string): Buffer {
-  const k = Buffer.from(key);
-  const inner = Buffer.concat([Buffer.from([0x0a, k.length]), k]);
-  return frame(1, Buffer.concat([Buffer.from([0xf2, 0x01, inner.length]), inner]));
-}
-
 const firstFrameArb = fc.oneof(
-  wrongKeyArb.map((k) => json({ action: 'auth', data: { api_key: k } })),
-  wrongKeyArb.map(pbAuth),
+  wrongKeyArb.map((k) => jsonFrame({ action: 'auth', data: { api_key: k } })),
+  wrongKeyArb.map((apiKey) => pbFrame({ data: { case: 'auth', value: { apiKey } } })),
   fc.record({ encoding: fc.integer({ min: 0, max: 255 }), body: fc.uint8Array({ maxLength: 64 }) }).map(({ encoding, body }) => frame(encoding, body)),
   fc.constantFrom('create_namespace', 'delete_namespace', 'publish', 'list_namespaces').map((action) =>
-    json({ action, data: { name: 'pwned', namespace: 'shop', topic: 'orders', payload: 1 } }),
+    jsonFrame({ action, data: { name: 'pwned', namespace: 'shop', topic: 'orders', payload: 1 } }),
   ),
-  fc.constant(json({ action: 'auth', data: {} })),
+  fc.constant(jsonFrame({ action: 'auth', data: {} })),
 );
 
 /** Sends `bytes`, then collects what comes back until the server closes the connection. */
@@ -84,7 +71,7 @@ describe('API keys under hostile input', () => {
     const before = state();
     await fc.assert(
       fc.asyncProperty(firstFrameArb, async (first) => {
-        const pipelined = json({ action: 'create_namespace', data: { name: 'pwned' } });
+        const pipelined = jsonFrame({ action: 'create_namespace', data: { name: 'pwned' } });
         const reply = await exchange(Buffer.concat([first, pipelined]));
         expect(reply.length).toBeGreaterThan(5);
         // exactly one frame

@@ -214,13 +214,9 @@ export interface Frame {
   body: Buffer;
 }
 
-export function frame(encoding: number, body: Uint8Array | string): Buffer {
-  const b = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
-  const h = Buffer.alloc(5);
-  h.writeUInt32BE(b.length + 1, 0);
-  h[4] = encoding;
-  return Buffer.concat([h, b]);
-}
+import { frame } from '../tcp/helpers.js';
+
+export { frame };
 
 /** A raw TCP connection that splits what it receives into frames and remembers how it ended. */
 export class FrameConn {

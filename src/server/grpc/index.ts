@@ -13,6 +13,7 @@ import { exhausted } from '../../broker/errors.js';
 import {
   type ConnectionLimits,
   connectionLimitMessage,
+  REFUSED_CONNECTION_GRACE_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
   type FrontHandle,
@@ -81,9 +82,6 @@ function callAuthorizer(apiKeys: ApiKeys, log: Logger): CallAuthorizer | undefin
     return principal;
   };
 }
-
-/** How long a connection over limits.max_connections is kept to answer its calls before it is cut. */
-const REFUSED_GRACE_MS = 2000;
 
 const SERVER_OPTIONS = {
   // Channelz keeps per-call statistics nobody reads here: cost on the hot path.
@@ -167,7 +165,7 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
       if (refused++ % 1000 === 0) log.warn({ remote: socket.remoteAddress, maxConnections, refused }, 'grpc connection refused: limits.max_connections reached');
       socket.on('error', () => {});
       refuse.injectConnection(socket);
-      setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
+      setTimeout(() => socket.destroy(), REFUSED_CONNECTION_GRACE_MS).unref();
       return;
     }
     sockets.add(socket);

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { getRequestListener, RequestError } from '@hono/node-server';
 import type { ApiKeys } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
-import { type ConnectionLimits, connectionLimitMessage, DEFAULT_MAX_CONNECTIONS, type FrontHandle } from '../front.js';
+import { type ConnectionLimits, connectionLimitMessage, REFUSED_CONNECTION_GRACE_MS, DEFAULT_MAX_CONNECTIONS, type FrontHandle } from '../front.js';
 import { logHandshakeFailures, tlsServerOptions, type ServerTls } from '../tls.js';
 import { createApp, requestIdFrom } from './app.js';
 import { tooLarge } from './body.js';
@@ -51,8 +51,6 @@ export interface HttpFrontHandle extends FrontHandle {
 
 /** How long close() lets requests in progress finish before cutting connections. */
 const CLOSE_GRACE_MS = 5_000;
-/** How long a connection over limits.max_connections may take to send its request before it is cut. */
-const REFUSED_GRACE_MS = 2_000;
 /** Marks a socket accepted over limits.max_connections: its request gets the 503 and the connection closes. */
 const OVER_LIMIT = Symbol('mqlite.overConnectionLimit');
 
@@ -104,7 +102,7 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
       // clients), then closed; not counted, as it serves nothing.
       (socket as Duplex & { [OVER_LIMIT]?: true })[OVER_LIMIT] = true;
       if (refused++ % 1000 === 0) log.warn({ maxConnections, refused }, 'http connection refused: limits.max_connections reached');
-      setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
+      setTimeout(() => socket.destroy(), REFUSED_CONNECTION_GRACE_MS).unref();
       return;
     }
     connections++;

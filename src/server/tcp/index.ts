@@ -11,7 +11,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { type ApiKeys, NO_API_KEYS } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
-import { type ConnectionLimits, connectionLimitMessage, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type FrontHandle } from '../front.js';
+import { type ConnectionLimits, connectionLimitMessage, REFUSED_CONNECTION_GRACE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type FrontHandle } from '../front.js';
 import { logHandshakeFailures, tlsServerOptions, type ServerTls } from '../tls.js';
 import { Connection } from './connection.js';
 import { ENCODING_JSON } from './frame.js';
@@ -32,8 +32,6 @@ export interface TcpServerOptions extends ConnectionLimits {
 const SOCKET_HIGH_WATER = 256 * 1024;
 /** How long close() waits for connections to flush their last replies. */
 const CLOSE_GRACE_MS = 5000;
-/** How long a refused connection may take to read its error frame before it is cut. */
-const REFUSED_GRACE_MS = 2000;
 
 /**
  * The one frame a connection over limits.max_connections gets, before it is
@@ -64,7 +62,7 @@ export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Pr
       // Whatever it sent is discarded unread; reading lets its FIN close the socket.
       socket.resume();
       socket.end(refusalFrame(connectionLimitMessage('TCP', maxConnections)));
-      setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
+      setTimeout(() => socket.destroy(), REFUSED_CONNECTION_GRACE_MS).unref();
       return;
     }
     const conn = new Connection(broker, socket, opts.maxFrameBytes, log, apiKeys, maxSubscriptions);

@@ -12,12 +12,8 @@
  * back to `payloadFromJson`.
  */
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
+import { BACKSLASH, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET } from '../json-depth.js';
+
 const COMMA = 0x2c;
 const COLON = 0x3a;
 
