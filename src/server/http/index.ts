@@ -71,7 +71,7 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
   // backslash in the path, a bad or missing Host) never reaches the app,
   // and would get a bare 400 with no body; it gets the envelope instead.
   // (Node's own Host check would also answer a bare 400: it is left to this one.)
-  const listener = getRequestListener(front.app.fetch, {
+  const appListener = getRequestListener(front.app.fetch, {
     errorHandler: (err) => {
       const requestId = requestIdFrom(undefined);
       const bad = err instanceof RequestError;
@@ -81,6 +81,19 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
       return new Response(reply.body, { status, headers: { 'content-type': 'application/json', 'x-request-id': requestId } });
     },
   });
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // The app runs behind the connection limit's mark (set below): one property read per request.
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    if ((req.socket as { [OVER_LIMIT]?: true })[OVER_LIMIT] === undefined) {
+      appListener(req, res);
+      return;
+    }
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    log.info({ requestId, method: req.method, path: req.url, status: 503 }, 'http request');
+    res.shouldKeepAlive = false;
+    res.writeHead(503, { 'content-type': 'application/json', 'x-request-id': requestId, connection: 'close', 'retry-after': '1' });
+    res.end(failure(503, connectionLimitMessage('HTTP', maxConnections)).body);
+  };
   let server: Server;
   // Over TLS: the sockets whose handshake succeeded (the others' errors are handshake failures).
   let secured: WeakSet<Duplex> | undefined;
@@ -93,7 +106,6 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     // The https server has every node:http server API used below.
     server = https as unknown as Server;
   } else server = createServer({ requireHostHeader: false }, listener);
-  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let refused = 0;
   // Over TLS the request's socket is the TLS socket, known once its handshake succeeded.
   server.on(opts.tls ? 'secureConnection' : 'connection', (socket: Duplex) => {
@@ -107,21 +119,6 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     }
     connections++;
     socket.once('close', () => connections--);
-  });
-  // The app's listener runs behind a check of that mark: one property read per request.
-  const appListener = server.listeners('request')[0] as ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  if (appListener === undefined) throw new Error('@hono/node-server installed no request listener: the connection limit cannot wrap it');
-  server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if ((req.socket as { [OVER_LIMIT]?: true })[OVER_LIMIT] === undefined) {
-      appListener(req, res);
-      return;
-    }
-    const requestId = requestIdFrom(req.headers['x-request-id']);
-    log.info({ requestId, method: req.method, path: req.url, status: 503 }, 'http request');
-    res.shouldKeepAlive = false;
-    res.writeHead(503, { 'content-type': 'application/json', 'x-request-id': requestId, connection: 'close', 'retry-after': '1' });
-    res.end(failure(503, connectionLimitMessage('HTTP', maxConnections)).body);
   });
   // `Expect: 100-continue` (curl sends it for large bodies): refuse a body
   // declared over the limit before the client sends it.
