@@ -10,6 +10,7 @@ import { getHeapStatistics } from 'node:v8';
 import { parse } from 'yaml';
 import type { FsyncPolicy } from './aof/store.js';
 import type { ApiKeyConfig } from './auth/api-keys.js';
+import { isValidName } from './broker/broker.js';
 import { PERMISSIONS, type Permission } from './auth/operations.js';
 import type { LogFormat } from './log.js';
 
@@ -220,7 +221,6 @@ function coerce(key: string, kind: Kind, raw: unknown, from: string): unknown {
 
 /** Shortest key accepted: a guessable key is no protection, so a short one stops startup. */
 export const MIN_API_KEY_LENGTH = 16;
-const NAMESPACE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 const API_KEY_FIELDS = new Set(['key', 'name', 'namespaces', 'permissions']);
 
 /**
@@ -268,7 +268,7 @@ function apiKeys(path: string, raw: unknown, from: string): ApiKeyConfig[] {
       const ns = e.namespaces;
       if (!Array.isArray(ns) || ns.length === 0) return fail(`${at}.namespaces`, 'must be a non-empty list of namespace names (leave it out for every namespace)');
       ns.forEach((n, j) => {
-        if (typeof n !== 'string' || !NAMESPACE_NAME.test(n)) fail(`${at}.namespaces[${j}]`, `is ${JSON.stringify(n)}: a namespace name is 1-128 of A-Z a-z 0-9 . _ -`);
+        if (!isValidName(n)) fail(`${at}.namespaces[${j}]`, `is ${JSON.stringify(n)}: a namespace name is 1-128 of A-Z a-z 0-9 . _ -`);
       });
       out.namespaces = ns as string[];
     }

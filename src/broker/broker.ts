@@ -1797,8 +1797,13 @@ function parseCursor(cursor: string): { pos: number; id: string } {
   return { pos, id: text.slice(colon + 1) };
 }
 
+/** The rule for namespace and topic names (also checked by config.ts for API-key scopes). */
+export function isValidName(name: unknown): name is string {
+  return typeof name === 'string' && NAME.test(name);
+}
+
 function checkName(kind: string, name: string): void {
-  if (typeof name !== 'string' || !NAME.test(name)) {
+  if (!isValidName(name)) {
     throw invalid(`${kind} name ${JSON.stringify(name)} is invalid: use 1-128 characters of A-Z a-z 0-9 . _ -`);
   }
 }
