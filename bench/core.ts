@@ -1,6 +1,6 @@
 /**
- * Core and AOF figures measured through the Broker API in this process
- * (issue 2): publish-then-consume throughput with and without the AOF,
+ * Core and AOF figures measured through the Broker API in this process:
+ * publish-then-consume throughput with and without the AOF,
  * `always` fsync with 1 and 64 concurrent publishers, and RSS per queued
  * message (in a fresh child process, so nothing else is on the heap).
  */

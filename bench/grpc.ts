@@ -1,5 +1,5 @@
 /**
- * gRPC figures (issue 3), measured with the typed GrpcClient against the
+ * gRPC figures, measured with the typed GrpcClient against the
  * built broker in a child process (everysec fsync), so client and server do
  * not share one core:
  * - grpc.publish.c1.msgs_per_s / c64: 1 KiB publishes, 1 or 64 calls in flight

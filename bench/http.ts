@@ -1,5 +1,5 @@
 /**
- * HTTP front figures (issue 4), against the built broker in a child process
+ * HTTP front figures, against the built broker in a child process
  * (fsync everysec), driven by the HttpClient of src/client/http (its `raw`
  * keep-alive transport):
  *

@@ -1,7 +1,7 @@
 /**
  * `npm run soak [-- options]`: holds many connections on every front for a
  * while under a steady publish rate, then checks that every publish the
- * broker answered ok was delivered at least once (issue 7, item 6).
+ * broker answered ok was delivered at least once.
  *
  * By default it starts the built broker in a child process (AOF in a
  * temporary directory, fsync everysec); `--target HOST` runs against a

@@ -1,5 +1,5 @@
 /**
- * TCP front figures (issue 5), against the built broker in a child process
+ * TCP front figures, against the built broker in a child process
  * (fsync everysec, AOF on) so that client and server each have a core:
  *
  * - tcp.{pb,json}.pipelined.publish_msgs_per_s: one connection, 1 KiB

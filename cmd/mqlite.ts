@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
-  // API keys (issue 7): the count is logged, never a key.
+  // API keys (docs/DESIGN.md, "Authentication"): the count is logged, never a key.
   const apiKeys = new ApiKeys(config.security.api_keys);
   if (apiKeys.enabled) {
     const scoped = config.security.api_keys.filter((k) => k.namespaces !== undefined || k.permissions !== undefined).length;

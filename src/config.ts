@@ -53,7 +53,7 @@ export interface Config {
     max_body: number;
     max_inflight_per_subscription: number;
     max_queues_per_topic: number;
-    // Issue 7, limits:
+    // Limits (docs/DESIGN.md, "Limits"):
     max_connections: number;
     max_subscriptions_per_connection: number;
     max_namespaces: number;
@@ -61,7 +61,7 @@ export interface Config {
     /** Bytes; 0 disables. */
     memory_high_water: number;
   };
-  // ---- security (issue 7): API keys ----
+  // ---- security: API keys (docs/DESIGN.md, "Authentication") ----
   security: {
     /** Empty: authentication off. */
     api_keys: ApiKeyConfig[];
@@ -84,7 +84,7 @@ const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
   'server.http.sse_heartbeat': { kind: 'duration', def: 15_000 },
   'server.tcp.enabled': { kind: 'bool', def: true },
   'server.tcp.port': { kind: 'port', def: 7070 },
-  // TLS (issue 7): optional PEM paths; src/server/tls.ts reads and checks the files.
+  // TLS: optional PEM paths; src/server/tls.ts reads and checks the files.
   'server.tls.cert': { kind: 'path?', def: undefined },
   'server.tls.key': { kind: 'path?', def: undefined },
   'server.tls.ca': { kind: 'path?', def: undefined },
@@ -106,13 +106,13 @@ const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
   'limits.max_body': { kind: 'size', def: 16 * 1024 * 1024 },
   'limits.max_inflight_per_subscription': { kind: 'count', def: 1000 },
   'limits.max_queues_per_topic': { kind: 'count', def: 1024 },
-  // Issue 7, limits (README, "Security" > "Limits").
+  // Limits (docs/DESIGN.md, "Limits").
   'limits.max_connections': { kind: 'count', def: 10_000 },
   'limits.max_subscriptions_per_connection': { kind: 'count', def: 100 },
   'limits.max_namespaces': { kind: 'count', def: 10_000 },
   'limits.max_topics_per_namespace': { kind: 'count', def: 10_000 },
   'limits.memory_high_water': { kind: 'size', def: defaultMemoryHighWater() },
-  // ---- security (issue 7) ----
+  // ---- security ----
   'security.api_keys': { kind: 'api_keys', def: [] },
 };
 
@@ -217,7 +217,7 @@ function coerce(key: string, kind: Kind, raw: unknown, from: string): unknown {
   return fail('a valid value');
 }
 
-// ---- security.api_keys (issue 7) ----
+// ---- security.api_keys ----
 
 /** Shortest key accepted: a guessable key is no protection, so a short one stops startup. */
 export const MIN_API_KEY_LENGTH = 16;

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:peers`: MQLite against Redis 7 and NATS JetStream, in the
- * same run on the same machine (issue 9).
+ * same run on the same machine.
  *
  * Two groups, one per MQLite fsync policy. Each starts an MQLite broker
  * (child process) at that policy, Redis at the same `appendfsync`, and, in

@@ -1,5 +1,5 @@
 /**
- * The four workloads of issue 9, each defined once over BenchQueue so that
+ * The four peer workloads (README, "Against Redis and NATS JetStream"), each defined once over BenchQueue so that
  * every system runs exactly the same loop. Each run gets a fresh queue.
  */
 import { percentile, processCpuUs } from '../stats.js';

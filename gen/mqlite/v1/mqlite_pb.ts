@@ -1465,7 +1465,7 @@ export const GetTopicStatsResponseSchema: GenMessage<GetTopicStatsResponse> = /*
   messageDesc(file_mqlite_v1_mqlite, 46);
 
 /**
- * Extension (issue 7): API-key authentication on the raw TCP front. When
+ * Extension: API-key authentication (docs/DESIGN.md, "Authentication") on the raw TCP front. When
  * the broker has keys, `auth` must be the first command of a connection.
  *
  * @generated from message mqlite.v1.AuthRequest
@@ -1601,7 +1601,7 @@ export type TCPCommand = Message$1<"mqlite.v1.TCPCommand"> & {
     case: "rebalanceTopic";
   } | {
     /**
-     * Extensions (issue 8).
+     * Extensions: queue features.
      *
      * @generated from field: mqlite.v1.PublishBatchRequest publish_batch = 22;
      */
@@ -1651,7 +1651,7 @@ export type TCPCommand = Message$1<"mqlite.v1.TCPCommand"> & {
     case: "getTopicStats";
   } | {
     /**
-     * Extension (issue 7).
+     * Extension: authentication.
      *
      * @generated from field: mqlite.v1.AuthRequest auth = 30;
      */
@@ -1767,7 +1767,7 @@ export type TCPResponse = Message$1<"mqlite.v1.TCPResponse"> & {
     case: "rebalanceTopicResponse";
   } | {
     /**
-     * Extensions (issue 8).
+     * Extensions: queue features.
      *
      * @generated from field: mqlite.v1.PublishBatchResponse publish_batch_response = 22;
      */
@@ -1817,7 +1817,7 @@ export type TCPResponse = Message$1<"mqlite.v1.TCPResponse"> & {
     case: "getTopicStatsResponse";
   } | {
     /**
-     * Extension (issue 7).
+     * Extension: authentication.
      *
      * @generated from field: mqlite.v1.AuthResponse auth_response = 30;
      */
@@ -1996,7 +1996,7 @@ export const MQLiteService: GenService<{
     output: typeof AckResponseSchema;
   },
   /**
-   * Extensions (issue 8): production queue features. Old clients never call them.
+   * Extensions: the queue features of docs/DESIGN.md ("Nack, retries and dead letters" onwards). Old clients never call them.
    *
    * @generated from rpc mqlite.v1.MQLiteService.PublishBatch
    */
