@@ -11,8 +11,8 @@
  * 0 are one message, so a scenario that leaves such a field out expects what
  * 0 means (noted as "pb: = 0").
  */
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { DEFAULT_POLICY, NS_LENGTH, type Scenario, fail, ok, okLike, play, sleep, step } from './scenario.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY, NS_LENGTH, type Outcome, type Scenario, fail, ok, okLike, play, sleep, step } from './scenario.js';
 import { ENCODINGS, type Fronts, startFronts } from './wire.js';
 
 let fronts: Fronts;
@@ -22,6 +22,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await fronts?.stop();
 });
+
+/** Each scenario's outcomes per encoding, filled by its four cases and compared after them. */
+const transcripts = new Map<string, Outcome[]>();
 
 /** Message ids that were never issued. */
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
@@ -133,6 +136,24 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [step('create_topic', { namespace: '$ns-missing', queue_count: 1 }, fail('NOT_FOUND'))],
     },
     {
+      name: 'a topic name of 128 characters of [A-Za-z0-9._-] is accepted, 129 is INVALID_ARGUMENT',
+      steps: [
+        step('create_topic', { name: `a.b_c-${'x'.repeat(122)}`, queue_count: 1 }, ok({})),
+        step('create_topic', { name: 'y'.repeat(129), queue_count: 1 }, fail('INVALID_ARGUMENT')),
+        step('list_topics', {}, okLike({ topics: [{ name: `a.b_c-${'x'.repeat(122)}` }] })),
+      ],
+    },
+    {
+      name: 'an empty topic name is INVALID_ARGUMENT',
+      steps: [step('create_topic', { name: '', queue_count: 1 }, fail('INVALID_ARGUMENT')), step('list_topics', {}, ok({ topics: [] }))],
+    },
+    {
+      name: 'in a namespace whose name is invalid is NOT_FOUND',
+      // Names are judged where they are created (docs/PROTOCOL.md, "Data model"); a lookup of a name that
+      // cannot exist answers what is true of it, with the name in the reason.
+      steps: [step('create_topic', { namespace: '$ns bad', queue_count: 1 }, fail('NOT_FOUND', "namespace '$ns bad' not found"))],
+    },
+    {
       name: 'an invalid topic name is INVALID_ARGUMENT',
       steps: [step('create_topic', { name: 'a/b', queue_count: 1 }, fail('INVALID_ARGUMENT')), step('list_topics', {}, ok({ topics: [] }))],
     },
@@ -151,6 +172,17 @@ const TABLE: Record<string, Scenario[]> = {
     {
       name: 'in an unknown namespace is NOT_FOUND',
       steps: [step('delete_topic', { namespace: '$ns-missing' }, fail('NOT_FOUND'))],
+    },
+    {
+      name: 'a deleted topic can be created again, empty and at version 0',
+      topic: 2,
+      steps: [
+        publish(1),
+        step('resize_topic', { new_queue_count: 3 }),
+        step('delete_topic'),
+        step('create_topic', { queue_count: 1 }, ok({})),
+        stats({ queue_count: 1, version: 0, pending: 0, published: 0 }),
+      ],
     },
   ],
 
@@ -349,6 +381,31 @@ const TABLE: Record<string, Scenario[]> = {
     {
       name: 'to an unknown namespace is NOT_FOUND',
       steps: [step('publish', { namespace: '$ns-missing', payload: 1 }, fail('NOT_FOUND'))],
+    },
+    {
+      name: 'to a topic whose name is invalid is NOT_FOUND',
+      // As for create_topic in a namespace whose name is invalid.
+      steps: [step('publish', { topic: 'a b', payload: 1 }, fail('NOT_FOUND', "topic 'a b'"))],
+    },
+    {
+      name: 'a dedup repeat after the window is a new message',
+      topic: 1,
+      steps: [
+        step('set_topic_policy', { dedup_window_ms: 40 }),
+        step('publish', { payload: 1, dedup_id: 'w' }, ok({ message_id: '$m1', queue_id: 0, duplicate: false })),
+        sleep(80),
+        step('publish', { payload: 2, dedup_id: 'w' }, ok({ message_id: '$m2', queue_id: 0, duplicate: false })),
+        stats({ pending: 2 }),
+      ],
+    },
+    {
+      name: 'a repeated dedup_id of a delayed message is still a duplicate',
+      topic: 1,
+      steps: [
+        step('publish', { payload: 1, dedup_id: 'd', delay_ms: 60_000 }, ok({ message_id: '$m1', queue_id: 0, duplicate: false })),
+        step('publish', { payload: 2, dedup_id: 'd' }, ok({ message_id: '$m1', queue_id: 0, duplicate: true })),
+        stats({ delayed: 1, pending: 0 }),
+      ],
     },
     {
       name: 'a repeated dedup_id is answered with the original ids and duplicate, and not enqueued',
@@ -553,6 +610,16 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [step('ack', {}, ok({}))],
     },
     {
+      name: 'an ack of a message consumed with auto_ack is a no-op',
+      topic: 1,
+      steps: [publish(1), step('consume', { auto_ack: true }), step('ack', { message_ids: ['$m1'] }, ok({})), stats({ acked: 1 })],
+    },
+    {
+      name: 'an ack of a pending (never consumed) message is a no-op: it stays pending',
+      topic: 1,
+      steps: [publish(1), step('ack', { message_ids: ['$m1'] }, ok({})), stats({ pending: 1, acked: 0 })],
+    },
+    {
       name: 'a second ack of the same id is a no-op',
       topic: 1,
       steps: [publish(1), step('consume'), step('ack', { message_ids: ['$m1'] }), step('ack', { message_ids: ['$m1'] }, ok({})), stats({ acked: 1 })],
@@ -632,6 +699,66 @@ const TABLE: Record<string, Scenario[]> = {
           ok({ results: [{ ok: true, message_id: '$m1', queue_id: 0, duplicate: false }, { ok: true, message_id: '$m1', queue_id: 0, duplicate: true }] }),
         ),
         stats({ pending: 1 }),
+      ],
+    },
+    {
+      name: 'atomic, all valid: every entry is published',
+      topic: 2,
+      steps: [
+        step(
+          'publish_batch',
+          { mode: 'atomic', entries: [{ payload: 1, queue_id: 1 }, { payload: 2, routing_key: '' }] },
+          ok({ results: [{ ok: true, message_id: '$m1', queue_id: 1, duplicate: false }, { ok: true, message_id: '$m2', queue_id: 0, duplicate: false }] }),
+        ),
+        stats({ published: 2, pending: 2 }),
+      ],
+    },
+    {
+      name: 'partial (explicit): an invalid delay fails its entry with INVALID_ARGUMENT',
+      topic: 1,
+      steps: [
+        step(
+          'publish_batch',
+          { mode: 'partial', entries: [{ payload: 1, delay_ms: -1 }, { payload: 2 }] },
+          ok({ results: [{ ok: false, error_code: 'INVALID_ARGUMENT' }, { ok: true, message_id: '$m1', queue_id: 0, duplicate: false }] }),
+        ),
+        stats({ published: 1 }),
+      ],
+    },
+    {
+      name: 'atomic: an invalid delay is INVALID_ARGUMENT naming the entry, nothing published',
+      topic: 1,
+      steps: [
+        step('publish_batch', { mode: 'atomic', entries: [{ payload: 1 }, { payload: 2, delay_ms: -1 }] }, fail('INVALID_ARGUMENT', 'batch entry 1')),
+        stats({ published: 0, pending: 0, delayed: 0 }),
+      ],
+    },
+    {
+      name: 'a mode the enum does not define (7) is INVALID_ARGUMENT',
+      topic: 1,
+      // JSON: a number where "partial" or "atomic" is expected; protobuf: BatchMode 7.
+      steps: [step('publish_batch', { mode: 7, entries: [{ payload: 1 }] }, fail('INVALID_ARGUMENT')), stats({ published: 0 })],
+    },
+    {
+      name: 'an entry repeating a dedup_id published before the batch is a duplicate',
+      topic: 1,
+      steps: [
+        step('publish', { payload: 0, dedup_id: 'p' }),
+        step('publish_batch', { entries: [{ payload: 1, dedup_id: 'p' }] }, ok({ results: [{ ok: true, message_id: '$m1', queue_id: 0, duplicate: true }] })),
+        stats({ published: 1, pending: 1 }),
+      ],
+    },
+    {
+      name: 'an entry to a draining queue fails on its own (partial)',
+      topic: 2,
+      steps: [
+        publish(0, { queue_id: 1 }),
+        step('resize_topic', { new_queue_count: 1 }, okLike({ draining: true })),
+        step(
+          'publish_batch',
+          { entries: [{ payload: 1, queue_id: 1 }, { payload: 2, queue_id: 0 }] },
+          ok({ results: [{ ok: false, error_code: 'FAILED_PRECONDITION' }, { ok: true, message_id: '$m2', queue_id: 0, duplicate: false }] }),
+        ),
       ],
     },
     {
@@ -824,6 +951,62 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [...Array.from({ length: 21 }, (_, i) => publish(i)), step('peek', {}, okLike({ messages: Array(20).fill({}), next_cursor: '$c1' }))],
     },
     {
+      name: 'limit 100 (the max) is accepted',
+      topic: 1,
+      steps: [publish(1), step('peek', { limit: 100 }, okLike({ messages: [{ id: '$m1' }], next_cursor: null }))],
+    },
+    {
+      name: 'order asc (explicit, and absent) starts at the head',
+      topic: 1,
+      steps: [
+        publish('a'),
+        publish('b'),
+        step('peek', { order: 'asc' }, okLike({ messages: [{ id: '$m1' }, { id: '$m2' }] })),
+        step('peek', {}, okLike({ messages: [{ id: '$m1' }, { id: '$m2' }] })),
+      ],
+    },
+    {
+      name: 'an order the enum does not define (7) is INVALID_ARGUMENT',
+      topic: 1,
+      steps: [step('peek', { order: 7 }, fail('INVALID_ARGUMENT'))],
+    },
+    {
+      name: 'preview_bytes -1 is INVALID_ARGUMENT',
+      topic: 1,
+      steps: [publish(1), step('peek', { preview_bytes: -1 }, fail('INVALID_ARGUMENT'))],
+    },
+    {
+      name: 'preview_bytes that cut a payload out of JSON show it as bytes',
+      topic: 1,
+      steps: [publish('abcd'), step('peek', { preview_bytes: 2 }, okLike({ messages: [{ payload: { $base64: Buffer.from('"a').toString('base64') }, payload_size: 6 }] }))],
+    },
+    {
+      name: 'a cursor stays valid when the head is consumed',
+      topic: 1,
+      steps: [
+        publish('a'),
+        publish('b'),
+        publish('c'),
+        step('peek', { limit: 1 }, okLike({ next_cursor: '$c1' })),
+        step('consume', { auto_ack: true }),
+        step('peek', { limit: 5, cursor: '$c1' }, okLike({ messages: [{ id: '$m2' }, { id: '$m3' }], next_cursor: null })),
+      ],
+    },
+    {
+      name: 'in-flight messages are not peeked',
+      topic: 1,
+      steps: [publish('a'), publish('b'), step('consume'), step('peek', {}, okLike({ messages: [{ id: '$m2' }], next_cursor: null }))],
+    },
+    {
+      name: 'dlq true with limit 0 on an empty DLQ',
+      topic: 1,
+      steps: [step('peek', { dlq: true, limit: 0 }, ok({ messages: [], next_cursor: null }))],
+    },
+    {
+      name: 'an unknown topic is NOT_FOUND',
+      steps: [step('peek', {}, fail('NOT_FOUND'))],
+    },
+    {
       name: 'limit 101 is INVALID_ARGUMENT',
       topic: 1,
       steps: [step('peek', { limit: 101 }, fail('INVALID_ARGUMENT'))],
@@ -916,6 +1099,33 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [step('consume_dlq', { batch_size: 6 }, fail('INVALID_ARGUMENT'))],
     },
     {
+      name: 'batch_size -1 is INVALID_ARGUMENT',
+      topic: 1,
+      steps: [step('consume_dlq', { batch_size: -1 }, fail('INVALID_ARGUMENT'))],
+    },
+    {
+      name: 'batch_size max with auto_ack takes all and empties the DLQ',
+      topic: 1,
+      steps: [
+        step('set_topic_policy', { max_retries: 0 }),
+        publish(1),
+        publish(2),
+        step('consume', { batch_size: 2 }),
+        step('nack', { message_ids: ['$m1', '$m2'] }),
+        step(
+          'consume_dlq',
+          { batch_size: 5, auto_ack: true },
+          ok({
+            messages: [
+              msg('$m1', 1, { queue_id: -1, headers: { _dlq_reason: 'nacked', _delivery_count: '1' } }),
+              msg('$m2', 2, { queue_id: -1, headers: { _dlq_reason: 'nacked', _delivery_count: '1' } }),
+            ],
+          }),
+        ),
+        stats({ dlq_depth: 0, in_flight: 0 }),
+      ],
+    },
+    {
       name: 'an unknown topic is NOT_FOUND',
       steps: [step('consume_dlq', {}, fail('NOT_FOUND'))],
     },
@@ -962,6 +1172,19 @@ const TABLE: Record<string, Scenario[]> = {
         name: 'max above what the DLQ holds moves what there is',
         topic: 1,
         steps: [...threeDead, step('redrive_dlq', { max: 100 }, ok({ moved: 3 })), stats({ dlq_depth: 0 })],
+      },
+      {
+        name: 'redriven messages are routed as publishes are (round-robin over active queues)',
+        topic: 2,
+        steps: [
+          step('set_topic_policy', { max_retries: 0 }),
+          publish(1, { queue_id: 0 }),
+          publish(2, { queue_id: 0 }),
+          step('consume', { batch_size: 2 }),
+          step('nack', { message_ids: ['$m1', '$m2'] }),
+          step('redrive_dlq', {}, ok({ moved: 2 })),
+          stats({ dlq_depth: 0, pending: 2, queues: [{ pending: 1 }, { pending: 1 }] }),
+        ],
       },
       {
         name: 'an empty DLQ moves nothing',
@@ -1028,8 +1251,38 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [step('set_topic_policy', { dedup_window_ms: -1 }, fail('INVALID_ARGUMENT')), stats({ policy: DEFAULT_POLICY })],
     },
     {
+      name: 'null fields (JSON) are absent: they keep their value',
+      topic: 1,
+      steps: [
+        step('set_topic_policy', { max_retries: 3 }),
+        step('set_topic_policy', { max_retries: null, retry_base_ms: null, retry_cap_ms: null, dedup_window_ms: null }, ok({ policy: { ...DEFAULT_POLICY, max_retries: 3 } })),
+      ],
+    },
+    {
+      name: 'every field at once',
+      topic: 1,
+      steps: [
+        step(
+          'set_topic_policy',
+          { max_retries: 2, retry_base_ms: 5, retry_cap_ms: 50, dedup_window_ms: 1000 },
+          ok({ policy: { max_retries: 2, retry_base_ms: 5, retry_cap_ms: 50, dedup_window_ms: 1000 } }),
+        ),
+        stats({ policy: { max_retries: 2, retry_base_ms: 5, retry_cap_ms: 50, dedup_window_ms: 1000 } }),
+      ],
+    },
+    {
+      name: 'retry_cap_ms below retry_base_ms is INVALID_ARGUMENT and the policy is unchanged',
+      topic: 1,
+      // A cap below the base would make the backoff shrink: refused rather than silently clamped.
+      steps: [step('set_topic_policy', { retry_base_ms: 500, retry_cap_ms: 100 }, fail('INVALID_ARGUMENT')), stats({ policy: DEFAULT_POLICY })],
+    },
+    {
       name: 'an unknown topic is NOT_FOUND',
       steps: [step('set_topic_policy', { max_retries: 1 }, fail('NOT_FOUND'))],
+    },
+    {
+      name: 'in an unknown namespace is NOT_FOUND',
+      steps: [step('set_topic_policy', { namespace: '$ns-missing', max_retries: 1 }, fail('NOT_FOUND'))],
     },
   ],
 
@@ -1069,6 +1322,43 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'an unknown namespace is NOT_FOUND',
       steps: [step('get_topic_stats', { namespace: '$ns-missing' }, fail('NOT_FOUND'))],
     },
+    {
+      name: 'a topic whose name is invalid is NOT_FOUND',
+      // As for create_topic in a namespace whose name is invalid.
+      steps: [step('get_topic_stats', { topic: 'a b' }, fail('NOT_FOUND', "topic 'a b'"))],
+    },
+    {
+      name: 'a topic name with a slash is NOT_FOUND, naming it (HTTP: one escaped path segment)',
+      steps: [step('get_topic_stats', { topic: 'a/b' }, fail('NOT_FOUND', "topic 'a/b'"))],
+    },
+    {
+      name: 'counters after publish, consume, ack, nack and a redelivery',
+      topic: 2,
+      steps: [
+        publish(1, { queue_id: 0 }),
+        publish(2, { queue_id: 0 }),
+        publish(3, { queue_id: 1 }),
+        publish(4, { delay_ms: 60_000, queue_id: 1 }),
+        step('consume', { batch_size: 2 }),
+        step('ack', { message_ids: ['$m1'] }),
+        step('nack', { message_ids: ['$m2'], delay_ms: 0 }),
+        step('consume', {}, okLike({ messages: [{ id: '$m2', delivery_count: 2 }] })),
+        stats({
+          pending: 1,
+          in_flight: 1,
+          delayed: 1,
+          dlq_depth: 0,
+          published: 4,
+          acked: 1,
+          redelivered: 1,
+          dead_lettered: 0,
+          queues: [
+            { queue_id: 0, pending: 0, in_flight: 1, delayed: 0, published: 2, acked: 1 },
+            { queue_id: 1, pending: 1, in_flight: 0, delayed: 1, published: 2, acked: 0 },
+          ],
+        }),
+      ],
+    },
   ],
 };
 
@@ -1077,7 +1367,15 @@ for (const [op, scenarios] of Object.entries(TABLE)) {
     // An encoding that cannot express a scenario at all has no case for it (the reason is beside the scenario).
     const cases = scenarios.flatMap((s) => ENCODINGS.filter((enc) => s.cannotExpress?.[enc] === undefined).map((enc) => ({ s, enc })));
     it.each(cases)('$s.name [$enc]', async ({ s, enc }) => {
-      await play(fronts, enc, s);
+      const transcript: Outcome[] = [];
+      transcripts.set(`${op}\0${s.name}\0${enc}`, transcript);
+      await play(fronts, enc, s, transcript);
+    });
+    // Beyond the written expectations: every step (setup steps too) answered alike over every encoding.
+    it.each(scenarios)('$name [the encodings agree step by step]', (s) => {
+      const runs = ENCODINGS.filter((enc) => s.cannotExpress?.[enc] === undefined).map((enc) => ({ enc, t: transcripts.get(`${op}\0${s.name}\0${enc}`) }));
+      const [first, ...rest] = runs;
+      for (const r of rest) expect(r.t, `${r.enc} against ${first!.enc}`).toEqual(first!.t);
     });
   });
 }
