@@ -26,6 +26,9 @@ afterAll(async () => {
 /** Each scenario's outcomes per encoding, filled by its four cases and compared after them. */
 const transcripts = new Map<string, Outcome[]>();
 
+/** For the scenarios only JSON can say (a fraction, a string for a number): protobuf has no such value. */
+const JSON_ONLY = { 'tcp-protobuf': 'protobuf cannot carry this value', grpc: 'protobuf cannot carry this value' } as const;
+
 /** Message ids that were never issued. */
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
@@ -121,6 +124,15 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'queue_count absent is INVALID_ARGUMENT (pb: = 0)',
       // There is no default queue count in the contract: a topic without one is refused.
       steps: [step('create_topic', { name: 'a' }, fail('INVALID_ARGUMENT')), step('list_topics', {}, ok({ topics: [] }))],
+    },
+    {
+      name: 'queue_count null (JSON) is absent: INVALID_ARGUMENT',
+      steps: [step('create_topic', { name: 'a', queue_count: null }, fail('INVALID_ARGUMENT')), step('list_topics', {}, ok({ topics: [] }))],
+    },
+    {
+      name: 'a fractional queue_count is INVALID_ARGUMENT (JSON only)',
+      cannotExpress: JSON_ONLY,
+      steps: [step('create_topic', { name: 'a', queue_count: 1.5 }, fail('INVALID_ARGUMENT')), step('list_topics', {}, ok({ topics: [] }))],
     },
     {
       name: 'queue_count -1 is INVALID_ARGUMENT',
@@ -242,6 +254,11 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [step('resize_topic', { new_queue_count: 9 }, fail('INVALID_ARGUMENT')), stats({ queue_count: 2, version: 0 })],
     },
     {
+      name: 'new_queue_count null (JSON) is absent: INVALID_ARGUMENT',
+      topic: 2,
+      steps: [step('resize_topic', { new_queue_count: null }, fail('INVALID_ARGUMENT')), stats({ queue_count: 2, version: 0 })],
+    },
+    {
       name: 'new_queue_count -1 is INVALID_ARGUMENT',
       topic: 2,
       steps: [step('resize_topic', { new_queue_count: -1 }, fail('INVALID_ARGUMENT')), stats({ queue_count: 2, version: 0 })],
@@ -317,6 +334,43 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'queue_id null (JSON) is absent: automatic routing',
       topic: 2,
       steps: [publish(1, { queue_id: null }), publish(2, { queue_id: null }), stats({ queues: [{ pending: 1 }, { pending: 1 }] })],
+    },
+    {
+      name: 'every optional field null (JSON) is absent',
+      topic: 2,
+      steps: [
+        step(
+          'publish',
+          { payload: 1, headers: null, routing_key: null, queue_id: null, dedup_id: null, delay_ms: null, deliver_at_ms: null },
+          ok({ message_id: '$m1', queue_id: 0, duplicate: false }),
+        ),
+        step('publish', { payload: 2, dedup_id: null }, ok({ message_id: '$m2', queue_id: 1, duplicate: false })),
+        stats({ pending: 2, delayed: 0 }),
+      ],
+    },
+    {
+      name: 'a fractional queue_id is INVALID_ARGUMENT (JSON only)',
+      topic: 2,
+      cannotExpress: JSON_ONLY,
+      steps: [step('publish', { payload: 1, queue_id: 0.5 }, fail('INVALID_ARGUMENT')), stats({ published: 0 })],
+    },
+    {
+      name: 'a fractional delay_ms is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [step('publish', { payload: 1, delay_ms: 1.5 }, fail('INVALID_ARGUMENT')), stats({ published: 0 })],
+    },
+    {
+      name: 'a string queue_id is INVALID_ARGUMENT (JSON only)',
+      topic: 2,
+      cannotExpress: JSON_ONLY,
+      steps: [step('publish', { payload: 1, queue_id: '1' }, fail('INVALID_ARGUMENT')), stats({ published: 0 })],
+    },
+    {
+      name: 'a header value that is not a string is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [step('publish', { payload: 1, headers: { n: 1 } }, fail('INVALID_ARGUMENT')), stats({ published: 0 })],
     },
     {
       name: 'queue_id 0 is an explicit queue 0',
@@ -522,6 +576,28 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'queue_id and batch_size absent: queue 0, one message',
       topic: 2,
       steps: [publish(1, { queue_id: 0 }), publish(2, { queue_id: 0 }), step('consume', { queue_id: undefined }, ok({ messages: [msg('$m1', 1)] }))],
+    },
+    {
+      name: 'batch_size and auto_ack null (JSON) are absent: one message, not acked',
+      topic: 1,
+      steps: [publish(1), publish(2), step('consume', { batch_size: null, auto_ack: null }, ok({ messages: [msg('$m1', 1)] })), stats({ in_flight: 1, acked: 0 })],
+    },
+    {
+      name: 'a fractional batch_size is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [publish(1), step('consume', { batch_size: 1.5 }, fail('INVALID_ARGUMENT')), stats({ pending: 1 })],
+    },
+    {
+      name: 'a string batch_size is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [publish(1), step('consume', { batch_size: '2' }, fail('INVALID_ARGUMENT')), stats({ pending: 1 })],
+    },
+    {
+      name: 'batch_size 2^31-1 is INVALID_ARGUMENT',
+      topic: 1,
+      steps: [publish(1), step('consume', { batch_size: 2147483647 }, fail('INVALID_ARGUMENT')), stats({ pending: 1 })],
     },
     {
       name: 'batch_size 0 is one message',
@@ -734,6 +810,19 @@ const TABLE: Record<string, Scenario[]> = {
       ],
     },
     {
+      name: 'mode null (JSON) is absent: partial',
+      topic: 2,
+      steps: [
+        step('publish_batch', { mode: null, entries: [{ payload: 1, queue_id: 5 }, { payload: 2, queue_id: 1 }] }, okLike({ results: [{ ok: false, error_code: 'NOT_FOUND' }, { ok: true }] })),
+      ],
+    },
+    {
+      name: 'a mode name the enum does not define is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [step('publish_batch', { mode: 'bogus', entries: [{ payload: 1 }] }, fail('INVALID_ARGUMENT')), stats({ published: 0 })],
+    },
+    {
       name: 'a mode the enum does not define (7) is INVALID_ARGUMENT',
       topic: 1,
       // JSON: a number where "partial" or "atomic" is expected; protobuf: BatchMode 7.
@@ -878,6 +967,21 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [publish(1), step('consume'), step('renew_lease', { message_ids: ['$m1'] }, fail('INVALID_ARGUMENT'))],
     },
     {
+      name: 'extend_ms null (JSON) is absent: INVALID_ARGUMENT',
+      topic: 1,
+      steps: [publish(1), step('consume'), step('renew_lease', { message_ids: ['$m1'], extend_ms: null }, fail('INVALID_ARGUMENT'))],
+    },
+    {
+      name: 'extend_ms -1 is INVALID_ARGUMENT',
+      topic: 1,
+      steps: [publish(1), step('consume'), step('renew_lease', { message_ids: ['$m1'], extend_ms: -1 }, fail('INVALID_ARGUMENT'))],
+    },
+    {
+      name: 'extend_ms 1 (the min) is accepted',
+      topic: 1,
+      steps: [publish(1), step('consume'), step('renew_lease', { message_ids: ['$m1'], extend_ms: 1 }, ok({}))],
+    },
+    {
       name: 'an id not in flight is FAILED_PRECONDITION',
       topic: 1,
       steps: [publish(1), step('renew_lease', { message_ids: ['$m1'], extend_ms: 1000 }, fail('FAILED_PRECONDITION', 'not in flight'))],
@@ -949,6 +1053,39 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'limit absent means 20',
       topic: 1,
       steps: [...Array.from({ length: 21 }, (_, i) => publish(i)), step('peek', {}, okLike({ messages: Array(20).fill({}), next_cursor: '$c1' }))],
+    },
+    {
+      name: 'every optional field null (JSON) is absent',
+      topic: 1,
+      steps: [
+        publish('a'),
+        publish('b'),
+        step(
+          'peek',
+          { cursor: null, limit: null, order: null, preview_bytes: null, dlq: null },
+          ok({
+            messages: [msg('$m1', 'a', { delivery_count: 0, payload_size: 3 }), msg('$m2', 'b', { delivery_count: 0, payload_size: 3 })],
+            next_cursor: null,
+          }),
+        ),
+      ],
+    },
+    {
+      name: 'an empty cursor is none: the first page',
+      topic: 1,
+      steps: [publish('a'), step('peek', { cursor: '' }, okLike({ messages: [{ id: '$m1' }], next_cursor: null }))],
+    },
+    {
+      name: 'a fractional limit is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [step('peek', { limit: 1.5 }, fail('INVALID_ARGUMENT'))],
+    },
+    {
+      name: 'an order that is not asc or desc is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [step('peek', { order: 'sideways' }, fail('INVALID_ARGUMENT'))],
     },
     {
       name: 'limit 100 (the max) is accepted',
@@ -1104,6 +1241,11 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [step('consume_dlq', { batch_size: -1 }, fail('INVALID_ARGUMENT'))],
     },
     {
+      name: 'batch_size and auto_ack null (JSON) are absent',
+      topic: 1,
+      steps: [step('consume_dlq', { batch_size: null, auto_ack: null }, ok({ messages: [] }))],
+    },
+    {
       name: 'batch_size max with auto_ack takes all and empties the DLQ',
       topic: 1,
       steps: [
@@ -1190,6 +1332,12 @@ const TABLE: Record<string, Scenario[]> = {
         name: 'an empty DLQ moves nothing',
         topic: 1,
         steps: [step('redrive_dlq', {}, ok({ moved: 0 }))],
+      },
+      {
+        name: 'a fractional max is INVALID_ARGUMENT and nothing moves (JSON only)',
+        topic: 1,
+        cannotExpress: JSON_ONLY,
+        steps: [...threeDead, step('redrive_dlq', { max: 1.5 }, fail('INVALID_ARGUMENT')), stats({ dlq_depth: 3, pending: 0 })],
       },
       {
         name: 'max -1 is INVALID_ARGUMENT and nothing moves',
