@@ -128,7 +128,8 @@ export async function play(fronts: Fronts, enc: Encoding, s: Scenario, transcrip
       expect.fail(`${where}: expected ${want.code}, got success ${JSON.stringify(result)}`);
       return;
     }
-    if (want.result !== undefined) expect(result, `${where}: the answer`).toEqual(want.result);
-    if (want.match !== undefined) expect(result, `${where}: the answer`).toMatchObject(want.match as object);
+    const got = `${where}: the answer ${JSON.stringify(result)}`;
+    if (want.result !== undefined) expect(result, got).toEqual(want.result);
+    if (want.match !== undefined) expect(result, got).toMatchObject(want.match as object);
   }
 }
