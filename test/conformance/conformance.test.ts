@@ -698,6 +698,73 @@ const TABLE: Record<string, Scenario[]> = {
     },
   ],
 
+  subscribe: [
+    {
+      name: 'pending messages are pushed in order; without auto_ack they stay in flight',
+      topic: 1,
+      steps: [
+        publish('a'),
+        publish('b'),
+        step('subscribe', { take: 2 }, ok({ messages: [msg('$m1', 'a'), msg('$m2', 'b')] })),
+        stats({ pending: 0, in_flight: 2, acked: 0 }),
+      ],
+    },
+    {
+      name: 'auto_ack true acks what it pushes',
+      topic: 1,
+      steps: [publish('a'), step('subscribe', { auto_ack: true, take: 1 }, ok({ messages: [msg('$m1', 'a')] })), stats({ pending: 0, in_flight: 0, acked: 1 })],
+    },
+    {
+      name: 'queue_id and auto_ack null (JSON) are absent: queue 0, not acked',
+      topic: 2,
+      steps: [
+        publish('a', { queue_id: 0 }),
+        step('subscribe', { queue_id: null, auto_ack: null, take: 1 }, ok({ messages: [msg('$m1', 'a')] })),
+        stats({ in_flight: 1, acked: 0 }),
+      ],
+    },
+    {
+      name: 'an explicit queue is read',
+      topic: 2,
+      steps: [publish('a', { queue_id: 0 }), publish('b', { queue_id: 1 }), step('subscribe', { queue_id: 1, take: 1 }, ok({ messages: [msg('$m2', 'b', { queue_id: 1 })] }))],
+    },
+    {
+      name: 'a delayed message is not pushed before its time',
+      topic: 1,
+      steps: [publish('later', { delay_ms: 60_000 }), publish('now'), step('subscribe', { take: 1 }, ok({ messages: [msg('$m2', 'now')] })), stats({ delayed: 1 })],
+    },
+    {
+      name: 'an empty queue steals from a sibling',
+      topic: 2,
+      steps: [
+        publish('a', { queue_id: 0 }),
+        publish('b', { queue_id: 0 }),
+        publish('c', { queue_id: 0 }),
+        publish('d', { queue_id: 0 }),
+        step('subscribe', { queue_id: 1, take: 2 }, okLike({ messages: [{ id: '$m3', queue_id: 1 }, { id: '$m4', queue_id: 1 }] })),
+      ],
+    },
+    {
+      name: 'a queue out of range is NOT_FOUND',
+      topic: 2,
+      steps: [step('subscribe', { queue_id: 2 }, fail('NOT_FOUND', 'queue 2'))],
+    },
+    {
+      name: 'queue_id -1 (the DLQ) is NOT_FOUND',
+      topic: 1,
+      // As for consume.
+      steps: [step('subscribe', { queue_id: -1 }, fail('NOT_FOUND'))],
+    },
+    {
+      name: 'an unknown topic is NOT_FOUND',
+      steps: [step('subscribe', {}, fail('NOT_FOUND'))],
+    },
+    {
+      name: 'an unknown namespace is NOT_FOUND',
+      steps: [step('subscribe', { namespace: '$ns-missing' }, fail('NOT_FOUND'))],
+    },
+  ],
+
   ack: [
     {
       name: 'an in-flight message is acked',

@@ -159,6 +159,7 @@ export function normalize(op: Op, enc: Encoding, data: unknown, names: Names): u
     }
     case 'consume':
     case 'consume_dlq':
+    case 'subscribe':
       return { messages: messages(json(enc) ? data : d.messages, enc, names) };
     case 'peek':
       return {

@@ -54,7 +54,13 @@ export type Op =
   | 'consume_dlq'
   | 'redrive_dlq'
   | 'set_topic_policy'
-  | 'get_topic_stats';
+  | 'get_topic_stats'
+  /**
+   * A subscription read for its first `take` messages, then closed: args
+   * `{ namespace, topic, queue_id, auto_ack, take }`; the answer is
+   * `{ messages }`, or the error that refused it.
+   */
+  | 'subscribe';
 
 export type Args = Record<string, unknown>;
 
@@ -100,6 +106,20 @@ export async function startFronts(): Promise<Fronts> {
   return {
     broker,
     send(enc, op, args) {
+      if (op === 'subscribe') {
+        const { take, ...rest } = args;
+        const n = Number(take ?? 1);
+        switch (enc) {
+          case 'tcp-json':
+            return subscribeTcpJson(tcp.port, rest, n);
+          case 'tcp-protobuf':
+            return subscribeTcpProtobuf(tcp.port, rest, n);
+          case 'http':
+            return subscribeSse(base, rest, n);
+          case 'grpc':
+            return subscribeGrpc(grpcClient, rest, n);
+        }
+      }
       switch (enc) {
         case 'tcp-json':
           return sendTcpJson(jsonSocket, op, args);
@@ -390,6 +410,8 @@ function httpRoute(op: Op, args: Args): HttpRoute {
       return { method: 'PUT', path: `${t}/policy`, rest };
     case 'get_topic_stats':
       return { method: 'GET', path: `${t}/stats`, rest };
+    case 'subscribe':
+      return { method: 'GET', path: `${q}/subscribe`, rest };
   }
 }
 
@@ -421,4 +443,134 @@ async function sendHttp(base: string, op: Op, args: Args): Promise<Raw> {
     message: env.message ?? text,
     wire: `${res.status} ${text}`,
   };
+}
+
+// ---------------------------------------------------------------- subscribe
+
+/** How long a subscription may take to give its messages (or its refusal) before the step fails. */
+const SUBSCRIBE_WAIT_MS = 3000;
+
+function subscribeTimeout(what: string, got: number, take: number): Error {
+  return new Error(`${what}: ${got} of ${take} messages within ${SUBSCRIBE_WAIT_MS} ms`);
+}
+
+/** TCP JSON: `"subscribed"`, then one `{status: "ok", data: Message}` frame per message, on a connection of its own. */
+async function subscribeTcpJson(port: number, args: Args, take: number): Promise<Raw> {
+  const c = await RawClient.open(port);
+  try {
+    const data: Args = {};
+    for (const [k, v] of Object.entries(args)) if (v !== undefined) data[k] = v;
+    const first = await c.jsonCall({ action: 'subscribe', data });
+    if (first.status !== 'ok') return { ok: false, ...tcpCode(String(first.error)), wire: JSON.stringify(first) };
+    const messages: unknown[] = [];
+    while (messages.length < take) {
+      const f = await c.json(SUBSCRIBE_WAIT_MS).catch(() => {
+        throw subscribeTimeout('TCP JSON subscribe', messages.length, take);
+      });
+      if (f.status !== 'ok') return { ok: false, ...tcpCode(String(f.error)), wire: JSON.stringify(f) };
+      messages.push(f.data);
+    }
+    return { ok: true, data: messages };
+  } finally {
+    c.close();
+  }
+}
+
+/** TCP protobuf: `TCPResponse{status: "ok"}` with no data, then one `subscribe_message` frame per message. */
+async function subscribeTcpProtobuf(port: number, args: Args, take: number): Promise<Raw> {
+  const c = await RawClient.open(port);
+  try {
+    const m = methodOf('subscribe');
+    const value = create(m.input, pbInit(m.input, args) as never);
+    c.write(frameOf(1, toBinary(TCPCommandSchema, create(TCPCommandSchema, { action: 'subscribe', data: { case: 'subscribe', value } as never }))));
+    const first = await c.pb();
+    if (first.status !== 'ok') return { ok: false, ...tcpCode(first.error), wire: JSON.stringify(toJson(TCPResponseSchema, first)) };
+    const messages: unknown[] = [];
+    while (messages.length < take) {
+      const f = await c.pb(SUBSCRIBE_WAIT_MS).catch(() => {
+        throw subscribeTimeout('TCP protobuf subscribe', messages.length, take);
+      });
+      if (f.status !== 'ok') return { ok: false, ...tcpCode(f.error), wire: JSON.stringify(toJson(TCPResponseSchema, f)) };
+      if (f.data.case !== 'subscribeMessage') throw new Error(`a subscription frame with data case ${String(f.data.case)}`);
+      messages.push(pbData(m.output, f.data.value));
+    }
+    return { ok: true, data: { messages } };
+  } finally {
+    c.close();
+  }
+}
+
+/** HTTP: SSE; a refusal is an ordinary JSON reply with its status. */
+async function subscribeSse(base: string, args: Args, take: number): Promise<Raw> {
+  const r = httpRoute('subscribe', args);
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(r.rest)) if (v !== undefined && v !== null) qs.set(k, String(v));
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), SUBSCRIBE_WAIT_MS);
+  const messages: unknown[] = [];
+  try {
+    const res = await fetch(`${base}${r.path}${[...qs].length > 0 ? `?${qs.toString()}` : ''}`, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
+    if (res.status !== 200) {
+      const text = await res.text();
+      let message = text;
+      try {
+        message = JSON.parse(text).message ?? text;
+      } catch {
+        // not JSON: the text is the reason
+      }
+      return { ok: false, codes: CODES_OF_STATUS[res.status] ?? [`HTTP_${res.status}`], message, wire: `${res.status} ${text}` };
+    }
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let buf = '';
+    while (messages.length < take) {
+      const chunk = await reader.read().catch(() => {
+        throw subscribeTimeout('SSE subscribe', messages.length, take);
+      });
+      if (chunk.done) throw new Error(`the SSE stream ended after ${messages.length} of ${take} messages: ${buf}`);
+      buf += decoder.decode(chunk.value, { stream: true });
+      for (let end = buf.indexOf('\n\n'); end >= 0 && messages.length < take; end = buf.indexOf('\n\n')) {
+        const event = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        const type = /^event: (.*)$/m.exec(event)?.[1];
+        const data = /^data: (.*)$/m.exec(event)?.[1];
+        if (type === 'message' && data !== undefined) messages.push(JSON.parse(data));
+        else if (type === 'end') throw new Error(`the SSE stream ended: ${data}`);
+      }
+    }
+    return { ok: true, data: messages };
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+}
+
+/** gRPC: a server stream of Message; a refusal ends it with a status. */
+function subscribeGrpc(client: Client, args: Args, take: number): Promise<Raw> {
+  const m = methodOf('subscribe');
+  const body = Buffer.from(toBinary(m.input, create(m.input, pbInit(m.input, args) as never)));
+  const identity = (b: Buffer): Buffer => b;
+  return new Promise((resolve, reject) => {
+    const messages: unknown[] = [];
+    let settled = false;
+    const call = client.makeServerStreamRequest(`/${MQLiteService.typeName}/${m.name}`, identity, identity, body);
+    const finish = (r: Raw | Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      call.cancel();
+      if (r instanceof Error) reject(r);
+      else resolve(r);
+    };
+    const timer = setTimeout(() => finish(subscribeTimeout('gRPC subscribe', messages.length, take)), SUBSCRIBE_WAIT_MS);
+    call.on('data', (b: Buffer) => {
+      messages.push(pbData(m.output, fromBinary(m.output, b)));
+      if (messages.length >= take) finish({ ok: true, data: { messages } });
+    });
+    call.on('error', (err: ServiceError) => {
+      const name = grpcStatus[err.code] ?? `GRPC_${err.code}`;
+      finish({ ok: false, codes: [name], message: err.details, wire: `${name}: ${err.details}` });
+    });
+    call.on('end', () => finish(new Error(`the gRPC stream ended after ${messages.length} of ${take} messages`)));
+  });
 }
