@@ -415,6 +415,9 @@ function httpRoute(op: Op, args: Args): HttpRoute {
   }
 }
 
+/** Routes whose body is optional (src/server/http/README.md): with no field to send, they get no body at all. */
+const BODY_OPTIONAL = new Set<Op>(['consume', 'consume_dlq', 'redrive_dlq', 'rebalance_topic', 'delete_namespace', 'delete_topic', 'list_namespaces', 'list_topics']);
+
 async function sendHttp(base: string, op: Op, args: Args): Promise<Raw> {
   const r = httpRoute(op, args);
   let url = base + r.path;
@@ -424,7 +427,7 @@ async function sendHttp(base: string, op: Op, args: Args): Promise<Raw> {
     const qs = new URLSearchParams();
     for (const [k, v] of fields) if (v !== null) qs.set(k, String(v));
     if ([...qs].length > 0) url += `?${qs.toString()}`;
-  } else if (fields.length > 0 || r.method === 'POST' || r.method === 'PUT') {
+  } else if (fields.length > 0 || !BODY_OPTIONAL.has(op)) {
     init.body = JSON.stringify(Object.fromEntries(fields));
     init.headers = { 'content-type': 'application/json' };
   }
