@@ -50,7 +50,7 @@ const TABLE: Record<string, Scenario[]> = {
   create_namespace: [
     {
       name: 'a valid name is created and listed',
-      steps: [step('create_namespace', { name: '$ns-a' }, ok({})), step('list_namespaces', {}, ok({ namespaces: ['$ns', '$ns-a'] }))],
+      steps: [step('create_namespace', { name: '$ns-a' }, ok({ message: 'namespace created' })), step('list_namespaces', {}, ok({ namespaces: ['$ns', '$ns-a'] }))],
     },
     {
       name: 'an existing name is ALREADY_EXISTS',
@@ -71,12 +71,12 @@ const TABLE: Record<string, Scenario[]> = {
     {
       name: 'a deleted name can be created again, empty',
       topic: 1,
-      steps: [publish(1), step('delete_namespace'), step('create_namespace', {}, ok({})), step('list_topics', {}, ok({ topics: [] }))],
+      steps: [publish(1), step('delete_namespace'), step('create_namespace', {}, ok({ message: 'namespace created' })), step('list_topics', {}, ok({ topics: [] }))],
     },
     {
       name: 'a name of 128 characters is accepted, 129 is INVALID_ARGUMENT',
       steps: [
-        step('create_namespace', { name: `$ns-${'x'.repeat(128 - NS_LENGTH - 1)}` }, ok({})),
+        step('create_namespace', { name: `$ns-${'x'.repeat(128 - NS_LENGTH - 1)}` }, ok({ message: 'namespace created' })),
         step('create_namespace', { name: `$ns-${'y'.repeat(129 - NS_LENGTH - 1)}` }, fail('INVALID_ARGUMENT')),
         step('list_namespaces', {}, ok({ namespaces: ['$ns', `$ns-${'x'.repeat(128 - NS_LENGTH - 1)}`] })),
       ],
@@ -98,12 +98,12 @@ const TABLE: Record<string, Scenario[]> = {
   delete_namespace: [
     {
       name: 'an existing namespace is deleted',
-      steps: [step('delete_namespace', {}, ok({})), step('list_topics', {}, fail('NOT_FOUND'))],
+      steps: [step('delete_namespace', {}, ok({ message: 'namespace deleted' })), step('list_topics', {}, fail('NOT_FOUND'))],
     },
     {
       name: 'a namespace with a topic and messages is deleted with them',
       topic: 1,
-      steps: [publish(1), step('delete_namespace', {}, ok({})), step('get_topic_stats', {}, fail('NOT_FOUND'))],
+      steps: [publish(1), step('delete_namespace', {}, ok({ message: 'namespace deleted' })), step('get_topic_stats', {}, fail('NOT_FOUND'))],
     },
     {
       name: 'an unknown namespace is NOT_FOUND',
@@ -116,7 +116,7 @@ const TABLE: Record<string, Scenario[]> = {
     },
     {
       name: 'a second delete is NOT_FOUND',
-      steps: [step('delete_namespace', {}, ok({})), step('delete_namespace', {}, fail('NOT_FOUND'))],
+      steps: [step('delete_namespace', {}, ok({ message: 'namespace deleted' })), step('delete_namespace', {}, fail('NOT_FOUND'))],
     },
   ],
 
@@ -124,13 +124,13 @@ const TABLE: Record<string, Scenario[]> = {
     {
       name: 'queue_count 1 is created with version 0 and the default policy',
       steps: [
-        step('create_topic', { name: 'a', queue_count: 1 }, ok({})),
+        step('create_topic', { name: 'a', queue_count: 1 }, ok({ message: 'topic created' })),
         step('list_topics', {}, ok({ topics: [{ name: 'a', queue_count: 1, version: 0, policy: DEFAULT_POLICY }] })),
       ],
     },
     {
       name: 'queue_count at limits.max_queues_per_topic (8) is created',
-      steps: [step('create_topic', { name: 'a', queue_count: 8 }, ok({}))],
+      steps: [step('create_topic', { name: 'a', queue_count: 8 }, ok({ message: 'topic created' }))],
     },
     {
       name: 'queue_count past limits.max_queues_per_topic (9) is INVALID_ARGUMENT and nothing is created',
@@ -171,7 +171,7 @@ const TABLE: Record<string, Scenario[]> = {
     {
       name: 'a topic name of 128 characters of [A-Za-z0-9._-] is accepted, 129 is INVALID_ARGUMENT',
       steps: [
-        step('create_topic', { name: `a.b_c-${'x'.repeat(122)}`, queue_count: 1 }, ok({})),
+        step('create_topic', { name: `a.b_c-${'x'.repeat(122)}`, queue_count: 1 }, ok({ message: 'topic created' })),
         step('create_topic', { name: 'y'.repeat(129), queue_count: 1 }, fail('INVALID_ARGUMENT')),
         step('list_topics', {}, okLike({ topics: [{ name: `a.b_c-${'x'.repeat(122)}` }] })),
       ],
@@ -196,7 +196,7 @@ const TABLE: Record<string, Scenario[]> = {
     {
       name: 'an existing topic is deleted',
       topic: 2,
-      steps: [publish(1), step('delete_topic', {}, ok({})), step('list_topics', {}, ok({ topics: [] })), step('get_topic_stats', {}, fail('NOT_FOUND'))],
+      steps: [publish(1), step('delete_topic', {}, ok({ message: 'topic deleted' })), step('list_topics', {}, ok({ topics: [] })), step('get_topic_stats', {}, fail('NOT_FOUND'))],
     },
     {
       name: 'an unknown topic is NOT_FOUND',
@@ -213,7 +213,7 @@ const TABLE: Record<string, Scenario[]> = {
         publish(1),
         step('resize_topic', { new_queue_count: 3 }),
         step('delete_topic'),
-        step('create_topic', { queue_count: 1 }, ok({})),
+        step('create_topic', { queue_count: 1 }, ok({ message: 'topic created' })),
         stats({ queue_count: 1, version: 0, pending: 0, published: 0 }),
       ],
     },
@@ -329,7 +329,7 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [
         publish(1, { queue_id: 0 }),
         publish(2, { queue_id: 0 }),
-        step('rebalance_topic', {}, ok({})),
+        step('rebalance_topic', {}, ok({ message: 'topic rebalanced' })),
         stats({ pending: 2, queues: [{ pending: 1 }, { pending: 1 }] }),
       ],
     },

@@ -5,7 +5,7 @@
  * timestamps and rates left out (they are clocks, not outcomes).
  *
  * Shapes (one per operation):
- * - create/delete namespace and topic, rebalance, ack, renew_lease: `{}`
+ * - create/delete namespace and topic, rebalance: `{ message }` (e.g. "topic created"); ack, renew_lease: `{}`
  * - list_namespaces: `{ namespaces }` (only the scenario's, `$ns`-prefixed)
  * - list_topics: `{ topics: [{ name, queue_count, version, policy }] }`
  * - resize_topic: `{ new_queue_count, version, draining }`
@@ -124,8 +124,11 @@ export function normalize(op: Op, enc: Encoding, data: unknown, names: Names): u
     case 'create_topic':
     case 'delete_topic':
     case 'rebalance_topic':
+      // JSON: the message is the reply's data (TCP) or envelope message (HTTP); protobuf: `message` beside `success`.
+      return json(enc) ? { message: data } : { ...done(data), message: d.message };
     case 'ack':
     case 'renew_lease':
+      // protobuf has only `success`: the JSON fronts' message text is not compared.
       return json(enc) ? {} : done(data);
     case 'list_namespaces': {
       const list = (json(enc) ? data : d.namespaces) as string[];
