@@ -2,10 +2,11 @@
  * Conformance: one table of scenarios, each played over TCP JSON, TCP
  * protobuf, HTTP and gRPC against one broker, and every encoding must give
  * the outcome written beside the scenario. The expected answers are those
- * of `proto/mqlite/v1/mqlite.proto` and docs/PROTOCOL.md ("Unset values":
- * a JSON field means what the proto documents for it, `null` is absent, a
- * proto3 `optional` field absent is unset and 0 is a real 0). Where the
- * docs are silent, a comment beside the scenario says what was chosen.
+ * of `proto/mqlite/v1/mqlite.proto` and its edge-value rule
+ * (src/server/tcp/README.md, "Queue features", "Unset values"): a JSON
+ * field means what the proto documents for it, `null` is absent, a proto3
+ * `optional` field absent is unset and 0 is a real 0. Where the docs are
+ * silent, a comment beside the scenario says what was chosen.
  *
  * protobuf cannot say "absent" for a non-optional scalar: there, absent and
  * 0 are one message, so a scenario that leaves such a field out expects what
@@ -13,7 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY, NS_LENGTH, type Outcome, type Scenario, fail, ok, okLike, play, sleep, step } from './scenario.js';
-import { ENCODINGS, type Fronts, startFronts } from './wire.js';
+import { ENCODINGS, type Fronts, type Op, startFronts } from './wire.js';
 
 let fronts: Fronts;
 beforeAll(async () => {
@@ -455,6 +456,14 @@ const TABLE: Record<string, Scenario[]> = {
         publish('a', { headers: { k: 'v', x: '' } }),
         publish('b', { headers: {} }),
         step('consume', { batch_size: 2 }, ok({ messages: [msg('$m1', 'a', { headers: { k: 'v', x: '' } }), msg('$m2', 'b')] })),
+      ],
+    },
+    {
+      name: 'limits.max_headers (4) headers are accepted',
+      topic: 1,
+      steps: [
+        publish(1, { headers: { a: '1', b: '2', c: '3', d: '4' } }),
+        step('consume', {}, ok({ messages: [msg('$m1', 1, { headers: { a: '1', b: '2', c: '3', d: '4' } })] })),
       ],
     },
     {
@@ -962,6 +971,18 @@ const TABLE: Record<string, Scenario[]> = {
       ],
     },
     {
+      name: 'an entry with too many headers fails on its own (partial)',
+      topic: 1,
+      steps: [
+        step(
+          'publish_batch',
+          { entries: [{ payload: 1, headers: { a: '1', b: '2', c: '3', d: '4', e: '5' } }, { payload: 2, headers: { a: '1' } }] },
+          ok({ results: [{ ok: false, error_code: 'INVALID_ARGUMENT' }, { ok: true, message_id: '$m1', queue_id: 0, duplicate: false }] }),
+        ),
+        step('consume', {}, ok({ messages: [msg('$m1', 2, { headers: { a: '1' } })] })),
+      ],
+    },
+    {
       name: 'an entry with a delay is held',
       topic: 1,
       steps: [step('publish_batch', { entries: [{ payload: 1, delay_ms: 60_000 }, { payload: 2 }] }), stats({ delayed: 1, pending: 1 })],
@@ -1458,7 +1479,7 @@ const TABLE: Record<string, Scenario[]> = {
       {
         name: 'max 0 moves all',
         topic: 1,
-        // proto: "0: all"; JSON reads it the same (docs/PROTOCOL.md, "Unset values").
+        // proto: "0: all"; JSON reads it the same (src/server/tcp/README.md, "Queue features").
         steps: [...threeDead, step('redrive_dlq', { max: 0 }, ok({ moved: 3 })), stats({ dlq_depth: 0, pending: 3 })],
       },
       {
@@ -1717,6 +1738,38 @@ const TABLE: Record<string, Scenario[]> = {
     },
   ],
 };
+
+/**
+ * Every operation on a topic, in an unknown namespace and on an unknown
+ * topic, is NOT_FOUND, also when a value of the request is out of range:
+ * the docs do not order the checks, and the broker looks the topic up
+ * first for every operation (ranges can depend on the topic). Only a
+ * malformed JSON shape, which protobuf cannot even carry, is refused by a
+ * JSON front before any lookup.
+ */
+const ON_TOPIC: [keyof typeof TABLE, Record<string, unknown>, Record<string, unknown> | undefined][] = [
+  ['publish', { payload: 1 }, { payload: 1, delay_ms: -1 }],
+  ['publish_batch', { entries: [{ payload: 1 }] }, { entries: [1, 2, 3, 4, 5, 6].map((payload) => ({ payload })) }],
+  ['consume', {}, { batch_size: 6 }],
+  ['subscribe', {}, undefined],
+  ['ack', { message_ids: [UNKNOWN_ID] }, undefined],
+  ['nack', { message_ids: [UNKNOWN_ID] }, { message_ids: [UNKNOWN_ID], delay_ms: -1 }],
+  ['renew_lease', { message_ids: [UNKNOWN_ID], extend_ms: 1000 }, { message_ids: [UNKNOWN_ID], extend_ms: 0 }],
+  ['peek', {}, { limit: 101 }],
+  ['consume_dlq', {}, { batch_size: 6 }],
+  ['redrive_dlq', {}, { max: -1 }],
+  ['set_topic_policy', { max_retries: 1 }, { max_retries: -2 }],
+  ['get_topic_stats', {}, undefined],
+];
+for (const [op, valid, invalidArgs] of ON_TOPIC) {
+  const list = TABLE[op]!;
+  const add = (s: Scenario): void => {
+    if (!list.some((x) => x.name === s.name)) list.push(s);
+  };
+  add({ name: 'in an unknown namespace is NOT_FOUND', steps: [step(op as Op, { namespace: '$ns-missing', ...valid }, fail('NOT_FOUND', "namespace '$ns-missing'"))] });
+  add({ name: 'an unknown topic is NOT_FOUND', steps: [step(op as Op, valid, fail('NOT_FOUND', "topic 't'"))] });
+  if (invalidArgs) add({ name: 'a value out of range on an unknown topic is NOT_FOUND', steps: [step(op as Op, invalidArgs, fail('NOT_FOUND', "topic 't'"))] });
+}
 
 for (const [op, scenarios] of Object.entries(TABLE)) {
   describe(op, () => {

@@ -152,7 +152,7 @@ export function payloadBytes(value: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
-/** JSON `null` is the same as absent (docs/PROTOCOL.md, edge values): the protobuf fronts leave it out. */
+/** JSON `null` is the same as absent (the edge-value rule: src/server/tcp/README.md, "Queue features"): the protobuf fronts leave it out. */
 function present(v: unknown): boolean {
   return v !== undefined && v !== null;
 }
