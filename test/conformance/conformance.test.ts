@@ -621,9 +621,14 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [publish(1, { queue_id: 0 }), publish(2, { queue_id: 0 }), step('consume', { queue_id: undefined }, ok({ messages: [msg('$m1', 1)] }))],
     },
     {
-      name: 'batch_size and auto_ack null (JSON) are absent: one message, not acked',
+      name: 'queue_id, batch_size and auto_ack null (JSON) are absent: queue 0, one message, not acked',
       topic: 1,
-      steps: [publish(1), publish(2), step('consume', { batch_size: null, auto_ack: null }, ok({ messages: [msg('$m1', 1)] })), stats({ in_flight: 1, acked: 0 })],
+      steps: [
+        publish(1),
+        publish(2),
+        step('consume', { queue_id: null, batch_size: null, auto_ack: null }, ok({ messages: [msg('$m1', 1)] })),
+        stats({ in_flight: 1, acked: 0 }),
+      ],
     },
     {
       name: 'a fractional batch_size is INVALID_ARGUMENT (JSON only)',
@@ -833,6 +838,11 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [step('ack', { message_ids: null }, ok({}))],
     },
     {
+      name: 'queue_id null (JSON) is absent',
+      topic: 1,
+      steps: [publish(1), step('consume'), step('ack', { queue_id: null, message_ids: ['$m1'] }, ok({})), stats({ acked: 1 })],
+    },
+    {
       name: 'an unknown topic is NOT_FOUND',
       steps: [step('ack', { message_ids: [UNKNOWN_ID] }, fail('NOT_FOUND'))],
     },
@@ -927,6 +937,32 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [
         step('publish_batch', { mode: 'atomic', entries: [{ payload: 1 }, { payload: 2, delay_ms: -1 }] }, fail('INVALID_ARGUMENT', 'batch entry 1')),
         stats({ published: 0, pending: 0, delayed: 0 }),
+      ],
+    },
+    {
+      name: 'every optional entry field null (JSON) is absent',
+      topic: 2,
+      steps: [
+        step(
+          'publish_batch',
+          {
+            entries: [
+              { payload: 1, headers: null, routing_key: null, queue_id: null, dedup_id: null, delay_ms: null, deliver_at_ms: null },
+              { payload: 2, dedup_id: null },
+            ],
+          },
+          ok({ results: [{ ok: true, message_id: '$m1', queue_id: 0, duplicate: false }, { ok: true, message_id: '$m2', queue_id: 1, duplicate: false }] }),
+        ),
+        stats({ pending: 2, delayed: 0 }),
+      ],
+    },
+    {
+      name: 'an empty dedup_id in an entry is no deduplication',
+      topic: 1,
+      // As for publish.
+      steps: [
+        step('publish_batch', { entries: [{ payload: 1, dedup_id: '' }, { payload: 2, dedup_id: '' }] }, okLike({ results: [{ ok: true, duplicate: false }, { ok: true, duplicate: false }] })),
+        stats({ pending: 2 }),
       ],
     },
     {
