@@ -1120,6 +1120,11 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [step('nack', {}, ok({ requeued: 0, delayed: 0, dead_lettered: 0 }))],
     },
     {
+      name: 'message_ids null (JSON) is a no-op',
+      topic: 1,
+      steps: [step('nack', { message_ids: null }, ok({ requeued: 0, delayed: 0, dead_lettered: 0 }))],
+    },
+    {
       name: 'delay_ms null (JSON) is absent: the topic backoff',
       topic: 1,
       steps: [publish(1), step('consume'), step('nack', { message_ids: ['$m1'], delay_ms: null }, ok({ requeued: 0, delayed: 1, dead_lettered: 0 }))],
@@ -1200,6 +1205,11 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'message_ids absent is a no-op (pb: = empty)',
       topic: 1,
       steps: [step('renew_lease', { extend_ms: 1000 }, ok({}))],
+    },
+    {
+      name: 'message_ids null (JSON) is a no-op',
+      topic: 1,
+      steps: [step('renew_lease', { message_ids: null, extend_ms: 1000 }, ok({}))],
     },
     {
       name: 'an id given twice is renewed',
