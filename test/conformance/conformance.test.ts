@@ -274,6 +274,17 @@ const TABLE: Record<string, Scenario[]> = {
       ],
     },
     {
+      name: 'a drain completes once the draining queue is consumed empty and acked',
+      topic: 2,
+      steps: [
+        publish('old', { queue_id: 1 }),
+        step('resize_topic', { new_queue_count: 1 }, ok({ new_queue_count: 1, version: 0, draining: true })),
+        step('consume', { queue_id: 1, auto_ack: true }),
+        stats({ queue_count: 1, version: 1, draining: false }),
+        step('list_topics', {}, okLike({ topics: [{ name: 't', queue_count: 1, version: 1 }] })),
+      ],
+    },
+    {
       name: 'new_queue_count 0 is INVALID_ARGUMENT and nothing changes',
       topic: 2,
       steps: [step('resize_topic', { new_queue_count: 0 }, fail('INVALID_ARGUMENT')), stats({ queue_count: 2, version: 0 })],
@@ -1353,6 +1364,20 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'in-flight messages are not peeked',
       topic: 1,
       steps: [publish('a'), publish('b'), step('consume'), step('peek', {}, okLike({ messages: [{ id: '$m2' }], next_cursor: null }))],
+    },
+    {
+      name: 'dlq true pages with a cursor, in desc order too',
+      topic: 1,
+      steps: [
+        step('set_topic_policy', { max_retries: 0 }),
+        publish('a'),
+        publish('b'),
+        step('consume', { batch_size: 2 }),
+        step('nack', { message_ids: ['$m1', '$m2'] }),
+        step('peek', { dlq: true, limit: 1 }, okLike({ messages: [{ id: '$m1' }], next_cursor: '$c1' })),
+        step('peek', { dlq: true, limit: 1, cursor: '$c1' }, okLike({ messages: [{ id: '$m2' }], next_cursor: null })),
+        step('peek', { dlq: true, order: 'desc' }, okLike({ messages: [{ id: '$m2' }, { id: '$m1' }], next_cursor: null })),
+      ],
     },
     {
       name: 'dlq true with limit 0 on an empty DLQ',

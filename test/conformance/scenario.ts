@@ -85,7 +85,9 @@ const ENC_LETTER: Record<Encoding, string> = { 'tcp-json': 'j', 'tcp-protobuf': 
 /** A fresh namespace name of fixed length 6 (`$ns`), so scenarios can build names of exact lengths. */
 function freshNamespace(enc: Encoding): string {
   runs++;
-  return `c${String(runs).padStart(4, '0')}${ENC_LETTER[enc]}`;
+  const n = runs.toString(36).padStart(4, '0');
+  if (n.length > 4) throw new Error('more scenario runs than fresh namespace names of 6 characters');
+  return `c${n}${ENC_LETTER[enc]}`;
 }
 export const NS_LENGTH = 6;
 
