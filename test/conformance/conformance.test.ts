@@ -441,7 +441,7 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'queue_id -2 is NOT_FOUND and nothing is published',
       topic: 2,
       // -1 is the only negative the proto gives a meaning to; any other id that names no queue is
-      // NOT_FOUND, past the end or below 0 alike (as an unknown partition is, elsewhere).
+      // NOT_FOUND, past the end or below 0 alike (every front answers so today; the docs do not say).
       steps: [step('publish', { payload: 1, queue_id: -2 }, fail('NOT_FOUND', 'queue -2')), stats({ published: 0, pending: 0 })],
     },
     {
