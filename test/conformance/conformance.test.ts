@@ -407,6 +407,19 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [step('publish', { payload: 1, delay_ms: 1.5 }, fail('INVALID_ARGUMENT')), stats({ published: 0 })],
     },
     {
+      name: 'queue_id 2^31, past the proto\'s int32, is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      // JSON follows the proto's field types: a number no int32 can hold is malformed, not a queue to look up.
+      cannotExpress: JSON_ONLY,
+      steps: [step('publish', { payload: 1, queue_id: 2 ** 31 }, fail('INVALID_ARGUMENT')), stats({ published: 0 })],
+    },
+    {
+      name: 'queue_id 1e20 is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [step('publish', { payload: 1, queue_id: 1e20 }, fail('INVALID_ARGUMENT')), stats({ published: 0 })],
+    },
+    {
       name: 'a string queue_id is INVALID_ARGUMENT (JSON only)',
       topic: 2,
       cannotExpress: JSON_ONLY,
@@ -646,6 +659,19 @@ const TABLE: Record<string, Scenario[]> = {
       topic: 1,
       cannotExpress: JSON_ONLY,
       steps: [publish(1), step('consume', { batch_size: 1.5 }, fail('INVALID_ARGUMENT')), stats({ pending: 1 })],
+    },
+    {
+      name: 'queue_id 2^31, past the proto\'s int32, is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      // As for publish.
+      cannotExpress: JSON_ONLY,
+      steps: [step('consume', { queue_id: 2 ** 31 }, fail('INVALID_ARGUMENT'))],
+    },
+    {
+      name: 'batch_size 1e20 is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [publish(1), step('consume', { batch_size: 1e20 }, fail('INVALID_ARGUMENT')), stats({ pending: 1 })],
     },
     {
       name: 'a string batch_size is INVALID_ARGUMENT (JSON only)',
