@@ -426,6 +426,13 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [step('publish', { payload: 1, queue_id: '1' }, fail('INVALID_ARGUMENT')), stats({ published: 0 })],
     },
     {
+      name: 'payload absent is INVALID_ARGUMENT (JSON only: protobuf says empty bytes)',
+      topic: 1,
+      // docs/PROTOCOL.md, "TCP framing" and "HTTP (REST + SSE)": payload is a JSON value, and it is required.
+      cannotExpress: JSON_ONLY,
+      steps: [step('publish', {}, fail('INVALID_ARGUMENT', 'payload')), stats({ published: 0 })],
+    },
+    {
       name: 'a header value that is not a string is INVALID_ARGUMENT (JSON only)',
       topic: 1,
       cannotExpress: JSON_ONLY,
@@ -831,6 +838,11 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'an empty id list is a no-op',
       topic: 1,
       steps: [step('ack', { message_ids: [] }, ok({}))],
+    },
+    {
+      name: 'an empty-string id is an unknown id: ignored',
+      topic: 1,
+      steps: [publish(1), step('consume'), step('ack', { message_ids: [''] }, ok({})), stats({ in_flight: 1, acked: 0 })],
     },
     {
       name: 'message_ids absent is a no-op (pb: = empty)',
