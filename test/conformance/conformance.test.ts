@@ -647,7 +647,7 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [step('consume', {}, ok({ messages: [] }))],
     },
     {
-      name: 'queue_id and batch_size absent: queue 0, one message',
+      name: 'queue_id and batch_size absent: queue 0, one message (pb: = 0)',
       topic: 2,
       steps: [publish(1, { queue_id: 0 }), publish(2, { queue_id: 0 }), step('consume', { queue_id: undefined }, ok({ messages: [msg('$m1', 1)] }))],
     },
@@ -1319,7 +1319,7 @@ const TABLE: Record<string, Scenario[]> = {
       ],
     },
     {
-      name: 'limit absent means 20',
+      name: 'limit absent means 20 (pb: = 0)',
       topic: 1,
       steps: [...Array.from({ length: 21 }, (_, i) => publish(i)), step('peek', {}, okLike({ messages: Array(20).fill({}), next_cursor: '$c1' }))],
     },
@@ -1581,7 +1581,7 @@ const TABLE: Record<string, Scenario[]> = {
     ];
     return [
       {
-        name: 'max absent moves all',
+        name: 'max absent moves all (pb: = 0)',
         topic: 1,
         steps: [...threeDead, step('redrive_dlq', {}, ok({ moved: 3 })), stats({ dlq_depth: 0, pending: 3 })],
       },
