@@ -14,7 +14,8 @@ import { ConfigError, ENV_OVERRIDES, loadConfig, type Config } from '../src/conf
 import { createLogger, type Logger } from '../src/log.js';
 import type { FrontHandle } from '../src/server/front.js';
 import { startGrpcServer } from '../src/server/grpc/index.js';
-import { FsyncTimings, type MetricsSource, startHttpServer } from '../src/server/http/index.js';
+import { FsyncTimings, type MetricsSource } from '../src/metrics/source.js';
+import { startHttpServer } from '../src/server/http/index.js';
 import { startTcpServer } from '../src/server/tcp/index.js';
 import { loadServerTls, type ServerTls } from '../src/server/tls.js';
 

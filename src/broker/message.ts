@@ -13,9 +13,10 @@ export const enum MessageState {
 /** The `queueId` of a message in (or in flight from) its topic's dead-letter queue. */
 export const DLQ_QUEUE_ID = -1;
 
-/** Headers a dead-lettered message carries beside its own (issue 8: reason and delivery count). */
-export const DLQ_REASON_HEADER = '_dlq_reason';
-export const DLQ_COUNT_HEADER = '_delivery_count';
+// Headers a dead-lettered message carries beside its own: part of the wire contract.
+export { DLQ_COUNT_HEADER, DLQ_REASON_HEADER } from '../protocol/message.js';
+// A topic's new shape as the core tells its subscriptions; fronts encode it.
+export type { ResizeNotice } from '../protocol/message.js';
 
 /**
  * A message as the core stores it. Fronts read it (through `Delivery`) to
@@ -45,34 +46,3 @@ export interface StoredMessage {
 
 /** What fronts receive: a stored message, read-only. */
 export type Delivery = Readonly<Pick<StoredMessage, 'id' | 'namespace' | 'topic' | 'queueId' | 'payload' | 'timestampMs' | 'headers' | 'deliveryCount'>>;
-
-/** The wire's int64 nanosecond timestamp. */
-export function timestampNs(msg: Delivery): bigint {
-  return BigInt(Math.round(msg.timestampMs * 1000)) * 1000n;
-}
-
-/**
- * A resize notice in a subscription's stream (PROTOCOL.md, "Topic resize
- * notice on subscriptions"): fronts encode it as a Message with id
- * `_resize_<version>`, queue_id -1, empty payload and the `_event`,
- * `_queue_count`, `_version` headers. `resizeNotice` builds exactly that.
- */
-export interface ResizeNotice {
-  readonly namespace: string;
-  readonly topic: string;
-  readonly version: bigint;
-  readonly queueCount: number;
-}
-
-export function resizeNoticeMessage(n: ResizeNotice): Delivery {
-  return {
-    id: `_resize_${n.version}`,
-    namespace: n.namespace,
-    topic: n.topic,
-    queueId: -1,
-    payload: new Uint8Array(0),
-    timestampMs: Date.now(),
-    headers: { _event: 'topic_resized', _queue_count: String(n.queueCount), _version: String(n.version) },
-    deliveryCount: 0,
-  };
-}

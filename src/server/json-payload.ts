@@ -7,7 +7,7 @@
  */
 import { invalid } from '../broker/errors.js';
 import type { Delivery } from '../broker/message.js';
-import { timestampNs } from '../broker/message.js';
+import { timestampNs } from '../protocol/message.js';
 import { jsonTooDeep } from './json-depth.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

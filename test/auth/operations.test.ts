@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { OPERATIONS, isOperation } from '../../src/auth/operations.js';
 import { Broker } from '../../src/broker/broker.js';
-import { MQLiteService } from '../../src/server/grpc/definition.js';
+import { MQLiteService } from '../../src/protocol/grpc-definition.js';
 import { GRPC_OPERATIONS } from '../../src/server/grpc/handlers.js';
 import { createApp } from '../../src/server/http/index.js';
 import { ACTIONS } from '../../src/server/tcp/commands.js';

@@ -111,7 +111,7 @@ describe('GrpcClient', () => {
 describe('GrpcClient transport', () => {
   it('gives up at timeoutMs on a server that does not answer', async () => {
     const { Server, ServerCredentials } = await import('@grpc/grpc-js');
-    const { mqliteServiceDefinition } = await import('../../src/server/grpc/definition.js');
+    const { mqliteServiceDefinition } = await import('../../src/protocol/grpc-definition.js');
     const silent = new Server();
     silent.addService(mqliteServiceDefinition, { listNamespaces: () => {} });
     const port = await new Promise<number>((resolve, reject) =>

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/aof/file-store.js';
 import { nodeFiles } from '../../src/aof/files.js';
 import { Broker } from '../../src/broker/broker.js';
-import { createApp, FsyncTimings, type HttpFrontHandle, startHttpServer } from '../../src/server/http/index.js';
+import { FsyncTimings } from '../../src/metrics/source.js';
+import { createApp, type HttpFrontHandle, startHttpServer } from '../../src/server/http/index.js';
 import { eventually, rawSubscribe, req, startHarness } from './harness.js';
 
 const silent = pino({ level: 'silent' });

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameReader, FrameWriter, ReadResult } from '../../src/server/tcp/frame.js';
+import { FrameReader, FrameWriter, ReadResult } from '../../src/protocol/frame.js';
 
 function frames(bodies: Buffer[], encodings: number[]): Buffer {
   return Buffer.concat(

@@ -9,12 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { MessageSchema, TCPCommandSchema, TCPResponseSchema } from '../../gen/mqlite/v1/mqlite_pb.js';
 import { DEFAULT_POLICY } from '../../src/broker/broker.js';
 import type { Delivery } from '../../src/broker/message.js';
-import { timestampNs } from '../../src/broker/message.js';
+import { timestampNs } from '../../src/protocol/message.js';
 import { decodePushed, decodeMessages, decodePublished, decodeReply, decodeTopics, writeCommand, writePublish } from '../../src/client/tcp/codec.js';
-import { FrameReader, FrameWriter, ReadResult } from '../../src/server/tcp/frame.js';
+import { FrameReader, FrameWriter, ReadResult } from '../../src/protocol/frame.js';
 import { decodePbCommand } from '../../src/server/tcp/pb-codec.js';
-import { encodeMessage } from '../../src/server/tcp/pb-builder.js';
-import { ProtoReader, writeVarint } from '../../src/server/tcp/proto-wire.js';
+import { encodeMessage } from '../../src/protocol/pb-builder.js';
+import { ProtoReader, writeVarint } from '../../src/protocol/proto-wire.js';
 import { writeError, writeOk, writePush } from '../../src/server/tcp/reply.js';
 
 const str = fc.string({ unit: 'binary', maxLength: 40 });

@@ -4,7 +4,7 @@
  * topic's max_retries, with the reason and their delivery count in headers.
  */
 // The headers the broker adds when it dead-letters a message: the reason, the deliveries it had.
-import { DLQ_COUNT_HEADER, DLQ_REASON_HEADER } from '../../broker/message.js';
+import { DLQ_COUNT_HEADER, DLQ_REASON_HEADER } from '../../protocol/message.js';
 import type { Ctx } from '../context.js';
 import { UsageError } from '../errors.js';
 import { isoTime, payloadForHuman, PEEKED_COLUMNS, peekedRow, peekedToJson } from '../messages.js';

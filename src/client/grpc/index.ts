@@ -11,7 +11,7 @@ import {
   type RequestInit,
   type ResponseOf,
   type UnaryMethodName,
-} from '../../server/grpc/definition.js';
+} from '../../protocol/grpc-definition.js';
 import {
   ClientError,
   type BatchPublishEntry,

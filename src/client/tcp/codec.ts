@@ -4,9 +4,9 @@
  * primitives are the server's (src/server/tcp), so both ends share one
  * implementation of the wire.
  */
-import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, type FrameWriter } from '../../server/tcp/frame.js';
-import { PbBuilder } from '../../server/tcp/pb-builder.js';
-import { DATA_FIELD } from '../../server/tcp/pb-codec.js';
+import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, type FrameWriter } from '../../protocol/frame.js';
+import { PbBuilder } from '../../protocol/pb-builder.js';
+import { DATA_FIELD, FIRST_DATA_FIELD, LAST_DATA_FIELD } from '../../protocol/tcp-actions.js';
 import {
   ProtoReader,
   WIRE_LEN,
@@ -22,7 +22,7 @@ import {
   writeBigVarint,
   writeStringField,
   writeVarint,
-} from '../../server/tcp/proto-wire.js';
+} from '../../protocol/proto-wire.js';
 import { decodeMessage as decodeJsonMessage, payloadJsonText } from '../json-message.js';
 import type { ClientMessage, PublishExtras, ResizeSummary, TopicSummary } from '../types.js';
 import { ClientError } from '../types.js';
@@ -44,9 +44,6 @@ export interface Reply {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** The `data` oneof of TCPResponse: fields 10..30. */
-const FIRST_DATA_FIELD = 10;
-const LAST_DATA_FIELD = 30;
 
 export function decodeReply(encoding: number, buf: Buffer, start: number, end: number): Reply {
   if (encoding === ENCODING_JSON) {

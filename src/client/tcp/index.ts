@@ -8,8 +8,8 @@
  */
 import { type Socket, connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, FrameReader, FrameWriter, ReadResult } from '../../server/tcp/frame.js';
-import { PbBuilder } from '../../server/tcp/pb-builder.js';
+import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, FrameReader, FrameWriter, ReadResult } from '../../protocol/frame.js';
+import { PbBuilder } from '../../protocol/pb-builder.js';
 import type {
   BatchPublishEntry,
   BatchPublishItem,

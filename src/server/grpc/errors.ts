@@ -5,7 +5,7 @@
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { invalid, isBrokerError, type BrokerError, type ErrorCode } from '../../broker/errors.js';
-import { ERROR_CODE_TRAILER, type MalformedRequest } from './definition.js';
+import { ERROR_CODE_TRAILER, type MalformedRequest } from '../../protocol/grpc-definition.js';
 
 const STATUS_OF: Readonly<Record<ErrorCode, status>> = {
   NOT_FOUND: status.NOT_FOUND,

@@ -11,7 +11,7 @@ import type { BatchEntry, Broker, PeekOptions, PublishOptions, TopicPolicyInput 
 import type { PeekRequest, PublishBatchEntry, PublishRequest } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import type { Principal } from '../../auth/api-keys.js';
 import type { Operation } from '../../auth/operations.js';
-import type { MethodName, RequestOf, ResponseInit, UnaryMethodName } from './definition.js';
+import type { MethodName, RequestOf, ResponseInit, UnaryMethodName } from '../../protocol/grpc-definition.js';
 import { batchModeOf, peekOrderOf, wireMessage, wirePolicy, wireTopicStats } from './wire.js';
 
 export type UnaryHandlers = {

@@ -27,7 +27,7 @@ import {
   type RequestOf,
   type ResponseOf,
   type UnaryMethodName,
-} from './definition.js';
+} from '../../protocol/grpc-definition.js';
 import { malformed, shuttingDown, statusOf } from './errors.js';
 import { GRPC_OPERATIONS, unaryHandlers } from './handlers.js';
 import { addReflection } from './reflection.js';

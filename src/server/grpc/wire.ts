@@ -1,5 +1,6 @@
 /** Core values to wire messages (PROTOCOL.md, "gRPC": Message, TopicPolicy, TopicStats). */
-import { type Delivery, timestampNs } from '../../broker/message.js';
+import type { Delivery } from '../../broker/message.js';
+import { timestampNs } from '../../protocol/message.js';
 import type { BatchMode, PeekOptions, QueueStats, TopicPolicy, TopicStats } from '../../broker/broker.js';
 import { invalid } from '../../broker/errors.js';
 import { BatchMode as WireBatchMode, PeekOrder } from '../../../gen/mqlite/v1/mqlite_pb.js';

@@ -35,7 +35,8 @@ import {
   stringField,
 } from './body.js';
 import { SseSession } from './sse.js';
-import { createFrontMetrics, type MetricsSource, RouteCounts } from './metrics.js';
+import type { MetricsSource } from '../../metrics/source.js';
+import { createFrontMetrics, RouteCounts } from './metrics.js';
 import {
   batchRequest,
   batchResultJson,

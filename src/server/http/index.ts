@@ -19,10 +19,9 @@ import { logHandshakeFailures, tlsServerOptions, type ServerTls } from '../tls.j
 import { createApp, requestIdFrom } from './app.js';
 import { tooLarge } from './body.js';
 import { failure } from './envelope.js';
-import type { MetricsSource } from './metrics.js';
+import type { MetricsSource } from '../../metrics/source.js';
 
 export { createApp, type HttpApp, type HttpAppOptions } from './app.js';
-export { FsyncTimings, type AofMetricsStats, type FrontCounts, type MetricsSource } from './metrics.js';
 
 export interface HttpServerOptions extends Pick<ConnectionLimits, 'maxConnections'> {
   host: string;

@@ -16,7 +16,8 @@ import type { Logger } from 'pino';
 import type { SSEStreamingApi } from 'hono/streaming';
 import type { Subscription, SubscriptionHandler } from '../../broker/subscription.js';
 import type { BrokerError } from '../../broker/errors.js';
-import { type Delivery, type ResizeNotice, resizeNoticeMessage } from '../../broker/message.js';
+import type { Delivery } from '../../broker/message.js';
+import { type ResizeNotice, resizeNoticeMessage } from '../../protocol/message.js';
 import { messageJson } from '../json-payload.js';
 
 /** A chunk is handed to the stream once this much text is waiting, even mid-run. */

@@ -18,6 +18,7 @@ import type {
   TopicStats,
 } from '../../broker/broker.js';
 import type { Delivery } from '../../broker/message.js';
+import type { TcpAction } from '../../protocol/tcp-actions.js';
 
 export interface CommandArgs {
   create_namespace: { name: string };
@@ -61,6 +62,13 @@ export interface CommandArgs {
 }
 
 export type Action = keyof CommandArgs;
+
+// This table and the protocol's list of actions (with their protobuf field
+// numbers) name the same actions: adding one to either without the other
+// does not compile.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameActions: Same<Action, TcpAction> = true;
+void sameActions;
 
 export interface CommandResults {
   create_namespace: void;

@@ -23,7 +23,7 @@ import { messageJson } from '../json-payload.js';
 import type { Principal } from '../../auth/api-keys.js';
 import type { Operation } from '../../auth/operations.js';
 import type { Action, CommandArgs, CommandResults } from './commands.js';
-import { PbBuilder, encodeMessages } from './pb-builder.js';
+import { PbBuilder, encodeMessages } from '../../protocol/pb-builder.js';
 
 export interface HandlerContext {
   readonly broker: Broker;

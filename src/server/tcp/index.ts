@@ -14,7 +14,7 @@ import type { Broker } from '../../broker/broker.js';
 import { type ConnectionLimits, connectionLimitMessage, REFUSED_CONNECTION_GRACE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type FrontHandle } from '../front.js';
 import { logHandshakeFailures, tlsServerOptions, type ServerTls } from '../tls.js';
 import { Connection } from './connection.js';
-import { ENCODING_JSON } from './frame.js';
+import { ENCODING_JSON } from '../../protocol/frame.js';
 
 export interface TcpServerOptions extends ConnectionLimits {
   host: string;

@@ -28,32 +28,9 @@ import {
 } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import { type Action, type Command, CommandError, isAction, policyInput, zeroIsUnset } from './commands.js';
 import { batchModeOf, peekOrderOf } from '../grpc/wire.js';
-import { ProtoDecodeError, ProtoReader, WIRE_LEN, WIRE_VARINT } from './proto-wire.js';
+import { ProtoDecodeError, ProtoReader, WIRE_LEN, WIRE_VARINT } from '../../protocol/proto-wire.js';
+import { DATA_FIELD } from '../../protocol/tcp-actions.js';
 
-/** Field numbers of the `data` oneof in TCPCommand and TCPResponse. */
-export const DATA_FIELD: { readonly [A in Action]: number } = {
-  create_namespace: 10,
-  delete_namespace: 11,
-  list_namespaces: 12,
-  create_topic: 13,
-  delete_topic: 14,
-  list_topics: 15,
-  publish: 16,
-  consume: 17,
-  subscribe: 18,
-  ack: 19,
-  resize_topic: 20,
-  rebalance_topic: 21,
-  publish_batch: 22,
-  nack: 23,
-  renew_lease: 24,
-  peek: 25,
-  consume_dlq: 26,
-  redrive_dlq: 27,
-  set_topic_policy: 28,
-  get_topic_stats: 29,
-  auth: 30,
-};
 
 const ACTION_OF_FIELD: (Action | undefined)[] = [];
 for (const [action, field] of Object.entries(DATA_FIELD)) ACTION_OF_FIELD[field] = action as Action;

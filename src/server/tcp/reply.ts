@@ -4,14 +4,14 @@
  * or a protobuf `TCPResponse{1 status, 2 error, 3 request_id, data}`.
  */
 import type { Delivery } from '../../broker/message.js';
-import { timestampNs } from '../../broker/message.js';
+import { timestampNs } from '../../protocol/message.js';
 import { messageJson } from '../json-payload.js';
 import type { Action, CommandResults } from './commands.js';
-import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, type FrameWriter } from './frame.js';
+import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, type FrameWriter } from '../../protocol/frame.js';
 import { handlers } from './handlers.js';
 import { errorJson, okJson } from './json-codec.js';
-import { measureMessages, messageSize, writeMessage, writeMessages } from './pb-builder.js';
-import { DATA_FIELD } from './pb-codec.js';
+import { measureMessages, messageSize, writeMessage, writeMessages } from '../../protocol/pb-builder.js';
+import { DATA_FIELD } from '../../protocol/tcp-actions.js';
 import {
   WIRE_VARINT,
   lenFieldSize,
@@ -22,7 +22,7 @@ import {
   writeString,
   writeStringField,
   writeVarint,
-} from './proto-wire.js';
+} from '../../protocol/proto-wire.js';
 
 const SUBSCRIBE_MESSAGE_FIELD = 18;
 const PUBLISH_FIELD = DATA_FIELD.publish;

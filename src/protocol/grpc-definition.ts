@@ -6,7 +6,7 @@
  */
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import type { MethodDefinition } from '@grpc/grpc-js';
-import { MQLiteService } from '../../../gen/mqlite/v1/mqlite_pb.js';
+import { MQLiteService } from '../../gen/mqlite/v1/mqlite_pb.js';
 
 export type MqliteMethods = typeof MQLiteService.method;
 export type MethodName = keyof MqliteMethods;

@@ -4,8 +4,7 @@
  * in number order, default values left out), which is what protobuf-es
  * writes; test/tcp/proto-wire.test.ts checks them against it.
  */
-import type { Delivery } from '../../broker/message.js';
-import { timestampNs } from '../../broker/message.js';
+import { type WireMessage, timestampNs } from './message.js';
 import {
   WIRE_LEN,
   WIRE_VARINT,
@@ -106,7 +105,7 @@ export class PbBuilder {
 const lengths: number[] = [];
 
 /** Encoded size of `Message` for `m`; leaves string lengths for `writeMessage`. */
-export function messageSize(m: Delivery, ts: bigint): number {
+export function messageSize(m: WireMessage, ts: bigint): number {
   const idLen = utf8Length(m.id);
   const nsLen = utf8Length(m.namespace);
   const topicLen = utf8Length(m.topic);
@@ -134,7 +133,7 @@ export function messageSize(m: Delivery, ts: bigint): number {
 }
 
 /** Writes `Message` for `m` at `pos`; call right after `messageSize(m, ts)`. */
-export function writeMessage(buf: Buffer, pos: number, m: Delivery, ts: bigint): number {
+export function writeMessage(buf: Buffer, pos: number, m: WireMessage, ts: bigint): number {
   const idLen = lengths[0]!;
   const nsLen = lengths[1]!;
   const topicLen = lengths[2]!;
@@ -171,7 +170,7 @@ export function writeMessage(buf: Buffer, pos: number, m: Delivery, ts: bigint):
 }
 
 /** `Message` for `m` as its own buffer. */
-export function encodeMessage(m: Delivery): Buffer {
+export function encodeMessage(m: WireMessage): Buffer {
   const ts = timestampNs(m);
   const size = messageSize(m, ts);
   const buf = Buffer.allocUnsafe(size);
@@ -181,14 +180,14 @@ export function encodeMessage(m: Delivery): Buffer {
 
 /** Sizes and timestamps of messages, measured once for `writeMessages`. */
 export interface MeasuredMessages {
-  readonly msgs: readonly Delivery[];
+  readonly msgs: readonly WireMessage[];
   readonly sizes: number[];
   readonly ts: bigint[];
   /** Encoded size of `ConsumeResponse{1 messages: repeated Message}`. */
   readonly total: number;
 }
 
-export function measureMessages(msgs: readonly Delivery[]): MeasuredMessages {
+export function measureMessages(msgs: readonly WireMessage[]): MeasuredMessages {
   const sizes: number[] = [];
   const ts: bigint[] = [];
   let total = 0;
@@ -215,7 +214,7 @@ export function writeMessages(buf: Buffer, pos: number, mm: MeasuredMessages): n
 }
 
 /** `ConsumeResponse{1 messages: repeated Message}` as its own buffer. */
-export function encodeMessages(ms: readonly Delivery[]): Buffer {
+export function encodeMessages(ms: readonly WireMessage[]): Buffer {
   const mm = measureMessages(ms);
   const buf = Buffer.allocUnsafe(mm.total);
   writeMessages(buf, 0, mm);

@@ -1,0 +1,97 @@
+/**
+ * What the process hands to whichever front serves metrics (today the HTTP
+ * front's `GET /metrics`): the store's counters, fsync timings, the other
+ * fronts' connection counts and refused API keys. It lives outside the
+ * fronts so that the store, the entry point and every front can name it
+ * without importing one another.
+ */
+import { performance } from 'node:perf_hooks';
+import { Histogram } from 'prom-client';
+import type { AofFiles } from '../aof/files.js';
+import type { AuthFailures } from '../auth/api-keys.js';
+
+/** The AOF counters read at each scrape: what `FileStore.stats()` returns. */
+export interface AofMetricsStats {
+  readonly aofSize: number;
+  /** Bytes written to incr files. */
+  readonly bytes: number;
+  readonly records: number;
+  readonly fsyncs: number;
+  /** Failed writes and fsyncs. */
+  readonly failures: number;
+  readonly rewrites: number;
+  readonly rewriteFailures: number;
+  readonly lastRewriteSeconds: number;
+  readonly failed: boolean;
+  /** Seconds since the AOF failed (0 when it has not). */
+  readonly failedSeconds?: number;
+  /** Rebuilds from memory that ended a failure. */
+  readonly recoveries?: number;
+  /** Rebuild attempts that failed. */
+  readonly recoveryFailures?: number;
+  /** While failed: what failed and what the broker does about it. */
+  readonly failure?: string;
+}
+
+export interface FrontCounts {
+  /** Open client connections. */
+  connections?: number;
+  /** Open subscriptions (streams). */
+  subscriptions?: number;
+}
+
+/**
+ * What the process gives the HTTP front beyond the broker, all optional
+ * (metrics without a source are simply absent).
+ */
+export interface MetricsSource {
+  /** The AOF's counters, e.g. `() => fileStore.stats()`. */
+  aof?: () => AofMetricsStats;
+  /** Fsync durations: the FsyncTimings whose `wrap()` gave the FileStore its file layer. */
+  fsync?: FsyncTimings;
+  /** Connections and subscriptions of the other fronts, by front name (`tcp`, `grpc`). */
+  fronts?: () => Readonly<Record<string, FrontCounts>>;
+  /** Refused API keys of every front, shared by the fronts. */
+  auth?: AuthFailures;
+}
+
+const FSYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/**
+ * Times the AOF's fsyncs without touching the store: `wrap()` returns its
+ * file layer (FileStoreOptions.fs) with each fdatasync/fsync observed into
+ * `mqlite_aof_fsync_duration_seconds`.
+ */
+export class FsyncTimings {
+  readonly histogram = new Histogram({
+    name: 'mqlite_aof_fsync_duration_seconds',
+    help: 'Duration of the AOF fsyncs (fdatasync), in seconds.',
+    buckets: FSYNC_BUCKETS,
+    registers: [],
+  });
+
+  wrap(files: AofFiles): AofFiles {
+    const observe = (started: number): void => this.histogram.observe((performance.now() - started) / 1000);
+    const timedSync = (sync: (fd: number) => void) => (fd: number): void => {
+      const started = performance.now();
+      try {
+        sync(fd);
+      } finally {
+        observe(started);
+      }
+    };
+    return {
+      ...files,
+      async fdatasync(fd) {
+        const started = performance.now();
+        try {
+          await files.fdatasync(fd);
+        } finally {
+          observe(started);
+        }
+      },
+      fdatasyncSync: timedSync((fd) => files.fdatasyncSync(fd)),
+      fsyncSync: timedSync((fd) => files.fsyncSync(fd)),
+    };
+  }
+}
