@@ -8,8 +8,6 @@ COPY proto ./proto
 COPY gen ./gen
 COPY src ./src
 COPY cmd ./cmd
-COPY bench ./bench
-COPY test/fixtures ./test/fixtures
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

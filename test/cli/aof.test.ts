@@ -125,7 +125,7 @@ describe('aof rewrite (online, over the HTTP admin route)', () => {
 });
 
 describe("aof rewrite against the broker's own HTTP front", () => {
-  it('compacts the AOF of a running broker, which stays loadable', async (ctx) => {
+  it('compacts the AOF of a running broker, which stays loadable', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mqlite-cli-aof-'));
     const store = await FileStore.open({ dir, fsync: 'always', rewriteMinSize: 1 << 30, rewritePercentage: 0 });
     const b = await startBroker({ store });
@@ -135,8 +135,6 @@ describe("aof rewrite against the broker's own HTTP front", () => {
       for (let i = 0; i < 10; i++) await b.broker.publish('shop', 'orders', Buffer.from(`{"i":${i}}`));
       await b.broker.consume('shop', 'orders', 0, 4, true);
       const r = await runCli(['--proto', 'grpc', '--port', String(b.ports.grpc), '--http-port', String(b.ports.http), '--json', 'aof', 'rewrite']);
-      // The route is added to the HTTP front separately: until it is there, there is nothing to test here.
-      if (r.code === 1 && /no route for POST/.test(r.stderr)) ctx.skip();
       expect(r.code, r.stderr).toBe(0);
       const res = r.json();
       expect(res).toMatchObject({ ok: true, records: expect.any(Number), bytes: expect.any(Number), seconds: expect.any(Number) });
