@@ -16,7 +16,7 @@
  * by the bytes that follow it (DESIGN.md, "Durability contract").
  */
 import { crc32 } from 'node:zlib';
-import { PayloadArena } from '../broker/payload-arena.js';
+import { PayloadArena } from './payload-arena.js';
 import type { LogRecord, MessageRecordFields, Move, PublishExFields, RecordSink, TopicPolicyFields } from './store.js';
 
 /** Owned copies of replayed payloads (see `bytes()`). */

@@ -15,3 +15,15 @@ export class AofCorruptError extends Error {
     );
   }
 }
+
+/**
+ * The store cannot make records durable: it is failed (a write or fsync
+ * failed and it has not recovered yet), or closed. Its message says what
+ * failed and what happens next; the broker answers the change with it as
+ * UNAVAILABLE (docs/DESIGN.md, "When the disk fails").
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  /** How a client sees it: the store is there, but cannot take changes now. */
+  readonly code = 'UNAVAILABLE';
+}

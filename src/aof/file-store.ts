@@ -82,9 +82,8 @@
 import * as path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
-import { BrokerError } from '../broker/errors.js';
 import { RecordEncoder } from './codec.js';
-import { AofCorruptError } from './errors.js';
+import { AofCorruptError, StoreUnavailableError } from './errors.js';
 import { nodeFiles, osError, type AofFiles } from './files.js';
 import {
   aofFileName,
@@ -238,7 +237,7 @@ export class FileStore implements Store {
   private inFlightSync: Promise<void> | undefined;
   /** Written since the last fdatasync (`everysec`). */
   private dirty = false;
-  failure: BrokerError | undefined;
+  failure: StoreUnavailableError | undefined;
   /** What failed first, for the messages: "write of <file> failed (ENOSPC: ...)". */
   private failureCause = '';
   /** Why the last rebuild attempt failed, if one did. */
@@ -411,7 +410,7 @@ export class FileStore implements Store {
       return;
     }
     if (this.failure !== undefined || this.closed) {
-      this.dropPending(this.failure ?? new BrokerError('UNAVAILABLE', `AOF in ${this.dir} is closed`));
+      this.dropPending(this.failure ?? new StoreUnavailableError(`AOF in ${this.dir} is closed`));
       return;
     }
     if (this.replayState === 'running') return; // replay() flushes when it is done
@@ -464,7 +463,7 @@ export class FileStore implements Store {
     return true;
   }
 
-  private dropPending(err: BrokerError): void {
+  private dropPending(err: StoreUnavailableError): void {
     const batch = this.pending;
     this.pending = undefined;
     this.encoder.discard();
@@ -525,19 +524,17 @@ export class FileStore implements Store {
   }
 
   /** What every durable() answers while FAILED (the broker refuses mutations with it up front). */
-  private refusal(): BrokerError {
+  private refusal(): StoreUnavailableError {
     const last = this.lastAttemptError === '' ? '' : ` (last attempt: ${this.lastAttemptError})`;
-    return new BrokerError(
-      'UNAVAILABLE',
+    return new StoreUnavailableError(
       `AOF ${this.failureCause}; changes are refused until the AOF is rebuilt from memory, ` +
         `retrying every ${seconds(this.retryDelay)}${last}; reads are still served`,
     );
   }
 
   /** The answer to a change whose record was lost or may be: it is applied in memory, not durable. */
-  private inDoubt(): BrokerError {
-    return new BrokerError(
-      'UNAVAILABLE',
+  private inDoubt(): StoreUnavailableError {
+    return new StoreUnavailableError(
       `AOF ${this.failureCause}: this change is applied in memory but not durable, so it may or may not ` +
         `survive a restart, as after a timeout (a publish retried with the same dedup_id is exact); ` +
         `changes are refused until the AOF is rebuilt from memory, retrying every ${seconds(this.retryDelay)}; ` +
@@ -963,7 +960,7 @@ export class FileStore implements Store {
   private rewriteFailed(file: string, err: unknown): Error {
     this.counters.rewriteFailures++;
     this.log.error({ file, err: osError(err) }, 'AOF rewrite failed; the AOF stays as it was and appends go on');
-    if (err instanceof BrokerError || !(err instanceof Error) || !('code' in err)) return err as Error;
+    if (err instanceof StoreUnavailableError || !(err instanceof Error) || !('code' in err)) return err as Error;
     return new Error(`AOF rewrite failed at ${file}: ${osError(err)}`);
   }
 
@@ -1075,7 +1072,7 @@ export class FileStore implements Store {
       break;
     }
     this.closed = true;
-    if (this.pending !== undefined) this.dropPending(this.failure ?? new BrokerError('UNAVAILABLE', `AOF in ${this.dir} is closed`));
+    if (this.pending !== undefined) this.dropPending(this.failure ?? new StoreUnavailableError(`AOF in ${this.dir} is closed`));
     try {
       if (this.failure === undefined) {
         try {

@@ -8,6 +8,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { decodeFrames, RecordEncoder } from './codec.js';
 import type { LogRecord, RecordSink, ReplayStats, RewriteStats, SnapshotSource, Store } from './store.js';
+import { StoreUnavailableError } from './errors.js';
 
 const RESOLVED = Promise.resolve();
 
@@ -66,7 +67,7 @@ export class MemoryStore implements Store {
 
   rewrite(): Promise<RewriteStats> {
     if (this.rewriting !== undefined) return this.rewriting;
-    if (this.closed) return Promise.reject(new Error('memory AOF is closed'));
+    if (this.closed) return Promise.reject(new StoreUnavailableError('memory AOF is closed'));
     const source = this.source;
     if (source === undefined) return Promise.reject(new Error('AOF rewrite needs a snapshot source (setSnapshotSource)'));
     this.rewriting = this.runRewrite(source).finally(() => {

@@ -179,7 +179,7 @@ export interface Store {
   /**
    * Resolves when every record appended so far is durable under the fsync
    * policy (written, or written and fsynced under `always`); rejects with a
-   * BrokerError UNAVAILABLE when its write or fsync failed. All records of
+   * StoreUnavailableError (src/aof/errors.ts) when its write or fsync failed. All records of
    * one event-loop turn share one promise (group commit).
    */
   durable(): Promise<void>;

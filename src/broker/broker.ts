@@ -19,9 +19,10 @@
  */
 import type { Logger } from 'pino';
 import type { LogRecord, MessageRecordFields, RecordSink, ReplayStats, RewriteStats, SnapshotSource, Store, TopicPolicyFields } from '../aof/store.js';
+import { StoreUnavailableError } from '../aof/errors.js';
 import { Deque } from './deque.js';
 import { newMessageId } from './ids.js';
-import { PayloadArena } from './payload-arena.js';
+import { PayloadArena } from '../aof/payload-arena.js';
 import { BrokerError, alreadyExists, exhausted, invalid, notFound, precondition, unavailable } from './errors.js';
 import { type Delivery, DLQ_QUEUE_ID, type Headers, MessageState, type StoredMessage } from './message.js';
 import { MinHeap } from './min-heap.js';
@@ -291,6 +292,8 @@ export class Broker {
   private heldSeq = 0;
   private heldTimer: NodeJS.Timeout | undefined;
   private heldTimerAt = Infinity;
+  private storeBatch: Promise<void> | undefined;
+  private answer: Promise<void> = RESOLVED;
 
   private readonly rateTimer: NodeJS.Timeout;
   private rateSampledAt = Date.now();
@@ -770,7 +773,7 @@ export class Broker {
   async rewrite(): Promise<RewriteStats> {
     this.assertOpen();
     if (!this.store) throw precondition('persistence is disabled: there is no AOF to rewrite');
-    return this.store.rewrite();
+    return this.store.rewrite().catch(asBrokerError);
   }
 
   /** Ends subscriptions and timers, then flushes and closes the store. */
@@ -866,8 +869,19 @@ export class Broker {
     this.updateMemoryState();
   };
 
+  /**
+   * The store's promise for the current batch, its StoreUnavailableError
+   * mapped to UNAVAILABLE once per batch (not per call: every change of one
+   * event-loop turn shares the batch and its mapped promise).
+   */
   private durable(): Promise<void> {
-    return this.store ? this.store.durable() : RESOLVED;
+    if (!this.store) return RESOLVED;
+    const batch = this.store.durable();
+    if (batch !== this.storeBatch) {
+      this.storeBatch = batch;
+      this.answer = batch.then(undefined, asBrokerError);
+    }
+    return this.answer;
   }
 
   private assertOpen(): void {
@@ -1798,6 +1812,11 @@ function parseCursor(cursor: string): { pos: number; id: string } {
 }
 
 /** The rule for namespace and topic names (also checked by config.ts for API-key scopes). */
+/** The store's own error, as the broker's: UNAVAILABLE with the store's words (docs/DESIGN.md, "When the disk fails"). */
+function asBrokerError(err: unknown): never {
+  throw err instanceof StoreUnavailableError ? unavailable(err.message) : err;
+}
+
 export function isValidName(name: unknown): name is string {
   return typeof name === 'string' && NAME.test(name);
 }

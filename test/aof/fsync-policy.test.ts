@@ -4,7 +4,7 @@
  * hidden.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BrokerError } from '../../src/broker/errors.js';
+import { StoreUnavailableError } from '../../src/aof/errors.js';
 import { nodeFiles, type AofFiles } from '../../src/aof/files.js';
 import type { FileStore } from '../../src/aof/file-store.js';
 import { captureLogger, openStore, oserror, publishRecord, replayAll, settledWithin, tempDir, tick } from './helpers.js';
@@ -229,10 +229,10 @@ describe('a failed write or fsync is never hidden', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(BrokerError);
-    expect((err as BrokerError).code).toBe('UNAVAILABLE');
-    expect((err as BrokerError).message).toContain('appendonly.aof.1.incr.aof');
-    expect((err as BrokerError).message).toContain('ENOSPC');
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect((err as StoreUnavailableError).code).toBe('UNAVAILABLE');
+    expect((err as StoreUnavailableError).message).toContain('appendonly.aof.1.incr.aof');
+    expect((err as StoreUnavailableError).message).toContain('ENOSPC');
     expect(lines.some((l) => l.level === 50 && l.op === 'write')).toBe(true);
     await expectRefusals(store, 'ENOSPC');
   });
