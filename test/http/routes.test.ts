@@ -285,7 +285,7 @@ describe('publish, consume, ack', () => {
     expect(bigBatch.json.message).toMatch(/batch_size/);
     const badAuto = await post(`${base}/queues/0/consume`, { auto_ack: 'yes' });
     expect(badAuto.status).toBe(400);
-    const noIds = await post(`${base}/queues/0/ack`, {});
+    const noIds = await post(`${base}/queues/0/ack`, { message_ids: 'x' });
     expect(noIds.status).toBe(400);
     expect(noIds.json.message).toMatch(/message_ids/);
     const badIds = await post(`${base}/queues/0/ack`, { message_ids: [1, 2] });

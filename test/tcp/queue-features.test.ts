@@ -263,9 +263,10 @@ describe('nack -> dead-letter queue -> peek -> consume_dlq -> redrive (JSON)', (
 
   it('answers bad nack, consume_dlq and redrive requests with the reason', async () => {
     const t = await topic();
-    expect(await c.jsonCall({ action: 'nack', data: { namespace: 'f', topic: t } })).toEqual({
+    // message_ids left out is an empty list, as in protobuf (docs/PROTOCOL.md, "Unset values")
+    expect(await c.jsonCall({ action: 'nack', data: { namespace: 'f', topic: t, message_ids: 'x' } })).toEqual({
       status: 'error',
-      error: 'INVALID_ARGUMENT: missing field data.message_ids (an array of strings)',
+      error: 'INVALID_ARGUMENT: field data.message_ids must be an array of strings',
     });
     expect((await c.jsonCall({ action: 'nack', data: { namespace: 'f', topic: t, message_ids: ['x'], delay_ms: -1 } })).error).toMatch(
       /^INVALID_ARGUMENT: .*delay_ms/,

@@ -19,6 +19,7 @@ import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal } f
 import type { Operation } from '../../auth/operations.js';
 import type { Broker } from '../../broker/broker.js';
 import { messageJson, payloadFromJson } from '../json-payload.js';
+import { zeroIsUnset } from '../unset.js';
 import { describeError, HttpError } from './errors.js';
 import { type Reply, failure, okData, okMessage } from './envelope.js';
 import {
@@ -31,7 +32,7 @@ import {
   parseJsonBody,
   readIncomingBody,
   readStreamBody,
-  stringArrayField,
+  idsField,
   stringField,
 } from './body.js';
 import { SseSession } from './sse.js';
@@ -207,7 +208,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
 
   const ack: RouteHandler = async ({ c }) => {
     const body = asObject(await jsonBody(c), false);
-    await broker.ack(ns(c), topic(c), queue(c), stringArrayField(body, 'message_ids'));
+    await broker.ack(ns(c), topic(c), queue(c), idsField(body, 'message_ids'));
     return okMessage('messages acknowledged');
   };
 
@@ -222,13 +223,13 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
 
   const nack: RouteHandler = async ({ c }) => {
     const body = asObject(await jsonBody(c), false);
-    const r = await broker.nack(ns(c), topic(c), queue(c), stringArrayField(body, 'message_ids'), { delayMs: optionalIntField(body, 'delay_ms') });
+    const r = await broker.nack(ns(c), topic(c), queue(c), idsField(body, 'message_ids'), { delayMs: optionalIntField(body, 'delay_ms') });
     return okData(nackResultJson(r));
   };
 
   const renew: RouteHandler = async ({ c }) => {
     const body = asObject(await jsonBody(c), false);
-    await broker.renew(ns(c), topic(c), queue(c), stringArrayField(body, 'message_ids'), intField(body, 'extend_ms'));
+    await broker.renew(ns(c), topic(c), queue(c), idsField(body, 'message_ids'), intField(body, 'extend_ms'));
     return okMessage('leases renewed');
   };
 
@@ -244,7 +245,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
 
   const redriveDlq: RouteHandler = async ({ c }) => {
     const body = asObject(await jsonBody(c), true);
-    const r = await broker.redriveDlq(ns(c), topic(c), { max: optionalIntField(body, 'max') });
+    const r = await broker.redriveDlq(ns(c), topic(c), { max: zeroIsUnset(optionalIntField(body, 'max')) });
     return okData(`{"moved":${r.moved}}`);
   };
 

@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError, badRequest } from './errors.js';
 import { TOO_DEEP, jsonTooDeep } from '../json-depth.js';
+import { int32Field } from '../unset.js';
 
 export function tooLarge(maxBytes: number): HttpError {
   return new HttpError(413, `request body is larger than the limit of ${maxBytes} bytes`);
@@ -155,9 +156,10 @@ export function optionalHeadersField(obj: JsonObject, field: string): Record<str
   return v as Record<string, string>;
 }
 
-export function stringArrayField(obj: JsonObject, field: string): string[] {
+/** A list of ids: left out or null (Go's empty slice) is an empty list (docs/PROTOCOL.md, "Unset values"). */
+export function idsField(obj: JsonObject, field: string): string[] {
   const v = obj[field];
-  if (v === undefined || v === null) throw badRequest(`field "${field}" is required (an array of strings)`);
+  if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw badRequest(`field "${field}" must be an array of strings`);
   return v as string[];
 }
@@ -165,7 +167,7 @@ export function stringArrayField(obj: JsonObject, field: string): string[] {
 /** A path or query integer such as `:queueId`. */
 export function intParam(value: string | undefined, name: string): number {
   if (value === undefined || !/^-?\d{1,10}$/.test(value)) throw badRequest(`${name} must be an integer, got ${JSON.stringify(value ?? '')}`);
-  return Number(value);
+  return int32Field(name, Number(value));
 }
 
 // The spellings Go's strconv.ParseBool accepts, which the existing broker's

@@ -9,6 +9,7 @@ import type { BatchEntry, BatchItemResult, NackResult, PeekResult, PublishOption
 import { messageJson, payloadFromJson } from '../json-payload.js';
 import { HttpError, badRequest } from './errors.js';
 import { intParam, optionalHeadersField, optionalIntField, optionalStringField } from './body.js';
+import { emptyIsUnset, int32Field } from '../unset.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -21,8 +22,8 @@ export function publishOptions(body: JsonObject): PublishOptions {
     headers: optionalHeadersField(body, 'headers'),
     routingKey: optionalStringField(body, 'routing_key'),
     // Absent, null or -1: automatic routing (PROTOCOL.md, publish `queue_id`).
-    queueId: optionalIntField(body, 'queue_id'),
-    dedupId: optionalStringField(body, 'dedup_id'),
+    queueId: int32Field('queue_id', optionalIntField(body, 'queue_id')),
+    dedupId: emptyIsUnset(optionalStringField(body, 'dedup_id')),
     delayMs: optionalIntField(body, 'delay_ms'),
     deliverAt: optionalIntField(body, 'deliver_at_ms'),
   };

@@ -141,16 +141,6 @@ export class CommandError extends Error {
   override readonly name = 'CommandError';
 }
 
-/**
- * The unset conventions of the peek and redrive requests, shared by both
- * encodings (mqlite.proto: `limit` 0 means the default, `preview_bytes` 0
- * and `max` 0 mean all, an empty cursor none): JSON follows the proto so a
- * command means the same in either encoding.
- */
-export function zeroIsUnset(n: number | undefined): number | undefined {
-  return n === 0 ? undefined : n;
-}
-
 /** A policy change from the flat wire fields: what is given replaces the current value. */
 export function policyInput(
   maxRetries: number | undefined,

@@ -13,7 +13,8 @@ import { payloadFromJson } from '../json-payload.js';
 import { TOO_DEEP, jsonTooDeep } from '../json-depth.js';
 import type { BatchEntry } from '../../broker/broker.js';
 import { isBrokerError } from '../../broker/errors.js';
-import { type Action, type Command, CommandError, isAction, policyInput, zeroIsUnset } from './commands.js';
+import { type Action, type Command, CommandError, isAction, policyInput } from './commands.js';
+import { emptyIsUnset, int32Field, zeroIsUnset } from '../unset.js';
 import { payloadRange } from './json-scan.js';
 
 export interface JsonRequest {
@@ -78,8 +79,8 @@ function headers(data: Obj, at = 'data'): Record<string, string> | undefined {
 
 function stringArray(data: Obj, key: string): string[] {
   const v = data[key];
-  if (v === undefined) throw new CommandError(`missing field data.${key} (an array of strings)`);
-  if (v === null) return []; // Go encodes an empty (nil) slice as null
+  // Left out, or null (Go encodes an empty, nil slice so): an empty list.
+  if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
     throw new CommandError(`field data.${key} must be an array of strings`);
   }
@@ -95,8 +96,8 @@ function batchEntry(e: unknown, i: number): BatchEntry {
     payload: payloadFromJson(e['payload']),
     headers: headers(e, at),
     routingKey: optStr(e, 'routing_key', at),
-    queueId: optInt(e, 'queue_id', at),
-    dedupId: optStr(e, 'dedup_id', at),
+    queueId: int32Field('queue_id', optInt(e, 'queue_id', at)),
+    dedupId: emptyIsUnset(optStr(e, 'dedup_id', at)),
     delayMs: optInt(e, 'delay_ms', at),
     deliverAt: optInt(e, 'deliver_at_ms', at),
   };
@@ -158,8 +159,8 @@ const decoders: { [A in Action]: (data: Obj, body: Body) => Command & { action: 
         headers: headers(d),
         routingKey: optStr(d, 'routing_key'),
         // absent, null or -1: automatic routing
-        queueId: int(d, 'queue_id', -1),
-        dedupId: optStr(d, 'dedup_id'),
+        queueId: int32Field('queue_id', int(d, 'queue_id', -1)),
+        dedupId: emptyIsUnset(optStr(d, 'dedup_id')),
         delayMs: optInt(d, 'delay_ms'),
         deliverAt: optInt(d, 'deliver_at_ms'),
       },
@@ -170,21 +171,21 @@ const decoders: { [A in Action]: (data: Obj, body: Body) => Command & { action: 
     args: {
       namespace: str(d, 'namespace'),
       topic: str(d, 'topic'),
-      queueId: int(d, 'queue_id', 0),
+      queueId: int32Field('queue_id', int(d, 'queue_id', 0)),
       batchSize: int(d, 'batch_size', 1),
       autoAck: bool(d, 'auto_ack'),
     },
   }),
   subscribe: (d) => ({
     action: 'subscribe',
-    args: { namespace: str(d, 'namespace'), topic: str(d, 'topic'), queueId: int(d, 'queue_id', 0), autoAck: bool(d, 'auto_ack') },
+    args: { namespace: str(d, 'namespace'), topic: str(d, 'topic'), queueId: int32Field('queue_id', int(d, 'queue_id', 0)), autoAck: bool(d, 'auto_ack') },
   }),
   ack: (d) => ({
     action: 'ack',
     args: {
       namespace: str(d, 'namespace'),
       topic: str(d, 'topic'),
-      queueId: int(d, 'queue_id', 0),
+      queueId: int32Field('queue_id', int(d, 'queue_id', 0)),
       messageIds: stringArray(d, 'message_ids'),
     },
   }),
@@ -203,7 +204,7 @@ const decoders: { [A in Action]: (data: Obj, body: Body) => Command & { action: 
     args: {
       namespace: str(d, 'namespace'),
       topic: str(d, 'topic'),
-      queueId: int(d, 'queue_id', 0),
+      queueId: int32Field('queue_id', int(d, 'queue_id', 0)),
       messageIds: stringArray(d, 'message_ids'),
       delayMs: optInt(d, 'delay_ms'),
     },
@@ -213,7 +214,7 @@ const decoders: { [A in Action]: (data: Obj, body: Body) => Command & { action: 
     args: {
       namespace: str(d, 'namespace'),
       topic: str(d, 'topic'),
-      queueId: int(d, 'queue_id', 0),
+      queueId: int32Field('queue_id', int(d, 'queue_id', 0)),
       messageIds: stringArray(d, 'message_ids'),
       extendMs: int(d, 'extend_ms'),
     },
@@ -223,7 +224,7 @@ const decoders: { [A in Action]: (data: Obj, body: Body) => Command & { action: 
     args: {
       namespace: str(d, 'namespace'),
       topic: str(d, 'topic'),
-      queueId: int(d, 'queue_id', 0),
+      queueId: int32Field('queue_id', int(d, 'queue_id', 0)),
       dlq: bool(d, 'dlq'),
       options: {
         cursor: optStr(d, 'cursor') || undefined,

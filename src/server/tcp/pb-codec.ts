@@ -26,7 +26,8 @@ import {
   RenewLeaseRequestSchema,
   SetTopicPolicyRequestSchema,
 } from '../../../gen/mqlite/v1/mqlite_pb.js';
-import { type Action, type Command, CommandError, isAction, policyInput, zeroIsUnset } from './commands.js';
+import { type Action, type Command, CommandError, isAction, policyInput } from './commands.js';
+import { emptyIsUnset, zeroIsUnset } from '../unset.js';
 import { batchModeOf, peekOrderOf } from '../grpc/wire.js';
 import { ProtoDecodeError, ProtoReader, WIRE_LEN, WIRE_VARINT } from '../../protocol/proto-wire.js';
 import { DATA_FIELD } from '../../protocol/tcp-actions.js';
@@ -186,7 +187,7 @@ const builders: { [A in HotAction]: (f: Fields) => Command & { action: A } } = {
       headers: f.headers,
       routingKey: f.s5 || undefined,
       queueId: f.v6,
-      dedupId: f.s7 || undefined,
+      dedupId: emptyIsUnset(f.s7),
       delayMs: f.v8,
       deliverAt: f.v9,
     },
@@ -218,7 +219,7 @@ const rareDecoders: { [A in RareAction]: (bytes: Uint8Array) => Command & { acti
         headers: e.headers,
         routingKey: e.routingKey || undefined,
         queueId: e.queueId,
-        dedupId: e.dedupId || undefined,
+        dedupId: emptyIsUnset(e.dedupId),
         delayMs: ms(e.delayMs),
         deliverAt: ms(e.deliverAtMs),
       }),
