@@ -1811,12 +1811,12 @@ function parseCursor(cursor: string): { pos: number; id: string } {
   return { pos, id: text.slice(colon + 1) };
 }
 
-/** The rule for namespace and topic names (also checked by config.ts for API-key scopes). */
 /** The store's own error, as the broker's: UNAVAILABLE with the store's words (docs/DESIGN.md, "When the disk fails"). */
 function asBrokerError(err: unknown): never {
   throw err instanceof StoreUnavailableError ? unavailable(err.message) : err;
 }
 
+/** The rule for namespace and topic names (also checked by config.ts for API-key scopes). */
 export function isValidName(name: unknown): name is string {
   return typeof name === 'string' && NAME.test(name);
 }

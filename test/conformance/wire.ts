@@ -21,7 +21,7 @@ import {
   toBinary,
   toJson,
 } from '@bufbuild/protobuf';
-import { type Client, type ServiceError, credentials, makeGenericClientConstructor, status as grpcStatus } from '@grpc/grpc-js';
+import { type Client, type ServiceError, status as grpcStatus } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { Broker, type Limits } from '../../src/broker/broker.js';
 import type { FrontHandle } from '../../src/server/front.js';
@@ -29,7 +29,8 @@ import { startGrpcServer } from '../../src/server/grpc/index.js';
 import { startHttpServer } from '../../src/server/http/index.js';
 import { startTcpServer } from '../../src/server/tcp/index.js';
 import { MQLiteService, TCPCommandSchema, TCPResponseSchema } from '../../gen/mqlite/v1/mqlite_pb.js';
-import { RawClient } from '../tcp/helpers.js';
+import { rawGrpcClient } from '../fuzz/harness.js';
+import { RawClient, frame } from '../tcp/helpers.js';
 
 export type Encoding = 'tcp-json' | 'tcp-protobuf' | 'http' | 'grpc';
 export const ENCODINGS: readonly Encoding[] = ['tcp-json', 'tcp-protobuf', 'http', 'grpc'];
@@ -100,7 +101,7 @@ export async function startFronts(): Promise<Fronts> {
   const grpc = await startGrpcServer(broker, { host: '127.0.0.1', port: 0, maxMessageBytes: 1024 * 1024, logger: silent });
   const jsonSocket = await RawClient.open(tcp.port);
   const pbSocket = await RawClient.open(tcp.port);
-  const grpcClient = genericGrpcClient(grpc.port);
+  const grpcClient = rawGrpcClient(grpc.port);
   const base = `http://127.0.0.1:${http.port}`;
   const fronts: FrontHandle[] = [tcp, http, grpc];
   return {
@@ -291,38 +292,11 @@ async function sendTcpProtobuf(c: RawClient, op: Op, args: Args): Promise<Raw> {
   const m = methodOf(op);
   const value = create(m.input, pbInit(m.input, args) as never);
   const cmd = create(TCPCommandSchema, { action: op, data: { case: camel(op), value } as never });
-  c.write(frameOf(1, toBinary(TCPCommandSchema, cmd)));
+  c.write(frame(1, toBinary(TCPCommandSchema, cmd)));
   const reply = await c.pb();
   if (reply.status !== 'ok') return { ok: false, ...tcpCode(reply.error), wire: JSON.stringify(toJson(TCPResponseSchema, reply)) };
   if (reply.data.case !== `${camel(op)}Response`) throw new Error(`${op}: a reply with data case ${String(reply.data.case)}`);
   return { ok: true, data: pbData(m.output, reply.data.value) };
-}
-
-function frameOf(encoding: number, body: Uint8Array): Buffer {
-  const h = Buffer.alloc(5);
-  h.writeUInt32BE(body.length + 1, 0);
-  h[4] = encoding;
-  return Buffer.concat([h, body]);
-}
-
-function genericGrpcClient(port: number): Client {
-  const identity = (b: Buffer): Buffer => b;
-  const def = Object.fromEntries(
-    MQLiteService.methods.map((m) => [
-      m.localName,
-      {
-        path: `/${MQLiteService.typeName}/${m.name}`,
-        requestStream: false,
-        responseStream: m.methodKind === 'server_streaming',
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    ]),
-  );
-  const Ctor = makeGenericClientConstructor(def, 'MQLiteService');
-  return new Ctor(`127.0.0.1:${port}`, credentials.createInsecure());
 }
 
 async function sendGrpc(client: Client, op: Op, args: Args): Promise<Raw> {
@@ -485,7 +459,7 @@ async function subscribeTcpProtobuf(port: number, args: Args, take: number): Pro
   try {
     const m = methodOf('subscribe');
     const value = create(m.input, pbInit(m.input, args) as never);
-    c.write(frameOf(1, toBinary(TCPCommandSchema, create(TCPCommandSchema, { action: 'subscribe', data: { case: 'subscribe', value } as never }))));
+    c.write(frame(1, toBinary(TCPCommandSchema, create(TCPCommandSchema, { action: 'subscribe', data: { case: 'subscribe', value } as never }))));
     const first = await c.pb();
     if (first.status !== 'ok') return { ok: false, ...tcpCode(first.error), wire: JSON.stringify(toJson(TCPResponseSchema, first)) };
     const messages: unknown[] = [];
