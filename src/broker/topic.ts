@@ -1,19 +1,23 @@
 /**
  * A topic's state and its transitions. Every method here is a pure state
- * transition with no I/O and no logging: the broker calls the same method
- * when serving a call (and then logs the record) and when replaying that
- * record at startup, so replay rebuilds exactly the live state
- * (DESIGN.md, "Recovery"). Besides its queues a topic holds its policy,
- * its held messages (delayed or waiting for a retry), its dead-letter
- * queue and its dedup window; the times they depend on arrive as
- * arguments, decided by the broker and logged.
+ * transition with no I/O, no timer and no logging: the commit path
+ * (commit.ts) logs a record and then calls the method of the same name,
+ * and replay (replay.ts) calls it again for that record at startup, so
+ * replay rebuilds exactly the live state (docs/DESIGN.md, "Recovery").
+ * Besides its queues a topic holds its policy, its held messages (delayed
+ * or waiting for a retry), its dead-letter queue and its dedup window; the
+ * times they depend on arrive as arguments, decided by the broker and
+ * logged. What is not replayed (subscribers, delivery scheduling, the
+ * drain timer, rates) lives beside it, in live.ts.
  */
 import { Deque } from './deque.js';
 import { DLQ_COUNT_HEADER, DLQ_QUEUE_ID, DLQ_REASON_HEADER, type Headers, MessageState, type StoredMessage } from './message.js';
-import type { Move, TopicPolicyFields } from '../aof/store.js';
-import type { Subscriber } from './subscription.js';
+import type { Move, PublishExFields, TopicPolicyFields } from '../aof/store.js';
 
-/** A topic's retry and dedup policy (issue 8). `maxRetries` -1: retried forever, never dead-lettered. */
+/**
+ * A topic's retry and dedup policy (docs/DESIGN.md, "Nack, retries and dead
+ * letters", "Deduplication"). `maxRetries` -1: retried forever, never dead-lettered.
+ */
 export interface TopicPolicy {
   readonly retry: { readonly maxRetries: number; readonly baseMs: number; readonly capMs: number };
   readonly dedupWindowMs: number;
@@ -52,70 +56,54 @@ export interface DedupEntry {
 export const MESSAGE_OVERHEAD_BYTES = 352;
 
 /**
- * Memory of the stored messages of every topic (limits.memory_high_water):
- * payload bytes plus MESSAGE_OVERHEAD_BYTES per message, from the moment a
- * message is stored (publish, delayed publish, replay) until it is gone
- * (ack, auto-ack, topic deleted). Moves between queues, flight, the held
- * set and the dead-letter queue keep the same payload, so they change
- * nothing. Kept as counters by Topic's transitions: reading it is O(1).
+ * Counters over every topic, kept by Topic's transitions so that reading
+ * them is O(1).
+ *
+ * `bytes` and `messages`: memory of the stored messages
+ * (limits.memory_high_water, docs/DESIGN.md, "Limits"): payload bytes plus
+ * MESSAGE_OVERHEAD_BYTES per message, from the moment a message is stored
+ * (publish, delayed publish, replay) until it is gone (ack, auto-ack,
+ * topic deleted). Moves between queues, flight, the held set and the
+ * dead-letter queue keep the same payload, so they change nothing.
+ *
+ * `inflight`: messages in flight, popped and neither acked, requeued,
+ * nacked nor dead-lettered (the ack deadlines compact by it).
  */
-export class MemoryAccount {
+export class Totals {
   bytes = 0;
   messages = 0;
+  inflight = 0;
 }
 
 export class Queue {
   readonly pending = new Deque<StoredMessage>();
-  readonly subscribers: Subscriber[] = [];
-  /** Index of the next subscriber to serve (round-robin between subscribers). */
-  nextSubscriber = 0;
-  /** Set while the queue waits in the broker's delivery list. */
-  scheduled = false;
+  /** Removed by the end of a drain, or its topic was deleted. */
   removed = false;
   /** Messages ever popped from the head minus those pushed back there: `headSeq + i` names position i for peek cursors. */
   headSeq = 0;
-  // Totals since startup (not persisted: replay rebuilds then zeroes them) and their rates (msgs/s, EWMA).
+  // Totals since startup (not persisted: replay rebuilds then zeroes them; rates are in live.ts).
   published = 0;
   acked = 0;
   redelivered = 0;
   deadLettered = 0;
-  publishRate = 0;
-  ackRate = 0;
-  private lastPublished = 0;
-  private lastAcked = 0;
 
   constructor(
     readonly topic: Topic,
     readonly id: number,
   ) {}
 
-  hasReadySubscriber(): boolean {
-    for (const s of this.subscribers) if (s.ready()) return true;
-    return false;
-  }
-
-  /** One rate sample `dtSec` after the previous one; `alpha` weighs it against the past. */
-  sampleRates(dtSec: number, alpha: number): void {
-    this.publishRate += alpha * ((this.published - this.lastPublished) / dtSec - this.publishRate);
-    this.ackRate += alpha * ((this.acked - this.lastAcked) / dtSec - this.ackRate);
-    this.lastPublished = this.published;
-    this.lastAcked = this.acked;
-  }
-
   resetCounters(): void {
     this.published = this.acked = this.redelivered = this.deadLettered = 0;
-    this.publishRate = this.ackRate = this.lastPublished = this.lastAcked = 0;
   }
 }
 
 export class Topic {
   readonly queues: Queue[] = [];
-  /** Queues [0, activeCount) take publishes; the rest are draining (DESIGN.md, "Resize"). */
+  /** Queues [0, activeCount) take publishes; the rest are draining (docs/DESIGN.md, "Resize"). */
   activeCount: number;
   version: bigint;
   /** In-flight messages by id, in the order they were popped. */
   readonly inflight = new Map<string, StoredMessage>();
-  roundRobin = 0;
   /**
    * Set while an AOF rewrite writes this topic out: a message's delivery
    * count as it was when the snapshot was taken, saved by the first pop
@@ -123,10 +111,7 @@ export class Topic {
    * message (a million pointer chases stalled the event loop ~50 ms).
    */
   countsBeforePop: Map<StoredMessage, number> | undefined;
-  /** Subscribers on all its queues (to know when a backlog may be stolen by an idle one). */
-  subscriberCount = 0;
   deleted = false;
-  drainTimer: NodeJS.Timeout | undefined;
   policy: TopicPolicy = DEFAULT_POLICY;
   /** Held messages by id, in the order they were held. */
   readonly held = new Map<string, HeldEntry>();
@@ -137,7 +122,7 @@ export class Topic {
   /** Dedup window by dedup id, and the same entries in insertion order for expiry without scans. */
   readonly dedup = new Map<string, DedupEntry>();
   readonly dedupOrder = new Deque<DedupEntry>();
-  /** This topic's share of `account`, subtracted at once when it is destroyed. */
+  /** This topic's share of `totals`, subtracted at once when it is destroyed. */
   accountedBytes = 0;
   accountedMessages = 0;
 
@@ -147,7 +132,7 @@ export class Topic {
     queueCount: number,
     activeCount = queueCount,
     version = 0n,
-    private readonly account: MemoryAccount = new MemoryAccount(),
+    private readonly totals: Totals = new Totals(),
   ) {
     for (let i = 0; i < queueCount; i++) this.queues.push(new Queue(this, i));
     this.activeCount = activeCount;
@@ -163,8 +148,8 @@ export class Topic {
     const n = msg.payload.length + MESSAGE_OVERHEAD_BYTES;
     this.accountedBytes += n;
     this.accountedMessages++;
-    this.account.bytes += n;
-    this.account.messages++;
+    this.totals.bytes += n;
+    this.totals.messages++;
   }
 
   /** A message leaves for good (acked, auto-acked): uncounted. */
@@ -172,8 +157,8 @@ export class Topic {
     const n = msg.payload.length + MESSAGE_OVERHEAD_BYTES;
     this.accountedBytes -= n;
     this.accountedMessages--;
-    this.account.bytes -= n;
-    this.account.messages--;
+    this.totals.bytes -= n;
+    this.totals.messages--;
   }
 
   publish(queue: number, msg: StoredMessage): void {
@@ -186,7 +171,24 @@ export class Topic {
   /** A new message held until `at` (Unix ms) on `queue`: a delayed publish, or a snapshot's held message. */
   hold(queue: number, msg: StoredMessage, at: number): HeldEntry {
     this.stored(msg);
+    // Counted when published, not again when it becomes visible.
+    this.queues[queue]!.published++;
     return this.park(queue, msg, at);
+  }
+
+  /**
+   * A publish with extras (the `publishEx` record): into the dead-letter
+   * queue (snapshots), held until `ex.visibleAt`, or at the tail of
+   * `queue`; then its dedup entry, if any. Returns the held entry of a
+   * held message, for the broker's timer.
+   */
+  publishEx(queue: number, msg: StoredMessage, ex: PublishExFields): HeldEntry | undefined {
+    let held: HeldEntry | undefined;
+    if (ex.toDlq) this.pushDlq(msg);
+    else if (ex.visibleAt > 0) held = this.hold(queue, msg, ex.visibleAt);
+    else this.publish(queue, msg);
+    if (ex.dedupId !== undefined) this.addDedup(ex.dedupId, msg.id, queue, ex.dedupExpiresAt);
+    return held;
   }
 
   /** A message of this topic held until `at`. */
@@ -235,6 +237,7 @@ export class Topic {
     q.redelivered += redelivered;
     // An auto-ack consume acknowledges what it takes.
     if (autoAck) q.acked += n;
+    else this.totals.inflight += n;
     return out;
   }
 
@@ -253,6 +256,7 @@ export class Topic {
       out[i] = msg;
     }
     this.dlqHeadSeq += n;
+    if (!autoAck) this.totals.inflight += n;
     return out;
   }
 
@@ -289,16 +293,36 @@ export class Topic {
 
   /** Removes acknowledged in-flight messages; returns those found (unknown ids are harmless). */
   ack(ids: readonly string[]): StoredMessage[] {
+    return this.ackInflight(this.findInflight(ids));
+  }
+
+  /** The in-flight messages among `ids`, in order (read only: the commit path logs what it found, then acks it). */
+  findInflight(ids: readonly string[]): StoredMessage[] {
     const found: StoredMessage[] = [];
     for (const id of ids) {
       const msg = this.inflight.get(id);
-      if (msg === undefined) continue;
-      this.inflight.delete(id);
+      if (msg !== undefined) found.push(msg);
+    }
+    return found;
+  }
+
+  /**
+   * Acknowledges messages found by `findInflight`; an id given twice is
+   * acked once. Returns `found`, compacted to the messages acked.
+   */
+  ackInflight(found: StoredMessage[]): StoredMessage[] {
+    let k = 0;
+    for (let i = 0; i < found.length; i++) {
+      const msg = found[i]!;
+      if (msg.state !== MessageState.InFlight) continue;
+      this.inflight.delete(msg.id);
       msg.state = MessageState.Gone;
       this.gone(msg);
       if (msg.queueId >= 0) this.queues[msg.queueId]!.acked++;
-      found.push(msg);
+      found[k++] = msg;
     }
+    if (k < found.length) found.length = k;
+    this.totals.inflight -= k;
     return found;
   }
 
@@ -323,6 +347,7 @@ export class Topic {
       }
       found.push(msg);
     }
+    this.totals.inflight -= found.length;
     return found;
   }
 
@@ -335,6 +360,7 @@ export class Topic {
       this.inflight.delete(msg.id);
       out.push(this.park(msg.queueId, msg, visibleAt[i]!));
     }
+    this.totals.inflight -= out.length;
     return out;
   }
 
@@ -383,6 +409,7 @@ export class Topic {
       this.dlq.pushBack(dead);
       out.push(dead);
     }
+    this.totals.inflight -= out.length;
     return out;
   }
 
@@ -456,7 +483,7 @@ export class Topic {
     }
   }
 
-  /** The steal of DESIGN.md: the tail half of the busiest sibling, when it holds at least 2. */
+  /** The steal of docs/DESIGN.md, "Work stealing": the tail half of the busiest sibling, when it holds at least 2. */
   planSteal(queue: number): Move | undefined {
     let busiest = -1;
     let most = 1;
@@ -531,8 +558,9 @@ export class Topic {
   /** Drops everything: the topic (or its namespace) was deleted. */
   destroy(): void {
     this.deleted = true;
-    this.account.bytes -= this.accountedBytes;
-    this.account.messages -= this.accountedMessages;
+    this.totals.bytes -= this.accountedBytes;
+    this.totals.messages -= this.accountedMessages;
+    this.totals.inflight -= this.inflight.size;
     this.accountedBytes = 0;
     this.accountedMessages = 0;
     for (const msg of this.inflight.values()) msg.state = MessageState.Gone;
@@ -546,7 +574,6 @@ export class Topic {
       q.removed = true;
       q.pending.clear();
     }
-    if (this.drainTimer) clearTimeout(this.drainTimer);
   }
 
   pendingCount(): number {
