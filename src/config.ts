@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import type { FsyncPolicy } from './aof/store.js';
 import type { ApiKeyConfig } from './auth/api-keys.js';
 import { isValidName } from './broker/broker.js';
-import { PERMISSIONS, type Permission } from './auth/operations.js';
+import { PERMISSIONS, type Permission } from './auth/access.js';
 import type { LogFormat } from './log.js';
 
 export interface FrontConfig {
