@@ -4,9 +4,9 @@
  * the message's descriptor, so that a JSON field is read by the name and
  * type the proto gives it (docs/PROTOCOL.md, "Unset and zero values"):
  *
- * - `null` is absent; an absent `optional` field is unset (undefined), any
- *   other absent field is the proto's zero value, unless the command lists
- *   it as required;
+ * - `null` is absent (but for a payload, where it is a JSON value); an
+ *   absent `optional` field is unset (undefined), any other absent field is
+ *   the proto's zero value, unless the command lists it as required;
  * - int32 fields take integers in the int32 range, int64 fields safe
  *   integers; enums take the value's name without its prefix (`"atomic"`,
  *   `"desc"`);
@@ -18,10 +18,10 @@
  * judge. A shape error is a FieldError, which each front words in its own
  * style.
  */
-import { type DescField, type DescMessage, ScalarType } from '@bufbuild/protobuf';
-import { FeatureSet_FieldPresence } from '@bufbuild/protobuf/wkt';
+import type { DescField, DescMessage } from '@bufbuild/protobuf';
 import { payloadFromJson } from '../json-payload.js';
 import type { RequestOf, RequestSpec } from './command.js';
+import { FieldKind as Kind, fieldKind, zeroValue } from './fields.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -57,25 +57,14 @@ export interface PayloadReader {
 
 export const JSON_TEXT: PayloadReader = { payload: (value) => payloadFromJson(value) };
 
-const enum Kind {
-  String,
-  Int32,
-  Int64,
-  Bool,
-  Bytes,
-  Enum,
-  StringMap,
-  StringList,
-  MessageList,
-}
-
 interface FieldPlan {
   /** The proto (and JSON) name. */
   readonly name: string;
   /** The protobuf-es property. */
   readonly key: string;
   readonly kind: Kind;
-  readonly optional: boolean;
+  /** What it reads as when absent (and not required). */
+  readonly zero: unknown;
   readonly required: boolean;
   /** What fits, for the error. */
   readonly expected: string;
@@ -87,40 +76,11 @@ interface FieldPlan {
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
-const EMPTY_BYTES = new Uint8Array(0);
-const EMPTY_LIST: readonly never[] = Object.freeze([]);
 
 function kindOf(f: DescField): Kind {
-  switch (f.fieldKind) {
-    case 'scalar':
-      switch (f.scalar) {
-        case ScalarType.STRING:
-          return Kind.String;
-        case ScalarType.BOOL:
-          return Kind.Bool;
-        case ScalarType.BYTES:
-          return Kind.Bytes;
-        case ScalarType.INT32:
-        case ScalarType.SINT32:
-        case ScalarType.SFIXED32:
-          return Kind.Int32;
-        case ScalarType.INT64:
-        case ScalarType.SINT64:
-        case ScalarType.SFIXED64:
-          return Kind.Int64;
-      }
-      break;
-    case 'enum':
-      return Kind.Enum;
-    case 'map':
-      if (f.mapKey === ScalarType.STRING && f.mapKind === 'scalar' && f.scalar === ScalarType.STRING) return Kind.StringMap;
-      break;
-    case 'list':
-      if (f.listKind === 'scalar' && f.scalar === ScalarType.STRING) return Kind.StringList;
-      if (f.listKind === 'message') return Kind.MessageList;
-      break;
-  }
-  throw new Error(`${f.parent.typeName}.${f.name}: no JSON reading for this field type`);
+  const kind = fieldKind(f);
+  if (kind === undefined) throw new Error(`${f.parent.typeName}.${f.name}: no JSON reading for this field type`);
+  return kind;
 }
 
 const EXPECTED: Readonly<Record<Kind, string>> = {
@@ -152,7 +112,7 @@ function planOf(message: DescMessage, required: ReadonlySet<string>): FieldPlan[
       name: f.name,
       key: f.localName,
       kind,
-      optional: f.presence === FeatureSet_FieldPresence.EXPLICIT,
+      zero: zeroValue(f, kind),
       required: required.has(f.name),
       expected: EXPECTED[kind],
       enumValues: f.fieldKind === 'enum' ? enumValues(f) : undefined,
@@ -187,24 +147,7 @@ function decodeMessage(fields: readonly FieldPlan[], obj: JsonObject, bytes: Pay
 
 function absent(f: FieldPlan, parent: string | undefined): unknown {
   if (f.required) throw new FieldError(parent, f.name, 'missing', f.expected);
-  if (f.optional) return undefined;
-  switch (f.kind) {
-    case Kind.String:
-      return '';
-    case Kind.Int32:
-    case Kind.Int64:
-    case Kind.Enum:
-      return 0;
-    case Kind.Bool:
-      return false;
-    case Kind.Bytes:
-      return EMPTY_BYTES;
-    case Kind.StringMap:
-      return undefined;
-    case Kind.StringList:
-    case Kind.MessageList:
-      return EMPTY_LIST;
-  }
+  return f.zero;
 }
 
 function wrongType(f: FieldPlan, parent: string | undefined): FieldError {

@@ -21,24 +21,9 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Access } from '../../auth/access.js';
 import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, requestNamespace } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
-import {
-  createNamespace,
-  createTopic,
-  deleteNamespace,
-  deleteTopic,
-  getTopicStats,
-  listNamespaces,
-  listTopics,
-  metrics as metricsAccess,
-  rebalanceTopic,
-  resizeTopic,
-  rewriteAof,
-  setTopicPolicy,
-} from '../commands/admin.js';
 import type { AnyCommand, Decoded } from '../commands/command.js';
-import { consumeDlq, peek, redriveDlq } from '../commands/dlq.js';
 import { type JsonObject, decodeJson } from '../commands/json-decode.js';
-import { ack, consume, nack, publish, publishBatch, renewLease, subscribe } from '../commands/messages.js';
+import { COMMANDS, metrics as metricsAccess, rewriteAof, subscribe } from '../commands/table.js';
 import { batchResultsJson } from '../commands/values.js';
 import { describeError, HttpError } from './errors.js';
 import { type Reply, failure, okData, okMessage } from './envelope.js';
@@ -232,28 +217,29 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   const base = '/v1/namespaces';
   const topicPath = `${base}/:namespace/topics/:topic`;
   const queuePath = `${topicPath}/queues/:queueId`;
+  const C = COMMANDS;
   const routes: readonly Route[] = [
-    route('POST', base, createNamespace, { body: 'required', status: 201, namespaceInBody: true }),
-    route('GET', base, listNamespaces, { body: 'none' }),
-    route('DELETE', `${base}/:namespace`, deleteNamespace, { body: 'none', rename: { namespace: 'name' } }),
-    route('POST', `${base}/:namespace/topics`, createTopic, { body: 'required', status: 201 }),
-    route('GET', `${base}/:namespace/topics`, listTopics, { body: 'none' }),
-    route('DELETE', topicPath, deleteTopic, { body: 'none', rename: { topic: 'name' } }),
-    route('PUT', `${topicPath}/resize`, resizeTopic, { body: 'required', rename: { topic: 'name' } }),
-    route('POST', `${topicPath}/rebalance`, rebalanceTopic, { body: 'none', rename: { topic: 'name' } }),
-    route('POST', `${topicPath}/publish`, publish, { body: 'required' }),
-    route('POST', `${queuePath}/consume`, consume, { body: 'optional' }),
+    route('POST', base, C.create_namespace, { body: 'required', status: 201, namespaceInBody: true }),
+    route('GET', base, C.list_namespaces, { body: 'none' }),
+    route('DELETE', `${base}/:namespace`, C.delete_namespace, { body: 'none', rename: { namespace: 'name' } }),
+    route('POST', `${base}/:namespace/topics`, C.create_topic, { body: 'required', status: 201 }),
+    route('GET', `${base}/:namespace/topics`, C.list_topics, { body: 'none' }),
+    route('DELETE', topicPath, C.delete_topic, { body: 'none', rename: { topic: 'name' } }),
+    route('PUT', `${topicPath}/resize`, C.resize_topic, { body: 'required', rename: { topic: 'name' } }),
+    route('POST', `${topicPath}/rebalance`, C.rebalance_topic, { body: 'none', rename: { topic: 'name' } }),
+    route('POST', `${topicPath}/publish`, C.publish, { body: 'required' }),
+    route('POST', `${queuePath}/consume`, C.consume, { body: 'optional' }),
     { method: 'GET', path: `${queuePath}/subscribe`, handler: subscribeSse, op: subscribe },
-    route('POST', `${queuePath}/ack`, ack, { body: 'required' }),
-    route('POST', `${topicPath}/publish-batch`, publishBatch, { body: 'required', data: batchResultsJson }),
-    route('POST', `${queuePath}/nack`, nack, { body: 'required' }),
-    route('POST', `${queuePath}/renew`, renewLease, { body: 'required' }),
-    route('GET', `${queuePath}/peek`, peek, { body: 'none', fixed: { dlq: false } }),
-    route('GET', `${topicPath}/dlq`, peek, { body: 'none', fixed: { dlq: true } }),
-    route('POST', `${topicPath}/dlq/consume`, consumeDlq, { body: 'optional' }),
-    route('POST', `${topicPath}/dlq/redrive`, redriveDlq, { body: 'optional' }),
-    route('PUT', `${topicPath}/policy`, setTopicPolicy, { body: 'required' }),
-    route('GET', `${topicPath}/stats`, getTopicStats, { body: 'none' }),
+    route('POST', `${queuePath}/ack`, C.ack, { body: 'required' }),
+    route('POST', `${topicPath}/publish-batch`, C.publish_batch, { body: 'required', data: batchResultsJson }),
+    route('POST', `${queuePath}/nack`, C.nack, { body: 'required' }),
+    route('POST', `${queuePath}/renew`, C.renew_lease, { body: 'required' }),
+    route('GET', `${queuePath}/peek`, C.peek, { body: 'none', fixed: { dlq: false } }),
+    route('GET', `${topicPath}/dlq`, C.peek, { body: 'none', fixed: { dlq: true } }),
+    route('POST', `${topicPath}/dlq/consume`, C.consume_dlq, { body: 'optional' }),
+    route('POST', `${topicPath}/dlq/redrive`, C.redrive_dlq, { body: 'optional' }),
+    route('PUT', `${topicPath}/policy`, C.set_topic_policy, { body: 'required' }),
+    route('GET', `${topicPath}/stats`, C.get_topic_stats, { body: 'none' }),
     { method: 'POST', path: '/v1/admin/aof/rewrite', handler: rewrite, op: rewriteAof },
     { method: 'GET', path: '/health', handler: health, op: 'open', whileClosing: true },
     { method: 'GET', path: '/metrics', handler: metricsText, op: metricsAccess, whileClosing: true },

@@ -16,8 +16,8 @@
  * string lists), with no protobuf-es message in between. The extensions are
  * decoded by protobuf-es.
  */
-import { type DescField, type DescMessage, ScalarType, fromBinary } from '@bufbuild/protobuf';
-import { FeatureSet_FieldPresence } from '@bufbuild/protobuf/wkt';
+import { type DescField, type DescMessage, fromBinary } from '@bufbuild/protobuf';
+import { FieldKind as Kind, NO_ITEMS, fieldKind, zeroValue } from '../commands/fields.js';
 import { isBrokerError } from '../../broker/errors.js';
 import { ProtoDecodeError, ProtoReader, WIRE_LEN, WIRE_VARINT } from '../../protocol/proto-wire.js';
 import { DATA_FIELD, type TcpAction } from '../../protocol/tcp-actions.js';
@@ -44,16 +44,6 @@ const HOT: ReadonlySet<TcpAction> = new Set<TcpAction>([
   'ack',
 ]);
 
-const enum Kind {
-  String,
-  Int32,
-  Int64,
-  Bool,
-  Bytes,
-  StringMap,
-  StringList,
-}
-
 interface FieldRead {
   readonly key: string;
   readonly kind: Kind;
@@ -65,49 +55,34 @@ interface Plan {
   readonly zero: Readonly<Record<string, unknown>>;
 }
 
-const EMPTY = new Uint8Array(0);
-/** Never written: a list field's zero value until its first element. */
-const NO_STRINGS: readonly string[] = Object.freeze([]);
 
-function readOf(f: DescField): { kind: Kind; wire: number } {
-  if (f.fieldKind === 'scalar' || f.fieldKind === 'enum') {
-    const t = f.fieldKind === 'enum' ? ScalarType.INT32 : f.scalar;
-    switch (t) {
-      case ScalarType.STRING:
-        return { kind: Kind.String, wire: WIRE_LEN };
-      case ScalarType.BYTES:
-        return { kind: Kind.Bytes, wire: WIRE_LEN };
-      case ScalarType.INT32:
-        return { kind: Kind.Int32, wire: WIRE_VARINT };
-      case ScalarType.INT64:
-        return { kind: Kind.Int64, wire: WIRE_VARINT };
-      case ScalarType.BOOL:
-        return { kind: Kind.Bool, wire: WIRE_VARINT };
-    }
+/** The wire type each kind of flat field travels as (an enum is a varint). */
+function wireOf(f: DescField): { kind: Kind; wire: number } {
+  const kind = fieldKind(f);
+  switch (kind) {
+    case Kind.String:
+    case Kind.Bytes:
+    case Kind.StringMap:
+    case Kind.StringList:
+      return { kind, wire: WIRE_LEN };
+    case Kind.Int32:
+    case Kind.Int64:
+    case Kind.Bool:
+      return { kind, wire: WIRE_VARINT };
+    case Kind.Enum:
+      return { kind: Kind.Int32, wire: WIRE_VARINT };
+    default:
+      throw new Error(`${f.parent.typeName}.${f.name} is not a flat field`);
   }
-  if (f.fieldKind === 'map' && f.mapKey === ScalarType.STRING && f.mapKind === 'scalar' && f.scalar === ScalarType.STRING) return { kind: Kind.StringMap, wire: WIRE_LEN };
-  if (f.fieldKind === 'list' && f.listKind === 'scalar' && f.scalar === ScalarType.STRING) return { kind: Kind.StringList, wire: WIRE_LEN };
-  throw new Error(`${f.parent.typeName}.${f.name} is not a flat field`);
 }
 
 function planOf(message: DescMessage): Plan {
   const byTag: (FieldRead | undefined)[] = [];
   const zero: Record<string, unknown> = {};
   for (const f of message.fields) {
-    const { kind, wire } = readOf(f);
+    const { kind, wire } = wireOf(f);
     byTag[(f.number << 3) | wire] = { key: f.localName, kind };
-    zero[f.localName] =
-      f.presence === FeatureSet_FieldPresence.EXPLICIT || kind === Kind.StringMap
-        ? undefined
-        : kind === Kind.String
-          ? ''
-          : kind === Kind.Bool
-            ? false
-            : kind === Kind.Bytes
-              ? EMPTY
-              : kind === Kind.StringList
-                ? NO_STRINGS
-                : 0;
+    zero[f.localName] = zeroValue(f, kind);
   }
   return { byTag, zero };
 }
@@ -149,9 +124,9 @@ function readFlat(r: ProtoReader, plan: Plan): Record<string, unknown> {
         r.mapEntry((m[f.key] ??= {}) as Record<string, string>);
         break;
       case Kind.StringList: {
-        const list = m[f.key] as string[];
-        if (list === NO_STRINGS) m[f.key] = [r.string()];
-        else list.push(r.string());
+        const list = m[f.key] as readonly string[];
+        if (list === NO_ITEMS) m[f.key] = [r.string()];
+        else (list as string[]).push(r.string());
         break;
       }
     }
