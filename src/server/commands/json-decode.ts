@@ -71,7 +71,13 @@ interface FieldPlan {
   /** An enum's name in words (`batch mode`), for the error. */
   readonly label?: string;
   readonly enumValues?: ReadonlyMap<string, number>;
-  readonly nested?: readonly FieldPlan[];
+  readonly nested?: MessagePlan;
+}
+
+/** How to read one message: its fields, and an object of their zero values in order, cloned for each request. */
+interface MessagePlan {
+  readonly fields: readonly FieldPlan[];
+  readonly template: Readonly<JsonObject>;
 }
 
 const INT32_MIN = -(2 ** 31);
@@ -105,8 +111,8 @@ function enumValues(f: DescField & { fieldKind: 'enum' }): Map<string, number> {
   return names;
 }
 
-function planOf(message: DescMessage, required: ReadonlySet<string>): FieldPlan[] {
-  return message.fields.map((f) => {
+function planOf(message: DescMessage, required: ReadonlySet<string>): MessagePlan {
+  const fields = message.fields.map((f): FieldPlan => {
     const kind = kindOf(f);
     return {
       name: f.name,
@@ -120,11 +126,14 @@ function planOf(message: DescMessage, required: ReadonlySet<string>): FieldPlan[
       nested: f.fieldKind === 'list' && f.listKind === 'message' ? planOf(f.message, required) : undefined,
     };
   });
+  const template: JsonObject = {};
+  for (const f of fields) template[f.key] = f.zero;
+  return { fields, template };
 }
 
-const plans = new WeakMap<RequestSpec, readonly FieldPlan[]>();
+const plans = new WeakMap<RequestSpec, MessagePlan>();
 
-function plan(spec: RequestSpec): readonly FieldPlan[] {
+function plan(spec: RequestSpec): MessagePlan {
   let p = plans.get(spec);
   if (p === undefined) plans.set(spec, (p = planOf(spec.request, new Set(spec.required))));
   return p;
@@ -135,9 +144,10 @@ export function decodeJson<Req extends DescMessage>(spec: RequestSpec<Req>, obj:
   return decodeMessage(plan(spec), obj, bytes, undefined) as RequestOf<Req>;
 }
 
-function decodeMessage(fields: readonly FieldPlan[], obj: JsonObject, bytes: PayloadReader, parent: string | undefined): JsonObject {
-  const out: JsonObject = {};
-  for (const f of fields) {
+function decodeMessage(plan: MessagePlan, obj: JsonObject, bytes: PayloadReader, parent: string | undefined): JsonObject {
+  // Cloned, not built field by field: every request of a kind gets one shape at once.
+  const out: JsonObject = { ...plan.template };
+  for (const f of plan.fields) {
     const v = obj[f.name];
     // A payload may be any JSON value, null too; for every other field null is absent.
     out[f.key] = v === undefined || (v === null && f.kind !== Kind.Bytes) ? absent(f, parent) : present(f, v, bytes, parent);
