@@ -285,8 +285,9 @@ describe('publish, consume, ack', () => {
     expect(bigBatch.json.message).toMatch(/batch_size/);
     const badAuto = await post(`${base}/queues/0/consume`, { auto_ack: 'yes' });
     expect(badAuto.status).toBe(400);
-    // message_ids absent is the empty list, as in protobuf: nothing is acked.
-    expect((await post(`${base}/queues/0/ack`, {})).status).toBe(200);
+    const noIds = await post(`${base}/queues/0/ack`, { message_ids: 'x' });
+    expect(noIds.status).toBe(400);
+    expect(noIds.json.message).toMatch(/message_ids/);
     const badIds = await post(`${base}/queues/0/ack`, { message_ids: [1, 2] });
     expect(badIds.status).toBe(400);
     expect((await post('/v1/namespaces/pc/topics/ghost/queues/0/ack', { message_ids: [] })).status).toBe(404);
