@@ -1,5 +1,5 @@
 /**
- * config.yaml (DESIGN.md, "Configuration"). Every key has a default, so the
+ * config.yaml (docs/DESIGN.md, "Configuration (config.yaml)"). Every key has a default, so the
  * broker starts with no file. Keys stay compatible with existing MQLite
  * config files. A wrong key or value stops startup with a message naming
  * it; environment variables override the common keys (ENV_OVERRIDES).

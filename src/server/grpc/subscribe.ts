@@ -1,6 +1,6 @@
 /**
- * `Subscribe`: a server stream on the core's push subscription (DESIGN.md,
- * "Subscriptions"; PROTOCOL.md, "Topic resize notice on subscriptions").
+ * `Subscribe`: a server stream on the core's push subscription (docs/DESIGN.md,
+ * "Subscriptions"; docs/PROTOCOL.md, "Topic resize notice on subscriptions").
  *
  * - A message is written as soon as the core pushes it: no polling.
  * - Backpressure: when the stream's write buffer is full (`write()` returns

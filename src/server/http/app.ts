@@ -42,7 +42,7 @@ export interface HttpAppOptions {
   logger: Logger;
   /**
    * Bytes an SSE stream may hold on their way to a slow socket before its
-   * subscription is paused (DESIGN.md "Subscriptions").
+   * subscription is paused (docs/DESIGN.md, "Subscriptions").
    */
   sseHighWaterBytes?: number;
   /** What `GET /metrics` reports beyond the broker and this front (metrics.ts). */
@@ -55,7 +55,7 @@ export interface HttpAppOptions {
 
 export interface HttpApp {
   readonly app: Hono<{ Bindings: HttpBindings }>;
-  /** From now on answer 503 (PROTOCOL.md "HTTP": shutting down) and end every SSE stream. */
+  /** From now on answer 503 (docs/PROTOCOL.md, "Status codes": shutting down) and end every SSE stream. */
   shutdown(): void;
   /** Open SSE streams. */
   readonly sseStreams: number;

@@ -133,7 +133,7 @@ export function intParam(value: string | undefined, name: string): number {
 }
 
 // The spellings Go's strconv.ParseBool accepts, which the existing broker's
-// clients may send (PROTOCOL.md: existing SSE subscribers work unchanged).
+// clients may send (docs/PROTOCOL.md, "SSE": existing SSE subscribers work unchanged).
 const TRUE_WORDS = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 const FALSE_WORDS = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
 

@@ -1,6 +1,6 @@
 /**
  * The HTTP front's one error table (STYLE.md: "each front maps it in one
- * table"), with the statuses of PROTOCOL.md "HTTP": 400 bad input, 404
+ * table"), with the statuses of docs/PROTOCOL.md, "Status codes": 400 bad input, 404
  * unknown namespace/topic/queue, 409 already exists or conflicting state,
  * 401 no or wrong API key, 403 key out of scope,
  * 413 body too large, 429 limits, 503 shutting down or persistence failed.

@@ -1,8 +1,8 @@
 /**
  * One TCP connection: frames in, commands run, replies out in request order.
  *
- * - Pipelining (PROTOCOL.md: "Responses on a connection come in the order
- *   of the requests"): every frame takes a slot in a FIFO reply queue when
+ * - Pipelining (docs/PROTOCOL.md, "Replies and pipelining": replies come
+ *   in the order of the requests): every frame takes a slot in a FIFO reply queue when
  *   it is read; a slot is written when it and every slot before it are
  *   settled, so a publish waiting for its fsync holds back the replies
  *   behind it, never reorders them.
@@ -234,7 +234,7 @@ export class Connection {
         this.refuseUnauthenticated(ENCODING_JSON, undefined);
         return;
       }
-      // The framing is intact: answer and go on (PROTOCOL.md, "Extensions on TCP").
+      // The framing is intact: answer and go on (docs/PROTOCOL.md, "Extensions on TCP").
       this.settleError(this.reserve(ENCODING_JSON, undefined), badRequestReason(`unknown encoding byte ${enc}: use 0 (JSON) or 1 (protobuf)`));
       return;
     }
