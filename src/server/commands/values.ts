@@ -73,17 +73,8 @@ function wireQueueStats(q: QueueStats): MessageInitShape<typeof QueueStatsSchema
 }
 
 export function wireTopicStats(s: TopicStats): MessageInitShape<typeof TopicStatsSchema> {
-  return {
-    namespace: s.namespace,
-    topic: s.topic,
-    queueCount: s.queueCount,
-    version: s.version,
-    draining: s.draining,
-    dlqDepth: BigInt(s.dlqDepth),
-    ...wireCounters(s),
-    policy: wirePolicy(s.policy),
-    queues: s.queues.map(wireQueueStats),
-  };
+  const { namespace, topic, queueCount, version, draining } = s;
+  return { namespace, topic, queueCount, version, draining, dlqDepth: BigInt(s.dlqDepth), ...wireCounters(s), policy: wirePolicy(s.policy), queues: s.queues.map(wireQueueStats) };
 }
 
 /** Rates are messages/s rounded to 3 decimals; ages are whole ms. */
