@@ -1,5 +1,5 @@
 /**
- * config.yaml (DESIGN.md, "Configuration"). Every key has a default, so the
+ * config.yaml (docs/DESIGN.md, "Configuration (config.yaml)"). Every key has a default, so the
  * broker starts with no file. Keys stay compatible with existing MQLite
  * config files. A wrong key or value stops startup with a message naming
  * it; environment variables override the common keys (ENV_OVERRIDES).
@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import type { FsyncPolicy } from './aof/store.js';
 import type { ApiKeyConfig } from './auth/api-keys.js';
 import { isValidName } from './broker/broker.js';
-import { PERMISSIONS, type Permission } from './auth/operations.js';
+import { PERMISSIONS, type Permission } from './auth/access.js';
 import type { LogFormat } from './log.js';
 
 export interface FrontConfig {

@@ -1,12 +1,12 @@
 /**
- * API keys (issue 7, item 1), shared by the three fronts; no network code.
+ * API keys (docs/DESIGN.md, "Authentication"), shared by the three fronts; no network code.
  *
  * - `authenticate(presented)` finds the key's principal in constant time:
  *   the presented key and every configured key are compared as SHA-256
  *   digests (equal lengths) with `crypto.timingSafeEqual`, and every
  *   configured key is compared, without an early exit, so the time taken
  *   tells nothing about which key matched or how much of it.
- * - `Principal.check(operation, namespace)` applies operations.ts: a cheap
+ * - `Principal.check(operation, namespace)` applies the operation's access: a cheap
  *   bit test and, for a key limited to namespaces, one Set lookup; it throws
  *   PERMISSION_DENIED with what is missing.
  * - Failures are counted by front and reason (exported as
@@ -20,7 +20,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { BrokerError, permissionDenied, unauthenticated } from '../broker/errors.js';
-import { OPERATIONS, type Operation, PERMISSIONS, type Permission } from './operations.js';
+import { type Access, PERMISSIONS, type Permission } from './access.js';
 
 /** One entry of `security.api_keys` (config.ts normalises plain strings to `{key}`). */
 export interface ApiKeyConfig {
@@ -60,27 +60,25 @@ export class Principal {
    * A `namespace`-scoped operation without a namespace is refused to a key
    * limited to namespaces (fail closed).
    */
-  check(op: Operation, namespace: string | undefined): void {
-    const rule = OPERATIONS[op];
-    if ((this.bits & BIT[rule.permission]) === 0) {
+  check(op: Access, namespace: string | undefined): void {
+    if ((this.bits & BIT[op.permission]) === 0) {
       throw permissionDenied(
-        `API key '${this.name}' may not ${op}: that needs the ${rule.permission} permission, and the key has ${this.permissions.join(', ') || 'none'}`,
+        `API key '${this.name}' may not ${op.name}: that needs the ${op.permission} permission, and the key has ${this.permissions.join(', ') || 'none'}`,
       );
     }
     const allowed = this.namespaces;
-    if (allowed === undefined || rule.scope === 'list') return;
-    if (rule.scope === 'global') {
-      throw permissionDenied(`API key '${this.name}' may not ${op}: it spans every namespace, and the key is limited to ${this.scopeText()}`);
+    if (allowed === undefined || op.scope === 'list') return;
+    if (op.scope === 'global') {
+      throw permissionDenied(`API key '${this.name}' may not ${op.name}: it spans every namespace, and the key is limited to ${this.scopeText()}`);
     }
     if (namespace === undefined || !allowed.has(namespace)) {
-      throw permissionDenied(`API key '${this.name}' may not ${op} in namespace '${namespace ?? ''}': the key is limited to ${this.scopeText()}`);
+      throw permissionDenied(`API key '${this.name}' may not ${op.name} in namespace '${namespace ?? ''}': the key is limited to ${this.scopeText()}`);
     }
   }
 
   /** The permission part of `check` alone, for a front that learns the namespace later (HTTP create namespace: from the body). */
-  checkPermission(op: Operation): void {
-    const rule = OPERATIONS[op];
-    if ((this.bits & BIT[rule.permission]) === 0) this.check(op, undefined);
+  checkPermission(op: Access): void {
+    if ((this.bits & BIT[op.permission]) === 0) this.check(op, undefined);
   }
 
   /** What list_namespaces shows this key: only its own namespaces when it is limited. */
@@ -175,23 +173,23 @@ export class ApiKeys {
    * `check` that counts and logs a refusal. The fronts call this (not
    * `Principal.check`) so every refusal is seen in /metrics and the log.
    */
-  authorize(principal: Principal, op: Operation, namespace: string | undefined, front: AuthFront, remote: string | undefined, log: Logger): void {
+  authorize(principal: Principal, op: Access, namespace: string | undefined, front: AuthFront, remote: string | undefined, log: Logger): void {
     if (principal.unrestricted) return;
     try {
       principal.check(op, namespace);
     } catch (err) {
-      this.reject(front, 'denied', remote, log, { key: principal.name, op, namespace });
+      this.reject(front, 'denied', remote, log, { key: principal.name, op: op.name, namespace });
       throw err;
     }
   }
 
   /** `authorize` for the permission alone, when the namespace is known only later (then `authorize` again). */
-  authorizePermission(principal: Principal, op: Operation, front: AuthFront, remote: string | undefined, log: Logger): void {
+  authorizePermission(principal: Principal, op: Access, front: AuthFront, remote: string | undefined, log: Logger): void {
     if (principal.unrestricted) return;
     try {
       principal.checkPermission(op);
     } catch (err) {
-      this.reject(front, 'denied', remote, log, { key: principal.name, op });
+      this.reject(front, 'denied', remote, log, { key: principal.name, op: op.name });
       throw err;
     }
   }

@@ -1,57 +1,72 @@
 /**
- * Every command of every front is mapped to an operation of
- * src/auth/operations.ts (issue 7: "a test should fail if a front operation
- * is not mapped"), and every operation there is reachable from a front.
+ * Every command of every front is an operation of the command table
+ * (src/server/commands/), which declares its access once: a test fails if
+ * a front operation has none (docs/DESIGN.md, "Authentication"), and every
+ * operation there is reachable from a front.
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { OPERATIONS, isOperation } from '../../src/auth/operations.js';
+import type { Access } from '../../src/auth/access.js';
 import { Broker } from '../../src/broker/broker.js';
 import { MQLiteService } from '../../src/protocol/grpc-definition.js';
-import { GRPC_OPERATIONS } from '../../src/server/grpc/handlers.js';
+import { DATA_FIELD, type TcpAction } from '../../src/protocol/tcp-actions.js';
+import { COMMANDS, OPERATIONS, operationOfRequest } from '../../src/server/commands/table.js';
 import { createApp } from '../../src/server/http/index.js';
-import { ACTIONS } from '../../src/server/tcp/commands.js';
-import { handlers } from '../../src/server/tcp/handlers.js';
+import { opOfAction } from '../../src/server/tcp/actions.js';
 
 const httpRoutes = () => createApp(new Broker(), { maxBodyBytes: 1024, sseHeartbeatMs: 0, sseMaxInflight: 1, logger: pino({ level: 'silent' }) }).routes;
 
+const names = new Set(OPERATIONS.map((o) => o.name));
+const isOperation = (op: unknown): boolean => {
+  const access = op as Partial<Access> | undefined;
+  return typeof access?.name === 'string' && names.has(access.name) && ['read', 'write', 'admin'].includes(access.permission!);
+};
+
 describe('the operation table covers every front', () => {
+  it('declares each operation once, under its own name', () => {
+    expect(names.size).toBe(OPERATIONS.length);
+    for (const [name, cmd] of Object.entries(COMMANDS)) expect(cmd.name).toBe(name);
+  });
+
   it('TCP: every action but auth names an operation', () => {
-    for (const action of ACTIONS) {
-      const op = handlers[action].op;
-      if (action === 'auth') expect(op).toBeUndefined();
-      else expect(op !== undefined && isOperation(op), `TCP action ${action} -> ${String(op)}`).toBe(true);
+    for (const action of Object.keys(DATA_FIELD) as TcpAction[]) {
+      const op = opOfAction(action);
+      expect(op, `TCP action ${action}`).toBeDefined();
+      if (action === 'auth') expect('permission' in op!).toBe(false);
+      else expect(isOperation(op), `TCP action ${action} -> ${op!.name}`).toBe(true);
     }
   });
 
   it('gRPC: every RPC of MQLiteService names an operation', () => {
     for (const m of MQLiteService.methods) {
-      const op = (GRPC_OPERATIONS as Record<string, string | undefined>)[m.localName];
-      expect(op !== undefined && isOperation(op), `RPC ${m.name} -> ${String(op)}`).toBe(true);
+      const op = operationOfRequest(m.input);
+      expect(op !== undefined && isOperation(op), `RPC ${m.name} -> ${String(op?.name)}`).toBe(true);
     }
   });
 
   it('HTTP: every route names an operation; only /health is open', () => {
     for (const r of httpRoutes()) {
       if (r.path === '/health') expect(r.op).toBe('open');
-      else expect(isOperation(r.op), `${r.method} ${r.path} -> ${r.op}`).toBe(true);
+      else expect(names.has(r.op), `${r.method} ${r.path} -> ${r.op}`).toBe(true);
     }
   });
 
   it('every operation is used by some front, and the same operation needs the same on every front', () => {
     const used = new Set<string>([
-      ...ACTIONS.map((a) => handlers[a].op).filter((o) => o !== undefined),
-      ...Object.values(GRPC_OPERATIONS),
+      ...Object.keys(DATA_FIELD).flatMap((a) => {
+        const op = opOfAction(a);
+        return op !== undefined && 'permission' in op ? [op.name] : [];
+      }),
+      ...MQLiteService.methods.map((m) => operationOfRequest(m.input)!.name),
       ...httpRoutes().map((r) => r.op),
     ]);
-    for (const op of Object.keys(OPERATIONS)) expect(used.has(op), `operation ${op} unused`).toBe(true);
+    for (const op of names) expect(used.has(op), `operation ${op} unused`).toBe(true);
   });
 
-  it('reads, writes and admin are where the issue puts them', () => {
+  it('reads, writes and admin are where the access rules put them', () => {
     const byPermission = (p: string) =>
-      Object.entries(OPERATIONS)
-        .filter(([, r]) => r.permission === p)
-        .map(([o]) => o)
+      OPERATIONS.filter((o) => o.permission === p)
+        .map((o) => o.name)
         .sort();
     expect(byPermission('write')).toEqual(['publish', 'publish_batch']);
     expect(byPermission('read')).toEqual(

@@ -109,7 +109,7 @@ describe('POST .../publish-batch', () => {
 
   it('400 for a malformed body, an entry without payload (named by index), an empty batch, an unknown mode', async () => {
     expectError(await post(`${T}/publish-batch`, {}), 400, /field "entries" is required/);
-    expectError(await post(`${T}/publish-batch`, { entries: {} }), 400, /field "entries" is required/);
+    expectError(await post(`${T}/publish-batch`, { entries: {} }), 400, 'field "entries" must be an array of messages');
     expectError(await post(`${T}/publish-batch`, { entries: [{ payload: 1 }, { headers: {} }] }), 400, 'entries[1]: field "payload" is required (any JSON value)');
     expectError(await post(`${T}/publish-batch`, { entries: [7] }), 400, 'entries[0]: must be an object');
     expectError(await post(`${T}/publish-batch`, { entries: [{ payload: 1, delay_ms: 'x' }] }), 400, 'entries[0]: field "delay_ms" must be an integer');

@@ -16,6 +16,7 @@ import { decodePbCommand } from '../../src/server/tcp/pb-codec.js';
 import { encodeMessage } from '../../src/protocol/pb-builder.js';
 import { ProtoReader, writeVarint } from '../../src/protocol/proto-wire.js';
 import { writeError, writeOk, writePush } from '../../src/server/tcp/reply.js';
+import { COMMANDS } from '../../src/server/commands/table.js';
 
 const str = fc.string({ unit: 'binary', maxLength: 40 });
 const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
@@ -78,8 +79,8 @@ describe('server: TCPCommand from protobuf-es', () => {
         const req = decodePbCommand(wire, 0, wire.length);
         expect(req.error).toBeUndefined();
         expect(req.requestId).toBe(requestId || undefined);
-        expect(req.command?.action).toBe('publish');
-        const a = req.command!.args as { namespace: string; topic: string; payload: Uint8Array; headers?: Record<string, string>; routingKey?: string; queueId?: number };
+        expect(req.op?.name).toBe('publish');
+        const a = req.args as { namespace: string; topic: string; payload: Uint8Array; headers?: Record<string, string>; routingKey?: string; queueId?: number };
         expect(a.namespace).toBe(namespace);
         expect(a.topic).toBe(topic);
         expect(Buffer.from(a.payload)).toEqual(Buffer.from(payload));
@@ -97,7 +98,7 @@ describe('server: TCPCommand from protobuf-es', () => {
         const wire = Buffer.from(
           toBinary(TCPCommandSchema, create(TCPCommandSchema, { data: { case: 'publish', value: { namespace: 'n', topic: 't', dedupId, delayMs, deliverAtMs } } })),
         );
-        const a = decodePbCommand(wire, 0, wire.length).command!.args as { dedupId?: string; delayMs?: number; deliverAt?: number };
+        const a = decodePbCommand(wire, 0, wire.length).args as { dedupId?: string; delayMs?: number; deliverAt?: number };
         expect(a.dedupId).toBe(dedupId || undefined);
         expect(a.delayMs).toBe(delayMs === undefined ? undefined : Number(delayMs));
         expect(a.deliverAt).toBe(deliverAtMs === undefined ? undefined : Number(deliverAtMs));
@@ -108,7 +109,7 @@ describe('server: TCPCommand from protobuf-es', () => {
   it('keeps a header named __proto__ as a header', () => {
     const h = JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, string>;
     const wire = Buffer.from(toBinary(TCPCommandSchema, create(TCPCommandSchema, { action: 'publish', data: { case: 'publish', value: { namespace: 'n', topic: 't', headers: h } } })));
-    const a = decodePbCommand(wire, 0, wire.length).command!.args as { headers: Record<string, string> };
+    const a = decodePbCommand(wire, 0, wire.length).args as { headers: Record<string, string> };
     expect(Object.getPrototypeOf(a.headers)).toBe(Object.prototype);
     expect(Object.entries(a.headers).sort()).toEqual([['__proto__', 'x'], ['a', 'b']]);
   });
@@ -118,7 +119,7 @@ describe('server: TCPCommand from protobuf-es', () => {
       fc.property(str, str, int32, int32, fc.boolean(), fc.array(str, { maxLength: 5 }), (ns, name, n, m, flag, ids) => {
         const dec = (cmd: Parameters<typeof create<typeof TCPCommandSchema>>[1]) => {
           const w = Buffer.from(toBinary(TCPCommandSchema, create(TCPCommandSchema, cmd)));
-          return decodePbCommand(w, 0, w.length).command;
+          return decodePbCommand(w, 0, w.length);
         };
         expect(dec({ action: 'consume', data: { case: 'consume', value: { namespace: ns, topic: name, queueId: n, batchSize: m, autoAck: flag } } })?.args).toEqual({
           namespace: ns,
@@ -201,7 +202,7 @@ describe('server: replies that protobuf-es reads', () => {
     fc.assert(
       fc.property(fc.array(delivery, { maxLength: 5 }), (ds) => {
         const out = new FrameWriter();
-        writeOk(out, 1, undefined, 'consume', ds);
+        writeOk(out, 1, undefined, COMMANDS.consume, ds);
         const f = oneFrame(out);
         const r = fromBinary(TCPResponseSchema, f.body);
         expect(r.data.case).toBe('consumeResponse');
@@ -218,24 +219,24 @@ describe('server: replies that protobuf-es reads', () => {
     fc.assert(
       fc.property(str, int32, fc.array(str, { maxLength: 4 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (s, n, names, v) => {
         let out = new FrameWriter();
-        writeOk(out, 1, s || undefined, 'publish', { messageId: s, queueId: n });
+        writeOk(out, 1, s || undefined, COMMANDS.publish, { messageId: s, queueId: n });
         let f = oneFrame(out);
         expect(fromBinary(TCPResponseSchema, f.body)).toMatchObject({ status: 'ok', requestId: s, data: { case: 'publishResponse', value: { messageId: s, queueId: n } } });
         expect(decodePublished(decodeReply(1, f.body, 0, f.body.length))).toEqual({ messageId: s, queueId: n });
 
         out = new FrameWriter();
-        writeOk(out, 1, s || undefined, 'publish', { messageId: s, queueId: n, duplicate: true });
+        writeOk(out, 1, s || undefined, COMMANDS.publish, { messageId: s, queueId: n, duplicate: true });
         f = oneFrame(out);
         expect(fromBinary(TCPResponseSchema, f.body)).toMatchObject({ data: { case: 'publishResponse', value: { messageId: s, queueId: n, duplicate: true } } });
 
         out = new FrameWriter();
-        writeOk(out, 1, undefined, 'list_namespaces', names);
+        writeOk(out, 1, undefined, COMMANDS.list_namespaces, names);
         f = oneFrame(out);
         const ln = fromBinary(TCPResponseSchema, f.body);
         expect(ln.data.case === 'listNamespacesResponse' && ln.data.value.namespaces).toEqual(names);
 
         out = new FrameWriter();
-        writeOk(out, 1, undefined, 'list_topics', [{ name: s, queueCount: n, version: v, policy: DEFAULT_POLICY }]);
+        writeOk(out, 1, undefined, COMMANDS.list_topics, [{ name: s, queueCount: n, version: v, policy: DEFAULT_POLICY }]);
         f = oneFrame(out);
         const lt = fromBinary(TCPResponseSchema, f.body);
         expect(lt.data.case === 'listTopicsResponse' && lt.data.value.topics[0]).toMatchObject({

@@ -1,5 +1,5 @@
 /**
- * Issue 5, "Robustness", and PROTOCOL.md "Extensions on TCP": bad input
+ * docs/PROTOCOL.md, "Extensions on TCP" and "Errors": bad input
  * gets an error frame; the connection stays usable while the framing is
  * intact, and closes when it is not; nothing already accepted is lost.
  */

@@ -1,12 +1,16 @@
 /**
  * The gRPC front: `mqlite.v1.MQLiteService` on @grpc/grpc-js, with server
- * reflection (PROTOCOL.md, "gRPC"). A thin adapter: the service definition
- * decodes, the handler table calls the broker, errors.ts maps failures.
+ * reflection (docs/PROTOCOL.md, "gRPC"). A codec over the command table
+ * (src/server/commands/): the service definition decodes each request
+ * message, the method's command (the one whose request is that message)
+ * maps it to the Broker call and its result to the response message, and
+ * errors.ts maps failures.
  */
 import { createServer as createNetServer, type Socket } from 'node:net';
+import { create } from '@bufbuild/protobuf';
 import { type Metadata, Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Access } from '../../auth/access.js';
 import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, requestNamespace } from '../../auth/api-keys.js';
-import type { Operation } from '../../auth/operations.js';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
 import { exhausted } from '../../broker/errors.js';
@@ -19,17 +23,10 @@ import {
   type FrontHandle,
 } from '../front.js';
 import type { ServerTls } from '../tls.js';
-import {
-  MalformedRequest,
-  MQLiteService,
-  mqliteServiceDefinition,
-  response,
-  type RequestOf,
-  type ResponseOf,
-  type UnaryMethodName,
-} from '../../protocol/grpc-definition.js';
+import { MalformedRequest, MQLiteService, mqliteServiceDefinition } from '../../protocol/grpc-definition.js';
+import type { AnyCommand, RequestOf } from '../commands/command.js';
+import { operationOfRequest } from '../commands/table.js';
 import { malformed, shuttingDown, statusOf } from './errors.js';
-import { GRPC_OPERATIONS, unaryHandlers } from './handlers.js';
 import { addReflection } from './reflection.js';
 import { subscribeHandler, type LiveStream } from './subscribe.js';
 
@@ -41,7 +38,7 @@ export interface GrpcServerOptions extends ConnectionLimits {
   logger: Logger;
   /** How long close() waits for calls to finish before cutting them (default 5 s). */
   shutdownTimeoutMs?: number;
-  /** API keys (issue 7); absent or empty: no authentication. Reflection stays open. */
+  /** API keys (docs/DESIGN.md, "Authentication"); absent or empty: no authentication. Reflection stays open. */
   apiKeys?: ApiKeys;
   /** Serve TLS (and require client certificates when it has a CA). */
   tls?: ServerTls;
@@ -65,7 +62,7 @@ export interface CallerInfo {
  * or PERMISSION_DENIED, counted and logged. A request that did not decode
  * is checked for the key alone (it is refused as malformed next).
  */
-export type CallAuthorizer = (call: CallerInfo, op: Operation, request: object) => Principal;
+export type CallAuthorizer = (call: CallerInfo, op: Access, request: object) => Principal;
 
 function metadataString(metadata: Metadata, key: string): string | undefined {
   const v = metadata.get(key)[0];
@@ -121,33 +118,33 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxSubscriptions = opts.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
 
-  const handlers = unaryHandlers(broker);
   const authorize = callAuthorizer(opts.apiKeys ?? NO_API_KEYS, log);
   const implementation: UntypedServiceImplementation = {
     subscribe: subscribeHandler(broker, live, log, maxSubscriptions, authorize),
   };
-  for (const name of Object.keys(handlers) as UnaryMethodName[]) {
-    const handle = handlers[name] as (req: RequestOf<typeof name>, principal: Principal) => Promise<object>;
-    const method = MQLiteService.method[name].name;
-    const op = GRPC_OPERATIONS[name];
-    implementation[name] = (call: ServerUnaryCall<RequestOf<typeof name>, ResponseOf<typeof name>>, callback: sendUnaryData<ResponseOf<typeof name>>) => {
-      const req: RequestOf<typeof name> | MalformedRequest = call.request;
+  for (const m of MQLiteService.methods) {
+    if (m.methodKind !== 'unary') continue;
+    const cmd = operationOfRequest(m.input) as AnyCommand;
+    const run = async (req: RequestOf<typeof m.input>, principal: Principal): Promise<object> =>
+      create(cmd.response, cmd.reply.pb(await cmd.run(broker, cmd.input(req), principal)));
+    implementation[m.localName] = (call: ServerUnaryCall<RequestOf<typeof m.input> | MalformedRequest, object>, callback: sendUnaryData<object>) => {
+      const req = call.request;
       let principal = FULL_ACCESS;
       if (authorize !== undefined) {
         try {
-          principal = authorize(call, op, req);
+          principal = authorize(call, cmd, req);
         } catch (err) {
-          callback(statusOf(err, log, method));
+          callback(statusOf(err, log, m.name));
           return;
         }
       }
       if (req instanceof MalformedRequest) {
-        callback(statusOf(malformed(req), log, method));
+        callback(statusOf(malformed(req), log, m.name));
         return;
       }
-      handle(req, principal).then(
-        (init) => callback(null, response(name, init as never)),
-        (err: unknown) => callback(statusOf(err, log, method)),
+      run(req, principal).then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(statusOf(err, log, m.name)),
       );
     };
   }

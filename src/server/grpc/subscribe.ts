@@ -1,6 +1,6 @@
 /**
- * `Subscribe`: a server stream on the core's push subscription (DESIGN.md,
- * "Subscriptions"; PROTOCOL.md, "Topic resize notice on subscriptions").
+ * `Subscribe`: a server stream on the core's push subscription (docs/DESIGN.md,
+ * "Subscriptions"; docs/PROTOCOL.md, "Topic resize notice on subscriptions").
  *
  * - A message is written as soon as the core pushes it: no polling.
  * - Backpressure: when the stream's write buffer is full (`write()` returns
@@ -19,8 +19,9 @@ import { resizeNoticeMessage } from '../../protocol/message.js';
 import type { Subscription, SubscriptionHandler } from '../../broker/subscription.js';
 import type { Message, SubscribeRequest } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import { MalformedRequest } from '../../protocol/grpc-definition.js';
+import { subscribe } from '../commands/table.js';
+import { wireMessage } from '../commands/values.js';
 import { malformed, statusOf } from './errors.js';
-import { wireMessage } from './wire.js';
 import type { CallAuthorizer } from './index.js';
 
 /** The grpc-js call under a server stream: what its `_write` hands each message to. */
@@ -63,7 +64,7 @@ export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Log
   return (call: ServerWritableStream<SubscribeRequest | MalformedRequest, Message>): void => {
     if (authorize !== undefined) {
       try {
-        authorize(call, 'subscribe', call.request);
+        authorize(call, subscribe, call.request);
       } catch (err) {
         call.emit('error', statusOf(err, log, 'Subscribe'));
         return;
@@ -89,7 +90,7 @@ export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Log
       if (n === 0) perPeer.delete(peer);
       else perPeer.set(peer, n);
     };
-    const { namespace, topic, queueId, autoAck } = call.request;
+    const { namespace, topic, queueId, autoAck } = subscribe.input(call.request);
     sendBufferedTogether(call);
     let sub: Subscription | undefined;
     // Our own flag: grpc-js fires 'cancelled' even after a normal end (STACK.md).

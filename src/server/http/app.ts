@@ -1,8 +1,11 @@
 /**
- * The HTTP REST + SSE front as a Hono app (PROTOCOL.md "HTTP"): one route
- * table, each handler a short decode, call the broker, encode. Names, ranges
- * and sizes are validated by the broker; this front checks only the shape of
- * the JSON it decodes, and maps every error in one table (errors.ts).
+ * The HTTP REST + SSE front as a Hono app (docs/PROTOCOL.md, "HTTP (REST +
+ * SSE)"): one route table, each route a command of the command table
+ * (src/server/commands/) with what HTTP adds to it: where its fields come
+ * from (the path, the JSON body, the query of a GET) and its status. One
+ * generic handler decodes them with the JSON fronts' decoder, runs the
+ * command and encodes its reply; errors are mapped in one table
+ * (errors.ts).
  *
  * Hot path: no middleware. Each route is wrapped once at startup by
  * `wrap()` below, which adds the request id, the error mapping and the
@@ -15,41 +18,19 @@ import type { Logger } from 'pino';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { HttpBindings } from '@hono/node-server';
-import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal } from '../../auth/api-keys.js';
-import type { Operation } from '../../auth/operations.js';
+import type { Access } from '../../auth/access.js';
+import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, requestNamespace } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
-import { messageJson, payloadFromJson } from '../json-payload.js';
-import { zeroIsUnset } from '../unset.js';
+import type { AnyCommand, Decoded } from '../commands/command.js';
+import { type JsonObject, decodeJson } from '../commands/json-decode.js';
+import { COMMANDS, metrics as metricsAccess, rewriteAof, subscribe } from '../commands/table.js';
+import { batchResultsJson } from '../commands/values.js';
 import { describeError, HttpError } from './errors.js';
 import { type Reply, failure, okData, okMessage } from './envelope.js';
-import {
-  asObject,
-  boolParam,
-  intField,
-  intParam,
-  optionalBoolField,
-  optionalIntField,
-  parseJsonBody,
-  readIncomingBody,
-  readStreamBody,
-  idsField,
-  stringField,
-} from './body.js';
+import { asObject, intParam, parseJsonBody, queryFields, readIncomingBody, readStreamBody } from './body.js';
 import { SseSession } from './sse.js';
 import type { MetricsSource } from '../../metrics/source.js';
 import { createFrontMetrics, RouteCounts } from './metrics.js';
-import {
-  batchRequest,
-  batchResultJson,
-  nackResultJson,
-  peekQuery,
-  peekResultJson,
-  policyInput,
-  policyJson,
-  publishOptions,
-  publishResultJson,
-  topicStatsJson,
-} from './queue-features.js';
 
 export interface HttpAppOptions {
   /** Largest request body accepted; larger ones get 413 (checked while reading). */
@@ -61,25 +42,25 @@ export interface HttpAppOptions {
   logger: Logger;
   /**
    * Bytes an SSE stream may hold on their way to a slow socket before its
-   * subscription is paused (DESIGN.md "Subscriptions").
+   * subscription is paused (docs/DESIGN.md, "Subscriptions").
    */
   sseHighWaterBytes?: number;
   /** What `GET /metrics` reports beyond the broker and this front (metrics.ts). */
   metrics?: MetricsSource;
   /** Open HTTP connections, when the app is served by startHttpServer. */
   connections?: () => number;
-  /** API keys (issue 7); absent or empty: no authentication. */
+  /** API keys (docs/DESIGN.md, "Authentication"); absent or empty: no authentication. */
   apiKeys?: ApiKeys;
 }
 
 export interface HttpApp {
   readonly app: Hono<{ Bindings: HttpBindings }>;
-  /** From now on answer 503 (PROTOCOL.md "HTTP": shutting down) and end every SSE stream. */
+  /** From now on answer 503 (docs/PROTOCOL.md, "Status codes": shutting down) and end every SSE stream. */
   shutdown(): void;
   /** Open SSE streams. */
   readonly sseStreams: number;
-  /** Each route and the operation its API key must allow (issue 7). */
-  readonly routes: readonly { method: string; path: string; op: Operation | 'open' }[];
+  /** Each route and the operation its API key must allow (its name; `open`: none). */
+  readonly routes: readonly { method: string; path: string; op: string }[];
 }
 
 type Env = { Bindings: HttpBindings };
@@ -95,12 +76,28 @@ interface RouteRequest {
 
 type RouteHandler = (req: RouteRequest) => Promise<Reply | Response> | Reply | Response;
 
+/** What HTTP adds to a command: where its fields come from, and its reply. */
+interface CommandRoute {
+  /** The JSON body: required, optional (absent is `{}`), or not read. A GET reads its query instead. */
+  readonly body: 'required' | 'optional' | 'none';
+  /** The request field a path parameter fills when it is not named alike (`:topic` is `name` of DeleteTopicRequest). */
+  readonly rename?: { readonly namespace?: string; readonly topic?: string };
+  /** Fields the route fixes (peek of the dead-letter queue). */
+  readonly fixed?: JsonObject;
+  /** 201 for the creates. */
+  readonly status?: number;
+  /** HTTP answers publish-batch with the list of results itself (the `data` its clients have always read). */
+  readonly data?: (out: never) => string;
+  /** The namespace is in the body, not the path: checked once the body is read (create namespace). */
+  readonly namespaceInBody?: boolean;
+}
+
 interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly path: string;
   readonly handler: RouteHandler;
-  /** What the API key must allow (src/auth/operations.ts); `open`: no key needed. */
-  readonly op: Operation | 'open';
+  /** What the API key must allow (the command's access); `open`: no key needed. */
+  readonly op: Access | 'open';
   /** The namespace is in the body, not the path: the handler checks it (create namespace). */
   readonly namespaceInBody?: boolean;
   /** Answers while the front is closing (health reports it); others get 503. */
@@ -134,130 +131,49 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     return parseJsonBody(raw);
   }
 
-  const ns = (c: Ctx): string => c.req.param('namespace')!;
-  const topic = (c: Ctx): string => c.req.param('topic')!;
-  const queue = (c: Ctx): number => intParam(c.req.param('queueId'), 'queue id');
+  /**
+   * The fields of a request from the path, the JSON body, or the query of a
+   * GET (typed by the request's fields); path parameters win.
+   */
+  async function fieldsOf(c: Ctx, spec: Decoded, route: CommandRoute): Promise<JsonObject> {
+    const fields =
+      c.req.method === 'GET' ? queryFields(c.req.query(), spec.request) : route.body === 'none' ? {} : asObject(await jsonBody(c), route.body === 'optional');
+    const namespace = c.req.param('namespace');
+    if (namespace !== undefined) fields[route.rename?.namespace ?? 'namespace'] = namespace;
+    const topic = c.req.param('topic');
+    if (topic !== undefined) fields[route.rename?.topic ?? 'topic'] = topic;
+    const queueId = c.req.param('queueId');
+    if (queueId !== undefined) fields.queue_id = intParam(queueId, 'queue id');
+    if (route.fixed !== undefined) Object.assign(fields, route.fixed);
+    return fields;
+  }
 
-  // ---- handlers, in the order of the PROTOCOL.md table ----
+  /** Decode, check the namespace of a body that names it, run, answer. */
+  function runCommand(cmd: AnyCommand, route: CommandRoute): RouteHandler {
+    const status = route.status ?? 200;
+    const data = (route.data ?? cmd.reply.json) as (out: unknown) => string;
+    const done = cmd.reply.done;
+    return async ({ c, principal }) => {
+      const req = decodeJson(cmd, await fieldsOf(c, cmd, route));
+      if (route.namespaceInBody && !principal.unrestricted) apiKeys.authorize(principal, cmd, requestNamespace(req), 'http', remoteOf(c), log);
+      const out: unknown = await cmd.run(broker, cmd.input(req), principal);
+      return done !== undefined ? okMessage(done, status) : okData(data(out), status);
+    };
+  }
 
-  const createNamespace: RouteHandler = async ({ c, principal }) => {
-    const body = asObject(await jsonBody(c), false);
-    const name = stringField(body, 'name');
-    if (!principal.unrestricted) apiKeys.authorize(principal, 'create_namespace', name, 'http', remoteOf(c), log);
-    await broker.createNamespace(name);
-    return okMessage('namespace created', 201);
-  };
-
-  // a key limited to namespaces sees only its own
-  const listNamespaces: RouteHandler = ({ principal }) => okData(JSON.stringify(principal.visible(broker.listNamespaces())));
-
-  const deleteNamespace: RouteHandler = async ({ c }) => {
-    await broker.deleteNamespace(ns(c));
-    return okMessage('namespace deleted');
-  };
-
-  const createTopic: RouteHandler = async ({ c }) => {
-    const body = asObject(await jsonBody(c), false);
-    await broker.createTopic(ns(c), stringField(body, 'name'), intField(body, 'queue_count'));
-    return okMessage('topic created', 201);
-  };
-
-  const listTopics: RouteHandler = ({ c }) => {
-    const topics = broker.listTopics(ns(c));
-    const items = topics.map((t) => `{"name":${JSON.stringify(t.name)},"queue_count":${t.queueCount},"version":${t.version},"policy":${policyJson(t.policy)}}`);
-    return okData(`[${items.join(',')}]`);
-  };
-
-  const deleteTopic: RouteHandler = async ({ c }) => {
-    await broker.deleteTopic(ns(c), topic(c));
-    return okMessage('topic deleted');
-  };
-
-  const resizeTopic: RouteHandler = async ({ c }) => {
-    const body = asObject(await jsonBody(c), false);
-    const r = await broker.resizeTopic(ns(c), topic(c), intField(body, 'new_queue_count'));
-    return okData(`{"new_queue_count":${r.newQueueCount},"version":${r.version},"draining":${r.draining}}`);
-  };
+  const route = (method: Route['method'], path: string, cmd: AnyCommand, spec: CommandRoute): Route => ({
+    method,
+    path,
+    handler: runCommand(cmd, spec),
+    op: cmd,
+    namespaceInBody: spec.namespaceInBody,
+  });
 
   /** Extension: compact the AOF now (`mqlite-cli aof rewrite`); answers once the new base is in place. */
-  const rewriteAof: RouteHandler = async () => {
-    const r = await broker.rewrite();
-    return okData(`{"records":${r.records},"bytes":${r.bytes},"seconds":${r.seconds}}`);
-  };
+  const rewrite: RouteHandler = async () => okData(rewriteAof.json(await rewriteAof.run(broker)));
 
-  const rebalanceTopic: RouteHandler = async ({ c }) => {
-    await broker.rebalanceTopic(ns(c), topic(c));
-    return okMessage('topic rebalanced');
-  };
-
-  const publish: RouteHandler = async ({ c }) => {
-    const body = asObject(await jsonBody(c), false);
-    if (!Object.hasOwn(body, 'payload')) throw new HttpError(400, 'field "payload" is required (any JSON value)');
-    const r = await broker.publish(ns(c), topic(c), payloadFromJson(body.payload), publishOptions(body));
-    return okData(publishResultJson(r));
-  };
-
-  const consume: RouteHandler = async ({ c }) => {
-    // The body is optional: defaults batch_size 1, auto_ack false.
-    const body = asObject(await jsonBody(c), true);
-    const batchSize = optionalIntField(body, 'batch_size') ?? 1;
-    const autoAck = optionalBoolField(body, 'auto_ack') ?? false;
-    const messages = await broker.consume(ns(c), topic(c), queue(c), batchSize, autoAck);
-    return okData(`[${messages.map(messageJson).join(',')}]`);
-  };
-
-  const ack: RouteHandler = async ({ c }) => {
-    const body = asObject(await jsonBody(c), false);
-    await broker.ack(ns(c), topic(c), queue(c), idsField(body, 'message_ids'));
-    return okMessage('messages acknowledged');
-  };
-
-  // ---- issue 8: nack, retries, DLQ, delay, leases, peek, batches, dedup, stats ----
-
-  const publishBatch: RouteHandler = async ({ c }) => {
-    const { entries, mode } = batchRequest(asObject(await jsonBody(c), false));
-    // Atomic failures throw (nothing published) and take the error table's status.
-    const items = await broker.publishBatch(ns(c), topic(c), entries, mode as 'partial' | 'atomic');
-    return okData(batchResultJson(items));
-  };
-
-  const nack: RouteHandler = async ({ c }) => {
-    const body = asObject(await jsonBody(c), false);
-    const r = await broker.nack(ns(c), topic(c), queue(c), idsField(body, 'message_ids'), { delayMs: optionalIntField(body, 'delay_ms') });
-    return okData(nackResultJson(r));
-  };
-
-  const renew: RouteHandler = async ({ c }) => {
-    const body = asObject(await jsonBody(c), false);
-    await broker.renew(ns(c), topic(c), queue(c), idsField(body, 'message_ids'), intField(body, 'extend_ms'));
-    return okMessage('leases renewed');
-  };
-
-  const peek: RouteHandler = ({ c }) => okData(peekResultJson(broker.peek(ns(c), topic(c), queue(c), peekQuery((n) => c.req.query(n)))));
-
-  const peekDlq: RouteHandler = ({ c }) => okData(peekResultJson(broker.peekDlq(ns(c), topic(c), peekQuery((n) => c.req.query(n)))));
-
-  const consumeDlq: RouteHandler = async ({ c }) => {
-    const body = asObject(await jsonBody(c), true);
-    const messages = await broker.consumeDlq(ns(c), topic(c), optionalIntField(body, 'batch_size') ?? 1, optionalBoolField(body, 'auto_ack') ?? false);
-    return okData(`[${messages.map(messageJson).join(',')}]`);
-  };
-
-  const redriveDlq: RouteHandler = async ({ c }) => {
-    const body = asObject(await jsonBody(c), true);
-    const r = await broker.redriveDlq(ns(c), topic(c), { max: zeroIsUnset(optionalIntField(body, 'max')) });
-    return okData(`{"moved":${r.moved}}`);
-  };
-
-  const setPolicy: RouteHandler = async ({ c }) => {
-    const policy = await broker.setTopicPolicy(ns(c), topic(c), policyInput(asObject(await jsonBody(c), false)));
-    return okData(policyJson(policy));
-  };
-
-  const topicStats: RouteHandler = ({ c }) => okData(topicStatsJson(broker.topicStats(ns(c), topic(c))));
-
-  const subscribe: RouteHandler = ({ c, requestId }) => {
-    const autoAck = boolParam(c.req.query('auto_ack'), 'auto_ack', false);
+  const subscribeSse: RouteHandler = async ({ c, requestId }) => {
+    const { namespace, topic, queueId, autoAck } = subscribe.input(decodeJson(subscribe, await fieldsOf(c, subscribe, { body: 'none' })));
     const inflightParam = c.req.query('max_inflight');
     const maxInflight = inflightParam === undefined ? opts.sseMaxInflight : intParam(inflightParam, 'max_inflight');
     const session = new SseSession({
@@ -269,7 +185,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     // Subscribe before the stream starts, so that an unknown topic or queue
     // is a plain 404 reply rather than an empty event stream. Anything the
     // broker pushes meanwhile waits in the session until the stream is there.
-    session.subscription = broker.subscribe(ns(c), topic(c), queue(c), session, autoAck ? { autoAck } : { autoAck, maxInflight });
+    session.subscription = broker.subscribe(namespace, topic, queueId, session, autoAck ? { autoAck } : { autoAck, maxInflight });
     sessions.add(session);
     c.header('X-Request-ID', requestId);
     c.header('X-Accel-Buffering', 'no');
@@ -301,31 +217,32 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   const base = '/v1/namespaces';
   const topicPath = `${base}/:namespace/topics/:topic`;
   const queuePath = `${topicPath}/queues/:queueId`;
+  const C = COMMANDS;
   const routes: readonly Route[] = [
-    { method: 'POST', path: base, handler: createNamespace, op: 'create_namespace', namespaceInBody: true },
-    { method: 'GET', path: base, handler: listNamespaces, op: 'list_namespaces' },
-    { method: 'DELETE', path: `${base}/:namespace`, handler: deleteNamespace, op: 'delete_namespace' },
-    { method: 'POST', path: `${base}/:namespace/topics`, handler: createTopic, op: 'create_topic' },
-    { method: 'GET', path: `${base}/:namespace/topics`, handler: listTopics, op: 'list_topics' },
-    { method: 'DELETE', path: topicPath, handler: deleteTopic, op: 'delete_topic' },
-    { method: 'PUT', path: `${topicPath}/resize`, handler: resizeTopic, op: 'resize_topic' },
-    { method: 'POST', path: `${topicPath}/rebalance`, handler: rebalanceTopic, op: 'rebalance_topic' },
-    { method: 'POST', path: `${topicPath}/publish`, handler: publish, op: 'publish' },
-    { method: 'POST', path: `${queuePath}/consume`, handler: consume, op: 'consume' },
-    { method: 'GET', path: `${queuePath}/subscribe`, handler: subscribe, op: 'subscribe' },
-    { method: 'POST', path: `${queuePath}/ack`, handler: ack, op: 'ack' },
-    { method: 'POST', path: `${topicPath}/publish-batch`, handler: publishBatch, op: 'publish_batch' },
-    { method: 'POST', path: `${queuePath}/nack`, handler: nack, op: 'nack' },
-    { method: 'POST', path: `${queuePath}/renew`, handler: renew, op: 'renew_lease' },
-    { method: 'GET', path: `${queuePath}/peek`, handler: peek, op: 'peek' },
-    { method: 'GET', path: `${topicPath}/dlq`, handler: peekDlq, op: 'peek' },
-    { method: 'POST', path: `${topicPath}/dlq/consume`, handler: consumeDlq, op: 'consume_dlq' },
-    { method: 'POST', path: `${topicPath}/dlq/redrive`, handler: redriveDlq, op: 'redrive_dlq' },
-    { method: 'PUT', path: `${topicPath}/policy`, handler: setPolicy, op: 'set_topic_policy' },
-    { method: 'GET', path: `${topicPath}/stats`, handler: topicStats, op: 'get_topic_stats' },
-    { method: 'POST', path: '/v1/admin/aof/rewrite', handler: rewriteAof, op: 'rewrite_aof' },
+    route('POST', base, C.create_namespace, { body: 'required', status: 201, namespaceInBody: true }),
+    route('GET', base, C.list_namespaces, { body: 'none' }),
+    route('DELETE', `${base}/:namespace`, C.delete_namespace, { body: 'none', rename: { namespace: 'name' } }),
+    route('POST', `${base}/:namespace/topics`, C.create_topic, { body: 'required', status: 201 }),
+    route('GET', `${base}/:namespace/topics`, C.list_topics, { body: 'none' }),
+    route('DELETE', topicPath, C.delete_topic, { body: 'none', rename: { topic: 'name' } }),
+    route('PUT', `${topicPath}/resize`, C.resize_topic, { body: 'required', rename: { topic: 'name' } }),
+    route('POST', `${topicPath}/rebalance`, C.rebalance_topic, { body: 'none', rename: { topic: 'name' } }),
+    route('POST', `${topicPath}/publish`, C.publish, { body: 'required' }),
+    route('POST', `${queuePath}/consume`, C.consume, { body: 'optional' }),
+    { method: 'GET', path: `${queuePath}/subscribe`, handler: subscribeSse, op: subscribe },
+    route('POST', `${queuePath}/ack`, C.ack, { body: 'required' }),
+    route('POST', `${topicPath}/publish-batch`, C.publish_batch, { body: 'required', data: batchResultsJson }),
+    route('POST', `${queuePath}/nack`, C.nack, { body: 'required' }),
+    route('POST', `${queuePath}/renew`, C.renew_lease, { body: 'required' }),
+    route('GET', `${queuePath}/peek`, C.peek, { body: 'none', fixed: { dlq: false } }),
+    route('GET', `${topicPath}/dlq`, C.peek, { body: 'none', fixed: { dlq: true } }),
+    route('POST', `${topicPath}/dlq/consume`, C.consume_dlq, { body: 'optional' }),
+    route('POST', `${topicPath}/dlq/redrive`, C.redrive_dlq, { body: 'optional' }),
+    route('PUT', `${topicPath}/policy`, C.set_topic_policy, { body: 'required' }),
+    route('GET', `${topicPath}/stats`, C.get_topic_stats, { body: 'none' }),
+    { method: 'POST', path: '/v1/admin/aof/rewrite', handler: rewrite, op: rewriteAof },
     { method: 'GET', path: '/health', handler: health, op: 'open', whileClosing: true },
-    { method: 'GET', path: '/metrics', handler: metricsText, op: 'metrics', whileClosing: true },
+    { method: 'GET', path: '/metrics', handler: metricsText, op: metricsAccess, whileClosing: true },
   ];
   const routeCounts = routes.map((r) => new RouteCounts(r.method, r.path));
   const unmatched = new RouteCounts('*', 'unmatched');
@@ -349,7 +266,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     log[level]({ requestId, method: c.req.method, path: c.req.path, status, ms, err }, 'http request');
   }
 
-  // ---- API keys (issue 7): X-API-Key or Authorization: Bearer, checked before the handler ----
+  // ---- API keys (docs/DESIGN.md, "Authentication"): X-API-Key or Authorization: Bearer, checked before the handler ----
 
   function remoteOf(c: Ctx): string | undefined {
     return c.env?.incoming?.socket?.remoteAddress;
@@ -362,7 +279,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   }
 
   /** The request's principal, or throws UNAUTHENTICATED / PERMISSION_DENIED (counted and logged). */
-  function authorize(c: Ctx, op: Operation, namespaceInBody: boolean): Principal {
+  function authorize(c: Ctx, op: Access, namespaceInBody: boolean): Principal {
     const remote = remoteOf(c);
     const principal = apiKeys.require(presentedKey(c), 'http', remote, log);
     if (namespaceInBody) apiKeys.authorizePermission(principal, op, 'http', remote, log);
@@ -433,6 +350,6 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     get sseStreams(): number {
       return sessions.size;
     },
-    routes: routes.map(({ method, path, op }) => ({ method, path, op })),
+    routes: routes.map(({ method, path, op }) => ({ method, path, op: op === 'open' ? op : op.name })),
   };
 }

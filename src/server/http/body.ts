@@ -1,14 +1,14 @@
 /**
- * Reading and checking request bodies. The size limit is enforced while the
- * body is read (issue 4: "413 for a body over the configured limit, checked
- * while reading it"): a declared Content-Length over the limit is refused
+ * Reading request bodies, path and query values. The size limit is enforced
+ * while the body is read (docs/PROTOCOL.md, "HTTP (REST + SSE)": 413 for a
+ * body over `limits.max_body`): a declared Content-Length over the limit is refused
  * before any byte is read, and a chunked body is cut off at the first byte
  * past the limit, so an oversized body is never buffered whole.
  */
 import type { IncomingMessage } from 'node:http';
+import { type DescMessage, ScalarType } from '@bufbuild/protobuf';
 import { HttpError, badRequest } from './errors.js';
 import { TOO_DEEP, jsonTooDeep } from '../json-depth.js';
-import { int32Field } from '../unset.js';
 
 export function tooLarge(maxBytes: number): HttpError {
   return new HttpError(413, `request body is larger than the limit of ${maxBytes} bytes`);
@@ -100,8 +100,6 @@ export function parseJsonBody(raw: Buffer): unknown {
   }
 }
 
-// Field readers: each names the field and what it should be, for the 400 reason.
-
 type JsonObject = Record<string, unknown>;
 
 export function asObject(body: unknown, optional: boolean): JsonObject {
@@ -111,67 +109,31 @@ export function asObject(body: unknown, optional: boolean): JsonObject {
   return body as JsonObject;
 }
 
-export function stringField(obj: JsonObject, field: string): string {
-  const v = obj[field];
-  if (v === undefined || v === null) throw badRequest(`field "${field}" is required (a string)`);
-  if (typeof v !== 'string') throw badRequest(`field "${field}" must be a string`);
-  return v;
-}
-
-export function optionalStringField(obj: JsonObject, field: string): string | undefined {
-  const v = obj[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw badRequest(`field "${field}" must be a string`);
-  return v;
-}
-
-export function intField(obj: JsonObject, field: string): number {
-  const v = obj[field];
-  if (v === undefined || v === null) throw badRequest(`field "${field}" is required (an integer)`);
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw badRequest(`field "${field}" must be an integer`);
-  return v;
-}
-
-export function optionalIntField(obj: JsonObject, field: string): number | undefined {
-  const v = obj[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw badRequest(`field "${field}" must be an integer`);
-  return v;
-}
-
-export function optionalBoolField(obj: JsonObject, field: string): boolean | undefined {
-  const v = obj[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw badRequest(`field "${field}" must be true or false`);
-  return v;
-}
-
-export function optionalHeadersField(obj: JsonObject, field: string): Record<string, string> | undefined {
-  const v = obj[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest(`field "${field}" must be an object of string values`);
-  for (const key in v as JsonObject) {
-    if (typeof (v as JsonObject)[key] !== 'string') throw badRequest(`field "${field}.${key}" must be a string`);
+/**
+ * The query of a GET as the JSON fields of `request`: integers and booleans
+ * parsed by the field's type, the rest as strings; parameters that name no
+ * field are left out.
+ */
+export function queryFields(query: Record<string, string>, request: DescMessage): JsonObject {
+  const fields: JsonObject = {};
+  for (const f of request.fields) {
+    const v = query[f.name];
+    if (v === undefined || !Object.hasOwn(query, f.name)) continue;
+    if (f.fieldKind === 'scalar' && f.scalar === ScalarType.BOOL) fields[f.name] = boolParam(v, f.name, false);
+    else if (f.fieldKind === 'scalar' && f.scalar !== ScalarType.STRING && f.scalar !== ScalarType.BYTES) fields[f.name] = intParam(v, f.name);
+    else fields[f.name] = v;
   }
-  return v as Record<string, string>;
-}
-
-/** A list of ids: left out or null (Go's empty slice) is an empty list (docs/PROTOCOL.md, "Unset values"). */
-export function idsField(obj: JsonObject, field: string): string[] {
-  const v = obj[field];
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw badRequest(`field "${field}" must be an array of strings`);
-  return v as string[];
+  return fields;
 }
 
 /** A path or query integer such as `:queueId`. */
 export function intParam(value: string | undefined, name: string): number {
   if (value === undefined || !/^-?\d{1,10}$/.test(value)) throw badRequest(`${name} must be an integer, got ${JSON.stringify(value ?? '')}`);
-  return int32Field(name, Number(value));
+  return Number(value);
 }
 
 // The spellings Go's strconv.ParseBool accepts, which the existing broker's
-// clients may send (PROTOCOL.md: existing SSE subscribers work unchanged).
+// clients may send (docs/PROTOCOL.md, "SSE": existing SSE subscribers work unchanged).
 const TRUE_WORDS = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 const FALSE_WORDS = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
 

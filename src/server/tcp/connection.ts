@@ -1,15 +1,15 @@
 /**
  * One TCP connection: frames in, commands run, replies out in request order.
  *
- * - Pipelining (PROTOCOL.md: "Responses on a connection come in the order
- *   of the requests"): every frame takes a slot in a FIFO reply queue when
+ * - Pipelining (docs/PROTOCOL.md, "Replies and pipelining": replies come
+ *   in the order of the requests): every frame takes a slot in a FIFO reply queue when
  *   it is read; a slot is written when it and every slot before it are
  *   settled, so a publish waiting for its fsync holds back the replies
  *   behind it, never reorders them.
  * - Coalescing: replies are built into shared slabs (FrameWriter) and leave
  *   in one socket write per event-loop turn, or sooner past FLUSH_BYTES.
- * - Backpressure (DESIGN.md, "Subscriptions"; issue 5, "a client that never
- *   reads"): when the socket's write buffer is full, or the replies owed
+ * - Backpressure (docs/DESIGN.md, "Subscriptions": a client that never
+ *   reads): when the socket's write buffer is full, or the replies owed
  *   weigh too much (MAX_WEIGHT: one per reply, `batch_size` per consume
  *   or consume_dlq,
  *   so that a chunk of pipelined consumes cannot pop the queues into
@@ -19,13 +19,14 @@
  *   MAX_WEIGHT messages.
  * - A subscription's pushed frames go through the same queue, so they come
  *   after the "subscribed" reply and after every reply before it.
- * - API keys (issue 7): when the broker has keys, the first frame must be
+ * - API keys (docs/PROTOCOL.md, "Authentication: the first frame"): when the broker has keys, the first frame must be
  *   `auth`; any other first frame, or a wrong key, is answered with an
  *   UNAUTHENTICATED error frame and the connection is closed. The key is
  *   checked once per connection; each command then costs one flag test, or
  *   for a key limited in scope one table lookup (and one Set lookup).
  */
 import type { Socket } from 'node:net';
+import type { Access } from '../../auth/access.js';
 import type { Logger } from 'pino';
 import type { Broker, Subscription, SubscriptionHandler } from '../../broker/broker.js';
 import { type ApiKeys, FULL_ACCESS, NO_API_KEYS, type Principal, missingKey, requestNamespace } from '../../auth/api-keys.js';
@@ -34,13 +35,15 @@ import type { Delivery } from '../../broker/message.js';
 import { type ResizeNotice, resizeNoticeMessage } from '../../protocol/message.js';
 import { exhausted } from '../../broker/errors.js';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, subscriptionLimitMessage } from '../front.js';
-import type { Action, CommandArgs, CommandResults } from './commands.js';
+import { subscribe } from '../commands/table.js';
+import { AUTH, type TcpOp, isCommand } from './actions.js';
 import { badRequestReason, errorReason } from './errors.js';
 import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, FrameReader, FrameWriter, ReadResult } from '../../protocol/frame.js';
-import { type HandlerContext, handlers } from './handlers.js';
-import { decodeJsonCommand } from './json-codec.js';
+import { type TcpRequest, decodeJsonCommand } from './json-codec.js';
 import { decodePbCommand } from './pb-codec.js';
 import { writeError, writeOk, writePush } from './reply.js';
+
+type SubscribeInput = ReturnType<typeof subscribe.input>;
 
 /** Weight of the replies owed (settled or not) at which the connection stops reading. */
 const MAX_WEIGHT = 4096;
@@ -56,7 +59,7 @@ interface Slot {
   done: boolean;
   readonly encoding: Encoding;
   readonly requestId: string | undefined;
-  action: Action | undefined;
+  op: TcpOp | undefined;
   result: unknown;
   /** Set for an error reply. */
   reason: string | undefined;
@@ -69,7 +72,7 @@ interface Slot {
 }
 
 function slot(encoding: Encoding, requestId: string | undefined): Slot {
-  return { done: false, encoding, requestId, action: undefined, result: undefined, reason: undefined, push: undefined, last: false, weight: 1 };
+  return { done: false, encoding, requestId, op: undefined, result: undefined, reason: undefined, push: undefined, last: false, weight: 1 };
 }
 
 class PushTarget implements SubscriptionHandler {
@@ -98,7 +101,7 @@ class PushTarget implements SubscriptionHandler {
   }
 }
 
-export class Connection implements HandlerContext {
+export class Connection {
   private readonly reader: FrameReader;
   private readonly out = new FrameWriter();
   private readonly queue: Slot[] = [];
@@ -157,7 +160,7 @@ export class Connection implements HandlerContext {
     });
     this.reader = new FrameReader(maxFrameBytes);
     socket.setNoDelay(true);
-    // Idle connections are kept (issue 5); keepalive probes only find peers
+    // Idle connections are kept; keepalive probes only find peers
     // that vanished, so that their subscriptions end.
     socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.on('data', (chunk: Buffer) => {
@@ -231,11 +234,11 @@ export class Connection implements HandlerContext {
         this.refuseUnauthenticated(ENCODING_JSON, undefined);
         return;
       }
-      // The framing is intact: answer and go on (PROTOCOL.md, "Extensions on TCP").
+      // The framing is intact: answer and go on (docs/PROTOCOL.md, "Extensions on TCP").
       this.settleError(this.reserve(ENCODING_JSON, undefined), badRequestReason(`unknown encoding byte ${enc}: use 0 (JSON) or 1 (protobuf)`));
       return;
     }
-    let req: ReturnType<typeof decodeJsonCommand>;
+    let req: TcpRequest;
     try {
       req = enc === ENCODING_JSON ? decodeJsonCommand(reader.buf, reader.start, reader.end) : decodePbCommand(reader.buf, reader.start, reader.end);
     } catch (err) {
@@ -245,44 +248,53 @@ export class Connection implements HandlerContext {
       else this.settleError(this.reserve(enc, undefined), reason);
       return;
     }
-    const cmd = req.command;
+    const op = req.op;
     // API keys: nothing but auth (not even a decoding error) is answered before it
-    if (!this.authenticated && cmd?.action !== 'auth') {
+    if (!this.authenticated && op !== AUTH) {
       this.refuseUnauthenticated(enc, req.requestId);
       return;
     }
-    const s = this.reserve(enc, req.requestId, cmd?.action === 'consume' || cmd?.action === 'consume_dlq' ? Math.max(1, cmd.args.batchSize) : 1);
-    if (cmd === undefined) {
+    const args = req.args;
+    // consume and consume_dlq weigh what they may pop
+    const s = this.reserve(enc, req.requestId, op !== undefined && isCommand(op) && op.reply.deliveries ? Math.max(1, (args as { batchSize: number }).batchSize) : 1);
+    if (op === undefined) {
       this.settleError(s, badRequestReason(req.error!.message));
       return;
     }
     this.curEncoding = enc;
     this.curRequestId = req.requestId;
     try {
-      const spec = handlers[cmd.action] as (typeof handlers)[Action];
-      if (this.restricted && spec.op !== undefined) {
-        this.apiKeys.authorize(this.principal, spec.op, requestNamespace(cmd.args), 'tcp', this.remote, this.log);
+      if (op === AUTH) {
+        this.authenticate((args as { apiKey: string }).apiKey);
+        this.settleOk(s, op, undefined);
+        return;
       }
-      const result = spec.run(this, cmd.args as never);
+      if (this.restricted) this.apiKeys.authorize(this.principal, op as Access, requestNamespace(args as object), 'tcp', this.remote, this.log);
+      if (!isCommand(op)) {
+        this.subscribe(args as SubscribeInput);
+        this.settleOk(s, op, undefined);
+        return;
+      }
+      const result = op.run(this.broker, args, this.principal);
       if (result instanceof Promise) {
         result.then(
-          (r: unknown) => this.settleOk(s, cmd.action, r),
-          (err: unknown) => this.settleError(s, errorReason(err, this.log, cmd.action)),
+          (r: unknown) => this.settleOk(s, op, r),
+          (err: unknown) => this.settleError(s, errorReason(err, this.log, op.name)),
         );
       } else {
-        this.settleOk(s, cmd.action, result);
+        this.settleOk(s, op, result);
       }
     } catch (err) {
       // a refused key: the connection is not to be used further
-      if (cmd.action === 'auth') this.closeAfter(s);
-      this.settleError(s, errorReason(err, this.log, cmd.action));
+      if (op === AUTH) this.closeAfter(s);
+      this.settleError(s, errorReason(err, this.log, op.name));
     }
   }
 
   // --------------------------------------------------------------------- auth
 
-  /** The `auth` command (HandlerContext). With auth off any key is accepted, so clients may always send it. */
-  authenticate(apiKey: string): void {
+  /** The `auth` command. With auth off any key is accepted, so clients may always send it. */
+  private authenticate(apiKey: string): void {
     this.principal = this.apiKeys.require(apiKey, 'tcp', this.remote, this.log);
     this.restricted = !this.principal.unrestricted;
     this.authenticated = true;
@@ -331,9 +343,9 @@ export class Connection implements HandlerContext {
     return s;
   }
 
-  private settleOk(s: Slot, action: Action, result: unknown): void {
+  private settleOk(s: Slot, op: TcpOp, result: unknown): void {
     s.done = true;
-    s.action = action;
+    s.op = op;
     s.result = result;
     this.advance();
   }
@@ -384,7 +396,7 @@ export class Connection implements HandlerContext {
   private write(s: Slot): void {
     if (s.push !== undefined) writePush(this.out, s.encoding, s.requestId, s.push);
     else if (s.reason !== undefined) writeError(this.out, s.encoding, s.requestId, s.reason);
-    else writeOk(this.out, s.encoding, s.requestId, s.action!, s.result as CommandResults[Action]);
+    else writeOk(this.out, s.encoding, s.requestId, s.op!, s.result);
   }
 
   private get queued(): number {
@@ -397,7 +409,7 @@ export class Connection implements HandlerContext {
     return this.targets.size;
   }
 
-  subscribe(args: CommandArgs['subscribe']): void {
+  private subscribe(args: SubscribeInput): void {
     // Answered as an error frame; the connection and its other subscriptions go on.
     if (this.targets.size >= this.maxSubscriptions) throw exhausted(subscriptionLimitMessage(this.maxSubscriptions, 'TCP connection'));
     const target = new PushTarget(this, this.curEncoding, this.curRequestId);

@@ -1,12 +1,20 @@
 /**
  * The TCP front's one error table. A TCP error frame carries a single
- * reason string (PROTOCOL.md, "TCP framing"), so the broker's error code
+ * reason string (docs/PROTOCOL.md, "Errors"), so the broker's error code
  * leads it: `"NOT_FOUND: namespace 'x' not found"`. Clients read the code
  * from that prefix (src/client/tcp does) and people read the rest.
  */
 import type { Logger } from 'pino';
 import { type ErrorCode, isBrokerError } from '../../broker/errors.js';
-import { CommandError } from './commands.js';
+
+/**
+ * A request the front cannot run: malformed body, unknown action, missing
+ * or mistyped field, unknown encoding. Answered with an error frame; the
+ * connection stays usable (docs/PROTOCOL.md, "Extensions on TCP").
+ */
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+}
 
 const LABEL: { readonly [C in ErrorCode]: string } = {
   NOT_FOUND: 'NOT_FOUND',

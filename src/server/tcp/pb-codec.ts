@@ -1,295 +1,141 @@
 /**
- * Protobuf bodies (encoding 1), PROTOCOL.md "TCP framing": a command is a
- * `TCPCommand`, a reply a `TCPResponse` whose `data` case has the field
- * number of the command's case (publish 16 -> publish_response 16).
+ * Protobuf bodies (encoding 1), docs/PROTOCOL.md "Protobuf commands": a
+ * command is a `TCPCommand`, a reply a `TCPResponse` whose `data` case has
+ * the field number of the command's case (publish 16 -> publish_response
+ * 16). The `data` case is the action's request message, the same one gRPC
+ * carries, and the command table maps it.
  *
- * Decoding reads the wire directly (see proto-wire.ts). `action` names the
- * command; when it is empty the `data` case does. proto3 cannot tell a
- * missing field from a default one, so a command without `data` runs with
- * default arguments and the core rejects what is invalid (an empty name...).
+ * `action` names the command; when it is empty the `data` case does. proto3
+ * cannot tell a missing field from a default one, so a command without
+ * `data` runs with default arguments and the core rejects what is invalid
+ * (an empty name...).
  *
- * The issue 8 requests (publish_batch ... get_topic_stats) and issue 7's auth are rare: they
- * are decoded with the generated protobuf-es code, and only the wire's
- * unset conventions are translated (0, "", an absent optional: undefined).
+ * The requests of the original contract (create_namespace ... ack) are the
+ * hot path: read straight from the frame by a reader planned from their
+ * descriptors (flat messages of strings, varints, bytes, string maps and
+ * string lists), with no protobuf-es message in between. The extensions are
+ * decoded by protobuf-es.
  */
-import { type DescMessage, type MessageShape, fromBinary } from '@bufbuild/protobuf';
-import type { BatchEntry } from '../../broker/broker.js';
+import { type DescField, type DescMessage, fromBinary } from '@bufbuild/protobuf';
+import { FieldKind as Kind, NO_ITEMS, fieldKind, zeroValue } from '../commands/fields.js';
 import { isBrokerError } from '../../broker/errors.js';
-import {
-  AuthRequestSchema,
-  ConsumeDlqRequestSchema,
-  GetTopicStatsRequestSchema,
-  NackRequestSchema,
-  PeekRequestSchema,
-  PublishBatchRequestSchema,
-  RedriveDlqRequestSchema,
-  RenewLeaseRequestSchema,
-  SetTopicPolicyRequestSchema,
-} from '../../../gen/mqlite/v1/mqlite_pb.js';
-import { type Action, type Command, CommandError, isAction, policyInput } from './commands.js';
-import { emptyIsUnset, zeroIsUnset } from '../unset.js';
-import { batchModeOf, peekOrderOf } from '../grpc/wire.js';
 import { ProtoDecodeError, ProtoReader, WIRE_LEN, WIRE_VARINT } from '../../protocol/proto-wire.js';
-import { DATA_FIELD } from '../../protocol/tcp-actions.js';
+import { DATA_FIELD, type TcpAction } from '../../protocol/tcp-actions.js';
+import { type TcpOp, opOfAction } from './actions.js';
+import { CommandError } from './errors.js';
+import type { TcpRequest } from './json-codec.js';
 
+const ACTION_OF_FIELD: (TcpAction | undefined)[] = [];
+for (const [action, field] of Object.entries(DATA_FIELD)) ACTION_OF_FIELD[field] = action as TcpAction;
 
-const ACTION_OF_FIELD: (Action | undefined)[] = [];
-for (const [action, field] of Object.entries(DATA_FIELD)) ACTION_OF_FIELD[field] = action as Action;
+/** The actions of the original contract, read by the planned reader. */
+const HOT: ReadonlySet<TcpAction> = new Set<TcpAction>([
+  'create_namespace',
+  'delete_namespace',
+  'list_namespaces',
+  'create_topic',
+  'delete_topic',
+  'list_topics',
+  'resize_topic',
+  'rebalance_topic',
+  'publish',
+  'consume',
+  'subscribe',
+  'ack',
+]);
 
-export interface PbRequest {
-  command: Command | undefined;
-  requestId: string | undefined;
-  error: CommandError | undefined;
+interface FieldRead {
+  readonly key: string;
+  readonly kind: Kind;
 }
 
-const T_STRING_1 = (1 << 3) | WIRE_LEN;
-const T_STRING_2 = (2 << 3) | WIRE_LEN;
-const T_STRING_5 = (5 << 3) | WIRE_LEN;
-const T_BYTES_3 = (3 << 3) | WIRE_LEN;
-const T_STRING_4 = (4 << 3) | WIRE_LEN;
-const T_VARINT_3 = (3 << 3) | WIRE_VARINT;
-const T_VARINT_4 = (4 << 3) | WIRE_VARINT;
-const T_VARINT_5 = (5 << 3) | WIRE_VARINT;
-const T_VARINT_6 = (6 << 3) | WIRE_VARINT;
-const T_STRING_7 = (7 << 3) | WIRE_LEN;
-const T_VARINT_8 = (8 << 3) | WIRE_VARINT;
-const T_VARINT_9 = (9 << 3) | WIRE_VARINT;
-
-/**
- * The fields of the small request messages, by number: every request of
- * PROTOCOL.md is strings and int32/bool varints, plus publish's payload and
- * headers and ack's repeated ids, and publish's extensions (7 dedup_id,
- * 8 delay_ms, 9 deliver_at_ms: int64, optional).
- */
-interface Fields {
-  s1: string;
-  s2: string;
-  s5: string | undefined;
-  v3: number;
-  v4: number;
-  v5: number;
-  v6: number | undefined;
-  s7: string;
-  v8: number | undefined;
-  v9: number | undefined;
-  payload: Uint8Array;
-  headers: Record<string, string> | undefined;
-  ids: string[];
+/** A flat request message: what to do with each tag, and the fields' zero values. */
+interface Plan {
+  readonly byTag: readonly (FieldRead | undefined)[];
+  readonly zero: Readonly<Record<string, unknown>>;
 }
 
-const EMPTY = new Uint8Array(0);
-/** Never written: only ack reads `ids` (T_STRING_4 is a map entry for publish). */
-const NO_IDS: string[] = [];
 
-/** Reused for every command: the builders copy what they keep. */
-const scratch: Fields = {
-  s1: '',
-  s2: '',
-  s5: undefined,
-  v3: 0,
-  v4: 0,
-  v5: 0,
-  v6: undefined,
-  s7: '',
-  v8: undefined,
-  v9: undefined,
-  payload: EMPTY,
-  headers: undefined,
-  ids: [],
-};
+/** The wire type each kind of flat field travels as (an enum is a varint). */
+function wireOf(f: DescField): { kind: Kind; wire: number } {
+  const kind = fieldKind(f);
+  switch (kind) {
+    case Kind.String:
+    case Kind.Bytes:
+    case Kind.StringMap:
+    case Kind.StringList:
+      return { kind, wire: WIRE_LEN };
+    case Kind.Int32:
+    case Kind.Int64:
+    case Kind.Bool:
+      return { kind, wire: WIRE_VARINT };
+    case Kind.Enum:
+      return { kind: Kind.Int32, wire: WIRE_VARINT };
+    default:
+      throw new Error(`${f.parent.typeName}.${f.name} is not a flat field`);
+  }
+}
 
-function readFields(r: ProtoReader, action: HotAction): Fields {
-  const f = scratch;
-  f.s1 = f.s2 = f.s7 = '';
-  f.s5 = f.v6 = f.v8 = f.v9 = undefined;
-  f.v3 = f.v4 = f.v5 = 0;
-  f.payload = EMPTY;
-  f.headers = undefined;
-  f.ids = action === 'ack' ? [] : NO_IDS;
+function planOf(message: DescMessage): Plan {
+  const byTag: (FieldRead | undefined)[] = [];
+  const zero: Record<string, unknown> = {};
+  for (const f of message.fields) {
+    const { kind, wire } = wireOf(f);
+    byTag[(f.number << 3) | wire] = { key: f.localName, kind };
+    zero[f.localName] = zeroValue(f, kind);
+  }
+  return { byTag, zero };
+}
+
+const plans = new Map<TcpOp, Plan>();
+for (const action of HOT) {
+  const op = opOfAction(action)!;
+  plans.set(op, planOf(op.request));
+}
+
+/** The request, its strings decoded and its payload a view into the frame (the core copies it). */
+function readFlat(r: ProtoReader, plan: Plan): Record<string, unknown> {
+  const m: Record<string, unknown> = { ...plan.zero };
+  const byTag = plan.byTag;
   while (!r.done) {
     const t = r.tag();
-    switch (t) {
-      case T_STRING_1:
-        f.s1 = r.string();
+    const f = byTag[t];
+    if (f === undefined) {
+      r.skip(t & 7);
+      continue;
+    }
+    switch (f.kind) {
+      case Kind.String:
+        m[f.key] = r.string();
         break;
-      case T_STRING_2:
-        f.s2 = r.string();
+      case Kind.Int32:
+        m[f.key] = r.int32();
         break;
-      case T_BYTES_3:
-        f.payload = r.bytes();
+      case Kind.Int64:
+        m[f.key] = r.int64Number();
         break;
-      case T_STRING_4:
-        // PublishRequest.headers (map) and AckRequest.message_ids share field 4
-        if (action === 'publish') r.mapEntry((f.headers ??= {}));
-        else if (action === 'ack') f.ids.push(r.string());
-        else r.skip(WIRE_LEN);
+      case Kind.Bool:
+        m[f.key] = r.bool();
         break;
-      case T_STRING_5:
-        f.s5 = r.string();
+      case Kind.Bytes:
+        m[f.key] = r.bytes();
         break;
-      case T_VARINT_3:
-        f.v3 = r.int32();
+      case Kind.StringMap:
+        r.mapEntry((m[f.key] ??= {}) as Record<string, string>);
         break;
-      case T_VARINT_4:
-        f.v4 = r.int32();
+      case Kind.StringList: {
+        const list = m[f.key] as readonly string[];
+        if (list === NO_ITEMS) m[f.key] = [r.string()];
+        else (list as string[]).push(r.string());
         break;
-      case T_VARINT_5:
-        f.v5 = r.int32();
-        break;
-      case T_VARINT_6:
-        f.v6 = r.int32();
-        break;
-      case T_STRING_7:
-        f.s7 = r.string();
-        break;
-      case T_VARINT_8:
-        f.v8 = r.int64Number();
-        break;
-      case T_VARINT_9:
-        f.v9 = r.int64Number();
-        break;
-      default:
-        r.skip(t & 7);
+      }
     }
   }
-  return f;
-}
-
-/** The actions of PROTOCOL.md, read by the hand-written decoder. */
-type HotAction = Exclude<Action, RareAction>;
-type RareAction =
-  | 'publish_batch'
-  | 'nack'
-  | 'renew_lease'
-  | 'peek'
-  | 'consume_dlq'
-  | 'redrive_dlq'
-  | 'set_topic_policy'
-  | 'get_topic_stats'
-  | 'auth';
-
-/** One builder per action: request fields to the action's arguments. */
-const builders: { [A in HotAction]: (f: Fields) => Command & { action: A } } = {
-  create_namespace: (f) => ({ action: 'create_namespace', args: { name: f.s1 } }),
-  delete_namespace: (f) => ({ action: 'delete_namespace', args: { name: f.s1 } }),
-  list_namespaces: () => ({ action: 'list_namespaces', args: {} }),
-  create_topic: (f) => ({ action: 'create_topic', args: { namespace: f.s1, name: f.s2, queueCount: f.v3 } }),
-  delete_topic: (f) => ({ action: 'delete_topic', args: { namespace: f.s1, name: f.s2 } }),
-  list_topics: (f) => ({ action: 'list_topics', args: { namespace: f.s1 } }),
-  resize_topic: (f) => ({ action: 'resize_topic', args: { namespace: f.s1, name: f.s2, newQueueCount: f.v3 } }),
-  rebalance_topic: (f) => ({ action: 'rebalance_topic', args: { namespace: f.s1, name: f.s2 } }),
-  publish: (f) => ({
-    action: 'publish',
-    args: {
-      namespace: f.s1,
-      topic: f.s2,
-      payload: f.payload,
-      headers: f.headers,
-      routingKey: f.s5 || undefined,
-      queueId: f.v6,
-      dedupId: emptyIsUnset(f.s7),
-      delayMs: f.v8,
-      deliverAt: f.v9,
-    },
-  }),
-  consume: (f) => ({
-    action: 'consume',
-    args: { namespace: f.s1, topic: f.s2, queueId: f.v3, batchSize: f.v4, autoAck: f.v5 !== 0 },
-  }),
-  subscribe: (f) => ({ action: 'subscribe', args: { namespace: f.s1, topic: f.s2, queueId: f.v3, autoAck: f.v4 !== 0 } }),
-  ack: (f) => ({ action: 'ack', args: { namespace: f.s1, topic: f.s2, queueId: f.v3, messageIds: f.ids } }),
-};
-
-/**
- * int64 milliseconds to the core's number. A value past 2^53 loses
- * precision but stays far past every range the core accepts, so the core
- * still refuses it, with its own message.
- */
-function ms(v: bigint | undefined): number | undefined {
-  return v === undefined ? undefined : Number(v);
-}
-
-/** One decoder per rare action: the data case's bytes (a view into the frame) to its arguments. */
-const rareDecoders: { [A in RareAction]: (bytes: Uint8Array) => Command & { action: A } } = {
-  publish_batch: (b) => {
-    const m = parse(PublishBatchRequestSchema, b);
-    const entries = m.entries.map(
-      (e): BatchEntry => ({
-        payload: e.payload,
-        headers: e.headers,
-        routingKey: e.routingKey || undefined,
-        queueId: e.queueId,
-        dedupId: emptyIsUnset(e.dedupId),
-        delayMs: ms(e.delayMs),
-        deliverAt: ms(e.deliverAtMs),
-      }),
-    );
-    return { action: 'publish_batch', args: { namespace: m.namespace, topic: m.topic, entries, mode: batchModeOf(m.mode) } };
-  },
-  nack: (b) => {
-    const m = parse(NackRequestSchema, b);
-    return {
-      action: 'nack',
-      args: { namespace: m.namespace, topic: m.topic, queueId: m.queueId, messageIds: m.messageIds, delayMs: ms(m.delayMs) },
-    };
-  },
-  renew_lease: (b) => {
-    const m = parse(RenewLeaseRequestSchema, b);
-    return {
-      action: 'renew_lease',
-      args: { namespace: m.namespace, topic: m.topic, queueId: m.queueId, messageIds: m.messageIds, extendMs: Number(m.extendMs) },
-    };
-  },
-  peek: (b) => {
-    const m = parse(PeekRequestSchema, b);
-    return {
-      action: 'peek',
-      args: {
-        namespace: m.namespace,
-        topic: m.topic,
-        queueId: m.queueId,
-        dlq: m.dlq,
-        options: {
-          cursor: m.cursor || undefined,
-          limit: zeroIsUnset(m.limit),
-          order: peekOrderOf(m.order),
-          previewBytes: zeroIsUnset(m.previewBytes),
-        },
-      },
-    };
-  },
-  consume_dlq: (b) => {
-    const m = parse(ConsumeDlqRequestSchema, b);
-    return { action: 'consume_dlq', args: { namespace: m.namespace, topic: m.topic, batchSize: m.batchSize, autoAck: m.autoAck } };
-  },
-  redrive_dlq: (b) => {
-    const m = parse(RedriveDlqRequestSchema, b);
-    return { action: 'redrive_dlq', args: { namespace: m.namespace, topic: m.topic, max: zeroIsUnset(m.max) } };
-  },
-  set_topic_policy: (b) => {
-    const m = parse(SetTopicPolicyRequestSchema, b);
-    return {
-      action: 'set_topic_policy',
-      args: {
-        namespace: m.namespace,
-        topic: m.topic,
-        policy: policyInput(m.maxRetries, ms(m.retryBaseMs), ms(m.retryCapMs), ms(m.dedupWindowMs)),
-      },
-    };
-  },
-  get_topic_stats: (b) => {
-    const m = parse(GetTopicStatsRequestSchema, b);
-    return { action: 'get_topic_stats', args: { namespace: m.namespace, topic: m.topic } };
-  },
-  auth: (b) => ({ action: 'auth', args: { apiKey: parse(AuthRequestSchema, b).apiKey } }),
-};
-
-function isRare(action: Action): action is RareAction {
-  return action in rareDecoders;
+  return m;
 }
 
 /** protobuf-es decoding; its errors are malformed input, reported as such. */
-function parse<Desc extends DescMessage>(schema: Desc, bytes: Uint8Array): MessageShape<Desc> {
+function parse(schema: DescMessage, bytes: Uint8Array): unknown {
   try {
     return fromBinary(schema, bytes);
   } catch (err) {
@@ -304,7 +150,7 @@ const dataReader = new ProtoReader(EMPTY_BUF, 0, 0);
 const T_ACTION = (1 << 3) | WIRE_LEN;
 const T_REQUEST_ID = (2 << 3) | WIRE_LEN;
 
-export function decodePbCommand(buf: Buffer, start: number, end: number): PbRequest {
+export function decodePbCommand(buf: Buffer, start: number, end: number): TcpRequest {
   let requestId: string | undefined;
   try {
     const r = envelopeReader.reset(buf, start, end);
@@ -329,21 +175,22 @@ export function decodePbCommand(buf: Buffer, start: number, end: number): PbRequ
       if (dataAction === undefined) return fail(requestId, 'missing field action (and no data)');
       action = dataAction;
     }
-    if (!isAction(action)) return fail(requestId, `unknown action ${JSON.stringify(action)}`);
+    const op = opOfAction(action);
+    if (op === undefined) return fail(requestId, `unknown action ${JSON.stringify(action)}`);
     if (dataAction !== undefined && dataAction !== action) {
       return fail(requestId, `data holds a ${dataAction} request but action is ${JSON.stringify(action)}`);
     }
-    if (isRare(action)) return { command: rareDecoders[action](buf.subarray(ds, de)), requestId, error: undefined };
-    const fields = readFields(dataReader.reset(buf, ds, de), action);
-    return { command: builders[action](fields), requestId, error: undefined };
+    const plan = plans.get(op);
+    const req = plan !== undefined ? readFlat(dataReader.reset(buf, ds, de), plan) : parse(op.request, buf.subarray(ds, de));
+    return { op, args: op.input(req as never), requestId, error: undefined };
   } catch (err) {
     if (err instanceof ProtoDecodeError) return fail(requestId, `malformed protobuf: ${err.message}`);
-    // The proto enum converters shared with the gRPC front throw the core's INVALID_ARGUMENT.
+    // An enum value the proto does not define: the table's input mapping throws the core's INVALID_ARGUMENT.
     if (err instanceof CommandError || (isBrokerError(err) && err.code === 'INVALID_ARGUMENT')) return fail(requestId, err.message);
     throw err;
   }
 }
 
-function fail(requestId: string | undefined, message: string): PbRequest {
-  return { command: undefined, requestId, error: new CommandError(message) };
+function fail(requestId: string | undefined, message: string): TcpRequest {
+  return { op: undefined, args: undefined, requestId, error: new CommandError(message) };
 }

@@ -1,17 +1,26 @@
 /**
  * Writes reply frames in the encoding of the request they answer
- * (PROTOCOL.md, "TCP framing"): JSON `{"status", "request_id"?, "data" | "error"}`
- * or a protobuf `TCPResponse{1 status, 2 error, 3 request_id, data}`.
+ * (docs/PROTOCOL.md, "Replies and pipelining"): JSON `{"status",
+ * "request_id"?, "data" | "error"}` or a protobuf `TCPResponse{1 status,
+ * 2 error, 3 request_id, data}`. The `data` is the command's result mapped
+ * by the command table: its JSON text, or its response message as the
+ * `data` case of the command's field number. publish, consume and the
+ * subscription pushes, the hot replies, are written straight into the
+ * frame; the replies of commands that return nothing are encoded once.
  */
+import { create, toBinary } from '@bufbuild/protobuf';
 import type { Delivery } from '../../broker/message.js';
+import type { PublishResult } from '../../broker/broker.js';
 import { timestampNs } from '../../protocol/message.js';
 import { messageJson } from '../json-payload.js';
-import type { Action, CommandResults } from './commands.js';
+import { AuthResponseSchema } from '../../../gen/mqlite/v1/mqlite_pb.js';
+import type { AnyCommand } from '../commands/command.js';
+import { publish, subscribe } from '../commands/messages.js';
 import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, type FrameWriter } from '../../protocol/frame.js';
-import { handlers } from './handlers.js';
+import { AUTH, type TcpOp } from './actions.js';
 import { errorJson, okJson } from './json-codec.js';
 import { measureMessages, messageSize, writeMessage, writeMessages } from '../../protocol/pb-builder.js';
-import { DATA_FIELD } from '../../protocol/tcp-actions.js';
+import { DATA_FIELD, type TcpAction } from '../../protocol/tcp-actions.js';
 import {
   WIRE_VARINT,
   lenFieldSize,
@@ -60,23 +69,42 @@ function writePbOk(out: FrameWriter, requestId: string | undefined, field: numbe
   }
 }
 
-export function writeOk<A extends Action>(
-  out: FrameWriter,
-  encoding: Encoding,
-  requestId: string | undefined,
-  action: A,
-  result: CommandResults[A],
-): void {
-  const spec = handlers[action];
-  if (encoding === ENCODING_JSON) {
-    if (action === 'publish' && requestId === undefined && (result as CommandResults['publish']).duplicate === undefined) {
-      writeJsonPublished(out, result as CommandResults['publish']);
-    }
-    else out.json(okJson(spec.json(result), requestId));
+/** The `data` of the replies that carry no result, by entry: JSON text, and protobuf bytes (none for a protobuf subscribe). */
+const FIXED_JSON = new Map<TcpOp, string>([
+  [subscribe, '"subscribed"'],
+  [AUTH, '"authenticated"'],
+]);
+const FIXED_PB = new Map<TcpOp, Uint8Array | undefined>([
+  // docs/PROTOCOL.md: a protobuf subscribe is answered first by TCPResponse{status: "ok"} with no data
+  [subscribe, undefined],
+  [AUTH, toBinary(AuthResponseSchema, create(AuthResponseSchema, { success: true, message: 'authenticated' }))],
+]);
+
+/** The constant bytes of a command that returns nothing, encoded on its first reply. */
+function doneBytes(cmd: AnyCommand): Uint8Array {
+  let bytes = FIXED_PB.get(cmd);
+  if (bytes === undefined) FIXED_PB.set(cmd, (bytes = toBinary(cmd.response, create(cmd.response, cmd.reply.pb(undefined)))));
+  return bytes;
+}
+
+export function writeOk(out: FrameWriter, encoding: Encoding, requestId: string | undefined, op: TcpOp, result: unknown): void {
+  if (op === publish) {
+    const r = result as PublishResult;
+    if (encoding !== ENCODING_JSON) writePbPublished(out, requestId, r);
+    else if (requestId === undefined && r.duplicate === undefined) writeJsonPublished(out, r);
+    else out.json(okJson(publish.reply.json(r), requestId));
+    return;
   }
-  else if (action === 'publish') writePbPublished(out, requestId, result as CommandResults['publish']);
-  else if (action === 'consume' || action === 'consume_dlq') writePbConsumed(out, requestId, result as CommandResults['consume'], DATA_FIELD[action]);
-  else writePbOk(out, requestId, DATA_FIELD[action], spec.pb(result));
+  if (!('run' in op)) {
+    if (encoding === ENCODING_JSON) out.json(okJson(FIXED_JSON.get(op)!, requestId));
+    else writePbOk(out, requestId, DATA_FIELD[op.name as TcpAction], FIXED_PB.get(op));
+    return;
+  }
+  const cmd = op as AnyCommand;
+  if (encoding === ENCODING_JSON) out.json(okJson(cmd.reply.json(result), requestId));
+  else if (cmd.reply.deliveries) writePbConsumed(out, requestId, result as readonly Delivery[], DATA_FIELD[cmd.name as TcpAction]);
+  else if (cmd.reply.done !== undefined) writePbOk(out, requestId, DATA_FIELD[cmd.name as TcpAction], doneBytes(cmd));
+  else writePbOk(out, requestId, DATA_FIELD[cmd.name as TcpAction], toBinary(cmd.response, create(cmd.response, cmd.reply.pb(result))));
 }
 
 const JSON_PUBLISHED_HEAD = '{"status":"ok","data":{"message_id":"';
@@ -87,11 +115,11 @@ const JSON_PUBLISHED_MID = '","queue_id":';
  * written byte by byte (ids are UUIDs: plain ASCII) instead of built as a
  * string and encoded.
  */
-function writeJsonPublished(out: FrameWriter, r: CommandResults['publish']): void {
+function writeJsonPublished(out: FrameWriter, r: PublishResult): void {
   const q = String(r.queueId);
   const size = JSON_PUBLISHED_HEAD.length + r.messageId.length + JSON_PUBLISHED_MID.length + q.length + 2;
   if (utf8Length(r.messageId) !== r.messageId.length) {
-    out.json(okJson(handlers.publish.json(r), undefined));
+    out.json(okJson(publish.reply.json(r), undefined));
     return;
   }
   let pos = out.beginJson(size);
@@ -109,7 +137,7 @@ function writeJsonPublished(out: FrameWriter, r: CommandResults['publish']): voi
  * `consume_dlq_response`, the same shape), the messages written straight
  * into the frame.
  */
-function writePbConsumed(out: FrameWriter, requestId: string | undefined, msgs: CommandResults['consume'], field: number): void {
+function writePbConsumed(out: FrameWriter, requestId: string | undefined, msgs: readonly Delivery[], field: number): void {
   const ridLen = requestId ? utf8Length(requestId) : 0;
   const mm = measureMessages(msgs);
   const size = envelopeSize('ok', '', requestId, ridLen, 0) + lenHeaderSize(field, mm.total) + mm.total;
@@ -121,7 +149,7 @@ function writePbConsumed(out: FrameWriter, requestId: string | undefined, msgs: 
 }
 
 /** The hot reply, `TCPResponse{status:"ok", publish_response:{message_id, queue_id, duplicate}}`, in one pass. */
-function writePbPublished(out: FrameWriter, requestId: string | undefined, r: CommandResults['publish']): void {
+function writePbPublished(out: FrameWriter, requestId: string | undefined, r: PublishResult): void {
   const ridLen = requestId ? utf8Length(requestId) : 0;
   const idLen = utf8Length(r.messageId);
   const inner = (idLen ? lenFieldSize(idLen) : 0) + (r.queueId !== 0 ? 1 + varintSize(r.queueId) : 0) + (r.duplicate ? 2 : 0);
