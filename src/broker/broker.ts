@@ -341,7 +341,7 @@ export class Broker {
     checkQueueId(queueId);
     checkIds(ids);
     if (opts.delayMs !== undefined) checkDuration('delay_ms', opts.delayMs, MAX_DELAY_MS);
-    const result = this.retries.nack(lt, ids, opts.delayMs);
+    const result = this.retries.nack(lt, ids, opts.delayMs, opts.deadLetter === true);
     await this.commit.durable();
     return result;
   }

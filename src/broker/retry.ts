@@ -3,8 +3,9 @@
  * letters"): a nacked message goes back after a delay, the one given or
  * else the topic's exponential backoff with jitter, decided now and logged
  * as an absolute time. One past the policy's `maxRetries` goes to the
- * dead-letter queue instead (reason `nacked`); one consumed from the
- * dead-letter queue goes back to its head.
+ * dead-letter queue instead (reason `nacked`), as does one nacked with
+ * `deadLetter` (reason `rejected`: the consumer says a retry cannot help);
+ * one consumed from the dead-letter queue goes back to its head.
  */
 import type { Commit } from './commit.js';
 import type { Dispatcher } from './delivery.js';
@@ -22,7 +23,7 @@ export class Retries {
   ) {}
 
   /** Nacks the in-flight messages among `ids` (others are ignored, as for ack). */
-  nack(lt: LiveTopic, ids: readonly string[], delayMs: number | undefined): NackResult {
+  nack(lt: LiveTopic, ids: readonly string[], delayMs: number | undefined, deadLetter: boolean): NackResult {
     const t = lt.topic;
     const now = Date.now();
     const { maxRetries } = t.policy.retry;
@@ -37,7 +38,7 @@ export class Retries {
       seen?.add(id);
       if (m.queueId === DLQ_QUEUE_ID) {
         requeue.push(id);
-      } else if (maxRetries >= 0 && m.deliveryCount > maxRetries) {
+      } else if (deadLetter || (maxRetries >= 0 && m.deliveryCount > maxRetries)) {
         dead.push(id);
       } else {
         const delay = delayMs ?? backoff(t.policy, m.deliveryCount);
@@ -55,7 +56,7 @@ export class Retries {
       for (const e of entries) this.dispatcher.release(e.msg);
       this.held.holdAll(entries);
     }
-    if (dead.length > 0) this.dispatcher.deadLetter(lt, 'nacked', dead);
+    if (dead.length > 0) this.dispatcher.deadLetter(lt, deadLetter ? 'rejected' : 'nacked', dead);
     return { requeued: requeue.length, delayed: retry.length, deadLettered: dead.length };
   }
 }

@@ -84,6 +84,8 @@ export interface TopicInfo {
 export interface NackOptions {
   /** Redeliver after this long (ms); 0 requeues at the head at once. Default: the topic's backoff. */
   delayMs?: number;
+  /** Straight to the dead-letter queue (reason `rejected`), whatever the retry policy; `delayMs` is ignored. */
+  deadLetter?: boolean;
 }
 
 export interface NackResult {

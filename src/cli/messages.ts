@@ -4,6 +4,7 @@
  * human.
  */
 import type { ClientMessage } from '../client/types.js';
+export { isResizeNotice } from '../client/types.js';
 import { RawJson } from './json.js';
 import type { Column } from './output.js';
 
@@ -36,9 +37,6 @@ function base64(payload: Uint8Array): string {
 }
 
 /** A resize notice in a subscription stream (PROTOCOL.md, "Topic resize notice"). */
-export function isResizeNotice(m: ClientMessage): boolean {
-  return m.id.startsWith('_resize_') && m.headers['_event'] === 'topic_resized';
-}
 
 /** The message as `--json` shows it. */
 export function messageToJson(m: ClientMessage): Record<string, unknown> {

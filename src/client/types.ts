@@ -15,6 +15,11 @@ export interface ClientMessage {
   deliveryCount: number;
 }
 
+/** A topic resize notice pushed on a subscription (docs/PROTOCOL.md, "Topic resize notice on subscriptions"), not a message. */
+export function isResizeNotice(m: ClientMessage): boolean {
+  return m.id.startsWith('_resize_') && m.headers['_event'] === 'topic_resized';
+}
+
 export interface TopicSummary {
   name: string;
   queueCount: number;
@@ -41,6 +46,12 @@ export interface ClientSubscription {
 
 export interface SubscribeOptions {
   autoAck: boolean;
+  /**
+   * Without auto-ack: at most this many messages in flight towards the
+   * subscriber; more are pushed as these are acked or nacked. Default the
+   * broker's `limits.max_inflight_per_subscription`.
+   */
+  maxInflight?: number;
   onMessage(msg: ClientMessage): void;
   /** The stream ended: with an error, or undefined when closed normally. */
   onEnd?(err: ClientError | undefined): void;
@@ -58,6 +69,15 @@ export class ClientError extends Error {
     message: string,
   ) {
     super(message);
+  }
+
+  /**
+   * The connection failed, or the broker is stopping or cannot write: the
+   * request may or may not have been applied, and may be sent again (a
+   * publish with a dedup id is then applied once).
+   */
+  get retryable(): boolean {
+    return this.code === 'TRANSPORT' || this.code === 'UNAVAILABLE';
   }
 }
 
@@ -91,6 +111,13 @@ export interface PublishExtras extends PublishOptions {
   delayMs?: number;
   /** Invisible until this Unix time (ms). */
   deliverAtMs?: number;
+}
+
+export interface ClientNackOptions {
+  /** Back after this long; 0: at once. Default: the topic's backoff. */
+  delayMs?: number;
+  /** Straight to the dead-letter queue (reason `rejected`), whatever the retry policy. */
+  deadLetter?: boolean;
 }
 
 export interface BatchPublishEntry extends PublishExtras {
@@ -146,7 +173,7 @@ export interface PeekPage {
 export interface QueueFeaturesClient {
   publishEx(namespace: string, topic: string, payload: Uint8Array | string, opts: PublishExtras): Promise<{ messageId: string; queueId: number; duplicate: boolean }>;
   publishBatch(namespace: string, topic: string, entries: readonly BatchPublishEntry[], mode: 'partial' | 'atomic'): Promise<BatchPublishItem[]>;
-  nack(namespace: string, topic: string, queueId: number, ids: readonly string[], opts?: { delayMs?: number }): Promise<{ requeued: number; delayed: number; deadLettered: number }>;
+  nack(namespace: string, topic: string, queueId: number, ids: readonly string[], opts?: ClientNackOptions): Promise<{ requeued: number; delayed: number; deadLettered: number }>;
   renewLease(namespace: string, topic: string, queueId: number, ids: readonly string[], extendMs: number): Promise<void>;
   peek(namespace: string, topic: string, queueId: number, opts?: { cursor?: string; limit?: number; order?: 'asc' | 'desc'; previewBytes?: number; dlq?: boolean }): Promise<PeekPage>;
   consumeDlq(namespace: string, topic: string, opts?: { batchSize?: number; autoAck?: boolean }): Promise<ClientMessage[]>;

@@ -29,6 +29,7 @@ import {
   type ResizeSummary,
   type SubscribeOptions,
   type TopicSummary,
+  type ClientNackOptions,
 } from '../types.js';
 import {
   batchEntries,
@@ -188,11 +189,11 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
     topic: string,
     queueId: number,
     ids: readonly string[],
-    opts: { delayMs?: number } = {},
+    opts: ClientNackOptions = {},
   ): Promise<{ requeued: number; delayed: number; deadLettered: number }> {
     // An absent delay_ms means the topic's backoff; 0 means at once.
     const delayMs = opts.delayMs === undefined ? undefined : BigInt(opts.delayMs);
-    const res = await this.unary('nack', { namespace, topic, queueId, messageIds: [...ids], delayMs });
+    const res = await this.unary('nack', { namespace, topic, queueId, messageIds: [...ids], delayMs, deadLetter: opts.deadLetter === true });
     return { requeued: res.requeued, delayed: res.delayed, deadLettered: res.deadLettered };
   }
 

@@ -19,6 +19,7 @@ import type {
   ResizeSummary,
   SubscribeOptions,
   TopicSummary,
+  ClientNackOptions,
 } from '../types.js';
 import { ClientError } from '../types.js';
 import { withTlsHint } from '../tls-hint.js';
@@ -189,9 +190,9 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
     topic: string,
     queueId: number,
     ids: readonly string[],
-    opts: { delayMs?: number } = {},
+    opts: ClientNackOptions = {},
   ): Promise<{ requeued: number; delayed: number; deadLettered: number }> {
-    const body = JSON.stringify({ message_ids: ids, delay_ms: opts.delayMs });
+    const body = JSON.stringify({ message_ids: ids, delay_ms: opts.delayMs, dead_letter: opts.deadLetter === true ? true : undefined });
     const d = (await this.call('POST', `${this.queuePath(namespace, topic, queueId)}/nack`, body)) as { requeued: number; delayed: number; dead_lettered: number };
     return { requeued: d.requeued, delayed: d.delayed, deadLettered: d.dead_lettered };
   }
@@ -302,7 +303,9 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
     let serverEnd: ClientError | undefined;
     const parser = new SseParser((event, data) => {
       if (event === 'message') {
-        if (!cancelled) opts.onMessage(decodeMessage(JSON.parse(data) as WireMessage));
+        // Also after close(): the broker counts it in flight, and the
+        // subscriber may give it back rather than wait for its ack deadline.
+        opts.onMessage(decodeMessage(JSON.parse(data) as WireMessage));
       } else if (event === 'end') {
         const reason = (JSON.parse(data) as Envelope).message ?? 'subscription ended';
         serverEnd = new ClientError(/shutting down/i.test(reason) ? 'UNAVAILABLE' : 'NOT_FOUND', reason);

@@ -40,6 +40,7 @@ import type {
   ClientTopicPolicy,
   ClientTopicStats,
   PeekPage,
+  ClientNackOptions,
 } from '../types.js';
 import type { Reply } from './codec.js';
 
@@ -87,10 +88,13 @@ export function publishBatchData(namespace: string, topic: string, entries: read
   };
 }
 
-export function nackData(namespace: string, topic: string, queueId: number, ids: readonly string[], delayMs: number | undefined): CommandData {
+export function nackData(namespace: string, topic: string, queueId: number, ids: readonly string[], opts: ClientNackOptions): CommandData {
+  // dead_letter only when set: a broker that predates it reads the rest as before.
+  const deadLetter = opts.deadLetter === true ? true : undefined;
   return {
-    json: () => q({ namespace, topic, queue_id: queueId, message_ids: ids, delay_ms: delayMs }),
-    pb: () => toBinary(NackRequestSchema, create(NackRequestSchema, { namespace, topic, queueId, messageIds: [...ids], delayMs: wireMs(delayMs) })),
+    json: () => q({ namespace, topic, queue_id: queueId, message_ids: ids, delay_ms: opts.delayMs, dead_letter: deadLetter }),
+    pb: () =>
+      toBinary(NackRequestSchema, create(NackRequestSchema, { namespace, topic, queueId, messageIds: [...ids], delayMs: wireMs(opts.delayMs), deadLetter: opts.deadLetter === true })),
   };
 }
 

@@ -26,6 +26,7 @@ import type {
   ResizeSummary,
   SubscribeOptions,
   TopicSummary,
+  ClientNackOptions,
 } from '../types.js';
 import { ClientError } from '../types.js';
 import { withTlsHint } from '../tls-hint.js';
@@ -453,9 +454,9 @@ export class TcpClient implements MqliteClient, QueueFeaturesClient {
     topic: string,
     queueId: number,
     ids: readonly string[],
-    opts: { delayMs?: number } = {},
+    opts: ClientNackOptions = {},
   ): Promise<{ requeued: number; delayed: number; deadLettered: number }> {
-    return this.feature('nack', nackData(namespace, topic, queueId, ids, opts.delayMs), decodeNack);
+    return this.feature('nack', nackData(namespace, topic, queueId, ids, opts), decodeNack);
   }
 
   renewLease(namespace: string, topic: string, queueId: number, ids: readonly string[], extendMs: number): Promise<void> {

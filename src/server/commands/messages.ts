@@ -106,8 +106,8 @@ export const nack = command({
   response: NackResponseSchema,
   required: AT_TOPIC,
   // delay_ms absent: the topic's backoff; 0: back at once.
-  input: (req) => ({ namespace: req.namespace, topic: req.topic, queueId: req.queueId, messageIds: req.messageIds, delayMs: optionalMs(req.delayMs) }),
-  run: (broker, i) => broker.nack(i.namespace, i.topic, i.queueId, i.messageIds, { delayMs: i.delayMs }),
+  input: (req) => ({ namespace: req.namespace, topic: req.topic, queueId: req.queueId, messageIds: req.messageIds, delayMs: optionalMs(req.delayMs), deadLetter: req.deadLetter }),
+  run: (broker, i) => broker.nack(i.namespace, i.topic, i.queueId, i.messageIds, { delayMs: i.delayMs, deadLetter: i.deadLetter }),
   reply: {
     pb: (r) => ({ success: true, requeued: r.requeued, delayed: r.delayed, deadLettered: r.deadLettered }),
     json: (r) => `{"requeued":${r.requeued},"delayed":${r.delayed},"dead_lettered":${r.deadLettered}}`,
