@@ -64,7 +64,7 @@ describe('configuration', () => {
   });
 });
 
-describe('configuration: server.tls (issue 7)', () => {
+describe('configuration: server.tls', () => {
   it('is off by default; paths come from the file or MQLITE_TLS_CERT/KEY/CA; an empty tls section is all defaults', () => {
     expect(loadConfig(undefined, { env: {} }).server.tls).toEqual({ cert: undefined, key: undefined, ca: undefined });
     expect(loadConfig(file('server:\n  tls:\n'), { env: {} }).server.tls).toEqual({ cert: undefined, key: undefined, ca: undefined });

@@ -1,6 +1,6 @@
 /**
  * Offline AOF check and repair, behind `mqlite-cli aof check|fix <dir>`
- * (DESIGN.md, "Durability contract": a checksum failure stops startup
+ * (docs/DESIGN.md, "Durability contract (the AOF)": a checksum failure stops startup
  * unless the operator chooses to repair). Run them only while the broker
  * is stopped.
  */

@@ -13,7 +13,7 @@
  * The length comes first so a reader can tell a torn tail (fewer bytes than
  * announced) from a corrupt record (checksum mismatch) without trusting the
  * body; the checksum covers only the body because a wrong length is caught
- * by the bytes that follow it (DESIGN.md, "Durability contract").
+ * by the bytes that follow it (docs/DESIGN.md, "Durability contract (the AOF)").
  */
 import { crc32 } from 'node:zlib';
 import { PayloadArena } from './payload-arena.js';

@@ -6,7 +6,7 @@
  *   <filename>.<seq>.base.aof    a compact snapshot written by a rewrite (optional)
  *   <filename>.<seq>.incr.aof    mutations appended since; the last one is live
  *
- * Guarantees (DESIGN.md, "Durability contract"):
+ * Guarantees (docs/DESIGN.md, "Durability contract (the AOF)"):
  *
  * - A record is acknowledged (its durable() promise resolves) only when it
  *   is written, and under `always` only after an fdatasync that started

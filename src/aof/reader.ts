@@ -2,8 +2,8 @@
  * Reads one AOF file in large chunks and decodes it record by record, for
  * replay and for the offline check. It also decides whether a bad frame
  * is a torn tail (the end of the last file, where a crash mid-write leaves
- * a partial record) or corruption (anything else), following DESIGN.md,
- * "Durability contract": only the former may be cut without the operator.
+ * a partial record) or corruption (anything else), following docs/DESIGN.md,
+ * "Durability contract (the AOF)": only the former may be cut without the operator.
  */
 import { decodeFrames, type FrameProblemKind } from './codec.js';
 import type { AofFiles } from './files.js';

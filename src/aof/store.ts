@@ -1,7 +1,7 @@
 /**
  * The persistence interface the broker logs to. The broker is a
  * deterministic state machine: every mutation of its state is one record,
- * and replaying the records in order rebuilds the state exactly (DESIGN.md,
+ * and replaying the records in order rebuilds the state exactly (docs/DESIGN.md,
  * "Recovery"). The AOF file store and the in-memory store both implement
  * this; both must pass test/aof/store-contract.test.ts.
  */

@@ -2,7 +2,7 @@
  * JSON text for `--json`. Two things JSON.stringify cannot do are needed:
  * int64 values (bigint) are written as decimal strings, exact at any size,
  * and a payload that is a JSON document is embedded as the text that was
- * published (PROTOCOL.md, "JSON surfaces"), never parsed into doubles and
+ * published (docs/PROTOCOL.md, "JSON surfaces"), never parsed into doubles and
  * printed again, so big numbers and key order survive.
  */
 

@@ -1,5 +1,5 @@
 /**
- * How a message is shown: as JSON (the shape of PROTOCOL.md's JSON
+ * How a message is shown: as JSON (the shape of docs/PROTOCOL.md's JSON
  * surfaces, timestamps as decimal strings of nanoseconds) and as text for a
  * human.
  */
@@ -36,7 +36,7 @@ function base64(payload: Uint8Array): string {
   return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64');
 }
 
-/** A resize notice in a subscription stream (PROTOCOL.md, "Topic resize notice"). */
+/** A resize notice in a subscription stream (docs/PROTOCOL.md, "Topic resize notice on subscriptions"). */
 
 /** The message as `--json` shows it. */
 export function messageToJson(m: ClientMessage): Record<string, unknown> {

@@ -8,7 +8,7 @@ import type { ClientTlsOptions, MqliteClient, QueueFeaturesClient } from '../cli
 import { UsageError } from './errors.js';
 import { Output, type OutStream } from './output.js';
 
-/** What every command drives: the base calls and the issue 8 queue features, on every protocol. */
+/** What every command drives: the base calls and the queue features (the extensions of docs/PROTOCOL.md), on every protocol. */
 export type CliClient = MqliteClient & QueueFeaturesClient;
 
 export const PROTOS = ['tcp', 'tcp-json', 'http', 'grpc'] as const;
@@ -30,7 +30,7 @@ export interface GlobalOptions {
   color: boolean;
   /** `--api-key`, else $MQLITE_API_KEY (set by the program's preAction hook). */
   apiKey?: string;
-  /** TLS (issue 7): on with --tls, or implied by any of the PEM files (--tls-ca, --tls-cert, --tls-key). */
+  /** TLS (docs/PROTOCOL.md, "TLS"): on with --tls, or implied by any of the PEM files (--tls-ca, --tls-cert, --tls-key). */
   tls?: boolean;
   tlsCa?: string;
   tlsCert?: string;

@@ -5,7 +5,7 @@
  */
 import type { BatchPublishItem, ClientMessage, ClientQueueStats, ClientTopicPolicy, ClientTopicStats } from './types.js';
 
-/** A Message as the JSON fronts send it (PROTOCOL.md, "JSON surfaces"). */
+/** A Message as the JSON fronts send it (docs/PROTOCOL.md, "JSON surfaces"). */
 export interface WireMessage {
   id: string;
   namespace: string;

@@ -102,7 +102,7 @@ export interface MqliteClient {
   close(): Promise<void>;
 }
 
-// ---- Extensions (issue 8): what production queues need ----
+// ---- Extensions: what production queues need ----
 
 export interface PublishExtras extends PublishOptions {
   /** A repeat within the topic's dedup window is answered with the original message. */
@@ -167,7 +167,7 @@ export interface PeekPage {
 }
 
 /**
- * The issue 8 calls, implemented by every client (TCP, HTTP, gRPC) on top
+ * The extension calls, implemented by every client (TCP, HTTP, gRPC) on top
  * of MqliteClient. Same semantics as the Broker API of the same names.
  */
 export interface QueueFeaturesClient {
@@ -182,7 +182,7 @@ export interface QueueFeaturesClient {
   topicStats(namespace: string, topic: string): Promise<ClientTopicStats>;
 }
 
-// ---- TLS (issue 7) ----
+// ---- TLS ----
 
 /** TLS towards a broker that serves it (`server.tls`): PEM as Buffers or strings. */
 export interface ClientTlsOptions {

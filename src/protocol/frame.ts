@@ -1,5 +1,5 @@
 /**
- * The TCP frame format of PROTOCOL.md, "TCP framing", in both directions:
+ * The TCP frame format of docs/PROTOCOL.md, "TCP framing", in both directions:
  *
  *   uint32 big-endian L | uint8 encoding | L-1 bytes of body
  *
@@ -70,7 +70,7 @@ export class FrameReader {
       this.length = length;
       this.encoding = this.peekByte(4);
       // The prefix alone decides, before any body is buffered: a 0xFFFFFFFF
-      // prefix allocates nothing (PROTOCOL.md, "A maximum frame size").
+      // prefix allocates nothing (docs/PROTOCOL.md, "Extensions on TCP": a maximum frame size).
       if (length === 0) return ReadResult.ZeroLength;
       if (length > this.maxFrameBytes) return ReadResult.TooLarge;
       this.pending = length;

@@ -1,6 +1,6 @@
 /**
  * The grpc-js service definition of `mqlite.v1.MQLiteService`, built from the
- * protobuf-es descriptors in gen/ (PROTOCOL.md, "gRPC"): one source of truth
+ * protobuf-es descriptors in gen/ (docs/PROTOCOL.md, "gRPC"): one source of truth
  * for paths, streaming kinds and binary codecs, shared by the server and the
  * client. No proto-loader: its descriptors differ from the generated ones.
  */

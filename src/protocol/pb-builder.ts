@@ -1,5 +1,5 @@
 /**
- * Hand-written protobuf encoders for the messages of PROTOCOL.md that the
+ * Hand-written protobuf encoders for the messages of docs/PROTOCOL.md that the
  * TCP front and client send. They follow proto3's canonical encoding (fields
  * in number order, default values left out), which is what protobuf-es
  * writes; test/tcp/proto-wire.test.ts checks them against it.

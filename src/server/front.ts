@@ -12,7 +12,7 @@ export interface FrontHandle {
 }
 
 /**
- * Per-front connection limits (issue 7, limits): `limits.max_connections`
+ * Per-front connection limits (docs/PROTOCOL.md, "Limits"): `limits.max_connections`
  * counts each front's connections on its own; `limits.max_subscriptions_per_connection`
  * counts the TCP subscriptions of one connection and the gRPC Subscribe
  * streams of one HTTP/2 connection (an SSE stream is its own HTTP

@@ -1,5 +1,5 @@
 /**
- * The payload rule of the JSON surfaces (HTTP, SSE, TCP JSON), PROTOCOL.md
+ * The payload rule of the JSON surfaces (HTTP, SSE, TCP JSON), docs/PROTOCOL.md
  * "JSON surfaces": the stored bytes of a message published as JSON are that
  * JSON text, and they are shown as the JSON value again; bytes that are not
  * a JSON document (published over gRPC or protobuf TCP) are shown as base64

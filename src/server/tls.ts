@@ -1,5 +1,5 @@
 /**
- * TLS for every front (issue 7, item 2): `server.tls.cert` and
+ * TLS for every front (docs/PROTOCOL.md, "TLS"): `server.tls.cert` and
  * `server.tls.key` turn it on; `server.tls.ca` also requires a client
  * certificate signed by that CA (mutual TLS). The files are read and
  * checked once at startup, so a wrong path or a broken PEM stops the broker

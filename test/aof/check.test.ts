@@ -1,5 +1,5 @@
 /**
- * DESIGN.md, "Durability contract": a checksum failure in the middle stops
+ * docs/DESIGN.md, "Durability contract (the AOF)": a checksum failure in the middle stops
  * startup unless the operator chooses to repair it, with a CLI command that
  * checks and, on request, truncates at the first bad record.
  */

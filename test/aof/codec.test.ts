@@ -1,5 +1,5 @@
 /**
- * The record framing (DESIGN.md, "Durability contract": each record is
+ * The record framing (docs/DESIGN.md, "Durability contract (the AOF)": each record is
  * framed with its length and a checksum so that a torn or corrupted record
  * is detected).
  */

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md, "Durability contract" (issue 7, persistence faults): when a
+ * docs/DESIGN.md, "When the disk fails": when a
  * write or fsync fails, the mutations it carried are answered with an
  * error, nothing is claimed durable that is not, reads go on, and the store
  * retries and recovers (it rebuilds the AOF from memory) once the disk

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md, "Durability contract": when a mutation is answered as done
+ * docs/DESIGN.md, "Durability contract (the AOF)": when a mutation is answered as done
  * under each fsync policy, group commit, and failures that are never
  * hidden.
  */

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md, "Durability contract", startup: a torn record at the very end
+ * docs/DESIGN.md, "Durability contract (the AOF)", startup: a torn record at the very end
  * is cut with a warning saying how many bytes were dropped; a checksum
  * failure in the middle stops startup with an error naming file and offset.
  */

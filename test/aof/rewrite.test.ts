@@ -1,5 +1,5 @@
 /**
- * DESIGN.md, "Background rewrite": a compact base is written from a
+ * docs/DESIGN.md, "Background rewrite": a compact base is written from a
  * point-in-time view while new mutations keep being logged; no mutation
  * acknowledged before, during or after a rewrite is lost; a crash at any
  * moment of a rewrite leaves a loadable AOF; the manifest switches

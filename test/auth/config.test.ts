@@ -1,5 +1,5 @@
 /**
- * `security.api_keys` and MQLITE_API_KEYS (issue 7, item 1): the accepted
+ * `security.api_keys` and MQLITE_API_KEYS (docs/PROTOCOL.md, "Authentication"): the accepted
  * shapes, and a clear error naming the bad item (never quoting a key) for
  * every bad one.
  */

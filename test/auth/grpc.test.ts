@@ -1,5 +1,5 @@
 /**
- * API keys on the gRPC front (issue 7, item 1), with an independent client
+ * API keys on the gRPC front (docs/PROTOCOL.md, "Authentication"), with an independent client
  * (@grpc/grpc-js over proto-loader): metadata `x-api-key` or `authorization:
  * Bearer`, UNAUTHENTICATED for a missing or wrong key, PERMISSION_DENIED out
  * of scope, the Subscribe stream checked too, reflection left open.

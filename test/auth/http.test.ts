@@ -1,5 +1,5 @@
 /**
- * API keys on the HTTP front (issue 7, item 1), over real sockets:
+ * API keys on the HTTP front (docs/PROTOCOL.md, "Authentication"), over real sockets:
  * `X-API-Key` or `Authorization: Bearer`, 401 with `WWW-Authenticate: Bearer`
  * for a missing or wrong key, 403 out of the key's scope, `/health` open,
  * `/metrics` for a key not limited to namespaces, SSE with the key header.

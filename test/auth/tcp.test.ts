@@ -1,5 +1,5 @@
 /**
- * API keys on the TCP front (issue 7, item 1), over real sockets: the
+ * API keys on the TCP front (docs/PROTOCOL.md, "Authentication"), over real sockets: the
  * `auth` command must be the first frame of a connection when the broker
  * has keys (JSON and protobuf), a wrong key or any other first frame is an
  * UNAUTHENTICATED error frame and then a closed connection, and a key's

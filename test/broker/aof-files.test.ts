@@ -1,5 +1,5 @@
 /**
- * Issue 8 state through real AOF files: policies, held messages, the
+ * Queue-feature state through real AOF files: policies, held messages, the
  * dead-letter queue, dedup windows and delivery counts survive a restart
  * from a rewritten base plus the incremental file written after it.
  */
@@ -19,7 +19,7 @@ const openAt = async (dir: string) =>
 
 describe('issue-8 state in AOF files', () => {
   it('survives a rewrite and a restart from files', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mqlite-issue8-'));
+    const dir = mkdtempSync(join(tmpdir(), 'mqlite-features-'));
     dirs.push(dir);
     let b = await openAt(dir);
     await b.createNamespace('ns');

@@ -1,5 +1,5 @@
 /**
- * Issue 8, item 2: delayed publish. A message published with `delayMs` or
+ * Delayed publish (docs/DESIGN.md, "Delayed messages"). A message published with `delayMs` or
  * `deliverAt` is invisible until then, held in a timer structure (a heap
  * with one timer), made visible by a logged record, and survives a
  * restart; one whose time passed while the broker was down is visible at

@@ -1,5 +1,5 @@
 /**
- * Issue 8, item 3: lease renew. `renew` moves the ack deadline of in-flight
+ * Lease renew (docs/DESIGN.md, "Leases"). `renew` moves the ack deadline of in-flight
  * messages to now + extendMs (as SQS ChangeMessageVisibility); renewing a
  * message that is no longer in flight is FAILED_PRECONDITION naming it.
  * Deadlines are not persisted: a restart makes in-flight messages pending.

@@ -1,5 +1,5 @@
 /**
- * Issue 7, limits in the core: max_namespaces, max_topics_per_namespace and
+ * Limits in the core (docs/DESIGN.md, "Limits"): max_namespaces, max_topics_per_namespace and
  * the memory high-water mark (limits.memory_high_water), through the
  * Broker API. Replay never refuses: a limit lowered before a restart loses
  * nothing.

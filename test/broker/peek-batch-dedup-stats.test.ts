@@ -1,5 +1,5 @@
 /**
- * Issue 8, items 4 to 7: peek, batch publish, deduplication and stats,
+ * docs/DESIGN.md, "Peek", "Batches", "Deduplication", "Stats": peek, batch publish, deduplication and stats,
  * through the Broker API, with a restart in the middle of a dedup window.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md, "Durability contract": a failed write is never hidden. The
+ * docs/DESIGN.md, "Durability contract (the AOF)": a failed write is never hidden. The
  * mutation it carried is answered with an error; later mutations are
  * refused before they change the state; what is queued can still be read.
  */

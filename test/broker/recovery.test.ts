@@ -1,5 +1,5 @@
 /**
- * DESIGN.md, "Recovery": after a restart the state equals the state at the
+ * docs/DESIGN.md, "Recovery": after a restart the state equals the state at the
  * last durable record (namespaces, topics, queue counts, pending messages in
  * order, delivery counts, dead-letter queues, dedup windows), and in-flight
  * messages are pending again. Checked for random operation sequences,

@@ -1,5 +1,5 @@
 /**
- * Issue 8, items 1 and 2: per-topic retry policy, nack with backoff, the
+ * docs/DESIGN.md, "Nack, retries and dead letters": per-topic retry policy, nack with backoff, the
  * dead-letter queue (list, peek, consume, redrive), and their survival of a
  * restart and of an AOF rewrite.
  */

@@ -1,5 +1,5 @@
 /**
- * mqlite-cli against a broker with API keys (issue 7, item 1): the global
+ * mqlite-cli against a broker with API keys (docs/PROTOCOL.md, "Authentication"): the global
  * `--api-key`, or $MQLITE_API_KEY, is sent on every protocol; without it the
  * command fails with the broker's UNAUTHENTICATED and exit status 1.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 8, "Done when": what the CLI set up survives a restart of the
+ * What the CLI set up survives a restart of the
  * broker over its AOF (a FileStore in a temporary directory): a delayed
  * message, a nacked message waiting for its retry, a dead letter, the dedup
  * window and the policy, as `stats`, `dlq list`, `topic policy` and `pub
@@ -16,7 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'mqlite-cli-restart-'));
 const open = async (): Promise<Running> =>
   startBroker({ ackTimeoutMs: 60_000, store: await FileStore.open({ dir, fsync: 'always', rewriteMinSize: 1 << 30, rewritePercentage: 0 }) });
 
-describe('issue 8 state set up with mqlite-cli survives a broker restart', () => {
+describe('queue-feature state set up with mqlite-cli survives a broker restart', () => {
   let b: Running | undefined;
   afterEach(async () => {
     await b?.stop();

@@ -1,5 +1,5 @@
 /**
- * The issue 8 commands of mqlite-cli (dedup and delayed pub, pub-batch,
+ * The queue-feature commands of mqlite-cli (dedup and delayed pub, pub-batch,
  * nack, renew, peek, dlq, topic policy, stats) over one protocol, spawned
  * as a user would run them against an in-process broker. Each protocol's
  * features-*.test.ts runs this suite. Delays are hours long: a test looks
@@ -17,7 +17,7 @@ const enc = (s: string): Buffer => Buffer.from(s);
 const MAX_PAYLOAD = 64;
 
 export function featuresSuite(proto: Proto): void {
-  describe(`mqlite-cli issue 8 commands over ${proto}`, () => {
+  describe(`mqlite-cli queue-feature commands over ${proto}`, () => {
     let b: Running;
     let cli: (args: string[], opts?: Parameters<typeof runCli>[1]) => ReturnType<typeof runCli>;
     const ns = `feat-${proto}`;
@@ -199,7 +199,7 @@ export function featuresSuite(proto: Proto): void {
         expect(desc.messages.map((m: any) => m.payload)).toEqual([{ i: 4 }, { i: 3 }, { i: 2 }, { i: 1 }, { i: 0 }]);
         expect(desc.next_cursor).toBeUndefined();
         const cut = (await cli(['--json', 'peek', ns, t, '0', '--limit', '1', '--preview', '3'])).json();
-        // '{"i' is not a JSON document: shown as base64 (PROTOCOL.md, "JSON surfaces").
+        // '{"i' is not a JSON document: shown as base64 (docs/PROTOCOL.md, "JSON surfaces").
         expect(cut.messages[0]).toMatchObject({ payload: Buffer.from('{"i').toString('base64'), payload_encoding: 'base64', payload_size: 7 });
         expect(b.broker.topicStats(ns, t)).toMatchObject({ pending: 5, inFlight: 0 });
       });

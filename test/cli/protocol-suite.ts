@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startBroker, type Proto, type Running } from './harness.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** The JSON surfaces carry non-JSON bytes as base64 (PROTOCOL.md, "JSON surfaces"). */
+/** The JSON surfaces carry non-JSON bytes as base64 (docs/PROTOCOL.md, "JSON surfaces"). */
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
 
 export function protocolSuite(proto: Proto): void {

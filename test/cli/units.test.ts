@@ -17,7 +17,7 @@ describe('splitWords (REPL lines)', () => {
   });
 });
 
-describe('durations, times and queues of the issue 8 options', () => {
+describe('durations, times and queues of the queue-feature options', () => {
   it('formats a duration so that it parses back to the same ms', async () => {
     for (const [ms, text] of [
       [0, '0s'],

@@ -3,7 +3,7 @@
  * protobuf, HTTP and gRPC against one broker, and every encoding must give
  * the outcome written beside the scenario. The expected answers are those
  * of `proto/mqlite/v1/mqlite.proto` and its edge-value rule
- * (src/server/tcp/README.md, "Queue features", "Unset values"): a JSON
+ * (src/server/tcp/README.md, "Queue features", "Unset and zero values"): a JSON
  * field means what the proto documents for it, `null` is absent, a proto3
  * `optional` field absent is unset and 0 is a real 0. Where the docs are
  * silent, a comment beside the scenario says what was chosen.

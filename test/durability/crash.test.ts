@@ -1,5 +1,5 @@
 /**
- * DESIGN.md, "Durability contract": after kill -9 at a random moment (while
+ * docs/DESIGN.md, "Durability contract (the AOF)": after kill -9 at a random moment (while
  * publishes, acks, auto-ack consumes and AOF rewrites run), every answered
  * mutation survived and nothing acked came back.
  */

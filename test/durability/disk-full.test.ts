@@ -1,6 +1,5 @@
 /**
- * DESIGN.md, "Durability contract", on a real full filesystem (issue 7,
- * persistence faults): the server process keeps its AOF on a small tmpfs;
+ * docs/DESIGN.md, "Durability contract (the AOF)", on a real full filesystem: the server process keeps its AOF on a small tmpfs;
  * the disk is filled; publishes are answered with a clear UNAVAILABLE on
  * every front (HTTP 503, gRPC UNAVAILABLE, TCP error frame) while reads go
  * on; once space is freed the broker rebuilds its AOF and accepts changes

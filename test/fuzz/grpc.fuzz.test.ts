@@ -1,5 +1,5 @@
 /**
- * Issue 7 item 5, hostile input on the gRPC front (PROTOCOL.md "gRPC",
+ * Hostile input on the gRPC front (docs/PROTOCOL.md "gRPC",
  * src/server/grpc/README.md): every method of mqlite.v1.MQLiteService
  * called through a generic grpc-js client with raw bytes (random bytes,
  * and valid requests encoded with the gen/ types then mutated), the
@@ -34,7 +34,7 @@ const UNARY = MQLiteService.methods.filter((m) => m.methodKind === 'unary');
 const SUBSCRIBE = MQLiteService.methods.find((m) => m.name === 'Subscribe')!;
 const pathOf = (m: DescMethod): string => `/${MQLiteService.typeName}/${m.name}`;
 
-/** Statuses a bad request may end with: the broker's table (PROTOCOL.md) and grpc-js's size limit. */
+/** Statuses a bad request may end with: the broker's table (docs/PROTOCOL.md) and grpc-js's size limit. */
 const CLIENT_ERRORS = new Set([
   status.INVALID_ARGUMENT,
   status.NOT_FOUND,

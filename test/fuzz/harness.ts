@@ -1,12 +1,12 @@
 /**
- * Shared ground of the fuzz tests (issue 7, item 5: hostile input). Each
+ * Shared ground of the fuzz tests (hostile input). Each
  * fuzz file runs the built broker in a child process with small limits, so
  * that a crash shows as an exit, its RSS can be read from /proc, and the
  * limits are reached by the fuzzer.
  *
  * Before fuzzing, a namespace with an unguessable name gets messages, some
  * consumed and acked (every call answered ok), the rest left pending.
- * After fuzzing, `verifyAfter` checks the promise of issue 7: the process is
+ * After fuzzing, `verifyAfter` checks the hardening promise: the process is
  * alive, every front still answers a normal request, RSS stayed under a
  * bound, the pending messages are all there (same ids, payloads, order), the
  * acked ones did not come back, and nothing was logged at error level (an

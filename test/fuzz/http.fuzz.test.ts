@@ -1,5 +1,5 @@
 /**
- * Issue 7 item 5, hostile input on the HTTP front (PROTOCOL.md "HTTP",
+ * Hostile input on the HTTP front (docs/PROTOCOL.md "HTTP (REST + SSE)",
  * src/server/http/README.md): raw requests over a socket with random
  * methods, the real routes with random segments (percent-encodings, very
  * long names), random query strings, headers (content types,

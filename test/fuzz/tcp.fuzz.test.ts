@@ -1,5 +1,5 @@
 /**
- * Issue 7 item 5, hostile input on the TCP front (PROTOCOL.md "TCP
+ * Hostile input on the TCP front (docs/PROTOCOL.md "TCP
  * framing", src/server/tcp/README.md "Edges"): random byte streams, frames
  * with any encoding byte and body, mutated JSON and protobuf commands of
  * every action, oversized and zero length prefixes, partial frames, long

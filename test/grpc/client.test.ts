@@ -164,7 +164,7 @@ describe('GrpcClient transport', () => {
   });
 });
 
-describe('GrpcClient: QueueFeaturesClient (issue 8)', () => {
+describe('GrpcClient: QueueFeaturesClient (the extensions)', () => {
   let g: Fixture;
   let qc: GrpcClient;
   beforeAll(async () => {

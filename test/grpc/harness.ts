@@ -25,7 +25,7 @@ export function serviceFromProto(path: string): grpc.ServiceClientConstructor {
 
 /**
  * The proto of an old client: `PublishRequest.queue_id` is a plain int32
- * there (PROTOCOL.md, "PublishRequest.queue_id").
+ * there (docs/PROTOCOL.md, "PublishRequest.queue_id").
  */
 export function oldClientProto(): string {
   const text = readFileSync(PROTO, 'utf8').replace('optional int32 queue_id = 6;', 'int32 queue_id = 6;');

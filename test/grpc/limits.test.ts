@@ -1,5 +1,5 @@
 /**
- * Issue 7, limits on the gRPC front: limits.max_connections (HTTP/2
+ * Limits on the gRPC front (docs/PROTOCOL.md, "Limits"): limits.max_connections (HTTP/2
  * connections; every call on one over the limit ends RESOURCE_EXHAUSTED
  * naming the limit), limits.max_subscriptions_per_connection (Subscribe
  * streams of one HTTP/2 connection), and the core's limits as

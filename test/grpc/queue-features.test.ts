@@ -1,5 +1,5 @@
 /**
- * Issue 8 on the gRPC front (src/server/grpc/README.md, "Extensions"): the
+ * The extensions on the gRPC front (src/server/grpc/README.md, "Extensions"): the
  * publish extension fields and the eight RPCs PublishBatch, Nack,
  * RenewLease, Peek, ConsumeDlq, RedriveDlq, SetTopicPolicy and
  * GetTopicStats, each with its success and its errors, called by an

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md, "gRPC": server reflection (v1 and v1alpha) lets a generic
+ * docs/PROTOCOL.md, "gRPC": server reflection (v1 and v1alpha) lets a generic
  * tool list the service, fetch its descriptors and call it without the
  * .proto file. The tool here is built from the reflection protos shipped
  * with @grpc/reflection and proto-loader: nothing of ours.
@@ -143,7 +143,7 @@ async function bufCurl(args: string[]): Promise<{ code: number; stdout: string; 
 describe.each(['grpc-v1', 'grpc-v1alpha'])('a generic tool (buf curl, %s reflection)', (protocol) => {
   const url = (method = ''): string => `http://${f.address}${method && `/mqlite.v1.MQLiteService/${method}`}`;
 
-  it('lists the twenty methods (twelve of the contract, eight issue 8 extensions)', async () => {
+  it('lists the twenty methods (twelve of the contract, eight extensions)', async () => {
     const res = await bufCurl(['--reflect-protocol', protocol, '--list-methods', url()]);
     expect(res.stderr).toBe('');
     expect(res.stdout.trim().split('\n')).toHaveLength(20);
@@ -171,7 +171,7 @@ describe.each(['grpc-v1', 'grpc-v1alpha'])('a generic tool (buf curl, %s reflect
     expect(JSON.parse(got.stdout).messages).toMatchObject([{ id: messageId, payload: 'aGk=', headers: { k: 'v' }, deliveryCount: 1 }]);
   });
 
-  it('calls the issue 8 RPCs with JSON: enum names, int64 as strings or numbers', async () => {
+  it('calls the extension RPCs with JSON: enum names, int64 as strings or numbers', async () => {
     const ns = `curl8-${protocol}`;
     await call(f.raw, 'CreateNamespace', { name: ns });
     await call(f.raw, 'CreateTopic', { namespace: ns, name: 't', queue_count: 1 });

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md, "gRPC": every unary RPC of MQLiteService, its success and its
+ * docs/PROTOCOL.md, "gRPC": every unary RPC of MQLiteService, its success and its
  * errors, called by an independent client (proto-loader + grpc-js).
  */
 import * as grpc from '@grpc/grpc-js';

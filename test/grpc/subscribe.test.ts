@@ -1,5 +1,5 @@
 /**
- * DESIGN.md, "Subscriptions", and PROTOCOL.md, "Topic resize notice on
+ * docs/DESIGN.md, "Subscriptions", and docs/PROTOCOL.md, "Topic resize notice on
  * subscriptions": the Subscribe stream, seen from an independent client.
  */
 import * as grpc from '@grpc/grpc-js';

@@ -1,5 +1,5 @@
 /**
- * HttpClient's QueueFeaturesClient calls (issue 8) against a real front,
+ * HttpClient's QueueFeaturesClient calls (the extensions) against a real front,
  * over each transport: results decoded to the client types, failures as
  * ClientError with the broker's code.
  */

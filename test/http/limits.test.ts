@@ -1,8 +1,8 @@
 /**
- * Issue 7, limits on the HTTP front: limits.max_connections (503 with the
+ * Limits on the HTTP front (docs/PROTOCOL.md, "Limits"): limits.max_connections (503 with the
  * envelope and `Connection: close`; an SSE stream is a connection), Node's
  * request-header limit (a clean 431), and the core's limits as 429
- * (PROTOCOL.md, "HTTP": 429 for limits). Nothing refused is stored, and the
+ * (docs/PROTOCOL.md, "HTTP (REST + SSE)": 429 for limits). Nothing refused is stored, and the
  * connections in place keep working.
  */
 import { afterEach, describe, expect, it } from 'vitest';

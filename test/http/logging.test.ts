@@ -1,5 +1,5 @@
 /**
- * The access log carries each request's X-Request-ID (issue 4), and an
+ * The access log carries each request's X-Request-ID, and an
  * error that is not the broker's is answered 500 without its details and
  * logged with them.
  */

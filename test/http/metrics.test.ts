@@ -1,5 +1,5 @@
 /**
- * Issue 8, item 8: `GET /metrics` in the Prometheus text format, over a
+ * `GET /metrics` in the Prometheus text format, over a
  * real port, with a real AOF: topic depths and totals per namespace/topic,
  * AOF size, fsyncs and their latency histogram, rewrites, connections and
  * subscriptions per front, HTTP requests, and event-loop lag.

@@ -1,5 +1,5 @@
 /**
- * The payload rule of PROTOCOL.md "JSON surfaces": JSON published is JSON
+ * The payload rule of docs/PROTOCOL.md "JSON surfaces": JSON published is JSON
  * returned; bytes that are not a JSON document come back as base64 with
  * `"payload_encoding": "base64"`.
  */
@@ -78,7 +78,7 @@ describe('bytes published elsewhere (gRPC, protobuf TCP)', () => {
   }
 });
 
-// Found while fuzzing (issue 7, hostile input): JSON.stringify of such a payload
+// Found while fuzzing (hostile input): JSON.stringify of such a payload
 // overflowed the stack and the request was answered 500 "internal error".
 describe('a payload nested too deeply to store', () => {
   it('publish and publish-batch answer 400 naming the reason, and nothing is enqueued', async () => {

@@ -1,5 +1,5 @@
 /**
- * Issue 8 over HTTP, on a real port: every route's success reply in the
+ * The extensions over HTTP, on a real port: every route's success reply in the
  * envelope with snake_case fields, and its errors (400 with the reason for
  * a bad shape or a range the broker refuses, 404 unknown, 409 conflicting
  * state), mapped by the front's one error table.

@@ -1,5 +1,5 @@
 /**
- * Issue 8, "Done when": each feature survives a restart in the middle of
+ * Each queue feature survives a restart in the middle of
  * its life, driven over HTTP with a real AOF: a delayed message, a nacked
  * message waiting for its retry, the dead-letter queue, the dedup window
  * and the topic policy.
@@ -41,7 +41,7 @@ async function start(): Promise<Running> {
 
 const text = (p: Uint8Array): string => Buffer.from(p).toString('utf8');
 
-describe('issue 8 state across a restart, over HTTP', () => {
+describe('queue-feature state across a restart, over HTTP', () => {
   it('delayed messages, nacked messages waiting for retry, the DLQ, the dedup window and the policy survive', async () => {
     const first = await start();
     const c1 = first.client;

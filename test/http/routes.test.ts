@@ -1,5 +1,5 @@
 /**
- * Every route of PROTOCOL.md "HTTP", over a real port: its success reply
+ * Every route of docs/PROTOCOL.md "HTTP (REST + SSE)", over a real port: its success reply
  * in the `{success, message?, data?}` envelope with the listed status, and
  * its error cases (400 with the reason, 404, 409, 413, 503).
  */

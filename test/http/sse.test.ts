@@ -1,5 +1,5 @@
 /**
- * SSE subscribe (PROTOCOL.md "HTTP"; DESIGN.md "Subscriptions"): exact event
+ * SSE subscribe (docs/PROTOCOL.md "HTTP (REST + SSE)"; docs/DESIGN.md "Subscriptions"): exact event
  * framing on a raw socket, a real EventSource client, push without polling,
  * manual ack with max_inflight, disconnect, heartbeat, the resize notice,
  * the end of a stream, and a subscriber that stops reading.

@@ -1,5 +1,5 @@
 /**
- * The server process with API keys (issue 7, item 1): keys from the config
+ * The server process with API keys (docs/PROTOCOL.md, "Authentication"): keys from the config
  * file and from MQLITE_API_KEYS, the startup log says auth is on and how
  * many keys (never a key), every front then requires one, /health stays
  * open; a weak key stops startup naming the item.

@@ -1,5 +1,5 @@
 /**
- * Issue 7's pieces together in one server process: TLS, API keys and
+ * The hardening pieces together in one server process: TLS, API keys and
  * limits.max_connections on every front. Each was built and tested on its
  * own; this checks they compose (the connection limit counts TLS
  * connections, a refusal travels over TLS, the key is checked over TLS).

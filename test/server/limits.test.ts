@@ -1,5 +1,5 @@
 /**
- * Issue 7, limits in the server process (cmd/mqlite.ts): the config keys
+ * Limits in the server process (docs/DESIGN.md, "Limits") (cmd/mqlite.ts): the config keys
  * reach the core and the fronts, and a memory high-water mark below the
  * process's RSS refuses publishes over every front with a clear error while
  * the process stays up, serves reads and acks, and stops cleanly.

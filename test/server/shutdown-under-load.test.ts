@@ -1,11 +1,11 @@
 /**
- * Graceful shutdown under load (issue 7 item 7; README "SIGINT or
+ * Graceful shutdown under load (README "SIGINT or
  * SIGTERM ... exits 0"): SIGTERM reaches the broker process while clients
  * publish over TCP (JSON and protobuf), HTTP and gRPC, subscribers (TCP,
  * SSE, gRPC Subscribe) and TCP consumers ack. The process exits 0, no
  * client request is left hanging, and after a restart on the same AOF
  * every publish answered ok is either acked or there again, and no message
- * whose ack was answered ok comes back (DESIGN.md, "Durability contract").
+ * whose ack was answered ok comes back (docs/DESIGN.md, "Durability contract (the AOF)").
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md, "TCP framing": every action in both encodings, from a raw
+ * docs/PROTOCOL.md, "TCP framing": every action in both encodings, from a raw
  * socket, with the reply in the encoding of the request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,7 +73,7 @@ describe('JSON commands (encoding 0)', () => {
     c.close();
   });
 
-  it('answers publish with exactly the JSON of PROTOCOL.md', async () => {
+  it('answers publish with exactly the JSON of docs/PROTOCOL.md', async () => {
     const c = await RawClient.open(h.port);
     await c.jsonCall({ action: 'create_namespace', data: { name: 'jx' } });
     await c.jsonCall({ action: 'create_topic', data: { namespace: 'jx', name: 't', queue_count: 12 } });

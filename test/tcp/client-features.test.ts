@@ -1,5 +1,5 @@
 /**
- * TcpClient implements QueueFeaturesClient (issue 8) over a real port, in
+ * TcpClient implements QueueFeaturesClient (the extensions) over a real port, in
  * both encodings: every method, its errors as typed ClientErrors, and the
  * flows end to end (delay, nack -> DLQ -> peek -> redrive, dedup, atomic
  * batch, renew of an expired lease).

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md ("Responses on a connection come in the order of the
+ * docs/PROTOCOL.md ("Responses on a connection come in the order of the
  * requests") with a real AOF under fsync `always`: replies that wait for an
  * fsync hold back the replies behind them instead of being overtaken, and
  * a publish answered over TCP survives a restart.
@@ -57,7 +57,7 @@ describe('replies behind an fsync keep request order', () => {
   });
 });
 
-describe('issue 8 state set over TCP survives a restart', () => {
+describe('queue-feature state set over TCP survives a restart', () => {
   it('keeps a delayed message, a dead letter, a dedup window and the policy', async () => {
     const first = await open();
     const c = await RawClient.open(first.port);

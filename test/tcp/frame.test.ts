@@ -1,5 +1,5 @@
 /**
- * The frame format (PROTOCOL.md, "TCP framing") as FrameReader and
+ * The frame format (docs/PROTOCOL.md, "TCP framing") as FrameReader and
  * FrameWriter implement it: any split of the byte stream gives the same
  * frames, and the length prefix is judged from the header alone.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 7, limits on the TCP front: each is refused with an error frame
+ * Limits on the TCP front (docs/PROTOCOL.md, "Limits"): each is refused with an error frame
  * that names the limit and its config key, nothing is stored, and the
  * connection stays usable wherever the framing is intact.
  */

@@ -1,6 +1,6 @@
 /**
  * The hand-written protobuf codecs of the TCP front and client speak exactly
- * the wire of the generated protobuf-es code (PROTOCOL.md: field numbers and
+ * the wire of the generated protobuf-es code (docs/PROTOCOL.md: field numbers and
  * types are fixed): checked in both directions on arbitrary values.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';

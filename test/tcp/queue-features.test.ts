@@ -1,5 +1,5 @@
 /**
- * Issue 8 on the TCP front (README.md of src/server/tcp, "Queue features"):
+ * The extensions on the TCP front (README.md of src/server/tcp, "Queue features"):
  * every new action in both encodings from a raw socket, success and
  * errors, and the end-to-end flows (delay, nack -> DLQ -> peek -> redrive,
  * dedup, atomic batch failure, renew of an expired lease).
@@ -263,7 +263,7 @@ describe('nack -> dead-letter queue -> peek -> consume_dlq -> redrive (JSON)', (
 
   it('answers bad nack, consume_dlq and redrive requests with the reason', async () => {
     const t = await topic();
-    // message_ids left out is an empty list, as in protobuf (docs/PROTOCOL.md, "Unset values")
+    // message_ids left out is an empty list, as in protobuf (docs/PROTOCOL.md, "Unset and zero values")
     expect(await c.jsonCall({ action: 'nack', data: { namespace: 'f', topic: t, message_ids: 'x' } })).toEqual({
       status: 'error',
       error: 'INVALID_ARGUMENT: field data.message_ids must be an array of strings',

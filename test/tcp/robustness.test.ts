@@ -63,7 +63,7 @@ describe('a bad frame with intact framing gets an error frame and the connection
       error: /^INVALID_ARGUMENT: field data\.headers\.a must be a string/,
     },
     {
-      // message_ids left out is an empty list (docs/PROTOCOL.md, "Unset values"): a mistyped list is the bad frame
+      // message_ids left out is an empty list (docs/PROTOCOL.md, "Unset and zero values"): a mistyped list is the bad frame
       name: 'JSON ack with message_ids not a list',
       bytes: jsonFrame({ action: 'ack', data: { namespace: 'r', topic: 't', queue_id: 0, message_ids: 'x' } }),
       encoding: 0,
@@ -87,7 +87,7 @@ describe('a bad frame with intact framing gets an error frame and the connection
     },
     { name: 'an unknown encoding byte', bytes: frame(7, '{"action":"list_namespaces"}'), encoding: 0, error: /^INVALID_ARGUMENT: unknown encoding byte 7/ },
     { name: 'an empty JSON body', bytes: frame(0, ''), encoding: 0, error: /^INVALID_ARGUMENT: malformed JSON/ },
-    // Found while fuzzing (issue 7, hostile input): JSON.stringify of these payloads overflowed the stack, and the exception killed the process.
+    // Found while fuzzing (hostile input): JSON.stringify of these payloads overflowed the stack, and the exception killed the process.
     {
       name: 'a JSON publish_batch payload nested 20,000 deep',
       bytes: frame(0, `{"action":"publish_batch","data":{"namespace":"r","topic":"t","entries":[{"payload":${DEEP}}]}}`),

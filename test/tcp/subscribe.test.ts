@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md, "TCP framing" (subscribe) and DESIGN.md, "Subscriptions":
+ * docs/PROTOCOL.md, "TCP framing" (subscribe) and docs/DESIGN.md, "Subscriptions":
  * a first "subscribed" reply, then one pushed frame per message as soon as
  * it is published; acks on the same connection through request_id; resize
  * notices in the stream; the client's backpressure and disconnects.

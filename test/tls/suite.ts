@@ -1,5 +1,5 @@
 /**
- * The TLS promises (issue 7, item 2), checked the same way on each front
+ * The TLS promises (docs/PROTOCOL.md, "TLS"), checked the same way on each front
  * over real sockets with the front's own client: a TLS client works end to
  * end (publish, consume, ack, a pushed subscription); a client that does not
  * trust the CA is refused; a plaintext client against the TLS port fails

@@ -1,6 +1,6 @@
 /**
- * `aof check|fix <dir>` work on the files of a stopped broker (DESIGN.md,
- * "Durability contract": a bad record in the middle stops startup unless the
+ * `aof check|fix <dir>` work on the files of a stopped broker (docs/DESIGN.md,
+ * "Durability contract (the AOF)": a bad record in the middle stops startup unless the
  * operator repairs it); `aof rewrite` asks a running broker to compact now,
  * through the HTTP admin route whatever --proto is.
  */

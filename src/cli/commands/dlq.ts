@@ -1,5 +1,5 @@
 /**
- * The dead-letter queue of a topic (issue 8, "Nack"): `dlq list`, `dlq
+ * The dead-letter queue of a topic (docs/DESIGN.md, "Nack, retries and dead letters"): `dlq list`, `dlq
  * peek`, `dlq consume`, `dlq redrive`. Messages land there past the
  * topic's max_retries, with the reason and their delivery count in headers.
  */

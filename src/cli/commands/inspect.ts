@@ -1,5 +1,5 @@
 /**
- * Looking without taking (issue 8): `peek` at a queue's pending messages
+ * Looking without taking (docs/DESIGN.md, "Peek", "Stats"): `peek` at a queue's pending messages
  * (and, through dlq.ts, at the dead-letter queue), and `stats` of a topic.
  */
 import type { ClientMessage, ClientQueueStats, ClientTopicStats, PeekPage } from '../../client/types.js';
@@ -43,7 +43,7 @@ export function pageToJson(page: PeekPage, row: (m: Peeked) => Record<string, un
   return { messages: page.messages.map(row), next_cursor: page.nextCursor };
 }
 
-/** [issue 8, Peek] up to --limit pending messages from the head (or the tail with --desc), not consumed. */
+/** (docs/DESIGN.md, "Peek") up to --limit pending messages from the head (or the tail with --desc), not consumed. */
 export async function peek(ctx: Ctx, ns: string, topic: string, queue: number, opts: PeekCliOptions): Promise<void> {
   const page = await peekPage(ctx, ns, topic, queue, opts);
   if (ctx.out.json) return ctx.out.jsonResult(pageToJson(page, peekedToJson));
@@ -113,7 +113,7 @@ function statsRow(label: string, s: Omit<ClientQueueStats, 'queueId'>): string[]
 }
 
 /**
- * [issue 8, Stats] one row a queue, then the dead-letter queue's depth and
+ * (docs/DESIGN.md, "Stats") one row a queue, then the dead-letter queue's depth and
  * the topic's totals. Depths survive a restart; totals and rates count
  * since the broker started.
  */

@@ -42,7 +42,7 @@ export interface PubOptions {
   deliverAt?: number;
 }
 
-/** The issue 8 publish options given on the command line, or undefined when none is. */
+/** The publish extensions (dedup id, delay, deliver-at) given on the command line, or undefined when none is. */
 async function publishExtras(o: Pick<PubOptions, 'dedupId' | 'delay' | 'deliverAt'>): Promise<Pick<PublishExtras, 'dedupId' | 'delayMs' | 'deliverAtMs'> | undefined> {
   const delayMs = await optionalDuration('--delay <duration>', o.delay, { allowZero: true });
   if (o.dedupId === undefined && delayMs === undefined && o.deliverAt === undefined) return undefined;
@@ -141,7 +141,7 @@ export async function pub(ctx: Ctx, ns: string, topic: string, payloadArg: strin
   if (results.length === 0) return ctx.out.note('nothing to publish (no lines)');
   if (!many) {
     const r = results[0]!;
-    // [issue 8, Deduplication] a repeat inside the window is answered with the original's ids.
+    // (docs/DESIGN.md, "Deduplication") a repeat inside the window is answered with the original's ids.
     if (r.duplicate) return ctx.out.done(`duplicate of ${r.message_id} (${ns}/${topic} queue ${r.queue_id}): not enqueued again`);
     return ctx.out.done(`published ${r.message_id} to ${ns}/${topic} queue ${r.queue_id}${visibility(extras)}`);
   }
@@ -430,7 +430,7 @@ export interface NackCliOptions {
 }
 
 /**
- * [issue 8, Nack] in-flight messages go back after --delay, or after the
+ * (docs/DESIGN.md, "Nack, retries and dead letters") in-flight messages go back after --delay, or after the
  * topic's backoff; past max_retries they go to the dead-letter queue. Ids
  * not in flight are ignored, as for ack: the counts say what happened.
  */
@@ -450,7 +450,7 @@ export interface RenewOptions {
   extend: string;
 }
 
-/** [issue 8, Lease renew] the ack deadline of each message becomes now + --extend; an expired lease is an error. */
+/** (docs/DESIGN.md, "Leases") the ack deadline of each message becomes now + --extend; an expired lease is an error. */
 export async function renew(ctx: Ctx, ns: string, topic: string, queue: number, idArgs: string[], opts: RenewOptions): Promise<void> {
   const ids = await readIds(ctx, idArgs, 'renew');
   const extendMs = await parseDurationOption('--extend <duration>', opts.extend);

@@ -1,6 +1,6 @@
 /**
  * `topic policy`: a topic's retry policy (max_retries, backoff base and
- * cap) and dedup window (issue 8). Without flags it shows the policy; each
+ * cap) and dedup window (docs/PROTOCOL.md, "Topic policy"). Without flags it shows the policy; each
  * flag given changes that value and leaves the others as they are.
  */
 import type { ClientTopicPolicy } from '../../client/types.js';

@@ -1,5 +1,5 @@
 /**
- * Wire shapes of the issue 8 extensions (proto `mqlite.v1`) to and from the
+ * Wire shapes of the extensions (proto `mqlite.v1`) to and from the
  * protocol-neutral client types. Anything that speaks these protobuf
  * messages (the gRPC client, a protobuf TCP client) converts through here.
  */
@@ -60,7 +60,7 @@ export interface PublishFields {
 /**
  * The publish fields shared by PublishRequest and PublishBatchEntry. Each
  * optional field is sent only when given: an absent `queue_id` routes
- * automatically (PROTOCOL.md), an absent delay publishes visible at once.
+ * automatically (docs/PROTOCOL.md), an absent delay publishes visible at once.
  */
 export function publishFields(payload: Uint8Array | string, opts: PublishExtras): PublishFields {
   return {

@@ -1,5 +1,5 @@
 /**
- * A small typed gRPC client over the generated code (PROTOCOL.md, "gRPC"),
+ * A small typed gRPC client over the generated code (docs/PROTOCOL.md, "gRPC"),
  * for the CLI, the benchmark and tests. It shares the server's service
  * definition, so paths and codecs come from one place; the wire is a bare
  * HTTP/2 connection (transport.ts).
@@ -50,7 +50,7 @@ export interface GrpcClientOptions {
   port: number;
   /** Deadline of each unary call; none when undefined. Streams have none. */
   timeoutMs?: number;
-  /** Sent as the `x-api-key` metadata of every call (issue 7). */
+  /** Sent as the `x-api-key` metadata of every call (docs/PROTOCOL.md, "Authentication"). */
   apiKey?: string;
   /** Speak TLS (the broker has `server.tls` set). */
   tls?: ClientTlsOptions;

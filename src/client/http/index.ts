@@ -1,5 +1,5 @@
 /**
- * A small typed client of the HTTP REST + SSE front (PROTOCOL.md "HTTP"),
+ * A small typed client of the HTTP REST + SSE front (docs/PROTOCOL.md "HTTP (REST + SSE)"),
  * over keep-alive connections (node:http by default, or fetch: see
  * transport.ts). Used by the CLI, the benchmark and the tests.
  */
@@ -40,7 +40,7 @@ export interface HttpClientOptions {
    * lean keep-alive HTTP/1.1 client for load generation): see transport.ts.
    */
   transport?: 'http' | 'fetch' | 'raw';
-  /** Sent as `X-API-Key` on every request and SSE stream (issue 7). */
+  /** Sent as `X-API-Key` on every request and SSE stream (docs/PROTOCOL.md, "Authentication"). */
   apiKey?: string;
   /** Speak HTTPS (the broker has `server.tls` set): an `http://` base URL becomes `https://`. */
   tls?: ClientTlsOptions;
@@ -51,7 +51,7 @@ export interface HttpSubscribeOptions extends SubscribeOptions {
   maxInflight?: number;
 }
 
-/** One message as the JSON surfaces show it (PROTOCOL.md "JSON surfaces"). */
+/** One message as the JSON surfaces show it (docs/PROTOCOL.md "JSON surfaces"). */
 
 interface Envelope {
   success: boolean;
@@ -165,7 +165,7 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
     return { messageId: d.message_id, queueId: d.queue_id };
   }
 
-  // ---- issue 8 (QueueFeaturesClient) ----
+  // ---- the extensions (QueueFeaturesClient) ----
 
   /** Publish with dedup_id, delay_ms or deliver_at_ms; `duplicate` when the dedup window answered it. */
   async publishEx(

@@ -1,5 +1,5 @@
 /**
- * The client side of the TCP frame bodies (PROTOCOL.md, "TCP framing"):
+ * The client side of the TCP frame bodies (docs/PROTOCOL.md, "TCP framing"):
  * commands out, replies in, for both encodings. Framing and the protobuf
  * primitives are the server's (src/server/tcp), so both ends share one
  * implementation of the wire.
@@ -147,7 +147,7 @@ export function writePublish(
   const headers = opts?.headers;
   const routingKey = opts?.routingKey;
   const queueId = opts?.queueId;
-  // extensions (issue 8): absent from a plain publish, which sends what it always did
+  // extensions: absent from a plain publish, which sends what it always did
   const dedupId = opts?.dedupId;
   const delayMs = opts?.delayMs;
   const deliverAtMs = opts?.deliverAtMs;

@@ -1,5 +1,5 @@
 /**
- * The client side of the issue 8 actions on the TCP front (README.md of
+ * The client side of the extension actions on the TCP front (README.md of
  * src/server/tcp, "Queue features"): the JSON data of each command and the
  * decoding of its reply in either encoding. Protobuf bodies are the
  * generated protobuf-es messages, converted through the same helpers as

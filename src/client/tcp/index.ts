@@ -1,5 +1,5 @@
 /**
- * A small typed client of the TCP framing front (PROTOCOL.md, "TCP
+ * A small typed client of the TCP framing front (docs/PROTOCOL.md, "TCP
  * framing"), in either encoding. Requests are pipelined: each call writes
  * its frame at once (frames of one event-loop turn leave in one socket
  * write) and its reply is matched by order. A subscription takes its own
@@ -72,7 +72,7 @@ export interface TcpClientOptions {
   timeoutMs?: number;
   /** Largest reply frame accepted; default 64 MiB. */
   maxFrameBytes?: number;
-  /** Sent in an `auth` command as the first frame of every connection (issue 7). */
+  /** Sent in an `auth` command as the first frame of every connection (docs/PROTOCOL.md, "Authentication"). */
   apiKey?: string;
   /** Speak TLS (the broker has `server.tls` set). */
   tls?: ClientTlsOptions;
@@ -428,7 +428,7 @@ export class TcpClient implements MqliteClient, QueueFeaturesClient {
     return this.cmd('ack', () => ackJson(namespace, topic, queueId, ids), () => ackPb(namespace, topic, queueId, ids), decodeNothing);
   }
 
-  // ---- issue 8 (QueueFeaturesClient) ----
+  // ---- the extensions (QueueFeaturesClient) ----
 
   private feature<T>(action: Parameters<typeof writeCommand>[2], data: CommandData, decode: (r: Reply) => T): Promise<T> {
     return this.cmd(action, data.json, data.pb, decode);

@@ -1,6 +1,6 @@
 /**
  * The one table from the core's error taxonomy to gRPC status codes
- * (PROTOCOL.md, "gRPC": errors are status codes with a readable message).
+ * (docs/PROTOCOL.md, "gRPC": errors are status codes with a readable message).
  */
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';

@@ -1,5 +1,5 @@
 /**
- * Server reflection, v1 and v1alpha (PROTOCOL.md, "gRPC": generic tools list
+ * Server reflection, v1 and v1alpha (docs/PROTOCOL.md, "gRPC": generic tools list
  * and call the service without the .proto file). The descriptors served are
  * the ones protobuf-es embeds in gen/, encoded back to FileDescriptorProtos
  * with their imports: proto-loader's own descriptors misname map entries,

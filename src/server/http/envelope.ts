@@ -1,5 +1,5 @@
 /**
- * The reply envelope of PROTOCOL.md "HTTP": `{"success": bool, "message"?:
+ * The reply envelope of docs/PROTOCOL.md "HTTP (REST + SSE)": `{"success": bool, "message"?:
  * string, "data"?: any}`. Replies are built as text: `data` arrives already
  * serialised (messages through `messageJson`, so payloads are never parsed
  * and serialised again).

@@ -1,5 +1,5 @@
 /**
- * Starts the HTTP REST + SSE front (PROTOCOL.md "HTTP") on a Node HTTP
+ * Starts the HTTP REST + SSE front (docs/PROTOCOL.md "HTTP (REST + SSE)") on a Node HTTP
  * server (HTTPS when TLS is configured) through @hono/node-server.
  *
  * Closing: new requests get 503, SSE streams are told and ended, idle
@@ -35,7 +35,7 @@ export interface HttpServerOptions extends Pick<ConnectionLimits, 'maxConnection
    * counters and fsync timings, the other fronts' connections (metrics.ts).
    */
   metrics?: MetricsSource;
-  /** API keys (issue 7); absent or empty: no authentication. */
+  /** API keys (docs/PROTOCOL.md, "Authentication"); absent or empty: no authentication. */
   apiKeys?: ApiKeys;
   /** Serve HTTPS (and require client certificates when it has a CA). */
   tls?: ServerTls;

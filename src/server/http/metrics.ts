@@ -1,5 +1,5 @@
 /**
- * Prometheus `GET /metrics` (issue 8, item 8), in the text format of
+ * Prometheus `GET /metrics` (docs/PROTOCOL.md, "AOF rewrite, health, metrics"), in the text format of
  * prom-client.
  *
  * Everything is read at scrape time: the broker's topic stats (one pass
@@ -140,7 +140,7 @@ export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source
       for (const [front, c] of Object.entries(source.fronts?.() ?? {})) if (c.subscriptions !== undefined) this.set({ front }, c.subscriptions);
     },
   });
-  // limits.memory_high_water (issue 7): the figures publishes are refused on.
+  // limits.memory_high_water (docs/DESIGN.md, "Limits"): the figures publishes are refused on.
   const memoryGauge = (name: string, help: string, value: (m: ReturnType<Broker['memory']>) => number): void => {
     new Gauge({
       name,

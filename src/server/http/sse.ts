@@ -1,11 +1,11 @@
 /**
- * One SSE subscription (PROTOCOL.md "HTTP": `event: message` whose `data:`
+ * One SSE subscription (docs/PROTOCOL.md "HTTP (REST + SSE)": `event: message` whose `data:`
  * is the Message as JSON on one line, pushed as soon as a message is
  * available). The broker pushes into this handler synchronously; the text
  * of a run of messages is joined and handed to the stream as one chunk (one
  * socket write per run, not per message).
  *
- * Backpressure (DESIGN.md "Subscriptions": a slow subscriber never makes the
+ * Backpressure (docs/DESIGN.md "Subscriptions": a slow subscriber never makes the
  * server buffer without limit): bytes handed to the stream are counted until
  * the stream has passed them on towards the socket, which @hono/node-server
  * only does while the socket accepts writes. Past `highWaterBytes` the
@@ -132,7 +132,7 @@ export class SseSession implements SubscriptionHandler {
   private release(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    // Its in-flight messages now follow the ack rules (PROTOCOL.md "HTTP").
+    // Its in-flight messages now follow the ack rules (docs/PROTOCOL.md "HTTP (REST + SSE)").
     this.subscription?.close();
   }
 

@@ -1,5 +1,5 @@
 /**
- * The TCP framing front (PROTOCOL.md, "TCP framing"): a `node:net` server
+ * The TCP framing front (docs/PROTOCOL.md, "TCP framing"): a `node:net` server
  * (`node:tls` when TLS is configured: the same connections, encrypted)
  * speaking `u32be L | u8 encoding | body` with JSON (0) and protobuf (1)
  * bodies. Each connection is a `Connection` (pipelined, ordered replies,
@@ -22,7 +22,7 @@ export interface TcpServerOptions extends ConnectionLimits {
   /** Largest accepted frame length `L` (encoding byte + body). */
   maxFrameBytes: number;
   logger: Logger;
-  /** API keys (issue 7); absent or empty: no authentication. */
+  /** API keys (docs/PROTOCOL.md, "Authentication"); absent or empty: no authentication. */
   apiKeys?: ApiKeys;
   /** Serve TLS (and require client certificates when it has a CA). */
   tls?: ServerTls;

@@ -5,7 +5,7 @@
  * UTF-8 encoding) costs about 6 µs for a 1 KiB payload here, three times
  * the parse itself.
  *
- * The stored bytes are still "that JSON text" (PROTOCOL.md, "JSON
+ * The stored bytes are still "that JSON text" (docs/PROTOCOL.md, "JSON
  * surfaces"): the value exactly as the client wrote it. The scan runs only
  * on a body that JSON.parse accepted, so it may assume well-formed JSON;
  * when anything is unusual (escaped keys) it gives up and the caller falls
