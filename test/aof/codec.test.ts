@@ -108,7 +108,7 @@ describe('codec: decoding what was encoded gives the same records', () => {
     expect(comparable(decodeAll(enc.take()))).toEqual(comparable(everyKind()));
   });
 
-  it('round-trips the issue-8 record kinds with their extreme values', () => {
+  it('round-trips the queue-feature record kinds with their extreme values', () => {
     const records: LogRecord[] = [
       { type: 'topicPolicy', ns: 'n', topic: 't', maxRetries: -1, baseMs: 0, capMs: 2_592_000_000, dedupWindowMs: 604_800_000 },
       {

@@ -17,7 +17,7 @@ afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force
 const openAt = async (dir: string) =>
   (await Broker.open({ store: await FileStore.open({ dir, fsync: 'always', rewriteMinSize: 1 << 30, rewritePercentage: 100 }) })).broker;
 
-describe('issue-8 state in AOF files', () => {
+describe('queue-feature state in AOF files', () => {
   it('survives a rewrite and a restart from files', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mqlite-features-'));
     dirs.push(dir);

@@ -3,7 +3,7 @@
  * last durable record (namespaces, topics, queue counts, pending messages in
  * order, delivery counts, dead-letter queues, dedup windows), and in-flight
  * messages are pending again. Checked for random operation sequences,
- * including the issue-8 operations (nack, delayed and dedup publishes,
+ * including the queue-feature operations (nack, delayed and dedup publishes,
  * DLQ consume and redrive, lease renew, policy changes), with AOF rewrites
  * at random points.
  */
