@@ -384,10 +384,12 @@ class ResilientSubscription implements ClientSubscription {
 
   private innerEnded(err: ClientError | undefined): void {
     this.inner = undefined;
-    if (this.closed) return this.end(undefined);
-    if (err !== undefined && isRetryable(err) && !this.client.isClosed) {
+    if (this.closed || this.client.isClosed) return this.end(undefined);
+    // Without an error and without our close(), the protocol client it ran
+    // on was closed under it (a reconnect drops the old one): reopen too.
+    if (err === undefined || isRetryable(err)) {
       // The connection went (or the broker is stopping): reopen on the next one.
-      this.client.lost(undefined, err);
+      if (err !== undefined) this.client.lost(undefined, err);
       if (this.client.connected) this.resume();
       return;
     }
