@@ -10,7 +10,9 @@ import type { RedriveOptions } from './commands/dlq.js';
 import type { PeekCliOptions } from './commands/inspect.js';
 import type { ConsumeOptions, NackCliOptions, PubBatchOptions, PubOptions, RenewOptions, SubOptions } from './commands/messaging.js';
 import type { PolicyOptions } from './commands/policy.js';
+import { type Endpoint, parseUrl } from '../client/url.js';
 import { ctxOf, type Ctx } from './context.js';
+import { UsageError } from './errors.js';
 import { PROTOS, type Session } from './session.js';
 
 export interface ProgramHooks {
@@ -69,11 +71,40 @@ function run<A extends unknown[]>(session: Session, handler: (ctx: Ctx, ...args:
   };
 }
 
+/**
+ * `--url`, else $MQLITE_URL, sets --proto, --host, --port and --tls (one
+ * way to name a broker, as the client's connect() takes it). Given with
+ * one of those on the command line, it is a usage error; $MQLITE_URL
+ * gives way to them.
+ */
+function applyUrl(program: Command, envUrl: string | undefined): void {
+  const flag: unknown = program.getOptionValue('url');
+  const fromFlag = typeof flag === 'string';
+  const text = fromFlag ? flag : envUrl;
+  if (text === undefined || text === '') return;
+  const explicit = ['proto', 'host', 'port'].filter((k) => program.getOptionValueSource(k) === 'cli');
+  if (explicit.length > 0) {
+    if (fromFlag) throw new UsageError(`--url names the broker: leave out --${explicit.join(', --')}`);
+    return;
+  }
+  let ep: Endpoint;
+  try {
+    ep = parseUrl(text);
+  } catch (err) {
+    throw new UsageError(`${fromFlag ? '--url' : 'MQLITE_URL'}: ${(err as Error).message}`);
+  }
+  program.setOptionValue('proto', ep.protocol === 'tcp' && ep.encoding === 'json' ? 'tcp-json' : ep.protocol);
+  program.setOptionValue('host', ep.host);
+  program.setOptionValue('port', ep.port);
+  if (ep.tls) program.setOptionValue('tls', true);
+}
+
 export function buildProgram(session: Session, hooks: ProgramHooks): Command {
   const { io } = session;
   const program = new Command('mqlite-cli')
     .description('Command-line client of the MQLite broker: every command over tcp, tcp-json, http or grpc, an interactive prompt, and a benchmark')
     .version(hooks.version, '-V, --version')
+    .option('--url <url>', 'the broker as one URL: tcp://host:7070 (?encoding=json), tls://, http://, https://, grpc://, grpcs:// (default: $MQLITE_URL; instead of --proto, --host, --port, --tls)')
     .addOption(new Option('--proto <proto>', 'protocol').choices(PROTOS).default('tcp'))
     .option('--host <host>', 'broker host', '127.0.0.1')
     .addOption(new Option('--port <port>', 'broker port (default: 7070 tcp/tcp-json, 8080 http, 9090 grpc)').argParser(intArg(1, 65535)))
@@ -97,6 +128,7 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .hook('preAction', async () => {
       const raw: unknown = program.getOptionValue('timeout');
       if (typeof raw === 'string') program.setOptionValue('timeout', await parseDurationOption('--timeout <duration>', raw));
+      applyUrl(program, io.env.MQLITE_URL);
       const envKey = io.env.MQLITE_API_KEY;
       if (program.getOptionValue('apiKey') === undefined && envKey) program.setOptionValue('apiKey', envKey);
     });
