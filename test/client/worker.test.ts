@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, parseUrl } from '../../src/client/connect.js';
 import type { Client } from '../../src/client/client.js';
 import { ClientError } from '../../src/client/types.js';
-import { DoNotRetry, type Job, RetryLater } from '../../src/client/worker.js';
+import { DoNotRetry, type Job, RetryLater, type WorkerOptions } from '../../src/client/worker.js';
 import { type Running, startBroker } from '../cli/harness.js';
 
 let b: Running;
@@ -183,6 +183,35 @@ describe.each(URLS)('client over %s', (name, url) => {
     expect(stats.acked).toBe(12);
     expect(stats.inFlight).toBe(0);
     expect(stats.pending).toBe(8);
+  }, 30_000);
+
+  // The worker's timer is the same on every protocol (renewLease itself is tested per front): one run is enough.
+  it.runIf(name === 'tcp protobuf')('renewLease keeps a long handler\'s message in flight past its ack deadline; without it the message is delivered again', async () => {
+    // The broker's ack timeout in this file is 5 s; the handlers take 7 s.
+    const run = async (topic: string, renewLease: WorkerOptions['renewLease']) => {
+      await c.createTopic(ns, topic, 1);
+      await c.publish(ns, topic, JSON.stringify('slow'));
+      let calls = 0;
+      const w = c.worker(
+        ns,
+        topic,
+        async () => {
+          calls++;
+          await new Promise((r) => setTimeout(r, 7_000));
+        },
+        { renewLease, concurrency: 2 },
+      );
+      await until(() => calls === 1, 'the first delivery');
+      await new Promise((r) => setTimeout(r, 7_500));
+      await w.close();
+      return { calls, stats: await c.topicStats(ns, topic) };
+    };
+    const [renewed, plain] = await Promise.all([run('long', { everyMs: 1_000, extendMs: 5_000 }), run('long-plain', false)]);
+    expect(renewed.calls).toBe(1);
+    expect(renewed.stats.redelivered).toBe(0);
+    expect(renewed.stats.acked).toBe(1);
+    expect(plain.calls).toBe(2);
+    expect(plain.stats.redelivered).toBe(1);
   }, 30_000);
 
   it('a worker on a topic that does not exist fails `ready` with NOT_FOUND naming it, and reports it as an error event', async () => {
