@@ -41,6 +41,14 @@ export interface ClientSubscription {
 
 export interface SubscribeOptions {
   autoAck: boolean;
+  /**
+   * Prefetch: at most this many messages pushed and not yet acked
+   * (`max_inflight`, docs/PROTOCOL.md "Subscribe"). Left out: the broker's
+   * default, `limits.max_inflight_per_subscription`. Must be 1..that
+   * limit, else the subscribe is refused with INVALID_ARGUMENT; ignored
+   * with `autoAck`. A broker older than the field ignores it.
+   */
+  maxInflight?: number;
   onMessage(msg: ClientMessage): void;
   /** The stream ended: with an error, or undefined when closed normally. */
   onEnd?(err: ClientError | undefined): void;
