@@ -350,7 +350,7 @@ export class Workload {
   /**
    * Queue counts are cut to the number of readers: a queue nobody reads
    * keeps a last single message for good (work stealing moves the tail
-   * half of a sibling only when it holds at least 2, DESIGN.md).
+   * half of a sibling only when it holds at least 2, docs/DESIGN.md).
    */
   constructor(
     readonly endpoints: Endpoints,

@@ -326,9 +326,11 @@ element a line, closed when the stream ends (Ctrl-C, --count or an error),
 so the output is one valid JSON document; --ndjson prints one object a line
 instead, for tools that read a stream. A resize of the topic shows as
 a notice (in JSON, a message whose id starts with _resize_). With --count the messages
-are acked one by one after printing, so none past the count is lost: the
-broker may push a few more than asked (not over http), which stay in flight
-and are delivered again after its ack_timeout.`,
+are acked after printing, and the subscription asks the broker for an
+in-flight bound of the count (up to 1000, on every protocol), so no more
+than the count leave the queue; a broker that ignores the bound (older
+than it) may push a few more, which stay in flight and are delivered
+again after its ack_timeout.`,
     )
     .action(run(session, async (ctx, nsName: string, topicName: string, queue: number, o: SubOptions) => (await messaging()).sub(ctx, nsName, topicName, queue, o)));
   program

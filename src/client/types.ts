@@ -47,9 +47,11 @@ export interface ClientSubscription {
 export interface SubscribeOptions {
   autoAck: boolean;
   /**
-   * Without auto-ack: at most this many messages in flight towards the
-   * subscriber; more are pushed as these are acked or nacked. Default the
-   * broker's `limits.max_inflight_per_subscription`.
+   * Prefetch: at most this many messages pushed and not yet acked
+   * (`max_inflight`, docs/PROTOCOL.md "Subscribe"). Left out: the broker's
+   * default, `limits.max_inflight_per_subscription`. Must be 1..that
+   * limit, else the subscribe is refused with INVALID_ARGUMENT; ignored
+   * with `autoAck`. A broker older than the field ignores it.
    */
   maxInflight?: number;
   onMessage(msg: ClientMessage): void;

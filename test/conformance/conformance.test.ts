@@ -821,6 +821,53 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'an unknown namespace is NOT_FOUND',
       steps: [step('subscribe', { namespace: '$ns-missing' }, fail('NOT_FOUND'))],
     },
+    // max_inflight (prefetch): docs/PROTOCOL.md, "Subscribe" and "Unset and zero values".
+    {
+      name: 'max_inflight 2 with 5 pending: 2 pushed, the other 3 stay pending',
+      topic: 1,
+      steps: [
+        ...['a', 'b', 'c', 'd', 'e'].map((p) => publish(p)),
+        step('subscribe', { max_inflight: 2, take: 2 }, ok({ messages: [msg('$m1', 'a'), msg('$m2', 'b')] })),
+        stats({ pending: 3, in_flight: 2, acked: 0 }),
+      ],
+    },
+    {
+      name: 'max_inflight at limits.max_inflight_per_subscription (1000) is accepted',
+      topic: 1,
+      steps: [publish('a'), step('subscribe', { max_inflight: 1000, take: 1 }, ok({ messages: [msg('$m1', 'a')] }))],
+    },
+    {
+      name: 'max_inflight 0 is INVALID_ARGUMENT (optional: 0 sent is a real 0) and nothing is pushed',
+      topic: 1,
+      steps: [publish('a'), step('subscribe', { max_inflight: 0 }, fail('INVALID_ARGUMENT', 'max_inflight')), stats({ pending: 1, in_flight: 0 })],
+    },
+    {
+      name: 'max_inflight past limits.max_inflight_per_subscription (1001) is INVALID_ARGUMENT',
+      topic: 1,
+      steps: [publish('a'), step('subscribe', { max_inflight: 1001 }, fail('INVALID_ARGUMENT', 'max_inflight')), stats({ pending: 1, in_flight: 0 })],
+    },
+    {
+      name: 'max_inflight null (JSON) is absent: the default bound',
+      topic: 1,
+      steps: [publish('a'), publish('b'), step('subscribe', { max_inflight: null, take: 2 }, ok({ messages: [msg('$m1', 'a'), msg('$m2', 'b')] }))],
+    },
+    {
+      name: 'max_inflight is ignored with auto_ack (as SSE always did): 0 is not refused',
+      topic: 1,
+      steps: [publish('a'), step('subscribe', { auto_ack: true, max_inflight: 0, take: 1 }, ok({ messages: [msg('$m1', 'a')] })), stats({ pending: 0, in_flight: 0, acked: 1 })],
+    },
+    {
+      name: 'a fractional max_inflight is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [publish('a'), step('subscribe', { max_inflight: 1.5 }, fail('INVALID_ARGUMENT', 'max_inflight')), stats({ pending: 1, in_flight: 0 })],
+    },
+    {
+      name: 'max_inflight -1, outside the proto\'s uint32, is INVALID_ARGUMENT (JSON only)',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [publish('a'), step('subscribe', { max_inflight: -1 }, fail('INVALID_ARGUMENT', 'max_inflight')), stats({ pending: 1, in_flight: 0 })],
+    },
   ],
 
   ack: [
@@ -1860,7 +1907,7 @@ const ON_TOPIC: [keyof typeof TABLE, Record<string, unknown>, Record<string, unk
   ['publish', { payload: 1 }, { payload: 1, delay_ms: -1 }],
   ['publish_batch', { entries: [{ payload: 1 }] }, { entries: [1, 2, 3, 4, 5, 6].map((payload) => ({ payload })) }],
   ['consume', {}, { batch_size: 6 }],
-  ['subscribe', {}, undefined],
+  ['subscribe', {}, { max_inflight: 0 }],
   ['ack', { message_ids: [UNKNOWN_ID] }, undefined],
   ['nack', { message_ids: [UNKNOWN_ID] }, { message_ids: [UNKNOWN_ID], delay_ms: -1 }],
   ['renew_lease', { message_ids: [UNKNOWN_ID], extend_ms: 1000 }, { message_ids: [UNKNOWN_ID], extend_ms: 0 }],

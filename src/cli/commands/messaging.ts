@@ -4,8 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { HttpSubscribeOptions } from '../../client/http/index.js';
-import type { BatchPublishEntry, ClientMessage, ClientError, PublishExtras } from '../../client/types.js';
+import type { BatchPublishEntry, ClientMessage, ClientError, PublishExtras, SubscribeOptions } from '../../client/types.js';
 import { formatDuration, optionalDuration, parseDurationOption } from '../args.js';
 import type { Ctx } from '../context.js';
 import { CommandFailure, UsageError } from '../errors.js';
@@ -323,10 +322,11 @@ class AckBatcher {
  * Streams a queue until Ctrl-C, `--count` messages, or the server ends the
  * stream. With `--count`, messages are acked after printing even with
  * `--auto-ack`, so a message pushed past the count is never lost: it stays
- * in flight and is delivered again after the broker's ack_timeout. Over
- * HTTP, `max_inflight` = count keeps the server from pushing more than the
- * count, as long as the acks are held until the count is reached (they are,
- * for up to 10 s; counts up to the broker's default bound of 1000).
+ * in flight and is delivered again after the broker's ack_timeout. On
+ * every protocol, `max_inflight` = count keeps the server from pushing more
+ * than the count (docs/PROTOCOL.md, "Subscribe"), so the rest stays pending,
+ * as long as the acks are held until the count is reached (they are, for up
+ * to 10 s; counts up to the broker's default bound of 1000).
  */
 export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, opts: SubOptions): Promise<void> {
   const client = await ctx.client();
@@ -334,7 +334,7 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
   const jsonOut = ctx.out.json || opts.ndjson === true;
   const ackAfterPrint = !opts.autoAck || opts.count !== undefined;
   // The broker's default bound on max_inflight is 1000 (limits.max_inflight_per_subscription).
-  let capped = opts.count !== undefined && opts.count <= 1000 && ackAfterPrint && ctx.g.proto === 'http';
+  let capped = opts.count !== undefined && opts.count <= 1000 && ackAfterPrint;
   let received = 0;
   let stopping = false;
   let finish!: (err: ClientError | Error | undefined) => void;
@@ -369,7 +369,7 @@ export async function sub(ctx: Ctx, ns: string, topic: string, queue: number, op
     if (ackAfterPrint) acks.add(m.id);
     if (opts.count !== undefined && received >= opts.count) stop(undefined);
   };
-  const subOpts: HttpSubscribeOptions = {
+  const subOpts: SubscribeOptions = {
     autoAck: !ackAfterPrint,
     onMessage,
     onEnd: (err) => stop(err ?? undefined),

@@ -274,7 +274,7 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
         started = true;
         resolve(subscription);
       };
-      const call = this.transport.call(def.path, def.requestSerialize(request('subscribe', { namespace, topic, queueId, autoAck: opts.autoAck })), undefined, {
+      const call = this.transport.call(def.path, def.requestSerialize(request('subscribe', { namespace, topic, queueId, autoAck: opts.autoAck, maxInflight: opts.maxInflight })), undefined, {
         onHeaders: start,
         onMessage(bytes) {
           start();

@@ -46,10 +46,8 @@ export interface HttpClientOptions {
   tls?: ClientTlsOptions;
 }
 
-export interface HttpSubscribeOptions extends SubscribeOptions {
-  /** Bound on in-flight messages of a manual-ack subscription (`max_inflight`). */
-  maxInflight?: number;
-}
+/** The options of every client's subscribe (`maxInflight` is in SubscribeOptions now); kept for code that names it. */
+export type HttpSubscribeOptions = SubscribeOptions;
 
 /** One message as the JSON surfaces show it (docs/PROTOCOL.md "JSON surfaces"). */
 

@@ -518,8 +518,13 @@ export class TcpClient implements MqliteClient, QueueFeaturesClient {
             conn.encoding,
             'subscribe',
             rid,
-            () => `{"namespace":${q(namespace)},"topic":${q(topic)},"queue_id":${queueId},"auto_ack":${opts.autoAck}}`,
-            () => new PbBuilder().string(1, namespace).string(2, topic).int32(3, queueId).bool(4, opts.autoAck).finish(),
+            // max_inflight left out when not given: old brokers and the default behave as before.
+            () =>
+              `{"namespace":${q(namespace)},"topic":${q(topic)},"queue_id":${queueId},"auto_ack":${opts.autoAck}${
+                opts.maxInflight === undefined ? '' : `,"max_inflight":${JSON.stringify(opts.maxInflight)}`
+              }}`,
+            // max_inflight is an optional uint32: its 0 is sent (keepZero), a non-negative varint as int32 writes it.
+            () => new PbBuilder().string(1, namespace).string(2, topic).int32(3, queueId).bool(4, opts.autoAck).int32(5, opts.maxInflight, true).finish(),
           ),
         decodeNothing,
         rid,

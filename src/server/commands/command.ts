@@ -26,7 +26,8 @@ import type { Broker } from '../../broker/broker.js';
  * A decoded request message, as every front hands it to the table: the
  * protobuf-es message (gRPC, TCP protobuf) or the same fields read from
  * JSON. int64 fields may be numbers (the JSON fronts and the TCP fast path
- * read them as such), and a map field may be absent.
+ * read them as such), a map field may be absent, and an `optional` field
+ * stays optional (a protobuf-es message leaves it out when unset).
  */
 export type Wire<T> = T extends bigint
   ? bigint | number
@@ -35,7 +36,7 @@ export type Wire<T> = T extends bigint
     : T extends readonly (infer E)[]
       ? readonly Wire<E>[]
       : T extends { $typeName: string }
-        ? { readonly [K in Exclude<keyof T, '$typeName' | '$unknown'>]: Wire<T[K]> }
+        ? { readonly [K in keyof T as Exclude<K, '$typeName' | '$unknown'>]: Wire<T[K]> }
         : T extends object
           ? T | undefined
           : T;

@@ -11,6 +11,8 @@ export const enum FieldKind {
   String,
   Int32,
   Int64,
+  /** uint32: a varint of 0..2^32-1 (`max_inflight`). */
+  Uint32,
   Bool,
   Bytes,
   Enum,
@@ -38,6 +40,8 @@ export function fieldKind(f: DescField): FieldKind | undefined {
         case ScalarType.SINT64:
         case ScalarType.SFIXED64:
           return FieldKind.Int64;
+        case ScalarType.UINT32:
+          return FieldKind.Uint32;
         default:
           return undefined;
       }

@@ -7,8 +7,8 @@
  * - `null` is absent (but for a payload, where it is a JSON value); an
  *   absent `optional` field is unset (undefined), any other absent field is
  *   the proto's zero value, unless the command lists it as required;
- * - int32 fields take integers in the int32 range, int64 fields safe
- *   integers; enums take the value's name without its prefix (`"atomic"`,
+ * - int32 fields take integers in the int32 range, uint32 fields in
+ *   0..2^32-1, int64 fields safe integers; enums take the value's name without its prefix (`"atomic"`,
  *   `"desc"`);
  * - a `bytes` field (a payload) takes any JSON value and stores its JSON
  *   text (docs/PROTOCOL.md, "JSON surfaces");
@@ -82,6 +82,7 @@ interface MessagePlan {
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
+const UINT32_MAX = 2 ** 32 - 1;
 
 function kindOf(f: DescField): Kind {
   const kind = fieldKind(f);
@@ -93,6 +94,7 @@ const EXPECTED: Readonly<Record<Kind, string>> = {
   [Kind.String]: 'a string',
   [Kind.Int32]: 'an integer',
   [Kind.Int64]: 'an integer',
+  [Kind.Uint32]: 'an integer',
   [Kind.Bool]: 'true or false',
   [Kind.Bytes]: 'any JSON value',
   [Kind.Enum]: 'a string',
@@ -175,6 +177,10 @@ function present(f: FieldPlan, v: unknown, bytes: PayloadReader, parent: string 
       return v;
     case Kind.Int64:
       if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw wrongType(f, parent);
+      return v;
+    case Kind.Uint32:
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw wrongType(f, parent);
+      if (v < 0 || v > UINT32_MAX) throw new FieldError(parent, f.name, 'type', `an integer from 0 to ${UINT32_MAX}`);
       return v;
     case Kind.Bool:
       if (typeof v !== 'boolean') throw wrongType(f, parent);

@@ -74,14 +74,39 @@ export const consume = command({
   reply: deliveries<typeof ConsumeResponseSchema>(),
 });
 
-/** A push subscription: each front streams it its own way (TCP frames, SSE, a gRPC stream); what it reads comes from here. */
-export const subscribe: Decoded<typeof SubscribeRequestSchema, { namespace: string; topic: string; queueId: number; autoAck: boolean }> = {
+/**
+ * Where a subscription reads, and its options for `Broker.subscribe` (one
+ * object, passed as they are). `maxInflight` undefined is the front's
+ * default: the broker's `limits.max_inflight_per_subscription`.
+ */
+export interface SubscribeInput {
+  readonly namespace: string;
+  readonly topic: string;
+  readonly queueId: number;
+  readonly autoAck: boolean;
+  readonly maxInflight: number | undefined;
+}
+
+/**
+ * A push subscription: each front streams it its own way (TCP frames, SSE,
+ * a gRPC stream); what it reads comes from here. `max_inflight` absent is
+ * the default; present, 0 included, the core checks it (1..the limit);
+ * with auto_ack nothing stays in flight, so it is ignored, unchecked
+ * (docs/PROTOCOL.md, "Subscribe").
+ */
+export const subscribe: Decoded<typeof SubscribeRequestSchema, SubscribeInput> = {
   name: 'subscribe',
   permission: 'read',
   scope: 'namespace',
   request: SubscribeRequestSchema,
   required: AT_TOPIC,
-  input: (req) => req,
+  input: (req) => ({
+    namespace: req.namespace,
+    topic: req.topic,
+    queueId: req.queueId,
+    autoAck: req.autoAck,
+    maxInflight: req.autoAck ? undefined : req.maxInflight,
+  }),
 };
 
 // A consumer acks, nacks and renews what it took: read, like consume.

@@ -90,7 +90,7 @@ export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Log
       if (n === 0) perPeer.delete(peer);
       else perPeer.set(peer, n);
     };
-    const { namespace, topic, queueId, autoAck } = subscribe.input(call.request);
+    const input = subscribe.input(call.request);
     sendBufferedTogether(call);
     let sub: Subscription | undefined;
     // Our own flag: grpc-js fires 'cancelled' even after a normal end (STACK.md).
@@ -138,7 +138,8 @@ export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Log
 
     let subscription: Subscription;
     try {
-      subscription = broker.subscribe(namespace, topic, queueId, handler, { autoAck });
+      // input holds autoAck and maxInflight (absent: the broker's default): the options as they are.
+      subscription = broker.subscribe(input.namespace, input.topic, input.queueId, handler, input);
     } catch (err) {
       if (finish()) call.emit('error', statusOf(err, log, 'Subscribe'));
       return;

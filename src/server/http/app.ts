@@ -173,9 +173,8 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   const rewrite: RouteHandler = async () => okData(rewriteAof.json(await rewriteAof.run(broker)));
 
   const subscribeSse: RouteHandler = async ({ c, requestId }) => {
-    const { namespace, topic, queueId, autoAck } = subscribe.input(decodeJson(subscribe, await fieldsOf(c, subscribe, { body: 'none' })));
-    const inflightParam = c.req.query('max_inflight');
-    const maxInflight = inflightParam === undefined ? opts.sseMaxInflight : intParam(inflightParam, 'max_inflight');
+    // max_inflight is a query field of the SubscribeRequest, read as on every front; the core checks its range.
+    const { namespace, topic, queueId, autoAck, maxInflight } = subscribe.input(decodeJson(subscribe, await fieldsOf(c, subscribe, { body: 'none' })));
     const session = new SseSession({
       heartbeatMs: opts.sseHeartbeatMs,
       highWaterBytes: opts.sseHighWaterBytes ?? DEFAULT_SSE_HIGH_WATER,
@@ -185,7 +184,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     // Subscribe before the stream starts, so that an unknown topic or queue
     // is a plain 404 reply rather than an empty event stream. Anything the
     // broker pushes meanwhile waits in the session until the stream is there.
-    session.subscription = broker.subscribe(namespace, topic, queueId, session, autoAck ? { autoAck } : { autoAck, maxInflight });
+    session.subscription = broker.subscribe(namespace, topic, queueId, session, { autoAck, maxInflight: autoAck ? undefined : (maxInflight ?? opts.sseMaxInflight) });
     sessions.add(session);
     c.header('X-Request-ID', requestId);
     c.header('X-Accel-Buffering', 'no');

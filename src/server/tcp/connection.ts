@@ -414,7 +414,8 @@ export class Connection {
     if (this.targets.size >= this.maxSubscriptions) throw exhausted(subscriptionLimitMessage(this.maxSubscriptions, 'TCP connection'));
     const target = new PushTarget(this, this.curEncoding, this.curRequestId);
     // Throws BrokerError synchronously (unknown queue...): answered as an error frame.
-    target.sub = this.broker.subscribe(args.namespace, args.topic, args.queueId, target, { autoAck: args.autoAck });
+    // args holds autoAck and maxInflight (absent: the broker's default): the options as they are.
+    target.sub = this.broker.subscribe(args.namespace, args.topic, args.queueId, target, args);
     this.targets.add(target);
     if (this.paused) target.sub.pause();
   }

@@ -67,6 +67,7 @@ function wireOf(f: DescField): { kind: Kind; wire: number } {
       return { kind, wire: WIRE_LEN };
     case Kind.Int32:
     case Kind.Int64:
+    case Kind.Uint32:
     case Kind.Bool:
       return { kind, wire: WIRE_VARINT };
     case Kind.Enum:
@@ -113,6 +114,9 @@ function readFlat(r: ProtoReader, plan: Plan): Record<string, unknown> {
         break;
       case Kind.Int64:
         m[f.key] = r.int64Number();
+        break;
+      case Kind.Uint32:
+        m[f.key] = r.uint32();
         break;
       case Kind.Bool:
         m[f.key] = r.bool();
