@@ -1163,6 +1163,29 @@ const TABLE: Record<string, Scenario[]> = {
       ],
     },
     {
+      name: 'dead_letter true: straight to the DLQ with reason rejected, whatever max_retries and delay_ms',
+      topic: 1,
+      steps: [
+        step('set_topic_policy', { max_retries: 5 }),
+        publish(1),
+        step('consume'),
+        step('nack', { message_ids: ['$m1'], delay_ms: 0, dead_letter: true }, ok({ requeued: 0, delayed: 0, dead_lettered: 1 })),
+        stats({ dlq_depth: 1, in_flight: 0, pending: 0, dead_lettered: 1 }),
+        step('peek', { dlq: true }, okLike({ messages: [{ id: '$m1', headers: { _dlq_reason: 'rejected', _delivery_count: '1' } }] })),
+      ],
+    },
+    {
+      name: 'dead_letter false is a plain nack',
+      topic: 1,
+      steps: [publish(1), step('consume'), step('nack', { message_ids: ['$m1'], delay_ms: 0, dead_letter: false }, ok({ requeued: 1, delayed: 0, dead_lettered: 0 })), stats({ pending: 1, dlq_depth: 0 })],
+    },
+    {
+      name: 'dead_letter of the wrong type is INVALID_ARGUMENT (JSON) and nothing moves',
+      topic: 1,
+      cannotExpress: JSON_ONLY,
+      steps: [publish(1), step('consume'), step('nack', { message_ids: ['$m1'], dead_letter: 'yes' }, fail('INVALID_ARGUMENT')), stats({ in_flight: 1, dlq_depth: 0 })],
+    },
+    {
       name: 'unknown ids are ignored',
       topic: 1,
       steps: [step('nack', { message_ids: [UNKNOWN_ID] }, ok({ requeued: 0, delayed: 0, dead_lettered: 0 }))],
