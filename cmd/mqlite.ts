@@ -6,54 +6,16 @@
  * exits 0.
  */
 import { Command } from 'commander';
-import { FileStore } from '../src/aof/file-store.js';
 import { ApiKeys } from '../src/auth/api-keys.js';
-import { nodeFiles } from '../src/aof/files.js';
 import { Broker } from '../src/broker/broker.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig, type Config } from '../src/config.js';
 import { createLogger, type Logger } from '../src/log.js';
+import { openBroker, startFronts, withFrontCounts } from '../src/server/embed.js';
 import type { FrontHandle } from '../src/server/front.js';
-import { startGrpcServer } from '../src/server/grpc/index.js';
-import { FsyncTimings, type MetricsSource } from '../src/metrics/source.js';
-import { startHttpServer } from '../src/server/http/index.js';
-import { startTcpServer } from '../src/server/tcp/index.js';
 import { loadServerTls, type ServerTls } from '../src/server/tls.js';
 
 /** Longest a graceful shutdown may take before the process gives up and exits 1. */
 const SHUTDOWN_BOUND_MS = 15_000;
-
-async function startFronts(broker: Broker, config: Config, log: Logger, metrics: MetricsSource, apiKeys: ApiKeys, tls: ServerTls | undefined): Promise<Record<string, FrontHandle>> {
-  const { server, limits } = config;
-  const host = server.host;
-  const fronts: Record<string, FrontHandle> = {};
-  const connectionLimits = { maxConnections: limits.max_connections, maxSubscriptionsPerConnection: limits.max_subscriptions_per_connection };
-  try {
-    if (server.tcp.enabled) {
-      fronts.tcp = await startTcpServer(broker, { host, port: server.tcp.port, maxFrameBytes: limits.max_frame, logger: log.child({ front: 'tcp' }), apiKeys, tls, ...connectionLimits });
-    }
-    if (server.http.enabled) {
-      fronts.http = await startHttpServer(broker, {
-        host,
-        port: server.http.port,
-        maxBodyBytes: limits.max_body,
-        sseHeartbeatMs: server.http.sse_heartbeat,
-        sseMaxInflight: limits.max_inflight_per_subscription,
-        maxConnections: limits.max_connections,
-        logger: log.child({ front: 'http' }),
-        metrics,
-        apiKeys,
-        tls,
-      });
-    }
-    if (server.grpc.enabled) {
-      fronts.grpc = await startGrpcServer(broker, { host, port: server.grpc.port, maxMessageBytes: limits.max_frame, logger: log.child({ front: 'grpc' }), apiKeys, tls, ...connectionLimits });
-    }
-  } catch (err) {
-    await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
-    throw err;
-  }
-  return fronts;
-}
 
 async function main(): Promise<void> {
   const program = new Command()
@@ -120,39 +82,8 @@ async function main(): Promise<void> {
   }
 
   const { aof } = config.persistence;
-  // Times every AOF fsync for GET /metrics.
-  const fsyncTimings = new FsyncTimings();
-  const store = config.persistence.enabled
-    ? await FileStore.open({
-        fs: fsyncTimings.wrap(nodeFiles),
-        dir: aof.dir,
-        filename: aof.filename,
-        fsync: aof.fsync,
-        rewriteMinSize: aof.rewrite_min_size,
-        rewritePercentage: aof.rewrite_percentage,
-        retryIntervalMs: aof.retry_interval,
-        logger: log.child({ component: 'aof' }),
-      })
-    : undefined;
   const started = performance.now();
-  const opened = await Broker.open({
-    store,
-    ackTimeoutMs: config.ack_timeout,
-    drainTimeoutMs: config.drain_timeout,
-    limits: {
-      maxPayloadBytes: config.limits.max_payload,
-      maxBatch: config.limits.max_batch,
-      maxHeaders: config.limits.max_headers,
-      maxInflightPerSubscription: config.limits.max_inflight_per_subscription,
-      maxQueuesPerTopic: config.limits.max_queues_per_topic,
-      maxNamespaces: config.limits.max_namespaces,
-      maxTopicsPerNamespace: config.limits.max_topics_per_namespace,
-      memoryHighWaterBytes: config.limits.memory_high_water,
-    },
-    // RSS covers what the accounted figure does not (slabs held by one live payload, connections, the heap).
-    sampleMemory: () => process.memoryUsage.rss(),
-    logger: log.child({ component: 'broker' }),
-  });
+  const opened = await openBroker(config, log);
   broker = opened.broker;
   const recovery = opened.recovery;
   if (stopping) return;
@@ -177,11 +108,7 @@ async function main(): Promise<void> {
   }
 
   try {
-    const frontCounts = () => ({
-      ...(fronts.tcp?.counts ? { tcp: fronts.tcp.counts() } : {}),
-      ...(fronts.grpc?.counts ? { grpc: fronts.grpc.counts() } : {}),
-    });
-    fronts = await startFronts(broker, config, log, store ? { aof: () => store.stats(), fsync: fsyncTimings, fronts: frontCounts } : { fronts: frontCounts }, apiKeys, tls);
+    fronts = await startFronts(broker, config, log, withFrontCounts(opened.metrics, () => fronts), apiKeys, tls);
   } catch (err) {
     log.fatal({ err }, 'could not start a front: is the port in use? change server.<front>.port or disable the front');
     await broker.close();

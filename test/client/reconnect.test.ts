@@ -6,72 +6,19 @@
  * after an unanswered attempt carries its dedup id, so it is stored once);
  * duplicates from redelivery are counted and printed.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/connect.js';
 import { ClientError } from '../../src/client/types.js';
+import { type Ports, freePort, killAll, startServer } from './server-process.js';
 
-const SERVER = join(import.meta.dirname, '../../dist/cmd/mqlite.js');
 const dirs: string[] = [];
-const children = new Set<ChildProcess>();
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  killAll();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-interface Ports {
-  tcp: number;
-  http: number;
-  grpc: number;
-}
-
-/** Starts the broker process; resolves once it logs that it listens. */
-function startServer(dir: string, ports: Ports): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [SERVER], {
-    env: {
-      ...process.env,
-      MQLITE_TCP_PORT: String(ports.tcp),
-      MQLITE_HTTP_PORT: String(ports.http),
-      MQLITE_GRPC_PORT: String(ports.grpc),
-      MQLITE_AOF_DIR: dir,
-      MQLITE_FSYNC: 'always',
-      MQLITE_LOG_FORMAT: 'json',
-      MQLITE_LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(p);
-  p.on('exit', () => children.delete(p));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`broker did not start: ${out}`)), 20_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      // one line per front: wait for all three
-      if ((out.match(/listening/gi) ?? []).length >= 3) {
-        clearTimeout(timer);
-        p.stdout!.off('data', onData);
-        p.stdout!.resume();
-        resolve(p);
-      }
-    };
-    p.stdout!.on('data', onData);
-    p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('exit', (code) => reject(new Error(`broker exited ${code}: ${out}`)));
-  });
-}
 
 const SCHEMES: [string, (p: Ports) => string][] = [
   ['tcp', (p) => `tcp://127.0.0.1:${p.tcp}`],

@@ -1,0 +1,155 @@
+/**
+ * A broker with its fronts in this process (the `mqlite/server` entry
+ * point): what the `mqlite` command runs, for an application that embeds
+ * a broker, or a test that wants a real one. Every setting is the config
+ * of docs/DESIGN.md, "Configuration (config.yaml)".
+ *
+ *   import { loadConfig, startBroker } from 'mqlite/server';
+ *   const running = await startBroker(loadConfig(undefined));   // the defaults
+ *   // ... running.ports.tcp ...
+ *   await running.close();
+ */
+import { FileStore } from '../aof/file-store.js';
+import { nodeFiles } from '../aof/files.js';
+import { ApiKeys } from '../auth/api-keys.js';
+import { Broker, type RecoverySummary } from '../broker/broker.js';
+import type { Config } from '../config.js';
+import { type Logger, silentLogger } from '../log.js';
+import { FsyncTimings, type MetricsSource } from '../metrics/source.js';
+import type { FrontHandle } from './front.js';
+import { startGrpcServer } from './grpc/index.js';
+import { startHttpServer } from './http/index.js';
+import { startTcpServer } from './tcp/index.js';
+import { loadServerTls, type ServerTls } from './tls.js';
+
+export { Broker } from '../broker/broker.js';
+export { type Config, ConfigError, loadConfig } from '../config.js';
+
+/** A broker opened from its config: the AOF replayed, no front started yet. */
+export interface OpenedBroker {
+  readonly broker: Broker;
+  /** What the replay found; undefined with persistence off. */
+  readonly recovery: RecoverySummary | undefined;
+  /** The AOF and fsync figures that GET /metrics shows. */
+  readonly metrics: MetricsSource;
+}
+
+/** Opens the store named by the config and replays it into a new Broker. */
+export async function openBroker(config: Config, log: Logger): Promise<OpenedBroker> {
+  const { aof } = config.persistence;
+  // Times every AOF fsync for GET /metrics.
+  const fsyncTimings = new FsyncTimings();
+  const store = config.persistence.enabled
+    ? await FileStore.open({
+        fs: fsyncTimings.wrap(nodeFiles),
+        dir: aof.dir,
+        filename: aof.filename,
+        fsync: aof.fsync,
+        rewriteMinSize: aof.rewrite_min_size,
+        rewritePercentage: aof.rewrite_percentage,
+        retryIntervalMs: aof.retry_interval,
+        logger: log.child({ component: 'aof' }),
+      })
+    : undefined;
+  const opened = await Broker.open({
+    store,
+    ackTimeoutMs: config.ack_timeout,
+    drainTimeoutMs: config.drain_timeout,
+    limits: {
+      maxPayloadBytes: config.limits.max_payload,
+      maxBatch: config.limits.max_batch,
+      maxHeaders: config.limits.max_headers,
+      maxInflightPerSubscription: config.limits.max_inflight_per_subscription,
+      maxQueuesPerTopic: config.limits.max_queues_per_topic,
+      maxNamespaces: config.limits.max_namespaces,
+      maxTopicsPerNamespace: config.limits.max_topics_per_namespace,
+      memoryHighWaterBytes: config.limits.memory_high_water,
+    },
+    // RSS covers what the accounted figure does not (slabs held by one live payload, connections, the heap).
+    sampleMemory: () => process.memoryUsage.rss(),
+    logger: log.child({ component: 'broker' }),
+  });
+  const metrics: MetricsSource = store ? { aof: () => store.stats(), fsync: fsyncTimings } : {};
+  return { broker: opened.broker, recovery: opened.recovery, metrics };
+}
+
+export async function startFronts(broker: Broker, config: Config, log: Logger, metrics: MetricsSource, apiKeys: ApiKeys, tls: ServerTls | undefined): Promise<Record<string, FrontHandle>> {
+  const { server, limits } = config;
+  const host = server.host;
+  const fronts: Record<string, FrontHandle> = {};
+  const connectionLimits = { maxConnections: limits.max_connections, maxSubscriptionsPerConnection: limits.max_subscriptions_per_connection };
+  try {
+    if (server.tcp.enabled) {
+      fronts.tcp = await startTcpServer(broker, { host, port: server.tcp.port, maxFrameBytes: limits.max_frame, logger: log.child({ front: 'tcp' }), apiKeys, tls, ...connectionLimits });
+    }
+    if (server.http.enabled) {
+      fronts.http = await startHttpServer(broker, {
+        host,
+        port: server.http.port,
+        maxBodyBytes: limits.max_body,
+        sseHeartbeatMs: server.http.sse_heartbeat,
+        sseMaxInflight: limits.max_inflight_per_subscription,
+        maxConnections: limits.max_connections,
+        logger: log.child({ front: 'http' }),
+        metrics,
+        apiKeys,
+        tls,
+      });
+    }
+    if (server.grpc.enabled) {
+      fronts.grpc = await startGrpcServer(broker, { host, port: server.grpc.port, maxMessageBytes: limits.max_frame, logger: log.child({ front: 'grpc' }), apiKeys, tls, ...connectionLimits });
+    }
+  } catch (err) {
+    await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
+    throw err;
+  }
+  return fronts;
+}
+
+
+/** A running broker with its fronts. */
+export interface RunningBroker {
+  readonly broker: Broker;
+  readonly recovery: RecoverySummary | undefined;
+  /** The ports the enabled fronts listen on (the real ones when the config says 0). */
+  readonly ports: { readonly tcp?: number; readonly http?: number; readonly grpc?: number };
+  /** Closes the fronts (answering what is in flight), then flushes and closes the AOF. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the broker of `config` and starts its enabled fronts. Logs nothing
+ * unless given a logger (pino's, as `createLogger` makes).
+ */
+export async function startBroker(config: Config, opts: { logger?: Logger } = {}): Promise<RunningBroker> {
+  const log = opts.logger ?? silentLogger;
+  const tls = loadServerTls(config.server.tls);
+  const { broker, recovery, metrics } = await openBroker(config, log);
+  let fronts: Record<string, FrontHandle>;
+  try {
+    fronts = await startFronts(broker, config, log, withFrontCounts(metrics, () => fronts), new ApiKeys(config.security.api_keys), tls);
+  } catch (err) {
+    await broker.close();
+    throw err;
+  }
+  return {
+    broker,
+    recovery,
+    ports: { tcp: fronts.tcp?.port, http: fronts.http?.port, grpc: fronts.grpc?.port },
+    async close() {
+      await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
+      await broker.close();
+    },
+  };
+}
+
+/** The metrics source with the connection counts of the fronts, read when scraped. */
+export function withFrontCounts(metrics: MetricsSource, fronts: () => Record<string, FrontHandle> | undefined): MetricsSource {
+  return {
+    ...metrics,
+    fronts: () => {
+      const f = fronts() ?? {};
+      return { ...(f.tcp?.counts ? { tcp: f.tcp.counts() } : {}), ...(f.grpc?.counts ? { grpc: f.grpc.counts() } : {}) };
+    },
+  };
+}
