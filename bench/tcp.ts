@@ -7,8 +7,15 @@
  * - tcp.pb.c1.latency_p{50,99}_ms: one request in flight (publish, 1 KiB).
  * - tcp.pb.consume_batch100.msgs_per_s: consume with batch_size 100 and
  *   auto_ack from a pre-filled queue, CONSUME_DEPTH batches in flight.
+ * - tcp.pb.consume_ack.msgs_per_s and client.worker.tcp.msgs_per_s: the
+ *   same 100,000 pre-filled messages of a 4-queue topic taken and acked,
+ *   by hand (a consume of 100 then one ack, a loop per queue) and by the
+ *   client's worker (docs/CLIENT.md, "Workers": concurrency 64, a handler
+ *   that returns at once); `client.worker.tcp.ratio` is the second over
+ *   the first, measured in the same run.
  */
 import { readFileSync } from 'node:fs';
+import { connect } from '../src/client/connect.js';
 import { TcpClient } from '../src/client/tcp/index.js';
 import { benchApiKey, startServerProcess } from './server-process.js';
 import { percentile, progress, round } from './stats.js';
@@ -138,6 +145,64 @@ async function consumeFigure(port: number): Promise<number> {
   return rate;
 }
 
+/** Takes and acks `count` messages of a 4-queue topic by hand: a consume of 100 then an ack, a loop per queue. */
+async function consumeAck(c: TcpClient, topic: string, count: number): Promise<number> {
+  let taken = 0;
+  const start = performance.now();
+  const loop = async (queue: number): Promise<void> => {
+    while (taken < count) {
+      const msgs = await c.consume(NS, topic, queue, { batchSize: 100 });
+      if (msgs.length === 0) return;
+      taken += msgs.length;
+      await c.ack(NS, topic, queue, msgs.map((m) => m.id));
+    }
+  };
+  await Promise.all([0, 1, 2, 3].map(loop));
+  return taken / ((performance.now() - start) / 1000);
+}
+
+/** The same through the client's worker: `count` handled, acked by the worker. */
+async function workerRun(port: number, topic: string, count: number): Promise<number> {
+  const mq = await connect(`tcp://127.0.0.1:${port}`, { apiKey: benchApiKey });
+  let handled = 0;
+  let start = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const worker = mq.worker(
+    NS,
+    topic,
+    () => {
+      if (handled === 0) start = performance.now();
+      if (++handled === count) done();
+    },
+    { concurrency: 64 },
+  );
+  await finished;
+  const rate = count / ((performance.now() - start) / 1000);
+  await worker.close();
+  await mq.close();
+  return rate;
+}
+
+async function workerFigures(port: number): Promise<{ raw: number; worker: number }> {
+  const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf', apiKey: benchApiKey });
+  const payload = new Uint8Array(1024).fill(120);
+  const n = 100_000;
+  await c.createTopic(NS, 'ca', 4);
+  await pipelinedPublish(c, 'ca', payload, { count: n + 20_000, depth: PIPELINE_DEPTH });
+  await consumeAck(c, 'ca', 20_000); // warm-up
+  const raw = await consumeAck(c, 'ca', n);
+  await c.createTopic(NS, 'wk', 4);
+  // a margin: the warm-up worker handles a few past its 20,000 before it stops
+  await pipelinedPublish(c, 'wk', payload, { count: n + 30_000, depth: PIPELINE_DEPTH });
+  await workerRun(port, 'wk', 20_000); // warm-up
+  const worker = await workerRun(port, 'wk', n);
+  await c.deleteTopic(NS, 'ca');
+  await c.deleteTopic(NS, 'wk');
+  await c.close();
+  return { raw, worker };
+}
+
 export async function benchTcp(): Promise<Record<string, number>> {
   progress('tcp: starting the broker (child process, fsync everysec)');
   const server = await startServerProcess({ fsync: 'everysec' });
@@ -155,12 +220,17 @@ export async function benchTcp(): Promise<Record<string, number>> {
     const lat = await latencyFigures(port);
     progress('tcp: protobuf consume, batch 100');
     const consume = await consumeFigure(port);
+    progress('tcp: consume+ack by hand, then the client worker');
+    const w = await workerFigures(port);
     return {
       'tcp.pb.pipelined.publish_msgs_per_s': round(pb),
       'tcp.json.pipelined.publish_msgs_per_s': round(json),
       'tcp.pb.c1.latency_p50_ms': round(lat.p50, 3),
       'tcp.pb.c1.latency_p99_ms': round(lat.p99, 3),
       'tcp.pb.consume_batch100.msgs_per_s': round(consume),
+      'tcp.pb.consume_ack.msgs_per_s': round(w.raw),
+      'client.worker.tcp.msgs_per_s': round(w.worker),
+      'client.worker.tcp.ratio': round(w.worker / w.raw, 2),
     };
   } finally {
     await server.stop();
