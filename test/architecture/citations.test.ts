@@ -23,7 +23,7 @@ function headings(doc: string): Set<string> {
   return new Set([...text.matchAll(/^#+\s+(.*)$/gm)].map((m) => m[1]!.trim()));
 }
 
-const HEADINGS: Record<string, Set<string>> = { PROTOCOL: headings('PROTOCOL.md'), DESIGN: headings('DESIGN.md') };
+const HEADINGS: Record<string, Set<string>> = { PROTOCOL: headings('PROTOCOL.md'), DESIGN: headings('DESIGN.md'), CLIENT: headings('CLIENT.md') };
 
 describe('citations in the code', () => {
   it('every cited section of docs/PROTOCOL.md and docs/DESIGN.md exists', () => {
@@ -31,7 +31,7 @@ describe('citations in the code', () => {
     let cited = 0;
     for (const file of CODE) {
       const text = readFileSync(join(ROOT, file), 'utf8');
-      for (const m of text.matchAll(/docs\/(PROTOCOL|DESIGN)\.md,?\s*\(?((?:"[^"\n]+"(?:,?\s*(?:and\s*)?)?)+)/g)) {
+      for (const m of text.matchAll(/docs\/(PROTOCOL|DESIGN|CLIENT)\.md,?\s*\(?((?:"[^"\n]+"(?:,?\s*(?:and\s*)?)?)+)/g)) {
         for (const t of m[2]!.matchAll(/"([^"\n]+)"/g)) {
           cited++;
           if (!HEADINGS[m[1]!]!.has(t[1]!)) missing.push(`${file}: docs/${m[1]}.md "${t[1]}"`);
