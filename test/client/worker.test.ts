@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, parseUrl } from '../../src/client/connect.js';
 import type { Client } from '../../src/client/client.js';
-import { ClientError } from '../../src/client/types.js';
+import { ClientError, type ClientTopicStats } from '../../src/client/types.js';
 import { DoNotRetry, type Job, RetryLater, type WorkerOptions } from '../../src/client/worker.js';
 import { type Running, startBroker } from '../cli/harness.js';
 
@@ -35,6 +35,16 @@ function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
     };
     tick();
   });
+}
+
+/** The topic's stats once `ok` holds of them, or after 8 s (given-back messages come back after a short delay). */
+async function statsOnce(c: Client, ns: string, topic: string, ok: (s: ClientTopicStats) => boolean): Promise<ClientTopicStats> {
+  let stats = await c.topicStats(ns, topic);
+  for (let i = 0; i < 400 && !ok(stats); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    stats = await c.topicStats(ns, topic);
+  }
+  return stats;
 }
 
 async function publishMany(c: Client, ns: string, topic: string, n: number, body: (i: number) => unknown): Promise<void> {
@@ -154,11 +164,7 @@ describe.each(URLS)('client over %s', (name, url) => {
     await closing;
     expect(finished).toBe(4);
     expect(started).toBe(4);
-    let stats = await c.topicStats(ns, 'stop');
-    for (let i = 0; i < 400 && stats.pending !== 46; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      stats = await c.topicStats(ns, 'stop');
-    }
+    const stats = await statsOnce(c, ns, 'stop', (s) => s.pending === 46);
     expect(stats.acked).toBe(4);
     expect(stats.inFlight).toBe(0);
     expect(stats.pending).toBe(46);
@@ -175,11 +181,7 @@ describe.each(URLS)('client over %s', (name, url) => {
     }
     expect(new Set(got).size).toBe(12);
     // Given back at once; one the stream carried but the loop never read, at its ack deadline.
-    let stats = await c.topicStats(ns, 'iter');
-    for (let i = 0; i < 400 && stats.pending !== 8; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      stats = await c.topicStats(ns, 'iter');
-    }
+    const stats = await statsOnce(c, ns, 'iter', (s) => s.pending === 8);
     expect(stats.acked).toBe(12);
     expect(stats.inFlight).toBe(0);
     expect(stats.pending).toBe(8);
