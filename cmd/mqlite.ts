@@ -6,6 +6,7 @@
  * exits 0.
  */
 import { Command } from 'commander';
+import { packageVersion } from '../src/version.js';
 import { ApiKeys } from '../src/auth/api-keys.js';
 import { Broker } from '../src/broker/broker.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig, type Config } from '../src/config.js';
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   const program = new Command()
     .name('mqlite')
     .description('MQLite message broker: gRPC, HTTP+SSE and framed TCP over one in-memory core with an append-only file')
+    .version(packageVersion(), '-V, --version')
     .option('-c, --config <path>', 'config file (every key has a default; a missing default config.yaml is fine)')
     .addHelpText('after', `\nEnvironment overrides:\n${Object.entries(ENV_OVERRIDES).map(([e, k]) => `  ${e.padEnd(20)} ${k}`).join('\n')}`)
     .parse();

@@ -67,6 +67,9 @@ describe('the npm package', () => {
     const server = spawnSync(join(bin, 'mqlite'), ['--help'], { encoding: 'utf8' });
     expect(server.status).toBe(0);
     expect(server.stdout).toContain('MQLITE_TCP_PORT');
+    const version = spawnSync(join(bin, 'mqlite'), ['--version'], { encoding: 'utf8' });
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const cli = spawnSync(join(bin, 'mqlite-cli'), ['--version'], { encoding: 'utf8' });
     expect(cli.status).toBe(0);
     expect(cli.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
