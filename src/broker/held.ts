@@ -17,16 +17,14 @@ import { MessageState, type StoredMessage } from './message.js';
 import { MinHeap } from './min-heap.js';
 import type { Namespaces } from './namespaces.js';
 import type { HeldEntry } from './topic.js';
-import { MAX_TIMER_MS } from './leases.js';
+import { Alarm } from './alarm.js';
 
 const heldFirst = (a: HeldEntry, b: HeldEntry): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
 
 export class Held {
   private readonly heap = new MinHeap<HeldEntry>(heldFirst);
   private seq = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
-  private closed = false;
+  private readonly alarm = new Alarm(Date.now, () => this.releaseDue(Date.now()));
 
   constructor(
     private readonly namespaces: Namespaces,
@@ -42,7 +40,7 @@ export class Held {
       this.heap.push(e);
       if (e.at < first) first = e.at;
     }
-    if (first !== Infinity) this.arm(first);
+    if (first !== Infinity) this.alarm.arm(first);
   }
 
   /** Makes every held message due at `now` visible, one `visible` record per topic, then re-arms the timer. */
@@ -60,7 +58,7 @@ export class Held {
     }
     for (const [lt, ids] of due) this.woke(lt, this.commit.visible(lt.topic, ids));
     const next = this.heap.peek();
-    if (next !== undefined) this.arm(next.at);
+    if (next !== undefined) this.alarm.arm(next.at);
   }
 
   /** Frees the entries of deleted topics now rather than when their time comes. */
@@ -69,22 +67,6 @@ export class Held {
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.alarm.close();
   }
-
-  private arm(at: number): void {
-    if (this.timer && this.timerAt <= at) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(this.fire, Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())));
-    this.timer.unref();
-  }
-
-  private readonly fire = (): void => {
-    this.timer = undefined;
-    this.timerAt = Infinity;
-    if (this.closed) return;
-    this.releaseDue(Date.now());
-  };
 }

@@ -15,6 +15,7 @@
  * delivery module's), given at construction so that this module does not
  * import it.
  */
+import { Alarm } from './alarm.js';
 import { Deque } from './deque.js';
 import { precondition } from './errors.js';
 import type { LiveTopic, Subscriber } from './live.js';
@@ -22,9 +23,6 @@ import { MessageState, type StoredMessage } from './message.js';
 import { MinHeap } from './min-heap.js';
 import type { Namespaces } from './namespaces.js';
 import type { Topic, Totals } from './topic.js';
-
-/** setTimeout's longest delay; a later time is reached in several arms. */
-export const MAX_TIMER_MS = 0x7fffffff;
 
 interface Lease {
   readonly at: number;
@@ -36,9 +34,7 @@ export class Leases {
   private readonly fifoMsgs = new Deque<StoredMessage>();
   private readonly fifoAt = new Deque<number>();
   private readonly renewed = new MinHeap<Lease>(leaseFirst);
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
-  private closed = false;
+  private readonly alarm = new Alarm(performance.now.bind(performance), () => this.expireDue());
 
   constructor(
     readonly ackTimeoutMs: number,
@@ -59,7 +55,7 @@ export class Leases {
     }
     if (holder) holder.inflight += msgs.length;
     this.compact();
-    this.arm(deadline);
+    this.alarm.arm(deadline);
   }
 
   /**
@@ -86,7 +82,7 @@ export class Leases {
       this.renewed.push({ at, msg: m });
     }
     this.compact();
-    this.arm(at);
+    this.alarm.arm(at);
   }
 
   /** Renewed leases held, stale ones included until compaction: about twice those in flight at most. */
@@ -95,16 +91,7 @@ export class Leases {
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-  }
-
-  private arm(at: number): void {
-    if (this.timer && this.timerAt <= at) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(this.fire, Math.min(MAX_TIMER_MS, Math.max(0, at - performance.now())));
-    this.timer.unref();
+    this.alarm.close();
   }
 
   /**
@@ -132,10 +119,7 @@ export class Leases {
   }
 
   /** docs/DESIGN.md, "Consume": a message whose deadline passes goes back to the head of its queue. */
-  private readonly fire = (): void => {
-    this.timer = undefined;
-    this.timerAt = Infinity;
-    if (this.closed) return;
+  private expireDue(): void {
     const now = performance.now();
     const expired = new Map<LiveTopic, StoredMessage[]>();
     const collect = (m: StoredMessage): void => {
@@ -168,6 +152,6 @@ export class Leases {
     }
     for (const [lt, msgs] of expired) this.expire(lt, msgs);
     const next = Math.min(this.fifoAt.peekFront() ?? Infinity, this.renewed.peek()?.at ?? Infinity);
-    if (next !== Infinity) this.arm(next);
-  };
+    if (next !== Infinity) this.alarm.arm(next);
+  }
 }
