@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs the brokers that `npm run bench:peers` measures MQLite against,
-# from Debian's packages, when they are missing: redis-server (Redis 7) and
-# nats-server (NATS with JetStream). Needs root (or sudo) for apt-get.
+# Installs, from Debian's packages and only when missing, the real
+# components that tests and benchmarks run beside MQLite: redis-server
+# (Redis 7, the peer of `npm run bench:peers`), nats-server (NATS with
+# JetStream: the peer, and the engine of the replicated store), chromium
+# (the dashboard's browser tests) and nghttp2-client (h2load, an HTTP/2
+# load generator). `.ci/run` runs it before the tests. Needs root (or sudo)
+# for apt-get.
 # The benchmark never uses the packages' system services (it starts its own
 # instances on free loopback ports): where no policy-rc.d exists, one is put
 # in place for the install so that apt does not start them.
@@ -10,6 +14,8 @@ set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
