@@ -11,7 +11,7 @@ import { ApiKeys } from '../src/auth/api-keys.js';
 import { Broker } from '../src/broker/broker.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig, type Config } from '../src/config.js';
 import { createLogger, type Logger } from '../src/log.js';
-import { openBroker, startFronts, withFrontCounts } from '../src/server/embed.js';
+import { checkPorts, openBroker, startFronts, withFrontCounts } from '../src/server/embed.js';
 import type { FrontHandle } from '../src/server/front.js';
 import { loadServerTls, type ServerTls } from '../src/server/tls.js';
 
@@ -85,6 +85,7 @@ async function main(): Promise<void> {
 
   const { aof } = config.persistence;
   const started = performance.now();
+  await checkPorts(config);
   const opened = await openBroker(config, log);
   broker = opened.broker;
   const recovery = opened.recovery;

@@ -83,6 +83,7 @@ import * as path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { RecordEncoder } from './codec.js';
+import { type DirLock, lockDir } from './dir-lock.js';
 import { AofCorruptError, StoreUnavailableError } from './errors.js';
 import { nodeFiles, osError, type AofFiles } from './files.js';
 import {
@@ -252,6 +253,8 @@ export class FileStore implements Store {
   private replayState: 'pending' | 'running' | 'done';
   private replayCalled = false;
   private closed = false;
+  /** The directory's lock, held from open to close. */
+  private lock: DirLock | undefined;
   private closing: Promise<void> | undefined;
   private rewriting: Promise<RewriteStats> | undefined;
   private abortRewrite = false;
@@ -332,6 +335,21 @@ export class FileStore implements Store {
     }
     const dir = opts.dir;
     files.mkdir(dir);
+    // Before anything is read: a second broker on this directory stops here (docs/DESIGN.md, "One broker per AOF directory").
+    const lock = lockDir(dir, (stale) =>
+      opts.logger?.warn({ dir, stale_pid: stale.pid, since: stale.since }, 'taking over the AOF directory lock of a process that is gone'),
+    );
+    try {
+      const store = await FileStore.openLocked(opts, files, filename, dir);
+      store.lock = lock;
+      return store;
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  private static async openLocked(opts: FileStoreOptions, files: AofFiles, filename: string, dir: string): Promise<FileStore> {
     const names = files.list(dir);
     let manifest = readManifest(files, dir, filename);
     let maxSeq = 0;
@@ -1085,6 +1103,7 @@ export class FileStore implements Store {
       }
     } finally {
       this.files.close(this.fd);
+      this.lock?.release();
     }
   }
 

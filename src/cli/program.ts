@@ -478,6 +478,7 @@ queues array, ages in ms and the policy.`,
     .description('verify every record of the AOF in <dir> (broker stopped) and report the first bad one; exit 1 if any')
     .argument('<dir>', 'the AOF directory (persistence.aof.dir)')
     .option('--filename <name>', 'base name of the AOF files, persistence.aof.filename (default: appendonly.aof)')
+    .option('--force', 'check even though a running broker holds the directory')
     .action(run(session, async (ctx, dir: string, o: AofOptions) => (await aofCommands()).aofCheck(ctx, dir, o)));
   aof
     .command('fix')
@@ -485,6 +486,7 @@ queues array, ages in ms and the policy.`,
     .argument('<dir>', 'the AOF directory (persistence.aof.dir)')
     .option('--filename <name>', 'base name of the AOF files, persistence.aof.filename (default: appendonly.aof)')
     .option('-y, --yes', 'do not ask for confirmation')
+    .option('--force', 'fix even though a running broker holds the directory (it keeps appending to what is cut)')
     .addHelpText(
       'after',
       `

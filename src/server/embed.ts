@@ -9,6 +9,7 @@
  *   // ... running.ports.tcp ...
  *   await running.close();
  */
+import { createServer } from 'node:net';
 import { FileStore } from '../aof/file-store.js';
 import { nodeFiles } from '../aof/files.js';
 import { ApiKeys } from '../auth/api-keys.js';
@@ -24,6 +25,33 @@ import { loadServerTls, type ServerTls } from './tls.js';
 
 export { Broker } from '../broker/broker.js';
 export { type Config, ConfigError, loadConfig } from '../config.js';
+
+/**
+ * Fails at once, naming the port and the key that sets it, when a front's
+ * port is taken: before the AOF is replayed, which for a large AOF takes
+ * long, and before anything is written. Each port is bound and let go; a
+ * process that takes one in between is still caught when the front starts.
+ */
+export async function checkPorts(config: Config): Promise<void> {
+  const host = config.server.host;
+  for (const front of ['tcp', 'http', 'grpc'] as const) {
+    const { enabled, port } = config.server[front];
+    if (!enabled || port === 0) continue;
+    await new Promise<void>((resolve, reject) => {
+      const probe = createServer();
+      probe.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          new Error(
+            err.code === 'EADDRINUSE'
+              ? `port ${port} on ${host} is in use (server.${front}.port, env MQLITE_${front.toUpperCase()}_PORT): stop what listens there, choose another port, or set server.${front}.enabled: false`
+              : `cannot listen on ${host}:${port} (server.${front}.port): ${err.message}`,
+          ),
+        ),
+      );
+      probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+    });
+  }
+}
 
 /** A broker opened from its config: the AOF replayed, no front started yet. */
 export interface OpenedBroker {
@@ -124,6 +152,7 @@ export interface RunningBroker {
 export async function startBroker(config: Config, opts: { logger?: Logger } = {}): Promise<RunningBroker> {
   const log = opts.logger ?? silentLogger;
   const tls = loadServerTls(config.server.tls);
+  await checkPorts(config);
   const { broker, recovery, metrics } = await openBroker(config, log);
   let fronts: Record<string, FrontHandle>;
   try {

@@ -4,6 +4,7 @@
  * operator repairs it); `aof rewrite` asks a running broker to compact now,
  * through the HTTP admin route whatever --proto is.
  */
+import { existsSync } from 'node:fs';
 import type { AofCheckReport, AofFixReport } from '../../aof/check.js';
 import { withTlsHint } from '../../client/tls-hint.js';
 import { ClientError } from '../../client/types.js';
@@ -16,6 +17,18 @@ const REWRITE_TIMEOUT_MS = 10 * 60_000;
 export interface AofOptions {
   filename?: string;
   yes?: boolean;
+  force?: boolean;
+}
+
+const lockModule = (): Promise<typeof import('../../aof/dir-lock.js')> => import('../../aof/dir-lock.js');
+
+/** A running broker's AOF is not for check or fix (docs/DESIGN.md, "One broker per AOF directory"), unless forced. */
+function inUse(dir: string, h: { pid: number; host: string; since: string }, verb: string): CommandFailure {
+  return new CommandFailure(
+    `${dir} belongs to a running broker (pid ${h.pid} on ${h.host}, since ${h.since}): stop it before you ${verb} its AOF, ` +
+      `or pass --force to ${verb} it anyway${verb === 'fix' ? ' (the broker keeps appending to what you cut)' : ' (records it is writing may show as a torn tail)'}`,
+    'AOF_IN_USE',
+  );
 }
 
 /** The AOF modules, loaded only by the commands that read files. */
@@ -57,6 +70,10 @@ function badLine(r: AofCheckReport): string {
 
 /** Exit 0 when every record is good, 1 when a bad record (torn tail included) is found. */
 export async function aofCheck(ctx: Ctx, dir: string, opts: AofOptions): Promise<void> {
+  if (!opts.force) {
+    const holder = (await lockModule()).liveHolder(dir);
+    if (holder !== undefined) throw inUse(dir, holder, 'check');
+  }
   const r = await check(dir, opts.filename);
   if (ctx.out.json) ctx.out.jsonResult(reportJson(r));
   else {
@@ -69,6 +86,24 @@ export async function aofCheck(ctx: Ctx, dir: string, opts: AofOptions): Promise
 }
 
 export async function aofFix(ctx: Ctx, dir: string, opts: AofOptions): Promise<void> {
+  if (opts.force || !existsSync(dir)) return fixUnlocked(ctx, dir, opts); // a missing directory is reported by the check
+  // Held while fixing, so that no broker starts on the files being cut.
+  const { DirLockedError, lockDir } = await lockModule();
+  let lock;
+  try {
+    lock = lockDir(dir);
+  } catch (err) {
+    if (err instanceof DirLockedError) throw inUse(dir, err.holder, 'fix');
+    throw err;
+  }
+  try {
+    await fixUnlocked(ctx, dir, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function fixUnlocked(ctx: Ctx, dir: string, opts: AofOptions): Promise<void> {
   const filename = opts.filename;
   const before = await check(dir, filename);
   if (before.firstBad === undefined) {
