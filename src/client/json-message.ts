@@ -21,26 +21,34 @@ export interface WireMessage {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * The JSON text to send for a payload: a JSON document as that value, and
- * anything else as a JSON string (MqliteClient.publish).
+ * The JSON text to send for a payload, right after `"payload":` in a
+ * request object (MqliteClient.publish). A string is a JSON document sent
+ * as that value, or else a JSON string. Bytes are stored as they are on
+ * every protocol (docs/PROTOCOL.md, "JSON surfaces"): sent as their JSON
+ * text when that text is exactly what the broker would store for it (a
+ * compact JSON document), and otherwise as base64 with
+ * `"payload_encoding":"base64"` beside it, which this returns too.
  */
 export function payloadJsonText(payload: Uint8Array | string): string {
-  let text: string;
-  if (typeof payload === 'string') text = payload;
-  else {
-    try {
-      text = utf8.decode(payload);
-    } catch {
-      return JSON.stringify(Buffer.from(payload).toString('utf8'));
-    }
-  }
-  if (text.trim() === '') return JSON.stringify(text);
+  if (typeof payload !== 'string') return bytesJsonText(payload);
+  if (payload.trim() === '') return JSON.stringify(payload);
   try {
-    JSON.parse(text);
-    return text;
+    JSON.parse(payload);
+    return payload;
   } catch {
-    return JSON.stringify(text);
+    return JSON.stringify(payload);
   }
+}
+
+function bytesJsonText(payload: Uint8Array): string {
+  let text: string | undefined;
+  try {
+    text = utf8.decode(payload);
+    if (JSON.stringify(JSON.parse(text)) !== text) text = undefined;
+  } catch {
+    text = undefined;
+  }
+  return text ?? `"${Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64')}","payload_encoding":"base64"`;
 }
 
 /** A Message of the JSON surfaces, as the client type. */

@@ -8,7 +8,7 @@ import type { BatchPublishEntry, ClientMessage, ClientError, PublishExtras, Subs
 import { formatDuration, optionalDuration, parseDurationOption } from '../args.js';
 import type { Ctx } from '../context.js';
 import { CommandFailure, UsageError } from '../errors.js';
-import { headersForHuman, isoTime, isResizeNotice, MESSAGE_COLUMNS, messageRow, messageToJson, payloadForHuman, payloadUtf8 } from '../messages.js';
+import { headersForHuman, isoTime, isResizeNotice, MESSAGE_COLUMNS, messageRow, messageToJson, payloadForHuman } from '../messages.js';
 
 // ------------------------------------------------------------------- stdin
 
@@ -70,12 +70,17 @@ async function* payloads(ctx: Ctx, arg: string | undefined, lines: boolean): Asy
     yield typeof source === 'string' || Buffer.isBuffer(source) ? source : await readAll(source);
     return;
   }
-  if (typeof source === 'string' || Buffer.isBuffer(source)) {
-    for (const line of source.toString().split(/\r?\n/)) if (line !== '') yield line;
+  // Lines of a file or stdin are bytes, as the whole file is: stored as they are on every protocol.
+  if (typeof source === 'string') {
+    for (const line of source.split(/\r?\n/)) if (line !== '') yield line;
+    return;
+  }
+  if (Buffer.isBuffer(source)) {
+    for (const line of source.toString().split(/\r?\n/)) if (line !== '') yield Buffer.from(line);
     return;
   }
   // Streamed, so a large input is published as it is read.
-  for await (const line of createInterface({ input: source, crlfDelay: Infinity })) if (line !== '') yield line;
+  for await (const line of createInterface({ input: source, crlfDelay: Infinity })) if (line !== '') yield Buffer.from(line);
 }
 
 /**
@@ -86,17 +91,6 @@ async function* payloads(ctx: Ctx, arg: string | undefined, lines: boolean): Asy
  */
 function publishWindow(ctx: Ctx): number {
   return ctx.g.proto === 'tcp' || ctx.g.proto === 'tcp-json' ? 64 : 1;
-}
-
-/**
- * The JSON protocols carry a payload as a JSON value, so bytes that are not
- * UTF-8 would arrive altered: refused, rather than published damaged.
- */
-function checkCarried(ctx: Ctx, payload: Uint8Array | string): void {
-  if (typeof payload === 'string' || (ctx.g.proto !== 'http' && ctx.g.proto !== 'tcp-json')) return;
-  if (payloadUtf8(payload) === undefined) {
-    throw new UsageError(`the payload is not UTF-8 text, which ${ctx.g.proto} cannot carry unchanged: publish bytes with --proto tcp or grpc`);
-  }
 }
 
 export async function pub(ctx: Ctx, ns: string, topic: string, payloadArg: string | undefined, opts: PubOptions): Promise<void> {
@@ -114,7 +108,6 @@ export async function pub(ctx: Ctx, ns: string, topic: string, payloadArg: strin
   const inflight: Promise<void>[] = [];
   let failure: Error | undefined;
   publishing: for await (const payload of payloads(ctx, payloadArg, opts.lines === true)) {
-    checkCarried(ctx, payload);
     for (let i = 0; i < opts.count; i++) {
       const slot = results.length;
       results.push({ message_id: '', queue_id: -1 });

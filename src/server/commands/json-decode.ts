@@ -11,8 +11,11 @@
  *   0..2^32-1, int64 fields safe integers; enums take the value's name without its prefix (`"atomic"`,
  *   `"desc"`);
  * - a `bytes` field (a payload) takes any JSON value and stores its JSON
- *   text (docs/PROTOCOL.md, "JSON surfaces");
- * - unknown fields are ignored.
+ *   text, or with `"payload_encoding": "base64"` beside it the bytes a
+ *   base64 string holds (docs/PROTOCOL.md, "JSON surfaces");
+ * - an unknown field is refused, naming it and the fields there are
+ *   (docs/PROTOCOL.md, "Unknown fields"): a misspelt `queueid` must not
+ *   publish round-robin as if it were absent.
  *
  * Only the shape is checked here: names, ranges and sizes are the core's to
  * judge. A shape error is a FieldError, which each front words in its own
@@ -35,13 +38,16 @@ export class FieldError extends Error {
   constructor(
     readonly parent: string | undefined,
     readonly field: string | undefined,
-    readonly problem: 'missing' | 'type' | 'enum',
+    readonly problem: 'missing' | 'type' | 'enum' | 'unknown',
     readonly expected: string,
     /** For `enum`: the enum and the value, `batch mode "some"`. */
     readonly value?: string,
   ) {
-    super(`${[parent, field].filter((p) => p !== undefined).join('.')}: ${problem === 'missing' ? 'missing' : 'must be'} ${expected}`);
+    super(`${[parent, field].filter((p) => p !== undefined).join('.')}: ${problem === 'missing' ? 'missing' : problem === 'unknown' ? 'unknown; the fields are' : 'must be'} ${expected}`);
   }
+
+  /** For `unknown`: the field it looks like a misspelling of, if any (`queue_id` for `queueId`). */
+  suggestion?: string;
 
   /** `entries[1].payload`, `headers.a`, or the element `entries[0]`. */
   get path(): string {
@@ -78,6 +84,10 @@ interface FieldPlan {
 interface MessagePlan {
   readonly fields: readonly FieldPlan[];
   readonly template: Readonly<JsonObject>;
+  /** The field names, for the refusal of an unknown one. */
+  readonly names: string;
+  /** The `bytes` field (the payload), which `payload_encoding` may qualify. */
+  readonly bytesField: FieldPlan | undefined;
 }
 
 const INT32_MIN = -(2 ** 31);
@@ -130,7 +140,9 @@ function planOf(message: DescMessage, required: ReadonlySet<string>): MessagePla
   });
   const template: JsonObject = {};
   for (const f of fields) template[f.key] = f.zero;
-  return { fields, template };
+  const bytesField = fields.find((f) => f.kind === Kind.Bytes);
+  const names = fields.map((f) => f.name).concat(bytesField ? [PAYLOAD_ENCODING] : []).join(', ');
+  return { fields, template, names, bytesField };
 }
 
 const plans = new WeakMap<RequestSpec, MessagePlan>();
@@ -149,12 +161,47 @@ export function decodeJson<Req extends DescMessage>(spec: RequestSpec<Req>, obj:
 function decodeMessage(plan: MessagePlan, obj: JsonObject, bytes: PayloadReader, parent: string | undefined): JsonObject {
   // Cloned, not built field by field: every request of a kind gets one shape at once.
   const out: JsonObject = { ...plan.template };
+  let known = 0;
+  const encoding = obj[PAYLOAD_ENCODING];
+  if (encoding !== undefined && plan.bytesField !== undefined) known++;
   for (const f of plan.fields) {
     const v = obj[f.name];
+    if (v !== undefined) known++;
+    if (f.kind === Kind.Bytes && encoding !== undefined && v !== undefined) out[f.key] = base64Payload(f, v, encoding, parent);
     // A payload may be any JSON value, null too; for every other field null is absent.
-    out[f.key] = v === undefined || (v === null && f.kind !== Kind.Bytes) ? absent(f, parent) : present(f, v, bytes, parent);
+    else out[f.key] = v === undefined || (v === null && f.kind !== Kind.Bytes) ? absent(f, parent) : present(f, v, bytes, parent);
   }
+  // Every key a field of the message: as many keys as fields found (JSON.parse leaves no duplicate keys).
+  let keys = 0;
+  for (const k in obj) if (obj[k] !== undefined) keys++;
+  if (keys !== known) throw unknownField(plan, obj, parent);
   return out;
+}
+
+/**
+ * Beside a payload, `"payload_encoding": "base64"` says the payload is the
+ * base64 of the bytes to store (docs/PROTOCOL.md, "JSON surfaces"), as the
+ * JSON fronts show bytes that are not JSON: so any bytes can be published
+ * over a JSON front, and `mqlite-cli pub @file` stores the file's bytes
+ * whatever the protocol.
+ */
+const PAYLOAD_ENCODING = 'payload_encoding';
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function base64Payload(f: FieldPlan, v: unknown, encoding: unknown, parent: string | undefined): Uint8Array {
+  if (encoding !== 'base64') throw new FieldError(parent, PAYLOAD_ENCODING, 'enum', "'base64'", `payload_encoding ${JSON.stringify(encoding)}`);
+  if (typeof v !== 'string' || v.length % 4 !== 0 || !BASE64.test(v)) throw new FieldError(parent, f.name, 'type', 'a base64 string (payload_encoding is base64)');
+  return Buffer.from(v, 'base64');
+}
+
+/** `queueId`, `queueid`, `queue-id` all look like `queue_id`. */
+const loose = (name: string): string => name.toLowerCase().replace(/[_-]/g, '');
+
+function unknownField(plan: MessagePlan, obj: JsonObject, parent: string | undefined): FieldError {
+  const name = Object.keys(obj).find((k) => obj[k] !== undefined && !plan.fields.some((f) => f.name === k) && !(k === PAYLOAD_ENCODING && plan.bytesField))!;
+  const err = new FieldError(parent, name, 'unknown', plan.names);
+  err.suggestion = plan.fields.find((f) => loose(f.name) === loose(name))?.name;
+  return err;
 }
 
 function absent(f: FieldPlan, parent: string | undefined): unknown {

@@ -38,6 +38,7 @@ export function fieldErrorText(e: FieldError): string {
   if (e.field === undefined) return `${at}must be ${e.expected}`;
   if (e.problem === 'missing') return `${at}field "${e.field}" is required (${e.expected})`;
   if (e.problem === 'enum') return `${at}${e.value} is invalid: use ${e.expected}`;
+  if (e.problem === 'unknown') return `${at}unknown field "${e.field}"${e.suggestion ? ` (did you mean "${e.suggestion}"?)` : ''}: the fields are ${e.expected}`;
   return `${at}field "${e.field}" must be ${e.expected}`;
 }
 

@@ -33,6 +33,7 @@ function isObj(v: unknown): v is Obj {
 export function fieldErrorText(e: FieldError): string {
   if (e.problem === 'missing') return `missing field data.${e.path} (${e.expected})`;
   if (e.problem === 'enum') return `${e.value} is invalid: use ${e.expected}`;
+  if (e.problem === 'unknown') return `unknown field data.${e.path}${e.suggestion ? ` (did you mean ${e.suggestion}?)` : ''}: the fields are ${e.expected}`;
   return `field data.${e.path} must be ${e.expected}`;
 }
 
