@@ -154,9 +154,14 @@ const ENV_SOURCE = 'environment variable ';
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
-/** Go-style durations ("30s", "1m30s", "500ms"); a bare number is seconds. */
+/**
+ * Go-style durations ("30s", "1m30s", "500ms"), and 0. A bare number is
+ * refused wherever a duration is read (config file, environment, CLI
+ * flags: docs/DESIGN.md, "Configuration (config.yaml)"): the file read it
+ * as seconds and the CLI as milliseconds, so `30` meant two things.
+ */
 export function parseDuration(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v * 1000 : undefined;
+  if (v === 0 || v === '0') return 0;
   if (typeof v !== 'string' || v.trim() === '') return undefined;
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
   let total = 0;
@@ -168,6 +173,13 @@ export function parseDuration(v: unknown): number | undefined {
     consumed = re.lastIndex;
   }
   return consumed === s.length ? Math.round(total) : undefined;
+}
+
+/** What to write instead of a bare number `n` where a duration is expected. */
+export function durationHint(n: unknown): string {
+  const text = typeof n === 'number' ? String(n) : typeof n === 'string' ? n.trim() : '';
+  if (!/^\d+(\.\d+)?$/.test(text)) return 'a duration such as "30s", "500ms" or "1m30s"';
+  return `a duration with a unit: write "${text}s" for seconds or "${text}ms" for milliseconds (a bare number is refused)`;
 }
 
 /** Bytes, as a number or "64mb", "512kb", "1gb". */
@@ -210,7 +222,7 @@ function coerce(key: string, kind: Kind, raw: unknown, from: string): unknown {
       if (text === null) return undefined;
       return typeof text === 'string' && text !== '' ? text : fail('a file path');
     case 'duration':
-      return parseDuration(text) ?? fail('a duration such as "30s", "500ms" or "1m30s"');
+      return parseDuration(text) ?? fail(durationHint(text));
     case 'size':
       return parseSize(text) ?? fail('a size in bytes such as 1048576, "512kb" or "64mb"');
   }

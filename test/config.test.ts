@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseDuration, parseSize } from '../src/config.js';
+import { ConfigError, loadConfig, parseDuration, parseSize } from '../src/config.js';
 
 const file = (text: string): string => {
   const p = join(mkdtempSync(join(tmpdir(), 'mqlite-config-')), 'config.yaml');
@@ -52,10 +52,24 @@ describe('configuration', () => {
     expect(() => loadConfig(undefined, { env: { MQLITE_FSYNC: 'x' } })).toThrow(/MQLITE_FSYNC/);
   });
 
+  it('refuses a bare number as a duration in the file and in the environment alike, saying what to write', () => {
+    const fromFile = (): unknown => loadConfig(file('ack_timeout: 30\n'), { env: {} });
+    expect(fromFile).toThrow(ConfigError);
+    expect(fromFile).toThrow(`'ack_timeout' is 30, expected a duration with a unit: write "30s" for seconds or "30ms" for milliseconds`);
+    const fromEnv = (): unknown => loadConfig(undefined, { env: { MQLITE_ACK_TIMEOUT: '30' } });
+    expect(fromEnv).toThrow(`environment variable MQLITE_ACK_TIMEOUT: 'ack_timeout' is "30", expected a duration with a unit: write "30s"`);
+    expect(loadConfig(file('ack_timeout: 30s\n'), { env: {} }).ack_timeout).toBe(30_000);
+    expect(loadConfig(undefined, { env: { MQLITE_ACK_TIMEOUT: '30s' } }).ack_timeout).toBe(30_000);
+  });
+
   it('parses durations and sizes', () => {
     expect(parseDuration('1h2m3s')).toBe(3_723_000);
     expect(parseDuration('250ms')).toBe(250);
-    expect(parseDuration(2)).toBe(2000);
+    // One rule for bare numbers everywhere: refused (but 0), the file having read them as seconds and the CLI as ms.
+    expect(parseDuration(2)).toBeUndefined();
+    expect(parseDuration('2')).toBeUndefined();
+    expect(parseDuration(0)).toBe(0);
+    expect(parseDuration('0')).toBe(0);
     expect(parseDuration('5 s')).toBeUndefined();
     expect(parseSize('512kb')).toBe(512 * 1024);
     expect(parseSize('2GB')).toBe(2 * 1024 ** 3);

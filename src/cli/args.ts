@@ -18,17 +18,18 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: stri
 }
 
 /**
- * A duration: Go-style (`5s`, `1m30s`, `500ms`) or a bare number of
- * milliseconds. Async because the config module that owns the Go-style
- * parser (and loads the YAML library) is only loaded when a duration is
- * given, which keeps every other command's startup short.
+ * A duration: Go-style (`5s`, `1m30s`, `500ms`), or 0; a bare number is
+ * refused, as in the config (docs/DESIGN.md, "Configuration
+ * (config.yaml)"). Async because the config module that owns the parser
+ * (and loads the YAML library) is only loaded when a duration is given,
+ * which keeps every other command's startup short.
  */
 export async function parseDurationOption(option: string, value: string, opts: { allowZero?: boolean } = {}): Promise<number> {
-  let ms: number | undefined;
-  if (/^\d+$/.test(value.trim())) ms = Number(value);
-  else ms = (await import('../config.js')).parseDuration(value);
+  const { durationHint, parseDuration } = await import('../config.js');
+  const ms = parseDuration(value);
   if (ms === undefined || ms < 0 || (ms === 0 && !opts.allowZero)) {
-    throw new UsageError(`option '${option}' argument '${value}' is invalid: expected a duration such as 5s, 500ms or 1m30s (a bare number is milliseconds)`);
+    const expected = ms === 0 ? 'a duration above 0 such as 5s or 500ms' : durationHint(value);
+    throw new UsageError(`option '${option}' argument '${value}' is invalid: expected ${expected}`);
   }
   return ms;
 }

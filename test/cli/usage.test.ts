@@ -103,6 +103,9 @@ describe('exit status 2 for a wrong command line', () => {
     [['consume', 'shop', 'orders', '-1'], /unknown option|expected an integer/],
     [['pub', 'shop', 'orders', 'x', '-H', 'novalue'], /expected key=value/],
     [['--timeout', 'soon', 'ns', 'list'], /duration/],
+    // A bare number is no duration, in the CLI as in the config: it said ms here and seconds there.
+    [['--timeout', '1', 'ns', 'list'], /'1' is invalid: expected a duration with a unit: write "1s" for seconds or "1ms" for milliseconds/],
+    [['pub', 'shop', 'orders', 'x', '--delay', '500'], /--delay <duration>.*write "500s" for seconds or "500ms"/],
     [['pub', 'shop', 'orders', 'x', '--delay', 'later'], /--delay <duration>.*duration/],
     [['pub', 'shop', 'orders', 'x', '--deliver-at', '5pm'], /ISO 8601/],
     [['nack', 'shop', 'orders', 'q1', 'id'], /dlq/],
