@@ -121,8 +121,8 @@ export class Client extends EventEmitter<ClientEvents> implements Transport {
   private described(err: unknown): ClientError {
     if (!(err instanceof ClientError)) return new ClientError('TRANSPORT', `${this.endpoint.url}: ${(err as Error).message}`);
     if (!isRetryable(err) || err.message.includes(this.endpoint.url)) return err;
-    const down = /ECONNREFUSED/.test(err.message) ? ' (is the broker running, and is this its port for this protocol?)' : '';
-    return new ClientError(err.code, `${this.endpoint.url}: ${err.message}${down}`);
+    // What to do is in the message already (hints.ts).
+    return new ClientError(err.code, `${this.endpoint.url}: ${err.message}`);
   }
 
   /** The connection, waiting for a reconnect up to the timeout. */

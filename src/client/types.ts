@@ -3,6 +3,8 @@
  * implement, so the CLI, the benchmarks and tests drive any front the same way.
  */
 
+import { withHint } from './hints.js';
+
 export interface ClientMessage {
   id: string;
   namespace: string;
@@ -70,7 +72,8 @@ export class ClientError extends Error {
     readonly code: string,
     message: string,
   ) {
-    super(message);
+    // What to do about it, where the user can do something (hints.ts).
+    super(withHint(code, message));
   }
 
   /**

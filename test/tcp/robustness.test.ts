@@ -149,7 +149,7 @@ describe('broken framing: an error frame, then the connection closes', () => {
     const f = await c.next();
     expect(f.encoding).toBe(1); // the header's encoding byte
     expect(decodePbError(f.body)).toBe(
-      `INVALID_ARGUMENT: frame length 4294967295 exceeds the maximum of ${MAX_FRAME} bytes; closing the connection`,
+      `INVALID_ARGUMENT: frame length 4294967295 exceeds the maximum of ${MAX_FRAME} bytes (limits.max_frame); closing the connection`,
     );
     await c.waitClosed();
     // The Go MQLite allocates 4 GiB here; this server buffers nothing of the body.

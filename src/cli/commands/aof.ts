@@ -6,7 +6,6 @@
  */
 import { existsSync } from 'node:fs';
 import type { AofCheckReport, AofFixReport } from '../../aof/check.js';
-import { withTlsHint } from '../../client/tls-hint.js';
 import { ClientError } from '../../client/types.js';
 import type { Ctx } from '../context.js';
 import { CommandFailure, UsageError } from '../errors.js';
@@ -152,7 +151,7 @@ export async function aofRewrite(ctx: Ctx): Promise<void> {
     // The route answers when the rewrite is done, which takes a while on a big AOF.
     res = await transport.request('POST', url, undefined, ctx.g.timeout ?? REWRITE_TIMEOUT_MS);
   } catch (err) {
-    throw new ClientError('TRANSPORT', `POST ${url}: ${withTlsHint((err as Error).message)}`);
+    throw new ClientError('TRANSPORT', `POST ${url}: ${(err as Error).message}`);
   } finally {
     transport.close();
   }

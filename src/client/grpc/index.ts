@@ -42,7 +42,6 @@ import {
   wireBatchMode,
   wirePeekOrder,
 } from './features.js';
-import { withTlsHint } from '../tls-hint.js';
 import { Code, GrpcTransport, type CallStatus } from './transport.js';
 
 export interface GrpcClientOptions {
@@ -73,13 +72,23 @@ const BROKER_STATUSES: ReadonlySet<string> = new Set([
   'PERMISSION_DENIED',
 ]);
 
+/**
+ * A request above the broker's gRPC message limit: grpc-js's server answers
+ * RESOURCE_EXHAUSTED, but while the client still sends the rest of a large
+ * message the stream is reset (ENHANCE_YOUR_CALM) before that status arrives.
+ */
+const TOO_LARGE = /ENHANCE_YOUR_CALM|Received message larger than max/;
+
 function clientError(status: CallStatus): ClientError {
+  if (TOO_LARGE.test(status.details)) {
+    return new ClientError('RESOURCE_EXHAUSTED', `the request is larger than the broker's gRPC message limit, limits.max_frame (16mb by default): ${status.details}`);
+  }
   const fromServer = status.trailers[ERROR_CODE_TRAILER];
   if (typeof fromServer === 'string') return new ClientError(fromServer, status.details);
   const name = STATUS_NAMES[status.code] ?? `STATUS_${status.code}`;
   if (BROKER_STATUSES.has(name)) return new ClientError(name, status.details);
   // No broker code: the connection, a deadline, or an internal server error.
-  return new ClientError('TRANSPORT', `${name}: ${withTlsHint(status.details)}`);
+  return new ClientError('TRANSPORT', `${name}: ${status.details}`);
 }
 
 export class GrpcClient implements MqliteClient, QueueFeaturesClient {

@@ -22,7 +22,6 @@ import type {
   ClientNackOptions,
 } from '../types.js';
 import { ClientError } from '../types.js';
-import { withTlsHint } from '../tls-hint.js';
 import { decodeBatchItem, decodeMessage, decodePolicy, decodeTopicStats, payloadJsonText, type WireBatchItem, type WireMessage, type WirePolicy, type WireTopicStats } from '../json-message.js';
 import { SseParser } from './sse-parser.js';
 import { FetchTransport, NodeHttpTransport, RawHttpTransport, type Transport } from './transport.js';
@@ -274,7 +273,7 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
     try {
       res = await this.transport.stream(url, { accept: 'text/event-stream' });
     } catch (err) {
-      throw new ClientError('TRANSPORT', `subscribe ${url}: ${withTlsHint((err as Error).message)}`);
+      throw new ClientError('TRANSPORT', `subscribe ${url}: ${(err as Error).message}`);
     }
     if (res.status !== 200) {
       let text = '';
@@ -349,7 +348,7 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
     try {
       return await this.transport.request(method, this.base + path, body, this.timeoutMs);
     } catch (err) {
-      throw new ClientError('TRANSPORT', `${method} ${path}: ${withTlsHint((err as Error).message)}`);
+      throw new ClientError('TRANSPORT', `${method} ${path}: ${(err as Error).message}`);
     }
   }
 

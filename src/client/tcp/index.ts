@@ -28,8 +28,8 @@ import type {
   TopicSummary,
   ClientNackOptions,
 } from '../types.js';
+import { sniffWrongProtocol } from '../hints.js';
 import { ClientError } from '../types.js';
-import { withTlsHint } from '../tls-hint.js';
 import {
   type Reply,
   decodeMessages,
@@ -101,16 +101,20 @@ class FramedConnection {
   onClose: ((err: ClientError | undefined) => void) | undefined;
   closing = false;
 
+  /** The first bytes the server sent, kept to tell another protocol from a broken frame. */
+  private firstBytes: Buffer | undefined;
+
   private constructor(
     readonly socket: Socket,
     readonly encoding: Encoding,
     private readonly timeoutMs: number,
     maxFrameBytes: number,
+    private readonly address: string,
   ) {
     this.reader = new FrameReader(maxFrameBytes);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(new ClientError('TRANSPORT', withTlsHint(err.message))));
+    socket.on('error', (err) => this.fail(new ClientError('TRANSPORT', err.message)));
     socket.on('close', () => {
       clearInterval(this.watchdog);
       const err = this.closing ? undefined : new ClientError('TRANSPORT', 'connection closed by the server');
@@ -151,13 +155,13 @@ class FramedConnection {
       }, timeoutMs);
       socket.once('error', (err) => {
         clearTimeout(timer);
-        reject(new ClientError('TRANSPORT', `connect to ${opts.host}:${opts.port}${opts.tls ? ' (TLS)' : ''}: ${withTlsHint(err.message)}`));
+        reject(new ClientError('TRANSPORT', `connect to ${opts.host}:${opts.port}${opts.tls ? ' (TLS)' : ''}: ${err.message}`));
       });
       // Over TLS the connection is usable once the handshake has verified the server.
       socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new FramedConnection(socket, encoding, timeoutMs, opts.maxFrameBytes ?? 64 * 1024 * 1024));
+        resolve(new FramedConnection(socket, encoding, timeoutMs, opts.maxFrameBytes ?? 64 * 1024 * 1024, `${opts.host}:${opts.port}`));
       });
     });
   }
@@ -207,25 +211,26 @@ class FramedConnection {
 
   private onData(chunk: Buffer): void {
     const reader = this.reader;
+    if (this.firstBytes === undefined) this.firstBytes = Buffer.from(chunk.subarray(0, 16));
     reader.push(chunk);
     for (;;) {
       const r = reader.next();
       if (r === ReadResult.NeedMore) return;
-      if (r !== ReadResult.Frame) {
-        this.fail(new ClientError('TRANSPORT', `bad reply frame (length ${reader.length})`));
-        this.socket.destroy();
-        return;
-      }
+      if (r !== ReadResult.Frame) return this.broken(`bad reply frame (length ${reader.length})`);
       let reply: Reply;
       try {
         reply = decodeReply(reader.encoding, reader.buf, reader.start, reader.end);
       } catch (err) {
-        this.fail(new ClientError('TRANSPORT', `undecodable reply: ${(err as Error).message}`));
-        this.socket.destroy();
-        return;
+        return this.broken(`undecodable reply: ${(err as Error).message}`);
       }
       this.dispatch(reply);
     }
+  }
+
+  /** Bytes that are no MQLite reply: another protocol on this port (sniffed from the first bytes), or a broken frame. */
+  private broken(what: string): void {
+    this.fail(new ClientError('TRANSPORT', sniffWrongProtocol(this.firstBytes ?? Buffer.alloc(0), this.address) ?? `${this.address}: ${what}`));
+    this.socket.destroy();
   }
 
   private dispatch(reply: Reply): void {

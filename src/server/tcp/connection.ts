@@ -320,7 +320,7 @@ export class Connection {
     const reason =
       r === ReadResult.ZeroLength
         ? badRequestReason('frame length 0: a frame holds at least its encoding byte; closing the connection')
-        : badRequestReason(`frame length ${reader.length} exceeds the maximum of ${this.maxFrameBytes} bytes; closing the connection`);
+        : badRequestReason(`frame length ${reader.length} exceeds the maximum of ${this.maxFrameBytes} bytes (limits.max_frame); closing the connection`);
     this.log.debug({ remote: this.socket.remoteAddress, length: reader.length }, 'tcp framing error');
     const s = this.reserve(enc, undefined);
     this.closeAfter(s);
