@@ -23,7 +23,7 @@ describe('queue-feature state in AOF files', () => {
     dirs.push(dir);
     let b = await openAt(dir);
     await b.createNamespace('ns');
-    await b.createTopic('ns', 't', 2, { retry: { maxRetries: 1, baseMs: 60_000, capMs: 60_000 }, dedupWindowMs: 600_000 });
+    await b.createTopic('ns', 't', 2, { retry: { maxRetries: 1, baseMs: 60_000, capMs: 60_000 }, dedupWindowMs: 600_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
     const orig = await b.publish('ns', 't', enc('once'), { dedupId: 'k1', queueId: 0 });
     await b.publish('ns', 't', enc('later'), { delayMs: 3_600_000, queueId: 1 });
     await b.publish('ns', 't', enc('dead'), { queueId: 1 });
@@ -39,7 +39,7 @@ describe('queue-feature state in AOF files', () => {
     await b.close();
 
     b = await openAt(dir);
-    expect(b.listTopics('ns')[0]!.policy).toEqual({ retry: { maxRetries: 1, baseMs: 60_000, capMs: 60_000 }, dedupWindowMs: 600_000 });
+    expect(b.listTopics('ns')[0]!.policy).toEqual({ retry: { maxRetries: 1, baseMs: 60_000, capMs: 60_000 }, dedupWindowMs: 600_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
     expect(b.topicStats('ns', 't')).toMatchObject({ pending: 1, delayed: 2, dlqDepth: 1 });
     expect(await b.publish('ns', 't', enc('once'), { dedupId: 'k1' })).toMatchObject({ messageId: orig.messageId, duplicate: true });
     expect(b.peekDlq('ns', 't').messages.map((m) => [text(m), m.headers])).toEqual([['dead', { _dlq_reason: 'nacked', _delivery_count: '2' }]]);
