@@ -7,8 +7,12 @@
  * length + utf8, counts and queue numbers as u32, timestamps as f64, the
  * payload as u32 length + bytes, headers as u16 count + key/value strings
  * (0 means no headers), id lists as u32 count + strings, versions as u64.
- * All integers are big-endian. Absolute times (delays, dedup expiry) and
- * policy durations are f64 milliseconds.
+ * All integers are big-endian. Absolute times (delays, dedup expiry,
+ * message expiry) and policy durations are f64 milliseconds.
+ *
+ * Formats only grow: a record type keeps its layout once written, and a
+ * new field is a new record type (TopicPolicyEx beside TopicPolicy) or a
+ * new PublishEx flag, so a log written by an older version still loads.
  *
  * The length comes first so a reader can tell a torn tail (fewer bytes than
  * announced) from a corrupt record (checksum mismatch) without trusting the
@@ -51,10 +55,17 @@ const enum RecordType {
   DlqPop = 18,
   Redrive = 19,
   Dedup = 20,
+  // 21, 22: reserved (pause state, purge).
+  /** TopicPolicy plus ack timeout, message TTL and dead-lettering of expired messages. */
+  TopicPolicyEx = 23,
+  Expire = 24,
 }
 
 const PUBLISH_EX_TO_DLQ = 1;
 const PUBLISH_EX_DEDUP = 2;
+/** An f64 expiry time (Unix ms) follows the dedup fields. */
+const PUBLISH_EX_EXPIRES = 4;
+const PUBLISH_EX_FLAGS = PUBLISH_EX_TO_DLQ | PUBLISH_EX_DEDUP | PUBLISH_EX_EXPIRES;
 
 /**
  * Buffer's own utf8Write/utf8Slice skip the argument handling of
@@ -247,19 +258,22 @@ export class RecordEncoder implements RecordSink {
 
   publishEx(ns: string, topic: string, queue: number, msg: MessageRecordFields, ex: PublishExFields): void {
     const dedup = ex.dedupId !== undefined;
-    const room = strRoom(ns) + strRoom(topic) + 4 + 1 + 4 + 8 + (dedup ? strRoom(ex.dedupId) + 8 : 0) + messageRoom(msg);
+    const expiresAt = ex.expiresAt ?? 0;
+    const expires = expiresAt > 0;
+    const room = strRoom(ns) + strRoom(topic) + 4 + 1 + 4 + 8 + (dedup ? strRoom(ex.dedupId) + 8 : 0) + (expires ? 8 : 0) + messageRoom(msg);
     this.begin(RecordType.PublishEx, room);
     try {
       this.str(ns);
       this.str(topic);
       this.u32(queue);
-      this.buf[this.pos++] = (ex.toDlq ? PUBLISH_EX_TO_DLQ : 0) | (dedup ? PUBLISH_EX_DEDUP : 0);
+      this.buf[this.pos++] = (ex.toDlq ? PUBLISH_EX_TO_DLQ : 0) | (dedup ? PUBLISH_EX_DEDUP : 0) | (expires ? PUBLISH_EX_EXPIRES : 0);
       this.u32(ex.deliveryCount);
       this.f64(ex.visibleAt);
       if (dedup) {
         this.str(ex.dedupId);
         this.f64(ex.dedupExpiresAt);
       }
+      if (expires) this.f64(expiresAt);
       this.message(msg);
     } catch (err) {
       this.rollback(err);
@@ -267,8 +281,17 @@ export class RecordEncoder implements RecordSink {
     this.end();
   }
 
+  /**
+   * The old TopicPolicy record while the newer fields are at their
+   * defaults (a log that never used them stays readable by older
+   * versions), else TopicPolicyEx.
+   */
   topicPolicy(ns: string, topic: string, policy: TopicPolicyFields): void {
-    this.begin(RecordType.TopicPolicy, strRoom(ns) + strRoom(topic) + 32);
+    const ackTimeoutMs = policy.ackTimeoutMs ?? 0;
+    const messageTtlMs = policy.messageTtlMs ?? 0;
+    const deadLetterExpired = policy.deadLetterExpired === true;
+    const ex = ackTimeoutMs !== 0 || messageTtlMs !== 0 || deadLetterExpired;
+    this.begin(ex ? RecordType.TopicPolicyEx : RecordType.TopicPolicy, strRoom(ns) + strRoom(topic) + (ex ? 49 : 32));
     try {
       this.str(ns);
       this.str(topic);
@@ -276,6 +299,25 @@ export class RecordEncoder implements RecordSink {
       this.f64(policy.baseMs);
       this.f64(policy.capMs);
       this.f64(policy.dedupWindowMs);
+      if (ex) {
+        this.f64(ackTimeoutMs);
+        this.f64(messageTtlMs);
+        this.buf[this.pos++] = deadLetterExpired ? 1 : 0;
+      }
+    } catch (err) {
+      this.rollback(err);
+    }
+    this.end();
+  }
+
+  expire(ns: string, topic: string, queue: number, count: number, toDlq: boolean): void {
+    this.begin(RecordType.Expire, strRoom(ns) + strRoom(topic) + 9);
+    try {
+      this.str(ns);
+      this.str(topic);
+      this.u32(queue);
+      this.u32(count);
+      this.buf[this.pos++] = toDlq ? 1 : 0;
     } catch (err) {
       this.rollback(err);
     }
@@ -701,12 +743,13 @@ function decodeBody(buf: Buffer, start: number, end: number): LogRecord {
       const topic = r.name(topicNames);
       const queue = r.u32();
       const flags = r.u8();
-      if (flags > (PUBLISH_EX_TO_DLQ | PUBLISH_EX_DEDUP)) throw new MalformedRecord(`unknown publish flags ${flags}`);
+      if ((flags & ~PUBLISH_EX_FLAGS) !== 0) throw new MalformedRecord(`unknown publish flags ${flags}`);
       const deliveryCount = r.u32();
       const visibleAt = r.f64();
       const dedup = (flags & PUBLISH_EX_DEDUP) !== 0;
       const dedupId = dedup ? r.str() : undefined;
       const dedupExpiresAt = dedup ? r.f64() : 0;
+      const expiresAt = (flags & PUBLISH_EX_EXPIRES) !== 0 ? r.f64() : 0;
       const id = r.str();
       const timestampMs = r.f64();
       const headers = decodeHeaders(r);
@@ -725,6 +768,7 @@ function decodeBody(buf: Buffer, start: number, end: number): LogRecord {
         visibleAt,
         dedupId,
         dedupExpiresAt,
+        expiresAt,
       };
       break;
     }
@@ -739,6 +783,30 @@ function decodeBody(buf: Buffer, start: number, end: number): LogRecord {
         dedupWindowMs: r.f64(),
       };
       break;
+    case RecordType.TopicPolicyEx: {
+      const ns = r.name(nsNames);
+      const topic = r.name(topicNames);
+      const maxRetries = r.f64();
+      const baseMs = r.f64();
+      const capMs = r.f64();
+      const dedupWindowMs = r.f64();
+      const ackTimeoutMs = r.f64();
+      const messageTtlMs = r.f64();
+      const flag = r.u8();
+      if (flag > 1) throw new MalformedRecord(`dead-letter-expired flag ${flag} is neither 0 nor 1`);
+      rec = { type: 'topicPolicy', ns, topic, maxRetries, baseMs, capMs, dedupWindowMs, ackTimeoutMs, messageTtlMs, deadLetterExpired: flag === 1 };
+      break;
+    }
+    case RecordType.Expire: {
+      const ns = r.name(nsNames);
+      const topic = r.name(topicNames);
+      const queue = r.u32();
+      const count = r.u32();
+      const flag = r.u8();
+      if (flag > 1) throw new MalformedRecord(`dead-letter flag ${flag} is neither 0 nor 1`);
+      rec = { type: 'expire', ns, topic, queue, count, toDlq: flag === 1 };
+      break;
+    }
     case RecordType.Nack: {
       const ns = r.name(nsNames);
       const topic = r.name(topicNames);
@@ -969,5 +1037,7 @@ export function writeRecord(sink: RecordSink, rec: LogRecord): void {
       return sink.redrive(rec.ns, rec.topic, rec.queues);
     case 'dedup':
       return sink.dedup(rec.ns, rec.topic, rec.key, rec.id, rec.queue, rec.expiresAt);
+    case 'expire':
+      return sink.expire(rec.ns, rec.topic, rec.queue, rec.count, rec.toDlq);
   }
 }

@@ -20,12 +20,22 @@ export interface MessageRecordFields {
   readonly headers: Readonly<Record<string, string>> | undefined;
 }
 
-/** A topic's retry and dedup policy as logged (maxRetries -1: unlimited). */
+/**
+ * A topic's policy as logged (maxRetries -1: unlimited). The expiry and
+ * ack-timeout fields are absent from logs written before they existed,
+ * which read as their defaults: 0 (the broker's ack_timeout; no expiry)
+ * and false.
+ */
 export interface TopicPolicyFields {
   readonly maxRetries: number;
   readonly baseMs: number;
   readonly capMs: number;
   readonly dedupWindowMs: number;
+  /** 0: the broker's ack_timeout. */
+  readonly ackTimeoutMs?: number;
+  /** 0: messages never expire. */
+  readonly messageTtlMs?: number;
+  readonly deadLetterExpired?: boolean;
 }
 
 /**
@@ -40,6 +50,8 @@ export interface PublishExFields {
   readonly visibleAt: number;
   readonly dedupId: string | undefined;
   readonly dedupExpiresAt: number;
+  /** Unix ms after which the message is never delivered (docs/DESIGN.md, "Expiry"); absent or 0: never. */
+  readonly expiresAt?: number;
 }
 
 /**
@@ -86,6 +98,12 @@ export interface RecordSink {
   dlqPop(ns: string, topic: string, count: number, autoAck: boolean): void;
   /** Moves `queues.length` messages from the head of the dead-letter queue, message i to the tail of `queues[i]`. */
   redrive(ns: string, topic: string, queues: readonly number[]): void;
+  /**
+   * Drops the `count` messages at the head of `queue`, expired
+   * (docs/DESIGN.md, "Expiry"): gone, or to the dead-letter queue with
+   * `_dlq_reason: expired` when `toDlq`.
+   */
+  expire(ns: string, topic: string, queue: number, count: number, toDlq: boolean): void;
   /** Snapshot only: a dedup window entry (`key` answered by message `id` on `queue` until `expiresAt`). */
   dedup(ns: string, topic: string, key: string, id: string, queue: number, expiresAt: number): void;
 }
@@ -131,6 +149,14 @@ export type LogRecord =
   | { readonly type: 'deadLetter'; readonly ns: string; readonly topic: string; readonly reason: string; readonly ids: readonly string[] }
   | { readonly type: 'dlqPop'; readonly ns: string; readonly topic: string; readonly count: number; readonly autoAck: boolean }
   | { readonly type: 'redrive'; readonly ns: string; readonly topic: string; readonly queues: readonly number[] }
+  | {
+      readonly type: 'expire';
+      readonly ns: string;
+      readonly topic: string;
+      readonly queue: number;
+      readonly count: number;
+      readonly toDlq: boolean;
+    }
   | {
       readonly type: 'dedup';
       readonly ns: string;

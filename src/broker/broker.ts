@@ -24,6 +24,7 @@ import { silentLogger } from '../log.js';
 import { Commit, storeFailed } from './commit.js';
 import { Dispatcher } from './delivery.js';
 import { Drains } from './drain.js';
+import { ExpirySweep } from './expiry.js';
 import { BrokerError, alreadyExists, exhausted, notFound, precondition, unavailable } from './errors.js';
 import { Held } from './held.js';
 import { Leases } from './leases.js';
@@ -32,7 +33,7 @@ import { type Delivery, DLQ_QUEUE_ID } from './message.js';
 import { MemoryGuard, type MemoryStatus } from './memory.js';
 import { Namespaces } from './namespaces.js';
 import { peekDeque } from './peek.js';
-import { Publisher } from './publish.js';
+import { needsPublishEx, Publisher } from './publish.js';
 import { applyRecord, recover } from './replay.js';
 import { Retries } from './retry.js';
 import { snapshotSource } from './snapshot.js';
@@ -70,7 +71,6 @@ import {
   checkQueueCount,
   checkQueueId,
   checkRedriveMax,
-  hasExtras,
   MAX_DELAY_MS,
   mergePolicy,
   queueOf,
@@ -82,7 +82,7 @@ export type { TopicPolicy } from './topic.js';
 export { DLQ_QUEUE_ID } from './message.js';
 export { DEFAULT_POLICY, MESSAGE_OVERHEAD_BYTES } from './topic.js';
 export { MEMORY_RESUME_FRACTION, type MemoryStatus } from './memory.js';
-export { isValidName, MAX_DELAY_MS, MAX_LEASE_MS } from './validation.js';
+export { isValidName, MAX_DELAY_MS, MAX_LEASE_MS, MAX_TTL_MS } from './validation.js';
 
 export class Broker {
   readonly limits: Readonly<Limits>;
@@ -100,6 +100,7 @@ export class Broker {
   private readonly retries: Retries;
   private readonly memoryGuard: MemoryGuard;
   private readonly rates: RateSampler;
+  private readonly expiry: ExpirySweep;
 
   constructor(opts: BrokerOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -118,6 +119,7 @@ export class Broker {
     this.publisher = new Publisher(commit, dispatcher, held);
     this.retries = new Retries(commit, dispatcher, held);
     this.rates = new RateSampler(this.namespaces);
+    this.expiry = new ExpirySweep(this.namespaces, commit, (lt) => drains.finishIfEmpty(lt));
     this.memoryGuard = new MemoryGuard(this.totals, this.limits.memoryHighWaterBytes, log, opts.sampleMemory, opts.memorySampleMs ?? 200);
   }
 
@@ -179,7 +181,12 @@ export class Broker {
     return this.commit.durable();
   }
 
-  /** Changes a topic's retry and dedup policy; returns the whole policy now in force. */
+  /**
+   * Changes a topic's policy; returns the whole policy now in force. A new
+   * ack timeout applies to deliveries made after the change, a new message
+   * TTL to messages published after it (docs/DESIGN.md, "Consume",
+   * "Expiry").
+   */
   async setTopicPolicy(ns: string, name: string, policy: TopicPolicyInput): Promise<TopicPolicy> {
     this.commit.assertWritable();
     const t = this.namespaces.topic(ns, name).topic;
@@ -252,7 +259,7 @@ export class Broker {
     this.memoryGuard.admit();
     const lt = this.namespaces.topic(ns, topicName);
     const headers = checkPublish(this.limits, lt.topic, payload, opts);
-    if (hasExtras(opts)) {
+    if (needsPublishEx(lt.topic, opts)) {
       const result = this.publisher.publishEx(lt, payload, headers, opts);
       await this.commit.durable();
       return result;
@@ -313,7 +320,11 @@ export class Broker {
     if (autoAck) this.commit.assertWritable();
     const lane = lt.lanes[queueId]!;
     if (q.pending.length === 0) this.dispatcher.steal(lt, lane);
-    const msgs = this.dispatcher.pop(lt, lane, n, autoAck, undefined);
+    let msgs = this.dispatcher.pop(lt, lane, n, autoAck, undefined);
+    // Only expired messages were left (docs/DESIGN.md, "Expiry"): an empty queue steals.
+    if (msgs.length === 0 && q.pending.length === 0 && lt.topic.mayExpire && this.dispatcher.steal(lt, lane)) {
+      msgs = this.dispatcher.pop(lt, lane, n, autoAck, undefined);
+    }
     if (autoAck && msgs.length > 0) await this.dispatcher.durableOrUnpop(lt, msgs);
     return msgs;
   }
@@ -395,7 +406,7 @@ export class Broker {
     const msgs = this.commit.popDlq(lt.topic, n, autoAck);
     if (msgs.length === 0) return msgs;
     if (autoAck) await this.dispatcher.durableOrUnpop(lt, msgs);
-    else this.leases.track(msgs, undefined);
+    else this.leases.track(lt.topic, msgs, undefined);
     return msgs;
   }
 
@@ -460,6 +471,7 @@ export class Broker {
     this.leases.close();
     this.held.close();
     this.rates.close();
+    this.expiry.close();
     this.memoryGuard.close();
     await this.store?.close();
   }

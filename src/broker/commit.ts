@@ -168,12 +168,53 @@ export class Commit {
     return t.publishEx(queue, msg, ex);
   }
 
-  /** Pops up to `count` from the head of `queue` (in flight, or gone when `autoAck`). */
+  /**
+   * Pops up to `count` from the head of `queue` (in flight, or gone when
+   * `autoAck`). In a topic that may hold expiring messages, expired ones
+   * met on the way are expired instead (docs/DESIGN.md, "Expiry").
+   */
   pop(t: Topic, queue: number, count: number, autoAck: boolean): StoredMessage[] {
     const n = Math.min(count, t.queues[queue]!.pending.length);
     if (n === 0) return [];
+    if (t.mayExpire) return this.popUnexpired(t, queue, n, autoAck);
     this.sink?.pop(t.namespace, t.name, queue, n, autoAck);
     return t.pop(queue, n, autoAck);
+  }
+
+  /**
+   * `pop` past expired messages: runs of expired ones are `expire`
+   * records, runs of live ones `pop` records, in queue order, so replay
+   * drops and pops the same messages without reading the clock.
+   */
+  private popUnexpired(t: Topic, queue: number, count: number, autoAck: boolean): StoredMessage[] {
+    const now = Date.now();
+    const pending = t.queues[queue]!.pending;
+    let out: StoredMessage[] | undefined;
+    let taken = 0;
+    while (taken < count && pending.length > 0) {
+      const expired = t.expiredAtHead(queue, now);
+      if (expired > 0) {
+        this.expire(t, queue, expired);
+        continue;
+      }
+      const n = t.liveAtHead(queue, count - taken, now);
+      this.sink?.pop(t.namespace, t.name, queue, n, autoAck);
+      const popped = t.pop(queue, n, autoAck);
+      out = out === undefined ? popped : out.concat(popped);
+      taken += n;
+    }
+    return out ?? [];
+  }
+
+  /**
+   * Expires the `count` messages at the head of `queue`: dropped, or
+   * dead-lettered as the topic's policy says now (the record carries which).
+   * Returns what entered the dead-letter queue.
+   */
+  expire(t: Topic, queue: number, count: number): StoredMessage[] {
+    const toDlq = t.policy.deadLetterExpired;
+    this.sink?.expire(t.namespace, t.name, queue, count, toDlq);
+    return t.expire(queue, count, toDlq);
   }
 
   popDlq(t: Topic, count: number, autoAck: boolean): StoredMessage[] {

@@ -93,9 +93,9 @@ export class Dispatcher {
     const t = lt.topic;
     const q = lane.queue;
     const msgs = this.commit.pop(t, q.id, count, autoAck);
-    if (msgs.length === 0) return msgs;
-    if (!autoAck) this.leases.track(msgs, holder);
-    if (q.id >= t.activeCount) this.drained(lt);
+    if (msgs.length > 0 && !autoAck) this.leases.track(t, msgs, holder);
+    // A pop may also have expired messages (docs/DESIGN.md, "Expiry").
+    if (q.id >= t.activeCount && (msgs.length > 0 || t.mayExpire)) this.drained(lt);
     return msgs;
   }
 

@@ -5,11 +5,13 @@
  * Deadlines are not logged: recovery makes in-flight messages pending
  * again, as an expired lease would.
  *
- * ack_timeout is one value for the broker, so deadlines are pushed in
- * increasing order and a FIFO with one timer is the whole timer structure.
- * Renewed deadlines are arbitrary, so they go to a heap beside it. An
- * entry is stale when its message left flight, or went back in flight
- * with another deadline; stale entries are skipped when reached.
+ * Deliveries with the same ack timeout get deadlines in increasing order,
+ * so a FIFO per timeout (the broker's ack_timeout, and each topic's own
+ * `ackTimeoutMs` in use: docs/DESIGN.md, "Consume") under one timer is the
+ * whole timer structure. Renewed deadlines are arbitrary, so they go to a
+ * heap beside them. An entry is stale when its message left flight, or
+ * went back in flight with another deadline; stale entries are skipped
+ * when reached.
  *
  * What happens to expired messages is the `expire` callback's (the
  * delivery module's), given at construction so that this module does not
@@ -30,9 +32,18 @@ interface Lease {
 }
 const leaseFirst = (a: Lease, b: Lease): boolean => a.at < b.at;
 
+/** The deadlines of one ack timeout, in increasing order: a message and its deadline at the same index. */
+class DeadlineFifo {
+  readonly msgs = new Deque<StoredMessage>();
+  readonly at = new Deque<number>();
+
+  constructor(readonly timeoutMs: number) {}
+}
+
 export class Leases {
-  private readonly fifoMsgs = new Deque<StoredMessage>();
-  private readonly fifoAt = new Deque<number>();
+  /** The FIFO of the broker's ack_timeout, then one per topic ack timeout in use. */
+  private readonly fifos: DeadlineFifo[];
+  private readonly fifoByTimeout = new Map<number, DeadlineFifo>();
   private readonly renewed = new MinHeap<Lease>(leaseFirst);
   private readonly alarm = new Alarm(performance.now.bind(performance), () => this.expireDue());
 
@@ -42,16 +53,26 @@ export class Leases {
     /** Messages in flight in every topic: the FIFO is compacted when it holds over twice that. */
     private readonly totals: Totals,
     private readonly expire: (lt: LiveTopic, msgs: StoredMessage[]) => void,
-  ) {}
+  ) {
+    const fifo = new DeadlineFifo(ackTimeoutMs);
+    this.fifos = [fifo];
+    this.fifoByTimeout.set(ackTimeoutMs, fifo);
+  }
 
-  /** Popped messages go in flight: ack deadlines, the holder's count. */
-  track(msgs: StoredMessage[], holder: Subscriber | undefined): void {
-    const deadline = performance.now() + this.ackTimeoutMs;
+  /**
+   * Popped messages of `t` go in flight: ack deadlines by the topic's ack
+   * timeout as it is now (a later change does not move them), the
+   * holder's count.
+   */
+  track(t: Topic, msgs: StoredMessage[], holder: Subscriber | undefined): void {
+    const timeout = t.policy.ackTimeoutMs || this.ackTimeoutMs;
+    const fifo = timeout === this.ackTimeoutMs ? this.fifos[0]! : this.fifoOf(timeout);
+    const deadline = performance.now() + timeout;
     for (const m of msgs) {
       m.deadline = deadline;
       m.holder = holder;
-      this.fifoMsgs.pushBack(m);
-      this.fifoAt.pushBack(deadline);
+      fifo.msgs.pushBack(m);
+      fifo.at.pushBack(deadline);
     }
     if (holder) holder.inflight += msgs.length;
     this.compact();
@@ -94,6 +115,16 @@ export class Leases {
     this.alarm.close();
   }
 
+  private fifoOf(timeoutMs: number): DeadlineFifo {
+    let fifo = this.fifoByTimeout.get(timeoutMs);
+    if (fifo === undefined) {
+      fifo = new DeadlineFifo(timeoutMs);
+      this.fifoByTimeout.set(timeoutMs, fifo);
+      this.fifos.push(fifo);
+    }
+    return fifo;
+  }
+
   /**
    * Acked messages stay in the FIFO until their deadline is reached, and
    * with them their payloads: at 100k acks/s and a 30 s ack_timeout that
@@ -106,14 +137,19 @@ export class Leases {
     if (this.renewed.size >= 1024 && this.renewed.size > 2 * inflight) {
       this.renewed.retain((l) => l.msg.state === MessageState.InFlight && l.msg.deadline === l.at);
     }
-    const n = this.fifoMsgs.length;
-    if (n < 1024 || n <= 2 * inflight) return;
-    for (let i = 0; i < n; i++) {
-      const m = this.fifoMsgs.popFront()!;
-      const at = this.fifoAt.popFront()!;
-      if (m.state === MessageState.InFlight && m.deadline === at) {
-        this.fifoMsgs.pushBack(m);
-        this.fifoAt.pushBack(at);
+    const fifos = this.fifos;
+    let total = 0;
+    for (let f = 0; f < fifos.length; f++) total += fifos[f]!.msgs.length;
+    if (total < 1024 || total <= 2 * inflight) return;
+    for (const fifo of fifos) {
+      const n = fifo.msgs.length;
+      for (let i = 0; i < n; i++) {
+        const m = fifo.msgs.popFront()!;
+        const at = fifo.at.popFront()!;
+        if (m.state === MessageState.InFlight && m.deadline === at) {
+          fifo.msgs.pushBack(m);
+          fifo.at.pushBack(at);
+        }
       }
     }
   }
@@ -132,15 +168,27 @@ export class Leases {
       if (!msgs) expired.set(lt, (msgs = []));
       msgs.push(m);
     };
-    while (this.fifoMsgs.length > 0) {
-      const m = this.fifoMsgs.peekFront()!;
-      const at = this.fifoAt.peekFront()!;
-      if (m.state === MessageState.InFlight && m.deadline === at) {
-        if (at > now) break;
-        collect(m);
+    let next = Infinity;
+    for (const fifo of this.fifos) {
+      while (fifo.msgs.length > 0) {
+        const m = fifo.msgs.peekFront()!;
+        const at = fifo.at.peekFront()!;
+        if (m.state === MessageState.InFlight && m.deadline === at) {
+          if (at > now) break;
+          collect(m);
+        }
+        fifo.msgs.popFront();
+        fifo.at.popFront();
       }
-      this.fifoMsgs.popFront();
-      this.fifoAt.popFront();
+      next = Math.min(next, fifo.at.peekFront() ?? Infinity);
+    }
+    // The FIFO of a topic timeout no longer in use goes once empty.
+    for (let f = this.fifos.length - 1; f > 0; f--) {
+      const fifo = this.fifos[f]!;
+      if (fifo.msgs.length === 0) {
+        this.fifos.splice(f, 1);
+        this.fifoByTimeout.delete(fifo.timeoutMs);
+      }
     }
     while (this.renewed.size > 0) {
       const l = this.renewed.peek()!;
@@ -151,7 +199,7 @@ export class Leases {
       this.renewed.pop();
     }
     for (const [lt, msgs] of expired) this.expire(lt, msgs);
-    const next = Math.min(this.fifoAt.peekFront() ?? Infinity, this.renewed.peek()?.at ?? Infinity);
+    next = Math.min(next, this.renewed.peek()?.at ?? Infinity);
     if (next !== Infinity) this.alarm.arm(next);
   }
 }

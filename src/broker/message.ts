@@ -42,6 +42,11 @@ export interface StoredMessage {
   deadline: number;
   /** The subscription that holds it in flight, to release its slot on ack. */
   holder: object | undefined;
+  /**
+   * Unix ms from which it is never delivered (docs/DESIGN.md, "Expiry");
+   * 0: never. Set at publish (or replay); 0 in the dead-letter queue.
+   */
+  expiresAt: number;
 }
 
 /** What fronts receive: a stored message, read-only. */

@@ -33,7 +33,7 @@ export class Publisher {
 
   /** A publish with or without extras (batches). */
   publish(lt: LiveTopic, payload: Uint8Array, headers: Headers | undefined, opts: PublishOptions): PublishResult {
-    if (hasExtras(opts)) return this.publishEx(lt, payload, headers, opts);
+    if (needsPublishEx(lt.topic, opts)) return this.publishEx(lt, payload, headers, opts);
     const msg = this.publishPlain(lt, payload, headers, opts);
     return { messageId: msg.id, queueId: msg.queueId };
   }
@@ -49,10 +49,12 @@ export class Publisher {
   }
 
   /**
-   * A publish with a dedup id or a delay. A repeat of a live dedup entry is
-   * answered from it and changes nothing. The visible time and the entry's
-   * expiry are decided here and logged as absolute times, so replay never
-   * reads the clock.
+   * A publish with a dedup id, a delay or an expiry. A repeat of a live
+   * dedup entry is answered from it and changes nothing. The visible time,
+   * the entry's expiry and the message's (the shorter of its `ttlMs` and
+   * the topic's `messageTtlMs`, from now: docs/DESIGN.md, "Expiry") are
+   * decided here and logged as absolute times, so replay never reads the
+   * clock.
    */
   publishEx(lt: LiveTopic, payload: Uint8Array, headers: Headers | undefined, opts: PublishOptions): PublishResult {
     const t = lt.topic;
@@ -69,12 +71,15 @@ export class Publisher {
     const held = visibleAt > now;
     const window = t.policy.dedupWindowMs;
     const dedup = dedupId !== undefined && window > 0;
+    const topicTtl = t.policy.messageTtlMs;
+    const ttl = opts.ttlMs === undefined ? topicTtl : topicTtl > 0 ? Math.min(opts.ttlMs, topicTtl) : opts.ttlMs;
     const entry = this.commit.publishEx(t, queueId, msg, {
       toDlq: false,
       deliveryCount: 0,
       visibleAt: held ? visibleAt : 0,
       dedupId: dedup ? dedupId : undefined,
       dedupExpiresAt: dedup ? now + window : 0,
+      expiresAt: ttl > 0 ? now + ttl : 0,
     });
     if (entry !== undefined) this.held.holdAll([entry]);
     else this.dispatcher.scheduleAll(lt, [msg]);
@@ -113,8 +118,14 @@ export class Publisher {
       state: MessageState.Pending,
       deadline: 0,
       holder: undefined,
+      expiresAt: 0,
     };
   }
+}
+
+/** A publish that needs the `publishEx` record: extras of its own, or an expiry from its topic's policy. */
+export function needsPublishEx(t: Topic, opts: PublishOptions): boolean {
+  return hasExtras(opts) || t.policy.messageTtlMs > 0;
 }
 
 /** 32-bit FNV-1a over UTF-16 code units: stable for a key while the queue count is unchanged. */

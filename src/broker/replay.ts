@@ -74,6 +74,9 @@ export function applyRecord(namespaces: Namespaces, totals: Totals, rec: LogReco
     case 'redrive':
       replayTopic(namespaces, rec.ns, rec.topic).redrive(rec.queues);
       return;
+    case 'expire':
+      replayTopic(namespaces, rec.ns, rec.topic).expire(rec.queue, rec.count, rec.toDlq);
+      return;
     case 'dedup':
       replayTopic(namespaces, rec.ns, rec.topic).addDedup(rec.key, rec.id, rec.queue, rec.expiresAt);
       return;
@@ -161,5 +164,7 @@ function replayedMessage(t: Topic, queue: number, rec: MessageRecordFields, deli
     state: MessageState.Pending,
     deadline: 0,
     holder: undefined,
+    // A publishEx record's expiry is set by Topic.publishEx, as live.
+    expiresAt: 0,
   };
 }

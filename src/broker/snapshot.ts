@@ -60,8 +60,8 @@ function snapshot(namespaces: Namespaces, sink: RecordSink): Iterator<void> {
             for (const [list, popped] of [[run.inflight, 1], [run.pending, 0]] as const) {
               for (const m of list) {
                 const count = (t.saved.get(m) ?? m.deliveryCount) - popped;
-                if (count === 0 && !toDlq) sink.publish(ns, t.name, q, m);
-                else sink.publishEx(ns, t.name, q, m, { ...plain, toDlq, deliveryCount: count });
+                if (count === 0 && !toDlq && m.expiresAt === 0) sink.publish(ns, t.name, q, m);
+                else sink.publishEx(ns, t.name, q, m, { ...plain, toDlq, deliveryCount: count, expiresAt: m.expiresAt });
                 if (++n % SLICE === 0) yield;
               }
             }
@@ -71,7 +71,7 @@ function snapshot(namespaces: Namespaces, sink: RecordSink): Iterator<void> {
             }
           }
           for (const h of t.held) {
-            sink.publishEx(ns, t.name, h.queue, h.msg, { ...plain, deliveryCount: h.count, visibleAt: h.at });
+            sink.publishEx(ns, t.name, h.queue, h.msg, { ...plain, deliveryCount: h.count, visibleAt: h.at, expiresAt: h.msg.expiresAt });
             if (++n % SLICE === 0) yield;
           }
           for (const e of t.dedup) {

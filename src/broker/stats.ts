@@ -27,6 +27,7 @@ export function topicStats(lt: LiveTopic): TopicStats {
       acked: q.acked,
       redelivered: q.redelivered,
       deadLettered: q.deadLettered,
+      expired: q.expired,
       publishRate: lane.publishRate,
       ackRate: lane.ackRate,
       oldestPendingAgeMs: head === undefined ? 0 : Math.max(0, now - head.timestampMs),
@@ -50,6 +51,7 @@ export function topicStats(lt: LiveTopic): TopicStats {
     acked: 0,
     redelivered: 0,
     deadLettered: 0,
+    expired: 0,
     publishRate: 0,
     ackRate: 0,
     oldestPendingAgeMs: 0,
@@ -61,6 +63,7 @@ export function topicStats(lt: LiveTopic): TopicStats {
     total.acked += q.acked;
     total.redelivered += q.redelivered;
     total.deadLettered += q.deadLettered;
+    total.expired += q.expired;
     total.publishRate += q.publishRate;
     total.ackRate += q.ackRate;
     total.oldestPendingAgeMs = Math.max(total.oldestPendingAgeMs, q.oldestPendingAgeMs);

@@ -15,22 +15,42 @@ import { DLQ_COUNT_HEADER, DLQ_QUEUE_ID, DLQ_REASON_HEADER, type Headers, Messag
 import type { Move, PublishExFields, TopicPolicyFields } from '../aof/store.js';
 
 /**
- * A topic's retry and dedup policy (docs/DESIGN.md, "Nack, retries and dead
- * letters", "Deduplication"). `maxRetries` -1: retried forever, never dead-lettered.
+ * A topic's policy (docs/DESIGN.md, "Nack, retries and dead letters",
+ * "Deduplication", "Consume", "Expiry"). `maxRetries` -1: retried forever,
+ * never dead-lettered. `ackTimeoutMs` 0: the broker's ack_timeout.
+ * `messageTtlMs` 0: messages never expire.
  */
 export interface TopicPolicy {
   readonly retry: { readonly maxRetries: number; readonly baseMs: number; readonly capMs: number };
   readonly dedupWindowMs: number;
+  readonly ackTimeoutMs: number;
+  readonly messageTtlMs: number;
+  /** Expired messages go to the dead-letter queue (reason `expired`) instead of being dropped. */
+  readonly deadLetterExpired: boolean;
 }
 
 export const DEFAULT_POLICY: TopicPolicy = Object.freeze({
   retry: Object.freeze({ maxRetries: -1, baseMs: 1000, capMs: 60_000 }),
   dedupWindowMs: 3_600_000,
+  ackTimeoutMs: 0,
+  messageTtlMs: 0,
+  deadLetterExpired: false,
 });
 
 export function policyFields(p: TopicPolicy): TopicPolicyFields {
-  return { maxRetries: p.retry.maxRetries, baseMs: p.retry.baseMs, capMs: p.retry.capMs, dedupWindowMs: p.dedupWindowMs };
+  return {
+    maxRetries: p.retry.maxRetries,
+    baseMs: p.retry.baseMs,
+    capMs: p.retry.capMs,
+    dedupWindowMs: p.dedupWindowMs,
+    ackTimeoutMs: p.ackTimeoutMs,
+    messageTtlMs: p.messageTtlMs,
+    deadLetterExpired: p.deadLetterExpired,
+  };
 }
+
+/** The dead-letter reason of an expired message (docs/DESIGN.md, "Expiry"). */
+export const EXPIRED_REASON = 'expired';
 
 /** A held message (delayed publish or nack waiting for its retry) and the absolute time (Unix ms) it becomes visible. */
 export interface HeldEntry {
@@ -86,6 +106,8 @@ export class Queue {
   acked = 0;
   redelivered = 0;
   deadLettered = 0;
+  /** Expired at its head, dropped or dead-lettered (docs/DESIGN.md, "Expiry"). */
+  expired = 0;
 
   constructor(
     readonly topic: Topic,
@@ -93,7 +115,7 @@ export class Queue {
   ) {}
 
   resetCounters(): void {
-    this.published = this.acked = this.redelivered = this.deadLettered = 0;
+    this.published = this.acked = this.redelivered = this.deadLettered = this.expired = 0;
   }
 }
 
@@ -125,6 +147,12 @@ export class Topic {
   /** This topic's share of `totals`, subtracted at once when it is destroyed. */
   accountedBytes = 0;
   accountedMessages = 0;
+  /**
+   * Set once a message with an expiry time entered the topic: until then
+   * pops skip the expiry checks (docs/DESIGN.md, "Expiry"). Replay sets
+   * it as the live publish did.
+   */
+  mayExpire = false;
 
   constructor(
     readonly namespace: string,
@@ -183,6 +211,9 @@ export class Topic {
    * held message, for the broker's timer.
    */
   publishEx(queue: number, msg: StoredMessage, ex: PublishExFields): HeldEntry | undefined {
+    const expiresAt = ex.expiresAt ?? 0;
+    msg.expiresAt = expiresAt;
+    if (expiresAt > 0) this.mayExpire = true;
     let held: HeldEntry | undefined;
     if (ex.toDlq) this.pushDlq(msg);
     else if (ex.visibleAt > 0) held = this.hold(queue, msg, ex.visibleAt);
@@ -405,12 +436,74 @@ export class Topic {
         state: MessageState.Pending,
         deadline: 0,
         holder: undefined,
+        expiresAt: 0,
       };
       this.dlq.pushBack(dead);
       out.push(dead);
     }
     this.totals.inflight -= out.length;
     return out;
+  }
+
+  /** How many messages at the head of `queue` expired at `now` (Unix ms): the next `expire`. */
+  expiredAtHead(queue: number, now: number): number {
+    const pending = this.queues[queue]!.pending;
+    let k = 0;
+    while (k < pending.length) {
+      const at = pending.at(k)!.expiresAt;
+      if (at === 0 || at > now) break;
+      k++;
+    }
+    return k;
+  }
+
+  /** How many of the first `max` messages of `queue` have not expired at `now`, from the head: the next pop. */
+  liveAtHead(queue: number, max: number, now: number): number {
+    const pending = this.queues[queue]!.pending;
+    const n = Math.min(max, pending.length);
+    let k = 0;
+    while (k < n) {
+      const at = pending.at(k)!.expiresAt;
+      if (at !== 0 && at <= now) break;
+      k++;
+    }
+    return k;
+  }
+
+  /**
+   * Drops `count` expired messages from the head of `queue`
+   * (docs/DESIGN.md, "Expiry"): gone for good, or, when `toDlq`, to the
+   * tail of the dead-letter queue as dead letters of reason `expired`.
+   * Returns what entered the dead-letter queue.
+   */
+  expire(queue: number, count: number, toDlq: boolean): StoredMessage[] {
+    const q = this.queues[queue]!;
+    const n = Math.min(count, q.pending.length);
+    const dead: StoredMessage[] = [];
+    for (let i = 0; i < n; i++) {
+      const msg = q.pending.popFront()!;
+      msg.state = MessageState.Gone;
+      if (!toDlq) {
+        this.gone(msg);
+        continue;
+      }
+      const copy: StoredMessage = {
+        ...msg,
+        queueId: DLQ_QUEUE_ID,
+        headers: { ...msg.headers, [DLQ_REASON_HEADER]: EXPIRED_REASON, [DLQ_COUNT_HEADER]: String(msg.deliveryCount) },
+        deliveryCount: 0,
+        state: MessageState.Pending,
+        deadline: 0,
+        holder: undefined,
+        expiresAt: 0,
+      };
+      this.dlq.pushBack(copy);
+      dead.push(copy);
+    }
+    q.headSeq += n;
+    q.expired += n;
+    if (toDlq) q.deadLettered += n;
+    return dead;
   }
 
   /**
@@ -433,6 +526,7 @@ export class Topic {
         state: MessageState.Pending,
         deadline: 0,
         holder: undefined,
+        expiresAt: 0,
       };
       this.queues[queue]!.pending.pushBack(msg);
       out.push(msg);
@@ -444,6 +538,9 @@ export class Topic {
     this.policy = Object.freeze({
       retry: Object.freeze({ maxRetries: p.maxRetries, baseMs: p.baseMs, capMs: p.capMs }),
       dedupWindowMs: p.dedupWindowMs,
+      ackTimeoutMs: p.ackTimeoutMs ?? 0,
+      messageTtlMs: p.messageTtlMs ?? 0,
+      deadLetterExpired: p.deadLetterExpired === true,
     });
   }
 

@@ -59,6 +59,11 @@ export interface PublishOptions {
   deliverAt?: number;
   /** A repeat within the topic's dedup window is answered with the original message and not enqueued. */
   dedupId?: string;
+  /**
+   * Never delivered after this long (ms, 1..MAX_TTL_MS) from publish; the
+   * topic's `messageTtlMs`, when shorter, wins (docs/DESIGN.md, "Expiry").
+   */
+  ttlMs?: number;
 }
 
 export interface PublishResult {
@@ -72,6 +77,12 @@ export interface PublishResult {
 export interface TopicPolicyInput {
   retry?: { maxRetries?: number; baseMs?: number; capMs?: number };
   dedupWindowMs?: number;
+  /** Ack deadline of later deliveries (ms, 1..MAX_LEASE_MS); 0: back to the broker's ack_timeout. */
+  ackTimeoutMs?: number;
+  /** Expiry of later publishes (ms, 1..MAX_TTL_MS); 0: never. */
+  messageTtlMs?: number;
+  /** Expired messages to the dead-letter queue (reason `expired`) rather than dropped. */
+  deadLetterExpired?: boolean;
 }
 
 export interface TopicInfo {
@@ -129,6 +140,7 @@ export interface BatchEntry {
   dedupId?: string;
   delayMs?: number;
   deliverAt?: number;
+  ttlMs?: number;
 }
 
 export type BatchMode = 'partial' | 'atomic';
@@ -144,6 +156,8 @@ export interface QueueStats {
   acked: number;
   redelivered: number;
   deadLettered: number;
+  /** Messages expired at the head of the queue, dropped or dead-lettered (docs/DESIGN.md, "Expiry"). */
+  expired: number;
   /** Messages/s, exponentially weighted over about the last 10 s. */
   publishRate: number;
   ackRate: number;

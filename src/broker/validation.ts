@@ -17,8 +17,10 @@ import type { BatchEntry, BatchMode, Limits, PeekOptions, PublishOptions, TopicP
 
 /** Longest delay of a publish or a nack, and longest backoff cap: 30 days. */
 export const MAX_DELAY_MS = 30 * 24 * 3600 * 1000;
-/** Longest lease a renew may grant: 12 hours (as SQS's visibility timeout). */
+/** Longest lease a renew may grant, and longest topic ack timeout: 12 hours (as SQS's visibility timeout). */
 export const MAX_LEASE_MS = 12 * 3600 * 1000;
+/** Longest message expiry, of a publish or a topic: 365 days. */
+export const MAX_TTL_MS = 365 * 24 * 3600 * 1000;
 const MAX_DEDUP_WINDOW_MS = 7 * 24 * 3600 * 1000;
 const MAX_RETRIES = 1_000_000;
 const MAX_DEDUP_ID = 256;
@@ -103,9 +105,9 @@ export function checkRedriveMax(max: number | undefined): void {
   }
 }
 
-/** A publish with a delay, a delivery time or a dedup id (docs/DESIGN.md, "Delayed messages", "Deduplication"). */
+/** A publish with a delay, a delivery time, a dedup id or a ttl (docs/DESIGN.md, "Delayed messages", "Deduplication", "Expiry"). */
 export function hasExtras(opts: PublishOptions): boolean {
-  return opts.delayMs !== undefined || opts.deliverAt !== undefined || opts.dedupId !== undefined;
+  return opts.delayMs !== undefined || opts.deliverAt !== undefined || opts.dedupId !== undefined || opts.ttlMs !== undefined;
 }
 
 /** Validates a publish before anything is applied; returns its headers. */
@@ -163,6 +165,16 @@ function checkPublishExtras(opts: PublishOptions): void {
   if (id !== undefined && (typeof id !== 'string' || id.length < 1 || id.length > MAX_DEDUP_ID)) {
     throw invalid(`dedup_id must be a string of 1..${MAX_DEDUP_ID} characters`);
   }
+  const ttl = opts.ttlMs;
+  if (ttl !== undefined) {
+    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_MS) {
+      throw invalid(`ttl_ms ${ttl} is out of range: use whole milliseconds 1..${MAX_TTL_MS} (365 days), or leave it out for no expiry`);
+    }
+    const visibleIn = opts.delayMs ?? (opts.deliverAt === undefined ? 0 : opts.deliverAt - Date.now());
+    if (ttl <= visibleIn) {
+      throw invalid(`ttl_ms ${ttl} is not longer than the delay (${Math.ceil(visibleIn)} ms): the message would expire before it is visible; raise ttl_ms or shorten the delay`);
+    }
+  }
 }
 
 /** Applies a policy change to `base`, validating the result. */
@@ -174,6 +186,9 @@ export function mergePolicy(base: TopicPolicy, input: TopicPolicyInput): TopicPo
     baseMs: r.baseMs ?? base.retry.baseMs,
     capMs: r.capMs ?? base.retry.capMs,
     dedupWindowMs: input.dedupWindowMs ?? base.dedupWindowMs,
+    ackTimeoutMs: input.ackTimeoutMs ?? base.ackTimeoutMs,
+    messageTtlMs: input.messageTtlMs ?? base.messageTtlMs,
+    deadLetterExpired: input.deadLetterExpired ?? base.deadLetterExpired,
   };
   if (!Number.isInteger(p.maxRetries) || p.maxRetries < -1 || p.maxRetries > MAX_RETRIES) {
     throw invalid(`retry.max_retries ${p.maxRetries} is out of range: use 0..${MAX_RETRIES}, or -1 to retry forever`);
@@ -182,7 +197,16 @@ export function mergePolicy(base: TopicPolicy, input: TopicPolicyInput): TopicPo
   checkDuration('retry.cap_ms', p.capMs, MAX_DELAY_MS);
   if (p.capMs < p.baseMs) throw invalid(`retry.cap_ms ${p.capMs} is below retry.base_ms ${p.baseMs}: the cap must be at least the base`);
   checkDuration('dedup_window_ms', p.dedupWindowMs, MAX_DEDUP_WINDOW_MS);
+  checkPolicyDuration('ack_timeout_ms', p.ackTimeoutMs!, MAX_LEASE_MS, "0 for the broker's ack_timeout", '12 hours');
+  checkPolicyDuration('message_ttl_ms', p.messageTtlMs!, MAX_TTL_MS, '0 for no expiry', '365 days');
+  if (typeof p.deadLetterExpired !== 'boolean') throw invalid(`dead_letter_expired ${JSON.stringify(p.deadLetterExpired)} is invalid: use true or false`);
   return p;
+}
+
+function checkPolicyDuration(field: string, ms: number, max: number, zero: string, maxText: string): void {
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > max) {
+    throw invalid(`${field} ${ms} is out of range: use whole milliseconds 1..${max} (${maxText}), or ${zero}`);
+  }
 }
 
 /** A peek's options, checked, with their defaults (docs/DESIGN.md, "Peek"). */

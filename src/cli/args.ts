@@ -67,6 +67,14 @@ export function timeArg(value: string): number {
   return ms;
 }
 
+/** `true` or `false` (also yes/no, on/off), else a usage error. */
+export function booleanArg(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === 'true' || v === 'yes' || v === 'on') return true;
+  if (v === 'false' || v === 'no' || v === 'off') return false;
+  throw new InvalidArgumentError(`expected true or false, got '${value}'`);
+}
+
 /** An int32 on the wire; its range of meaning is the broker's to check. */
 export function int32Arg(value: string): number {
   return intArg(-(2 ** 31), 2 ** 31 - 1)(value);

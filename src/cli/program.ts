@@ -3,7 +3,7 @@
  * (which parses each of its lines with a fresh tree over one session).
  */
 import { Command, Option } from 'commander';
-import { headerArg, int32Arg, intArg, leaseQueueArg, parseDurationOption, queueIdArg, timeArg } from './args.js';
+import { booleanArg, headerArg, int32Arg, intArg, leaseQueueArg, parseDurationOption, queueIdArg, timeArg } from './args.js';
 import type { AofOptions } from './commands/aof.js';
 import type { BenchOptions } from './commands/bench.js';
 import type { RedriveOptions } from './commands/dlq.js';
@@ -184,24 +184,30 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .action(run(session, async (ctx, nsName: string, name: string) => (await admin()).topicRebalance(ctx, nsName, name)));
   topic
     .command('policy')
-    .description("show a topic's retry and dedup policy, or change the values given")
+    .description("show a topic's retry, dedup, ack timeout and expiry policy, or change the values given")
     .argument('<namespace>', 'namespace name')
     .argument('<name>', 'topic name')
     .addOption(new Option('--max-retries <n>', 'deliveries retried before a nacked or expired message goes to the dead-letter queue (-1: retry forever)').argParser(int32Arg))
     .option('--retry-base <duration>', 'first retry delay of the exponential backoff: 1s, 500ms...')
     .option('--retry-cap <duration>', 'longest retry delay of the backoff')
     .option('--dedup-window <duration>', 'how long a dedup id is remembered: 1h, 10m... (0 or off: deduplication off)')
+    .option('--ack-timeout <duration>', "ack deadline of later deliveries from this topic: 2m, 30s... (0 or default: the broker's ack_timeout)")
+    .option('--message-ttl <duration>', 'messages published from now on expire this long after publish: 1h, 10m... (0 or off: never)')
+    .addOption(new Option('--dead-letter-expired <bool>', 'expired messages go to the dead-letter queue (reason expired) instead of being dropped: true or false').argParser(booleanArg))
     .addHelpText(
       'after',
       `
 A nack without --delay retries after base * 2^(delivery-1), capped, with
 jitter; past max_retries the message goes to the topic's dead-letter queue.
-Values not given keep their current value. --json prints the policy with
-durations in ms.
+Values not given keep their current value. A new ack timeout applies to
+deliveries made after the change, a new message TTL to messages published
+after it. An expired message is never delivered. --json prints the policy
+with durations in ms.
 
 Examples:
   mqlite-cli topic policy shop orders
-  mqlite-cli topic policy shop orders --max-retries 5 --retry-base 1s --retry-cap 1m --dedup-window 1h`,
+  mqlite-cli topic policy shop orders --max-retries 5 --retry-base 1s --retry-cap 1m --dedup-window 1h
+  mqlite-cli topic policy shop orders --ack-timeout 2m --message-ttl 1h --dead-letter-expired true`,
     )
     .action(run(session, async (ctx, nsName: string, name: string, o: PolicyOptions) => (await policy()).topicPolicy(ctx, nsName, name, o)));
 
@@ -230,7 +236,8 @@ Examples:
       .option('-k, --key <routing-key>', `routing key: the same key always lands on the same queue${scope}`)
       .addOption(new Option('--queue <id>', `publish to this queue (default: routing key, else round-robin)${scope}`).argParser(intArg(0, 2 ** 31 - 1)))
       .addOption(new Option('--delay <duration>', `invisible for this long after publish: 5s, 1m30s...${scope}`).conflicts('deliverAt'))
-      .addOption(new Option('--deliver-at <time>', `invisible until this ISO 8601 time, e.g. 2026-05-01T12:00:00Z${scope}`).argParser(timeArg));
+      .addOption(new Option('--deliver-at <time>', `invisible until this ISO 8601 time, e.g. 2026-05-01T12:00:00Z${scope}`).argParser(timeArg))
+      .option('--ttl <duration>', `never delivered after this long from publish: 30s, 1h... (the topic's message TTL wins when shorter)${scope}`);
   publishOptions(
     program
       .command('pub')
@@ -259,6 +266,7 @@ Examples:
   mqlite-cli pub shop orders @image.png --queue 2     (bytes: tcp or grpc)
   mqlite-cli pub shop orders '{"sku":"A1"}' --dedup-id order-1001
   mqlite-cli pub shop reminders 'call back' --delay 15m
+  mqlite-cli pub shop offers '{"sku":"A1"}' --ttl 10m
   tail -f app.log | mqlite-cli pub logs app --lines`,
     )
     .action(

@@ -77,6 +77,10 @@ export interface WirePolicy {
   retry_base_ms: number;
   retry_cap_ms: number;
   dedup_window_ms: number;
+  // Absent from a broker without them.
+  ack_timeout_ms?: number;
+  message_ttl_ms?: number;
+  dead_letter_expired?: boolean;
 }
 
 interface WireCounts {
@@ -87,6 +91,7 @@ interface WireCounts {
   acked: number;
   redelivered: number;
   dead_lettered: number;
+  expired?: number;
   publish_rate: number;
   ack_rate: number;
   oldest_pending_age_ms: number;
@@ -105,7 +110,15 @@ export interface WireTopicStats extends WireCounts {
 }
 
 export function decodePolicy(p: WirePolicy): ClientTopicPolicy {
-  return { maxRetries: p.max_retries, retryBaseMs: p.retry_base_ms, retryCapMs: p.retry_cap_ms, dedupWindowMs: p.dedup_window_ms };
+  return {
+    maxRetries: p.max_retries,
+    retryBaseMs: p.retry_base_ms,
+    retryCapMs: p.retry_cap_ms,
+    dedupWindowMs: p.dedup_window_ms,
+    ackTimeoutMs: p.ack_timeout_ms ?? 0,
+    messageTtlMs: p.message_ttl_ms ?? 0,
+    deadLetterExpired: p.dead_letter_expired === true,
+  };
 }
 
 function decodeCounts(c: WireCounts): Omit<ClientQueueStats, 'queueId'> {
@@ -117,6 +130,7 @@ function decodeCounts(c: WireCounts): Omit<ClientQueueStats, 'queueId'> {
     acked: c.acked,
     redelivered: c.redelivered,
     deadLettered: c.dead_lettered,
+    expired: c.expired ?? 0,
     publishRate: c.publish_rate,
     ackRate: c.ack_rate,
     oldestPendingAgeMs: c.oldest_pending_age_ms,

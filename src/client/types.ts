@@ -116,6 +116,11 @@ export interface PublishExtras extends PublishOptions {
   delayMs?: number;
   /** Invisible until this Unix time (ms). */
   deliverAtMs?: number;
+  /**
+   * Never delivered after this long (ms) from publish; the topic's
+   * `messageTtlMs`, when shorter, wins (docs/DESIGN.md, "Expiry").
+   */
+  ttlMs?: number;
 }
 
 export interface ClientNackOptions {
@@ -138,6 +143,12 @@ export interface ClientTopicPolicy {
   retryCapMs: number;
   /** 0: deduplication off. */
   dedupWindowMs: number;
+  /** Ack deadline of deliveries from the topic; 0: the broker's ack_timeout. */
+  ackTimeoutMs: number;
+  /** Messages expire this long after publish; 0: never. */
+  messageTtlMs: number;
+  /** Expired messages go to the dead-letter queue (reason `expired`) instead of being dropped. */
+  deadLetterExpired: boolean;
 }
 
 export interface ClientQueueStats {
@@ -149,6 +160,8 @@ export interface ClientQueueStats {
   acked: number;
   redelivered: number;
   deadLettered: number;
+  /** Expired, dropped or dead-lettered (docs/DESIGN.md, "Expiry"). 0 from a broker without expiry. */
+  expired: number;
   publishRate: number;
   ackRate: number;
   oldestPendingAgeMs: number;

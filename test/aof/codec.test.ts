@@ -58,6 +58,20 @@ const record: fc.Arbitrary<LogRecord> = fc.oneof(
     version: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
   }),
   fc.record({ type: fc.constant('topicPolicy' as const), ns: name, topic: name, maxRetries: fc.integer({ min: -1, max: 1e6 }), baseMs: time, capMs: time, dedupWindowMs: time }),
+  // With an ack timeout or expiry the policy is a TopicPolicyEx record.
+  fc.record({
+    type: fc.constant('topicPolicy' as const),
+    ns: name,
+    topic: name,
+    maxRetries: fc.integer({ min: -1, max: 1e6 }),
+    baseMs: time,
+    capMs: time,
+    dedupWindowMs: time,
+    ackTimeoutMs: fc.integer({ min: 1, max: 43_200_000 }),
+    messageTtlMs: fc.nat(),
+    deadLetterExpired: fc.boolean(),
+  }),
+  fc.record({ type: fc.constant('expire' as const), ns: name, topic: name, queue: u32, count: u32, toDlq: fc.boolean() }),
   fc
     .record({
       ns: name,
@@ -71,6 +85,7 @@ const record: fc.Arbitrary<LogRecord> = fc.oneof(
       deliveryCount: u32,
       visibleAt: time,
       dedup: fc.option(fc.record({ id: fc.string({ unit: 'grapheme', maxLength: 40 }), at: time }), { nil: undefined }),
+      expiresAt: fc.oneof(fc.constant(0), fc.double({ min: Number.MIN_VALUE, noNaN: true })),
     })
     .map(({ dedup, ...r }) => ({ type: 'publishEx' as const, ...r, dedupId: dedup?.id, dedupExpiresAt: dedup?.at ?? 0 })),
   fc
@@ -125,6 +140,7 @@ describe('codec: decoding what was encoded gives the same records', () => {
         visibleAt: 0,
         dedupId: undefined,
         dedupExpiresAt: 0,
+        expiresAt: 0,
       },
       {
         type: 'publishEx',
@@ -140,7 +156,22 @@ describe('codec: decoding what was encoded gives the same records', () => {
         visibleAt: 1732262400123.5,
         dedupId: 'ключ-✓'.repeat(40),
         dedupExpiresAt: Number.MAX_VALUE,
+        expiresAt: 1732262400123.5,
       },
+      {
+        type: 'topicPolicy',
+        ns: 'n',
+        topic: 't',
+        maxRetries: 3,
+        baseMs: 1,
+        capMs: 2,
+        dedupWindowMs: 0,
+        ackTimeoutMs: 43_200_000,
+        messageTtlMs: 31_536_000_000,
+        deadLetterExpired: true,
+      },
+      { type: 'expire', ns: 'n', topic: 't', queue: 0xffffffff, count: 0xffffffff, toDlq: true },
+      { type: 'expire', ns: 'n', topic: 't', queue: 0, count: 1, toDlq: false },
       { type: 'nack', ns: 'n', topic: 't', ids: [], visibleAt: [] },
       { type: 'nack', ns: 'n', topic: 't', ids: ['a', ''], visibleAt: [1.5, 1e15] },
       { type: 'visible', ns: 'n', topic: 't', ids: ['a'] },

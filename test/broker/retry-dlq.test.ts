@@ -19,16 +19,16 @@ describe('per-topic policy', () => {
     const b = new Broker();
     await b.createNamespace('ns');
     await b.createTopic('ns', 't', 1);
-    expect(b.listTopics('ns')[0]!.policy).toEqual({ retry: { maxRetries: -1, baseMs: 1000, capMs: 60_000 }, dedupWindowMs: 3_600_000 });
+    expect(b.listTopics('ns')[0]!.policy).toEqual({ retry: { maxRetries: -1, baseMs: 1000, capMs: 60_000 }, dedupWindowMs: 3_600_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
     expect(b.topicStats('ns', 't').policy).toEqual(DEFAULT_POLICY);
     await b.close();
   });
 
   it('is set at create and changed by setTopicPolicy (what is left out is kept), and survives restart and rewrite', async () => {
     let { broker, store } = await persistentBroker(1, { policy: { retry: { maxRetries: 3 } } });
-    expect(broker.listTopics('ns')[0]!.policy).toEqual({ retry: { maxRetries: 3, baseMs: 1000, capMs: 60_000 }, dedupWindowMs: 3_600_000 });
-    const now = await broker.setTopicPolicy('ns', 't', { retry: { capMs: 5000 }, dedupWindowMs: 60_000 });
-    expect(now).toEqual({ retry: { maxRetries: 3, baseMs: 1000, capMs: 5000 }, dedupWindowMs: 60_000 });
+    expect(broker.listTopics('ns')[0]!.policy).toEqual({ retry: { maxRetries: 3, baseMs: 1000, capMs: 60_000 }, dedupWindowMs: 3_600_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
+    const now = await broker.setTopicPolicy('ns', 't', { retry: { capMs: 5000 }, dedupWindowMs: 60_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
+    expect(now).toEqual({ retry: { maxRetries: 3, baseMs: 1000, capMs: 5000 }, dedupWindowMs: 60_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
     ({ broker, store } = await restart(broker, store));
     expect(broker.listTopics('ns')[0]!.policy).toEqual(now);
     ({ broker, store } = await restart(broker, store, { rewriteFirst: true }));

@@ -56,6 +56,9 @@ describe('queue-feature state set up with mqlite-cli survives a broker restart',
       retry_base_ms: 2000,
       retry_cap_ms: 30_000,
       dedup_window_ms: 7_200_000,
+      ack_timeout_ms: 0,
+      message_ttl_ms: 0,
+      dead_letter_expired: false,
     });
     const list = (await cli(['--json', 'dlq', 'list', 'shop', 'orders'])).json();
     expect(list.messages).toEqual([expect.objectContaining({ id: dead.id, reason: 'nacked', delivery_count: 2 })]);

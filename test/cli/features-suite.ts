@@ -282,14 +282,14 @@ export function featuresSuite(proto: Proto): void {
         const t = await topic();
         const shown = await cli(['--json', 'topic', 'policy', ns, t]);
         expect(shown.code, shown.stderr).toBe(0);
-        expect(shown.json()).toEqual({ max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60_000, dedup_window_ms: 3_600_000 });
+        expect(shown.json()).toEqual({ max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60_000, dedup_window_ms: 3_600_000, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false });
         const set = await cli(['topic', 'policy', ns, t, '--max-retries', '5', '--retry-cap', '2m', '--dedup-window', 'off']);
         expect(set.code, set.stderr).toBe(0);
-        expect(set.stdout).toBe('max_retries\t5\nretry_base\t1s\nretry_cap\t2m\ndedup_window\toff\n');
+        expect(set.stdout).toBe('max_retries\t5\nretry_base\t1s\nretry_cap\t2m\ndedup_window\toff\nack_timeout\tbroker default\nmessage_ttl\toff\ndead_letter_expired\tfalse\n');
         expect(set.stderr).toContain(`policy of ${ns}/${t} updated`);
-        expect(b.broker.listTopics(ns).find((x) => x.name === t)?.policy).toEqual({ retry: { maxRetries: 5, baseMs: 1000, capMs: 120_000 }, dedupWindowMs: 0 });
+        expect(b.broker.listTopics(ns).find((x) => x.name === t)?.policy).toEqual({ retry: { maxRetries: 5, baseMs: 1000, capMs: 120_000 }, dedupWindowMs: 0, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
         const json = await cli(['--json', 'topic', 'policy', ns, t, '--retry-base', '250ms', '--dedup-window', '1h30m']);
-        expect(json.json()).toEqual({ max_retries: 5, retry_base_ms: 250, retry_cap_ms: 120_000, dedup_window_ms: 5_400_000 });
+        expect(json.json()).toEqual({ max_retries: 5, retry_base_ms: 250, retry_cap_ms: 120_000, dedup_window_ms: 5_400_000, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false });
       });
 
       it("a value the broker refuses exits 1 with its reason; a malformed one exits 2", async () => {
@@ -300,6 +300,62 @@ export function featuresSuite(proto: Proto): void {
         const malformed = await cli(['topic', 'policy', ns, t, '--retry-base', 'soon']);
         expect(malformed.code).toBe(2);
         expect(malformed.stderr).toMatch(/--retry-base/);
+      });
+    });
+
+    describe('topic policy --ack-timeout / --message-ttl / --dead-letter-expired (docs/DESIGN.md, "Expiry")', () => {
+      it('sets them with units, shows them, and off/default/false turn them back', async () => {
+        const t = await topic();
+        const set = await cli(['topic', 'policy', ns, t, '--ack-timeout', '2m', '--message-ttl', '1h30m', '--dead-letter-expired', 'true']);
+        expect(set.code, set.stderr).toBe(0);
+        expect(set.stdout).toContain('ack_timeout\t2m\nmessage_ttl\t1h30m\ndead_letter_expired\ttrue\n');
+        expect(b.broker.listTopics(ns).find((x) => x.name === t)?.policy).toMatchObject({ ackTimeoutMs: 120_000, messageTtlMs: 5_400_000, deadLetterExpired: true });
+        const json = await cli(['--json', 'topic', 'policy', ns, t]);
+        expect(json.json()).toMatchObject({ ack_timeout_ms: 120_000, message_ttl_ms: 5_400_000, dead_letter_expired: true });
+        const off = await cli(['--json', 'topic', 'policy', ns, t, '--ack-timeout', 'default', '--message-ttl', 'off', '--dead-letter-expired', 'false']);
+        expect(off.json()).toMatchObject({ ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false });
+      });
+
+      it('a value out of range exits 1 with the broker\'s reason and changes nothing; a malformed one exits 2', async () => {
+        const t = await topic();
+        const tooLong = await cli(['topic', 'policy', ns, t, '--ack-timeout', '13h']);
+        expect(tooLong.code).toBe(1);
+        expect(tooLong.stderr).toMatch(/INVALID_ARGUMENT: .*ack_timeout_ms/);
+        const ttl = await cli(['topic', 'policy', ns, t, '--message-ttl', '400d']);
+        expect(ttl.code).toBe(2);
+        expect(ttl.stderr).toMatch(/--message-ttl/);
+        const flag = await cli(['topic', 'policy', ns, t, '--dead-letter-expired', 'maybe']);
+        expect(flag.code).toBe(2);
+        expect(flag.stderr).toMatch(/--dead-letter-expired.*true or false/);
+        expect(b.broker.listTopics(ns).find((x) => x.name === t)?.policy).toMatchObject({ ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
+      });
+    });
+
+    describe('pub --ttl: never delivered once expired', () => {
+      it('publishes with an expiry and says so; the message expires unseen and is counted', async () => {
+        const t = await topic();
+        const r = await cli(['pub', ns, t, '{"offer":1}', '--ttl', '200ms']);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/^published \S+ to .* queue 0, expires after 200ms unless the topic's message TTL is shorter\n$/);
+        await cli(['pub', ns, t, '{"offer":2}', '--ttl', '1h']);
+        // At least 250 ms later the first has expired, however slow the machine.
+        await new Promise((res) => setTimeout(res, 250));
+        const got = await cli(['--json', 'consume', ns, t, '0', '--auto-ack', '--batch', '5']);
+        expect(got.json().map((m: { payload: unknown }) => m.payload)).toEqual([{ offer: 2 }]);
+        expect(b.broker.topicStats(ns, t).expired).toBe(1);
+      });
+
+      it('a ttl not longer than the delay, or malformed, is refused and nothing is published', async () => {
+        const t = await topic();
+        const refused = await cli(['pub', ns, t, '{"x":1}', '--ttl', '1s', '--delay', '1m']);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toMatch(/INVALID_ARGUMENT: .*ttl_ms.*expire before it is visible/);
+        const malformed = await cli(['pub', ns, t, '{"x":1}', '--ttl', 'forever']);
+        expect(malformed.code).toBe(2);
+        expect(malformed.stderr).toMatch(/--ttl/);
+        const zero = await cli(['pub', ns, t, '{"x":1}', '--ttl', '0s']);
+        expect(zero.code).toBe(2);
+        expect(b.broker.topicStats(ns, t)).toMatchObject({ published: 0, pending: 0, delayed: 0 });
       });
     });
 
@@ -323,7 +379,7 @@ export function featuresSuite(proto: Proto): void {
         ]);
         // published, acked, redelivered, dead-lettered
         expect(lines[0]!.slice(4, 8)).toEqual([String(b.broker.topicStats(ns, t).queues[0]!.published), '0', '0', '1']);
-        expect(lines.every((l) => l.length === 11)).toBe(true);
+        expect(lines.every((l) => l.length === 12)).toBe(true);
 
         const json = (await cli(['--json', 'stats', ns, t])).json();
         expect(json).toMatchObject({
@@ -338,6 +394,7 @@ export function featuresSuite(proto: Proto): void {
           in_flight: 1,
           delayed: 1,
           dead_lettered: 1,
+          expired: 0,
         });
         // The totals are the broker's own (a held message counts as published once it is visible).
         const s = b.broker.topicStats(ns, t);

@@ -363,6 +363,78 @@ const TABLE: Record<string, Scenario[]> = {
 
   publish: [
     {
+      name: 'ttl_ms: once it passes the message is never delivered, and is counted as expired',
+      topic: 1,
+      steps: [
+        publish(1, { ttl_ms: 40 }),
+        publish(2, { ttl_ms: 60_000 }),
+        sleep(100),
+        step('consume', { batch_size: 5 }, ok({ messages: [msg('$m2', 2)] })),
+        stats({ pending: 0, expired: 1, dead_lettered: 0, dlq_depth: 0, queues: [{ expired: 1 }] }),
+      ],
+    },
+    {
+      name: 'ttl_ms: an expired message is dropped when a nacked one comes back past it',
+      topic: 1,
+      steps: [
+        publish(1, { ttl_ms: 60 }),
+        step('consume', {}, ok({ messages: [msg('$m1', 1)] })),
+        sleep(120),
+        step('nack', { message_ids: ['$m1'], delay_ms: 0 }, ok({ requeued: 1, delayed: 0, dead_lettered: 0 })),
+        step('consume', {}, ok({ messages: [] })),
+        stats({ pending: 0, in_flight: 0, expired: 1 }),
+      ],
+    },
+    {
+      name: "the topic's message_ttl_ms wins over a longer ttl_ms",
+      topic: 1,
+      steps: [
+        step('set_topic_policy', { message_ttl_ms: 40 }),
+        publish(1, { ttl_ms: 60_000 }),
+        publish(2),
+        sleep(100),
+        step('consume', { batch_size: 5 }, ok({ messages: [] })),
+        stats({ pending: 0, expired: 2 }),
+      ],
+    },
+    {
+      name: 'with dead_letter_expired an expired message goes to the DLQ with reason expired',
+      topic: 1,
+      steps: [
+        step('set_topic_policy', { message_ttl_ms: 40, dead_letter_expired: true }),
+        publish(1),
+        sleep(100),
+        step('consume', {}, ok({ messages: [] })),
+        stats({ pending: 0, expired: 1, dead_lettered: 1, dlq_depth: 1 }),
+        step('peek', { dlq: true }, okLike({ messages: [{ id: '$m1', headers: { _dlq_reason: 'expired', _delivery_count: '0' } }] })),
+      ],
+    },
+    {
+      name: 'ttl_ms 0 is INVALID_ARGUMENT and nothing is published',
+      topic: 1,
+      // optional: present 0 is a real 0, which would expire at once; refused rather than dropped unseen.
+      steps: [step('publish', { payload: 1, ttl_ms: 0 }, fail('INVALID_ARGUMENT', 'ttl_ms')), stats({ published: 0, pending: 0 })],
+    },
+    {
+      name: 'ttl_ms -1 is INVALID_ARGUMENT and nothing is published',
+      topic: 1,
+      steps: [step('publish', { payload: 1, ttl_ms: -1 }, fail('INVALID_ARGUMENT', 'ttl_ms')), stats({ published: 0, pending: 0 })],
+    },
+    {
+      name: 'ttl_ms past 365 days is INVALID_ARGUMENT',
+      topic: 1,
+      steps: [step('publish', { payload: 1, ttl_ms: 31_536_000_001 }, fail('INVALID_ARGUMENT', 'ttl_ms')), stats({ published: 0 })],
+    },
+    {
+      name: 'ttl_ms not longer than delay_ms is INVALID_ARGUMENT (it would expire unseen)',
+      topic: 1,
+      steps: [step('publish', { payload: 1, delay_ms: 1000, ttl_ms: 1000 }, fail('INVALID_ARGUMENT', 'expire before it is visible')), stats({ published: 0, delayed: 0 })],
+    },
+    {
+      name: 'ttl_ms on an unknown topic is NOT_FOUND',
+      steps: [step('publish', { payload: 1, ttl_ms: 1000 }, fail('NOT_FOUND', "topic 't'"))],
+    },
+    {
       name: 'queue_id absent routes automatically (round-robin from queue 0)',
       topic: 2,
       steps: [
@@ -387,7 +459,7 @@ const TABLE: Record<string, Scenario[]> = {
       steps: [
         step(
           'publish',
-          { payload: 1, headers: null, routing_key: null, queue_id: null, dedup_id: null, delay_ms: null, deliver_at_ms: null },
+          { payload: 1, headers: null, routing_key: null, queue_id: null, dedup_id: null, delay_ms: null, deliver_at_ms: null, ttl_ms: null },
           ok({ message_id: '$m1', queue_id: 0, duplicate: false }),
         ),
         step('publish', { payload: 2, dedup_id: null }, ok({ message_id: '$m2', queue_id: 1, duplicate: false })),
@@ -946,6 +1018,28 @@ const TABLE: Record<string, Scenario[]> = {
 
   publish_batch: [
     {
+      name: 'an entry with ttl_ms expires on its own',
+      topic: 1,
+      steps: [
+        step('publish_batch', { entries: [{ payload: 1, ttl_ms: 40 }, { payload: 2 }] }),
+        sleep(100),
+        step('consume', { batch_size: 5 }, ok({ messages: [msg('$m2', 2)] })),
+        stats({ expired: 1, pending: 0 }),
+      ],
+    },
+    {
+      name: 'partial: a negative ttl_ms fails its entry with INVALID_ARGUMENT',
+      topic: 1,
+      steps: [
+        step(
+          'publish_batch',
+          { mode: 'partial', entries: [{ payload: 1, ttl_ms: -1 }, { payload: 2 }] },
+          ok({ results: [{ ok: false, error_code: 'INVALID_ARGUMENT' }, { ok: true, message_id: '$m1', queue_id: 0, duplicate: false }] }),
+        ),
+        stats({ published: 1 }),
+      ],
+    },
+    {
       name: 'one entry',
       topic: 1,
       steps: [step('publish_batch', { entries: [{ payload: 1 }] }, ok({ results: [{ ok: true, message_id: '$m1', queue_id: 0, duplicate: false }] }))],
@@ -1043,7 +1137,7 @@ const TABLE: Record<string, Scenario[]> = {
           'publish_batch',
           {
             entries: [
-              { payload: 1, headers: null, routing_key: null, queue_id: null, dedup_id: null, delay_ms: null, deliver_at_ms: null },
+              { payload: 1, headers: null, routing_key: null, queue_id: null, dedup_id: null, delay_ms: null, deliver_at_ms: null, ttl_ms: null },
               { payload: 2, dedup_id: null },
             ],
           },
@@ -1719,6 +1813,50 @@ const TABLE: Record<string, Scenario[]> = {
 
   set_topic_policy: [
     {
+      name: 'ack_timeout_ms, message_ttl_ms and dead_letter_expired are set, answered and shown',
+      topic: 1,
+      steps: [
+        step(
+          'set_topic_policy',
+          { ack_timeout_ms: 120_000, message_ttl_ms: 3_600_000, dead_letter_expired: true },
+          ok({ policy: { ...DEFAULT_POLICY, ack_timeout_ms: 120_000, message_ttl_ms: 3_600_000, dead_letter_expired: true } }),
+        ),
+        step('list_topics', {}, okLike({ topics: [{ policy: { ...DEFAULT_POLICY, ack_timeout_ms: 120_000, message_ttl_ms: 3_600_000, dead_letter_expired: true } }] })),
+        step('set_topic_policy', { ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false }, ok({ policy: DEFAULT_POLICY })),
+      ],
+    },
+    {
+      name: "ack_timeout_ms: a delivery not acked in time is delivered again, whatever the broker's ack_timeout",
+      topic: 1,
+      steps: [
+        step('set_topic_policy', { ack_timeout_ms: 40 }),
+        publish(1),
+        step('consume', {}, ok({ messages: [msg('$m1', 1)] })),
+        sleep(150),
+        step('consume', {}, ok({ messages: [msg('$m1', 1, { delivery_count: 2 })] })),
+      ],
+    },
+    {
+      name: 'ack_timeout_ms -1 is INVALID_ARGUMENT and the policy is unchanged',
+      topic: 1,
+      steps: [step('set_topic_policy', { ack_timeout_ms: -1 }, fail('INVALID_ARGUMENT', 'ack_timeout_ms')), stats({ policy: DEFAULT_POLICY })],
+    },
+    {
+      name: 'ack_timeout_ms past 12 hours is INVALID_ARGUMENT and the policy is unchanged',
+      topic: 1,
+      steps: [step('set_topic_policy', { ack_timeout_ms: 43_200_001 }, fail('INVALID_ARGUMENT', 'ack_timeout_ms')), stats({ policy: DEFAULT_POLICY })],
+    },
+    {
+      name: 'message_ttl_ms -1 is INVALID_ARGUMENT and the policy is unchanged',
+      topic: 1,
+      steps: [step('set_topic_policy', { message_ttl_ms: -1, dead_letter_expired: true }, fail('INVALID_ARGUMENT', 'message_ttl_ms')), stats({ policy: DEFAULT_POLICY })],
+    },
+    {
+      name: 'message_ttl_ms past 365 days is INVALID_ARGUMENT and the policy is unchanged',
+      topic: 1,
+      steps: [step('set_topic_policy', { message_ttl_ms: 31_536_000_001 }, fail('INVALID_ARGUMENT', 'message_ttl_ms')), stats({ policy: DEFAULT_POLICY })],
+    },
+    {
       name: 'every field absent keeps the policy and answers it whole',
       topic: 1,
       steps: [step('set_topic_policy', {}, ok({ policy: DEFAULT_POLICY }))],
@@ -1811,7 +1949,7 @@ const TABLE: Record<string, Scenario[]> = {
       topic: 1,
       steps: [
         step('set_topic_policy', { max_retries: 3 }),
-        step('set_topic_policy', { max_retries: null, retry_base_ms: null, retry_cap_ms: null, dedup_window_ms: null }, ok({ policy: { ...DEFAULT_POLICY, max_retries: 3 } })),
+        step('set_topic_policy', { max_retries: null, retry_base_ms: null, retry_cap_ms: null, dedup_window_ms: null, ack_timeout_ms: null, message_ttl_ms: null, dead_letter_expired: null }, ok({ policy: { ...DEFAULT_POLICY, max_retries: 3 } })),
       ],
     },
     {
@@ -1821,9 +1959,9 @@ const TABLE: Record<string, Scenario[]> = {
         step(
           'set_topic_policy',
           { max_retries: 2, retry_base_ms: 5, retry_cap_ms: 50, dedup_window_ms: 1000 },
-          ok({ policy: { max_retries: 2, retry_base_ms: 5, retry_cap_ms: 50, dedup_window_ms: 1000 } }),
+          ok({ policy: { ...DEFAULT_POLICY, max_retries: 2, retry_base_ms: 5, retry_cap_ms: 50, dedup_window_ms: 1000 } }),
         ),
-        stats({ policy: { max_retries: 2, retry_base_ms: 5, retry_cap_ms: 50, dedup_window_ms: 1000 } }),
+        stats({ policy: { ...DEFAULT_POLICY, max_retries: 2, retry_base_ms: 5, retry_cap_ms: 50, dedup_window_ms: 1000 } }),
       ],
     },
     {
@@ -1864,8 +2002,9 @@ const TABLE: Record<string, Scenario[]> = {
             acked: 0,
             redelivered: 0,
             dead_lettered: 0,
+            expired: 0,
             policy: DEFAULT_POLICY,
-            queues: [0, 1].map((queue_id) => ({ queue_id, pending: 0, in_flight: 0, delayed: 0, published: 0, acked: 0, redelivered: 0, dead_lettered: 0 })),
+            queues: [0, 1].map((queue_id) => ({ queue_id, pending: 0, in_flight: 0, delayed: 0, published: 0, acked: 0, redelivered: 0, dead_lettered: 0, expired: 0 })),
           }),
         ),
       ],

@@ -77,6 +77,9 @@ function policy(v: unknown): Args {
     retry_base_ms: num(p.retry_base_ms),
     retry_cap_ms: num(p.retry_cap_ms),
     dedup_window_ms: num(p.dedup_window_ms),
+    ack_timeout_ms: num(p.ack_timeout_ms),
+    message_ttl_ms: num(p.message_ttl_ms),
+    dead_letter_expired: p.dead_letter_expired,
   };
 }
 
@@ -195,6 +198,7 @@ export function normalize(op: Op, enc: Encoding, data: unknown, names: Names): u
         acked: num(s.acked),
         redelivered: num(s.redelivered),
         dead_lettered: num(s.dead_lettered),
+        expired: num(s.expired),
         policy: policy(s.policy),
         queues: (Array.isArray(s.queues) ? s.queues : []).map((q) => {
           const x = obj(q);
@@ -207,6 +211,7 @@ export function normalize(op: Op, enc: Encoding, data: unknown, names: Names): u
             acked: num(x.acked),
             redelivered: num(x.redelivered),
             dead_lettered: num(x.dead_lettered),
+            expired: num(x.expired),
           };
         }),
       };

@@ -47,7 +47,15 @@ export const step = (op: Op, args: Args = {}, expectation?: Expect, note?: strin
 export const sleep = (ms: number): Step => ({ op: 'sleep', args: { ms } });
 
 /** The defaults of a fresh topic (src/server/http/README.md, "Nack, retries and the dead-letter queue"; src/server/tcp/README.md, "Queue features"). */
-export const DEFAULT_POLICY = { max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60000, dedup_window_ms: 3600000 };
+export const DEFAULT_POLICY = {
+  max_retries: -1,
+  retry_base_ms: 1000,
+  retry_cap_ms: 60000,
+  dedup_window_ms: 3600000,
+  ack_timeout_ms: 0,
+  message_ttl_ms: 0,
+  dead_letter_expired: false,
+};
 
 /** A step's args with the scenario's namespace and topic filled in where the op takes them and the step left them out. */
 function withDefaults(op: Op, args: Args): Args {

@@ -202,9 +202,25 @@ describe('GrpcClient: QueueFeaturesClient (the extensions)', () => {
     expect((await qc.topicStats('q', 'batch')).published).toBe(2);
   });
 
+  it('publishEx ttlMs and the expiry and ack-timeout policy fields (docs/DESIGN.md, "Expiry")', async () => {
+    await qc.createTopic('q', 'ttl', 1);
+    expect(await qc.setTopicPolicy('q', 'ttl', { ackTimeoutMs: 45_000, messageTtlMs: 600_000, deadLetterExpired: true })).toMatchObject({
+      ackTimeoutMs: 45_000,
+      messageTtlMs: 600_000,
+      deadLetterExpired: true,
+    });
+    await qc.publishEx('q', 'ttl', 'brief', { ttlMs: 30 });
+    await qc.publishBatch('q', 'ttl', [{ payload: 'kept', ttlMs: 60_000 }], 'atomic');
+    for (let i = 0; i < 250 && (await qc.topicStats('q', 'ttl')).expired === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await qc.topicStats('q', 'ttl')).toMatchObject({ expired: 1, pending: 1, dlqDepth: 1, deadLettered: 1 });
+    expect((await qc.consume('q', 'ttl', 0, { batchSize: 5, autoAck: true })).map((m) => Buffer.from(m.payload).toString())).toEqual(['kept']);
+    expect((await rejection(qc.publishEx('q', 'ttl', 'x', { ttlMs: -1 }))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejection(qc.setTopicPolicy('q', 'ttl', { ackTimeoutMs: 43_200_001 }))).message).toMatch(/ack_timeout_ms/);
+  });
+
   it('nack to the DLQ, peek it, consume it, redrive it; setTopicPolicy and topicStats follow', async () => {
     await qc.createTopic('q', 'dlq', 1);
-    expect(await qc.setTopicPolicy('q', 'dlq', { maxRetries: 0 })).toEqual({ maxRetries: 0, retryBaseMs: 1000, retryCapMs: 60_000, dedupWindowMs: 3_600_000 });
+    expect(await qc.setTopicPolicy('q', 'dlq', { maxRetries: 0 })).toEqual({ maxRetries: 0, retryBaseMs: 1000, retryCapMs: 60_000, dedupWindowMs: 3_600_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
     const { messageId } = await qc.publish('q', 'dlq', 'job');
     const [m] = await qc.consume('q', 'dlq', 0);
     expect(await qc.nack('q', 'dlq', 0, [m!.id])).toEqual({ requeued: 0, delayed: 0, deadLettered: 1 });

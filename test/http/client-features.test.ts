@@ -80,7 +80,7 @@ for (const transport of ['http', 'fetch', 'raw'] as const) {
     });
 
     it('dead-letter queue: peek (dlq), consumeDlq, ack at queue -1, redriveDlq', async () => {
-      expect(await client.setTopicPolicy('q', 't', { maxRetries: 0 })).toEqual({ maxRetries: 0, retryBaseMs: 1000, retryCapMs: 60_000, dedupWindowMs: 3_600_000 });
+      expect(await client.setTopicPolicy('q', 't', { maxRetries: 0 })).toEqual({ maxRetries: 0, retryBaseMs: 1000, retryCapMs: 60_000, dedupWindowMs: 3_600_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
       for (let i = 0; i < 3; i++) {
         await client.publish('q', 't', String(i));
         const [m] = await client.consume('q', 't', 0);
@@ -100,9 +100,25 @@ for (const transport of ['http', 'fetch', 'raw'] as const) {
 
     it('setTopicPolicy keeps what is not given; errors carry the broker code', async () => {
       await client.setTopicPolicy('q', 't', { retryBaseMs: 10, retryCapMs: 20 });
-      expect(await client.setTopicPolicy('q', 't', { dedupWindowMs: 0 })).toEqual({ maxRetries: -1, retryBaseMs: 10, retryCapMs: 20, dedupWindowMs: 0 });
+      expect(await client.setTopicPolicy('q', 't', { dedupWindowMs: 0 })).toEqual({ maxRetries: -1, retryBaseMs: 10, retryCapMs: 20, dedupWindowMs: 0, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
       expect((await rejection(client.setTopicPolicy('q', 't', { retryCapMs: 1 }))).code).toBe('INVALID_ARGUMENT');
       expect((await rejection(client.setTopicPolicy('q', 'nope', { maxRetries: 1 }))).code).toBe('NOT_FOUND');
+    });
+
+    it('publishEx ttlMs and the expiry and ack-timeout policy fields (docs/DESIGN.md, "Expiry")', async () => {
+      await client.createTopic('q', 'ttl', 1);
+      expect(await client.setTopicPolicy('q', 'ttl', { ackTimeoutMs: 45_000, messageTtlMs: 600_000, deadLetterExpired: false })).toMatchObject({
+        ackTimeoutMs: 45_000,
+        messageTtlMs: 600_000,
+        deadLetterExpired: false,
+      });
+      await client.publishEx('q', 'ttl', '"brief"', { ttlMs: 30 });
+      await client.publishBatch('q', 'ttl', [{ payload: '"kept"', ttlMs: 60_000 }], 'atomic');
+      for (let i = 0; i < 250 && (await client.topicStats('q', 'ttl')).expired === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await client.topicStats('q', 'ttl')).toMatchObject({ expired: 1, pending: 1, dlqDepth: 0 });
+      expect((await client.consume('q', 'ttl', 0, { batchSize: 5, autoAck: true })).map((m) => text(m.payload))).toEqual(['"kept"']);
+      expect((await rejection(client.publishEx('q', 'ttl', '"x"', { ttlMs: 0 }))).code).toBe('INVALID_ARGUMENT');
+      expect((await rejection(client.setTopicPolicy('q', 'ttl', { messageTtlMs: -1 }))).message).toMatch(/message_ttl_ms/);
     });
 
     it('topicStats decodes every field (version as bigint, per-queue stats)', async () => {
@@ -123,10 +139,11 @@ for (const transport of ['http', 'fetch', 'raw'] as const) {
         acked: 0,
         redelivered: 0,
         deadLettered: 0,
+        expired: 0,
         publishRate: expect.any(Number),
         ackRate: expect.any(Number),
         oldestPendingAgeMs: expect.any(Number),
-        policy: { maxRetries: -1, retryBaseMs: 1000, retryCapMs: 60_000, dedupWindowMs: 3_600_000 },
+        policy: { maxRetries: -1, retryBaseMs: 1000, retryCapMs: 60_000, dedupWindowMs: 3_600_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false },
         queues: [expect.objectContaining({ queueId: 0, pending: 0 }), expect.objectContaining({ queueId: 1, pending: 1, published: 1 })],
       });
       expect((await rejection(client.topicStats('q', 'nope'))).code).toBe('NOT_FOUND');

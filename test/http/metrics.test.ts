@@ -87,6 +87,21 @@ describe('GET /metrics: topics per namespace/topic', () => {
     expect(sample(await scrape(), `mqlite_topic_in_flight_messages${L}`)).toBe(0);
   });
 
+  it('expired messages are counted in mqlite_messages_expired_total (docs/DESIGN.md, "Expiry")', async () => {
+    await broker.createTopic('m', 'exp', 1, { deadLetterExpired: true });
+    await req(base, 'POST', '/v1/namespaces/m/topics/exp/publish', { payload: 1, ttl_ms: 20 });
+    await req(base, 'POST', '/v1/namespaces/m/topics/exp/publish', { payload: 2 });
+    const L = '{namespace="m",topic="exp"}';
+    expect(sample(await scrape(), `mqlite_messages_expired_total${L}`)).toBe(0);
+    await new Promise((r) => setTimeout(r, 40));
+    // The consume meets the expired head first: it is expired, not delivered.
+    expect((await broker.consume('m', 'exp', 0, 2, true)).length).toBe(1);
+    const text = await scrape();
+    expect(sample(text, `mqlite_messages_expired_total${L}`)).toBe(1);
+    expect(sample(text, `mqlite_messages_dead_lettered_total${L}`)).toBe(1);
+    expect(text).toMatch(/# TYPE mqlite_messages_expired_total counter/);
+  });
+
   it('a deleted topic disappears from the next scrape', async () => {
     await broker.createTopic('m', 'gone', 1);
     expect(sample(await scrape(), 'mqlite_topic_pending_messages{namespace="m",topic="gone"}')).toBe(0);

@@ -70,7 +70,7 @@ describe('queue-feature state across a restart, over HTTP', () => {
 
     const second = await start();
     const c2 = second.client;
-    expect((await c2.topicStats('r', 't')).policy).toEqual({ maxRetries: 1, retryBaseMs: 60_000, retryCapMs: 120_000, dedupWindowMs: 3_600_000 });
+    expect((await c2.topicStats('r', 't')).policy).toEqual({ maxRetries: 1, retryBaseMs: 60_000, retryCapMs: 120_000, dedupWindowMs: 3_600_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
     // The dedup window is still open: the original's ids, nothing enqueued.
     expect(await c2.publishEx('r', 't', '"again"', { dedupId: 'order-1' })).toEqual({ ...original, duplicate: true });
     // The dead letter, with its reason and delivery count.

@@ -75,7 +75,7 @@ for (const encoding of ['json', 'protobuf'] as const) {
 
     it('nack -> DLQ -> peek -> consumeDlq -> redrive, with the policy set through the client', async () => {
       const t = await topic();
-      expect(await c.setTopicPolicy(ns, t, { maxRetries: 0 })).toEqual({ maxRetries: 0, retryBaseMs: 1000, retryCapMs: 60_000, dedupWindowMs: 3_600_000 });
+      expect(await c.setTopicPolicy(ns, t, { maxRetries: 0 })).toEqual({ maxRetries: 0, retryBaseMs: 1000, retryCapMs: 60_000, dedupWindowMs: 3_600_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false });
       await c.publish(ns, t, '{"job":1}');
       const [m] = await c.consume(ns, t, 0);
       expect(await c.nack(ns, t, 0, [m!.id])).toEqual({ requeued: 0, delayed: 0, deadLettered: 1 });
@@ -97,6 +97,23 @@ for (const encoding of ['json', 'protobuf'] as const) {
       expect(back).toMatchObject({ id: m!.id, deliveryCount: 1 });
       await expect(c.redriveDlq(ns, 'nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
       await expect(c.setTopicPolicy(ns, t, { retryBaseMs: 10, retryCapMs: 5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    });
+
+    it('publishEx ttlMs and the policy fields of expiry and ack timeout (docs/DESIGN.md, "Expiry")', async () => {
+      const t = await topic();
+      expect(await c.setTopicPolicy(ns, t, { ackTimeoutMs: 60_000, messageTtlMs: 3_600_000, deadLetterExpired: true })).toMatchObject({
+        ackTimeoutMs: 60_000,
+        messageTtlMs: 3_600_000,
+        deadLetterExpired: true,
+      });
+      await c.publishEx(ns, t, '"brief"', { ttlMs: 30 });
+      await c.publishEx(ns, t, '"kept"', { ttlMs: 60_000 });
+      await until(async () => ((await c.topicStats(ns, t)).expired === 1 ? true : undefined));
+      const stats = await c.topicStats(ns, t);
+      expect(stats).toMatchObject({ expired: 1, pending: 1, dlqDepth: 1, queues: [{ expired: 1 }] });
+      expect((await c.consume(ns, t, 0, { batchSize: 5, autoAck: true })).map((m) => text(m.payload))).toEqual(['"kept"']);
+      await expect(c.publishEx(ns, t, '"x"', { ttlMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('ttl_ms') });
+      await expect(c.setTopicPolicy(ns, t, { ackTimeoutMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('ack_timeout_ms') });
     });
 
     it('peek pages with a cursor, desc order and a preview; nothing is consumed', async () => {

@@ -63,6 +63,7 @@ function countersToJson(s: Omit<ClientQueueStats, 'queueId'>): Record<string, un
     acked: s.acked,
     redelivered: s.redelivered,
     dead_lettered: s.deadLettered,
+    expired: s.expired,
     publish_rate: s.publishRate,
     ack_rate: s.ackRate,
     oldest_pending_age_ms: s.oldestPendingAgeMs,
@@ -85,7 +86,7 @@ export function statsToJson(s: ClientTopicStats): Record<string, unknown> {
 
 const STATS_COLUMNS = [
   { header: 'QUEUE' },
-  ...['PENDING', 'IN FLIGHT', 'DELAYED', 'PUBLISHED', 'ACKED', 'REDELIVERED', 'DEAD-LETTERED', 'PUB/S', 'ACK/S', 'OLDEST'].map((header) => ({ header, align: 'right' as const })),
+  ...['PENDING', 'IN FLIGHT', 'DELAYED', 'PUBLISHED', 'ACKED', 'REDELIVERED', 'DEAD-LETTERED', 'EXPIRED', 'PUB/S', 'ACK/S', 'OLDEST'].map((header) => ({ header, align: 'right' as const })),
 ];
 
 /** An age for a human: ms below a second, tenths of seconds below a minute, whole seconds above. */
@@ -106,6 +107,7 @@ function statsRow(label: string, s: Omit<ClientQueueStats, 'queueId'>): string[]
     String(s.acked),
     String(s.redelivered),
     String(s.deadLettered),
+    String(s.expired),
     rate(s.publishRate),
     rate(s.ackRate),
     s.oldestPendingAgeMs > 0 ? formatAge(s.oldestPendingAgeMs) : '-',

@@ -39,20 +39,27 @@ export interface PubOptions {
   delay?: string;
   /** Unix ms (parsed by timeArg). */
   deliverAt?: number;
+  /** A duration (parsed when the command runs). */
+  ttl?: string;
 }
 
-/** The publish extensions (dedup id, delay, deliver-at) given on the command line, or undefined when none is. */
-async function publishExtras(o: Pick<PubOptions, 'dedupId' | 'delay' | 'deliverAt'>): Promise<Pick<PublishExtras, 'dedupId' | 'delayMs' | 'deliverAtMs'> | undefined> {
+type Extras = Pick<PublishExtras, 'dedupId' | 'delayMs' | 'deliverAtMs' | 'ttlMs'>;
+
+/** The publish extensions (dedup id, delay, deliver-at, ttl) given on the command line, or undefined when none is. */
+async function publishExtras(o: Pick<PubOptions, 'dedupId' | 'delay' | 'deliverAt' | 'ttl'>): Promise<Extras | undefined> {
   const delayMs = await optionalDuration('--delay <duration>', o.delay, { allowZero: true });
-  if (o.dedupId === undefined && delayMs === undefined && o.deliverAt === undefined) return undefined;
-  return { dedupId: o.dedupId, delayMs, deliverAtMs: o.deliverAt };
+  const ttlMs = await optionalDuration('--ttl <duration>', o.ttl);
+  if (o.dedupId === undefined && delayMs === undefined && o.deliverAt === undefined && ttlMs === undefined) return undefined;
+  return { dedupId: o.dedupId, delayMs, deliverAtMs: o.deliverAt, ttlMs };
 }
 
-/** When a delayed message becomes visible, for the line that reports the publish. */
-function visibility(extras: { delayMs?: number; deliverAtMs?: number } | undefined): string {
-  if (extras?.delayMs !== undefined && extras.delayMs > 0) return `, delivered after ${formatDuration(extras.delayMs)}`;
-  if (extras?.deliverAtMs !== undefined) return `, delivered at ${new Date(extras.deliverAtMs).toISOString()}`;
-  return '';
+/** When a delayed message becomes visible, and when it expires, for the line that reports the publish. */
+function visibility(extras: Extras | undefined): string {
+  let text = '';
+  if (extras?.delayMs !== undefined && extras.delayMs > 0) text = `, delivered after ${formatDuration(extras.delayMs)}`;
+  else if (extras?.deliverAtMs !== undefined) text = `, delivered at ${new Date(extras.deliverAtMs).toISOString()}`;
+  if (extras?.ttlMs !== undefined) text += `, expires after ${formatDuration(extras.ttlMs)} unless the topic's message TTL is shorter`;
+  return text;
 }
 
 /** The payloads named by the argument: the text itself, `@file`, or stdin (absent or `-`). */
@@ -163,6 +170,7 @@ export interface PubBatchOptions {
   atomic?: boolean;
   delay?: string;
   deliverAt?: number;
+  ttl?: string;
 }
 
 /**

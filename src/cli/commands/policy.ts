@@ -1,7 +1,8 @@
 /**
  * `topic policy`: a topic's retry policy (max_retries, backoff base and
- * cap) and dedup window (docs/PROTOCOL.md, "Topic policy"). Without flags it shows the policy; each
- * flag given changes that value and leaves the others as they are.
+ * cap), dedup window, ack timeout and message expiry (docs/PROTOCOL.md,
+ * "Topic policy"). Without flags it shows the policy; each flag given
+ * changes that value and leaves the others as they are.
  */
 import type { ClientTopicPolicy } from '../../client/types.js';
 import { formatDuration, optionalDuration } from '../args.js';
@@ -13,23 +14,39 @@ export interface PolicyOptions {
   retryBase?: string;
   retryCap?: string;
   dedupWindow?: string;
+  ackTimeout?: string;
+  messageTtl?: string;
+  /** `true` or `false` (parsed by booleanArg). */
+  deadLetterExpired?: boolean;
 }
 
 export function policyToJson(p: ClientTopicPolicy): Record<string, unknown> {
-  return { max_retries: p.maxRetries, retry_base_ms: p.retryBaseMs, retry_cap_ms: p.retryCapMs, dedup_window_ms: p.dedupWindowMs };
+  return {
+    max_retries: p.maxRetries,
+    retry_base_ms: p.retryBaseMs,
+    retry_cap_ms: p.retryCapMs,
+    dedup_window_ms: p.dedupWindowMs,
+    ack_timeout_ms: p.ackTimeoutMs,
+    message_ttl_ms: p.messageTtlMs,
+    dead_letter_expired: p.deadLetterExpired,
+  };
 }
 
 const retriesText = (p: ClientTopicPolicy): string => (p.maxRetries < 0 ? 'unlimited' : String(p.maxRetries));
 const dedupText = (p: ClientTopicPolicy): string => (p.dedupWindowMs === 0 ? 'off' : formatDuration(p.dedupWindowMs));
+const ackTimeoutText = (p: ClientTopicPolicy): string => (p.ackTimeoutMs === 0 ? 'broker default' : formatDuration(p.ackTimeoutMs));
+const ttlText = (p: ClientTopicPolicy): string => (p.messageTtlMs === 0 ? 'off' : formatDuration(p.messageTtlMs));
 
 /** The policy on one line (the header of `stats`). */
 export function policyLine(p: ClientTopicPolicy): string {
-  return `max retries ${retriesText(p)}, backoff ${formatDuration(p.retryBaseMs)} to ${formatDuration(p.retryCapMs)}, dedup window ${dedupText(p)}`;
+  const expiry = p.messageTtlMs === 0 ? '' : `, messages expire after ${ttlText(p)}${p.deadLetterExpired ? ' (to the dead-letter queue)' : ''}`;
+  const ack = p.ackTimeoutMs === 0 ? '' : `, ack timeout ${ackTimeoutText(p)}`;
+  return `max retries ${retriesText(p)}, backoff ${formatDuration(p.retryBaseMs)} to ${formatDuration(p.retryCapMs)}, dedup window ${dedupText(p)}${ack}${expiry}`;
 }
 
-/** `--dedup-window off` is 0, which turns deduplication off. */
-async function dedupWindow(value: string | undefined): Promise<number | undefined> {
-  return value === 'off' ? 0 : optionalDuration('--dedup-window <duration>', value, { allowZero: true });
+/** `off` is 0 (deduplication off, no expiry), `default` too for the ack timeout (the broker's ack_timeout). */
+async function durationOrOff(option: string, value: string | undefined, off: string): Promise<number | undefined> {
+  return value === off ? 0 : optionalDuration(option, value, { allowZero: true });
 }
 
 export async function topicPolicy(ctx: Ctx, ns: string, topic: string, o: PolicyOptions): Promise<void> {
@@ -37,7 +54,10 @@ export async function topicPolicy(ctx: Ctx, ns: string, topic: string, o: Policy
     maxRetries: o.maxRetries,
     retryBaseMs: await optionalDuration('--retry-base <duration>', o.retryBase, { allowZero: true }),
     retryCapMs: await optionalDuration('--retry-cap <duration>', o.retryCap, { allowZero: true }),
-    dedupWindowMs: await dedupWindow(o.dedupWindow),
+    dedupWindowMs: await durationOrOff('--dedup-window <duration>', o.dedupWindow, 'off'),
+    ackTimeoutMs: await durationOrOff('--ack-timeout <duration>', o.ackTimeout, 'default'),
+    messageTtlMs: await durationOrOff('--message-ttl <duration>', o.messageTtl, 'off'),
+    deadLetterExpired: o.deadLetterExpired,
   };
   // Only the values given: an absent field keeps its current value.
   const change = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<ClientTopicPolicy>;
@@ -54,6 +74,9 @@ export async function topicPolicy(ctx: Ctx, ns: string, topic: string, o: Policy
       ['retry_base', formatDuration(policy.retryBaseMs)],
       ['retry_cap', formatDuration(policy.retryCapMs)],
       ['dedup_window', dedupText(policy)],
+      ['ack_timeout', ackTimeoutText(policy)],
+      ['message_ttl', ttlText(policy)],
+      ['dead_letter_expired', String(policy.deadLetterExpired)],
     ],
   );
 }

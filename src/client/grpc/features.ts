@@ -55,6 +55,7 @@ export interface PublishFields {
   dedupId: string | undefined;
   delayMs: bigint | undefined;
   deliverAtMs: bigint | undefined;
+  ttlMs: bigint | undefined;
 }
 
 /**
@@ -71,6 +72,7 @@ export function publishFields(payload: Uint8Array | string, opts: PublishExtras)
     dedupId: opts.dedupId,
     delayMs: wireMs(opts.delayMs),
     deliverAtMs: wireMs(opts.deliverAtMs),
+    ttlMs: wireMs(opts.ttlMs),
   };
 }
 
@@ -105,6 +107,9 @@ export function clientPolicy(p: TopicPolicy | undefined): ClientTopicPolicy {
     retryBaseMs: Number(p?.retryBaseMs ?? 0n),
     retryCapMs: Number(p?.retryCapMs ?? 0n),
     dedupWindowMs: Number(p?.dedupWindowMs ?? 0n),
+    ackTimeoutMs: Number(p?.ackTimeoutMs ?? 0n),
+    messageTtlMs: Number(p?.messageTtlMs ?? 0n),
+    deadLetterExpired: p?.deadLetterExpired ?? false,
   };
 }
 
@@ -117,6 +122,7 @@ function counters(s: QueueStats | TopicStats): Omit<ClientQueueStats, 'queueId'>
     acked: Number(s.acked),
     redelivered: Number(s.redelivered),
     deadLettered: Number(s.deadLettered),
+    expired: Number(s.expired),
     publishRate: s.publishRate,
     ackRate: s.ackRate,
     oldestPendingAgeMs: Number(s.oldestPendingAgeMs),

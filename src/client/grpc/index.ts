@@ -247,6 +247,9 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
       retryBaseMs: policy.retryBaseMs === undefined ? undefined : BigInt(policy.retryBaseMs),
       retryCapMs: policy.retryCapMs === undefined ? undefined : BigInt(policy.retryCapMs),
       dedupWindowMs: policy.dedupWindowMs === undefined ? undefined : BigInt(policy.dedupWindowMs),
+      ackTimeoutMs: policy.ackTimeoutMs === undefined ? undefined : BigInt(policy.ackTimeoutMs),
+      messageTtlMs: policy.messageTtlMs === undefined ? undefined : BigInt(policy.messageTtlMs),
+      deadLetterExpired: policy.deadLetterExpired,
     });
     return clientPolicy(res.policy);
   }

@@ -237,6 +237,9 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
       retry_base_ms: policy.retryBaseMs,
       retry_cap_ms: policy.retryCapMs,
       dedup_window_ms: policy.dedupWindowMs,
+      ack_timeout_ms: policy.ackTimeoutMs,
+      message_ttl_ms: policy.messageTtlMs,
+      dead_letter_expired: policy.deadLetterExpired,
     });
     return decodePolicy((await this.call('PUT', `${this.topicPath(namespace, topic)}/policy`, body)) as WirePolicy);
   }
@@ -385,6 +388,7 @@ function publishBody(payload: Uint8Array | string, opts: PublishExtras): string 
   if (opts.dedupId !== undefined) body += `,"dedup_id":${JSON.stringify(opts.dedupId)}`;
   if (opts.delayMs !== undefined) body += `,"delay_ms":${Number(opts.delayMs)}`;
   if (opts.deliverAtMs !== undefined) body += `,"deliver_at_ms":${Number(opts.deliverAtMs)}`;
+  if (opts.ttlMs !== undefined) body += `,"ttl_ms":${Number(opts.ttlMs)}`;
   return `${body}}`;
 }
 

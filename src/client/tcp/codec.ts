@@ -151,6 +151,7 @@ export function writePublish(
   const dedupId = opts?.dedupId;
   const delayMs = opts?.delayMs;
   const deliverAtMs = opts?.deliverAtMs;
+  const ttlMs = opts?.ttlMs;
   if (encoding === ENCODING_JSON) {
     // The payload's JSON text goes in as bytes: no 1 KiB string is built per message.
     const head =
@@ -163,6 +164,7 @@ export function writePublish(
     if (dedupId !== undefined) tail += `,"dedup_id":${JSON.stringify(dedupId)}`;
     if (delayMs !== undefined) tail += `,"delay_ms":${delayMs}`;
     if (deliverAtMs !== undefined) tail += `,"deliver_at_ms":${deliverAtMs}`;
+    if (ttlMs !== undefined) tail += `,"ttl_ms":${ttlMs}`;
     tail += '}}';
     const body = jsonPayloadBytes(payload);
     const headLen = utf8Length(head);
@@ -183,6 +185,7 @@ export function writePublish(
   // int64 fields: a bigint varint, so that a negative value is the 10-byte two's complement
   const delay = delayMs === undefined ? undefined : BigInt(delayMs);
   const deliverAt = deliverAtMs === undefined ? undefined : BigInt(deliverAtMs);
+  const ttl = ttlMs === undefined ? undefined : BigInt(ttlMs);
   let headerBytes: Buffer | undefined;
   if (headers && Object.keys(headers).length > 0) {
     // map<string,string> is field 4: reuse the builder for its entries
@@ -198,6 +201,7 @@ export function writePublish(
   if (dedupLen) inner += lenFieldSize(dedupLen);
   if (delay !== undefined) inner += 1 + bigVarintSize(delay);
   if (deliverAt !== undefined) inner += 1 + bigVarintSize(deliverAt);
+  if (ttl !== undefined) inner += 1 + bigVarintSize(ttl);
   const size =
     lenFieldSize(PUBLISH_ACTION.length) + (ridLen ? lenFieldSize(ridLen) : 0) + lenHeaderSize(DATA_FIELD.publish, inner) + inner;
   let pos = out.begin(ENCODING_PROTOBUF, size);
@@ -224,7 +228,11 @@ export function writePublish(
   }
   if (deliverAt !== undefined) {
     buf[pos++] = (9 << 3) | WIRE_VARINT;
-    writeBigVarint(buf, pos, deliverAt);
+    pos = writeBigVarint(buf, pos, deliverAt);
+  }
+  if (ttl !== undefined) {
+    buf[pos++] = (10 << 3) | WIRE_VARINT;
+    writeBigVarint(buf, pos, ttl);
   }
 }
 

@@ -76,6 +76,7 @@ function entryJson(e: BatchPublishEntry): string {
     dedup_id: e.dedupId,
     delay_ms: e.delayMs,
     deliver_at_ms: e.deliverAtMs,
+    ttl_ms: e.ttlMs,
   });
   return rest === '{}' ? `{"payload":${payloadJsonText(e.payload)}}` : `{"payload":${payloadJsonText(e.payload)},${rest.slice(1)}`;
 }
@@ -162,6 +163,9 @@ export function policyData(namespace: string, topic: string, p: Partial<ClientTo
         retry_base_ms: p.retryBaseMs,
         retry_cap_ms: p.retryCapMs,
         dedup_window_ms: p.dedupWindowMs,
+        ack_timeout_ms: p.ackTimeoutMs,
+        message_ttl_ms: p.messageTtlMs,
+        dead_letter_expired: p.deadLetterExpired,
       }),
     pb: () =>
       toBinary(
@@ -173,6 +177,9 @@ export function policyData(namespace: string, topic: string, p: Partial<ClientTo
           retryBaseMs: wireMs(p.retryBaseMs),
           retryCapMs: wireMs(p.retryCapMs),
           dedupWindowMs: wireMs(p.dedupWindowMs),
+          ackTimeoutMs: wireMs(p.ackTimeoutMs),
+          messageTtlMs: wireMs(p.messageTtlMs),
+          deadLetterExpired: p.deadLetterExpired,
         }),
       ),
   };

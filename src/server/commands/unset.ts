@@ -43,7 +43,7 @@ export function optionalMs(v: bigint | number | undefined): number | undefined {
 }
 
 /** The fields of a publish, shared by `PublishRequest` and each `PublishBatchEntry`. */
-type PublishFields = Pick<RequestOf<typeof PublishRequestSchema>, 'payload' | 'headers' | 'routingKey' | 'queueId' | 'dedupId' | 'delayMs' | 'deliverAtMs'> & {
+type PublishFields = Pick<RequestOf<typeof PublishRequestSchema>, 'payload' | 'headers' | 'routingKey' | 'queueId' | 'dedupId' | 'delayMs' | 'deliverAtMs' | 'ttlMs'> & {
   readonly namespace?: string;
   readonly topic?: string;
 };
@@ -59,8 +59,8 @@ export interface PublishInput extends BatchEntry {
 
 /**
  * A publish or a batch entry (whose namespace and topic are the batch's).
- * `queue_id` absent or -1 routes automatically; `delay_ms` and
- * `deliver_at_ms` absent are unset. The payload may be a view into the
+ * `queue_id` absent or -1 routes automatically; `delay_ms`,
+ * `deliver_at_ms` and `ttl_ms` absent are unset. The payload may be a view into the
  * frame: the core copies it.
  */
 export function publishInput(req: PublishFields): PublishInput {
@@ -74,6 +74,7 @@ export function publishInput(req: PublishFields): PublishInput {
     dedupId: emptyIsNone(req.dedupId),
     delayMs: optionalMs(req.delayMs),
     deliverAt: optionalMs(req.deliverAtMs),
+    ttlMs: optionalMs(req.ttlMs),
   };
 }
 
@@ -94,6 +95,9 @@ export function policyInput(req: RequestOf<typeof SetTopicPolicyRequestSchema>):
     input.retry = { maxRetries: req.maxRetries, baseMs: optionalMs(req.retryBaseMs), capMs: optionalMs(req.retryCapMs) };
   }
   if (req.dedupWindowMs !== undefined) input.dedupWindowMs = ms(req.dedupWindowMs);
+  if (req.ackTimeoutMs !== undefined) input.ackTimeoutMs = ms(req.ackTimeoutMs);
+  if (req.messageTtlMs !== undefined) input.messageTtlMs = ms(req.messageTtlMs);
+  if (req.deadLetterExpired !== undefined) input.deadLetterExpired = req.deadLetterExpired;
   return input;
 }
 

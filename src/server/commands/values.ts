@@ -45,11 +45,17 @@ export function wirePolicy(p: TopicPolicy): MessageInitShape<typeof TopicPolicyS
     retryBaseMs: BigInt(p.retry.baseMs),
     retryCapMs: BigInt(p.retry.capMs),
     dedupWindowMs: BigInt(p.dedupWindowMs),
+    ackTimeoutMs: BigInt(p.ackTimeoutMs),
+    messageTtlMs: BigInt(p.messageTtlMs),
+    deadLetterExpired: p.deadLetterExpired,
   };
 }
 
 export function policyJson(p: TopicPolicy): string {
-  return `{"max_retries":${p.retry.maxRetries},"retry_base_ms":${p.retry.baseMs},"retry_cap_ms":${p.retry.capMs},"dedup_window_ms":${p.dedupWindowMs}}`;
+  return (
+    `{"max_retries":${p.retry.maxRetries},"retry_base_ms":${p.retry.baseMs},"retry_cap_ms":${p.retry.capMs},"dedup_window_ms":${p.dedupWindowMs},` +
+    `"ack_timeout_ms":${p.ackTimeoutMs},"message_ttl_ms":${p.messageTtlMs},"dead_letter_expired":${p.deadLetterExpired}}`
+  );
 }
 
 /** The core's counters are JavaScript numbers; ages carry a sub-millisecond fraction the wire drops. */
@@ -62,6 +68,7 @@ function wireCounters(s: Omit<QueueStats, 'queueId'>) {
     acked: BigInt(s.acked),
     redelivered: BigInt(s.redelivered),
     deadLettered: BigInt(s.deadLettered),
+    expired: BigInt(s.expired),
     publishRate: s.publishRate,
     ackRate: s.ackRate,
     oldestPendingAgeMs: BigInt(Math.floor(s.oldestPendingAgeMs)),
@@ -81,7 +88,7 @@ export function wireTopicStats(s: TopicStats): MessageInitShape<typeof TopicStat
 function countsJson(s: Omit<QueueStats, 'queueId'>): string {
   return (
     `"pending":${s.pending},"in_flight":${s.inFlight},"delayed":${s.delayed},"published":${s.published},"acked":${s.acked},` +
-    `"redelivered":${s.redelivered},"dead_lettered":${s.deadLettered},"publish_rate":${round3(s.publishRate)},` +
+    `"redelivered":${s.redelivered},"dead_lettered":${s.deadLettered},"expired":${s.expired},"publish_rate":${round3(s.publishRate)},` +
     `"ack_rate":${round3(s.ackRate)},"oldest_pending_age_ms":${Math.round(s.oldestPendingAgeMs)}`
   );
 }

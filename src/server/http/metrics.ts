@@ -116,6 +116,7 @@ export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source
   topicMetric('counter', 'mqlite_messages_acked_total', 'Messages acked (or auto-acked) since the process started.', (s) => s.acked);
   topicMetric('counter', 'mqlite_messages_redelivered_total', 'Deliveries after the first since the process started.', (s) => s.redelivered);
   topicMetric('counter', 'mqlite_messages_dead_lettered_total', 'Messages moved to the dead-letter queue since the process started.', (s) => s.deadLettered);
+  topicMetric('counter', 'mqlite_messages_expired_total', 'Messages expired (dropped, or dead-lettered with reason expired) since the process started.', (s) => s.expired);
 
   new Gauge({
     name: 'mqlite_front_connections',
