@@ -118,6 +118,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   for (const [front, f] of Object.entries(fronts)) log.info({ front, host: config.server.host, port: f.port }, 'listening');
+  if (config.compat.original) {
+    log.warn({ compat: 'original' }, 'compatibility mode on (compat.original): JSON fronts show every payload as base64, gRPC answers failures as success: false; clients of this broker expecting its own JSON payloads will misread them');
+  }
   if (tls) {
     log.info(
       { tls: 'on', mtls: tls.ca ? 'on' : 'off', cert: config.server.tls.cert, subject: tls.certSubject, validTo: tls.certValidTo, ca: config.server.tls.ca },

@@ -41,6 +41,8 @@ export interface Config {
     };
   };
   log: { level: string; format: LogFormat };
+  /** docs/PROTOCOL.md, "Compatibility mode". */
+  compat: { original: boolean };
   /** Milliseconds. */
   ack_timeout: number;
   /** Milliseconds. */
@@ -114,6 +116,8 @@ const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
   'limits.memory_high_water': { kind: 'size', def: defaultMemoryHighWater() },
   // ---- security ----
   'security.api_keys': { kind: 'api_keys', def: [] },
+  // The original Go MQLite's answers for its existing clients (docs/PROTOCOL.md, "Compatibility mode").
+  'compat.original': { kind: 'bool', def: false },
 };
 
 /**
@@ -146,6 +150,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   MQLITE_TLS_CERT: 'server.tls.cert',
   MQLITE_TLS_KEY: 'server.tls.key',
   MQLITE_TLS_CA: 'server.tls.ca',
+  MQLITE_COMPAT_ORIGINAL: 'compat.original',
 };
 
 /** How an environment override is named in errors. */

@@ -106,9 +106,10 @@ export async function startFronts(broker: Broker, config: Config, log: Logger, m
   const host = server.host;
   const fronts: Record<string, FrontHandle> = {};
   const connectionLimits = { maxConnections: limits.max_connections, maxSubscriptionsPerConnection: limits.max_subscriptions_per_connection };
+  const compat = config.compat.original;
   try {
     if (server.tcp.enabled) {
-      fronts.tcp = await startTcpServer(broker, { host, port: server.tcp.port, maxFrameBytes: limits.max_frame, logger: log.child({ front: 'tcp' }), apiKeys, tls, ...connectionLimits });
+      fronts.tcp = await startTcpServer(broker, { host, port: server.tcp.port, maxFrameBytes: limits.max_frame, logger: log.child({ front: 'tcp' }), apiKeys, tls, compat, ...connectionLimits });
     }
     if (server.http.enabled) {
       fronts.http = await startHttpServer(broker, {
@@ -122,10 +123,11 @@ export async function startFronts(broker: Broker, config: Config, log: Logger, m
         metrics,
         apiKeys,
         tls,
+        compat,
       });
     }
     if (server.grpc.enabled) {
-      fronts.grpc = await startGrpcServer(broker, { host, port: server.grpc.port, maxMessageBytes: limits.max_frame, logger: log.child({ front: 'grpc' }), apiKeys, tls, ...connectionLimits });
+      fronts.grpc = await startGrpcServer(broker, { host, port: server.grpc.port, maxMessageBytes: limits.max_frame, logger: log.child({ front: 'grpc' }), apiKeys, tls, compat, ...connectionLimits });
     }
   } catch (err) {
     await Promise.allSettled(Object.values(fronts).map((f) => f.close()));

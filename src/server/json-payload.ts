@@ -48,16 +48,32 @@ function jsonText(payload: Uint8Array): string | undefined {
 }
 
 /**
+ * How the JSON fronts show payloads: by the rule above, or as the original
+ * Go MQLite did, every payload the base64 of its stored bytes with no
+ * `payload_encoding` beside it (the compatibility mode, docs/PROTOCOL.md,
+ * "Compatibility mode"; config `compat.original`).
+ */
+export interface JsonStyle {
+  readonly base64Payloads: boolean;
+}
+export const NATIVE_JSON: JsonStyle = { base64Payloads: false };
+export const ORIGINAL_JSON: JsonStyle = { base64Payloads: true };
+
+const base64Of = (p: Uint8Array): string => Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64');
+
+/**
  * One message as a JSON object's text. Built as a string so that a JSON
  * payload is embedded as its stored text, never parsed into objects and
  * serialised again.
  */
-export function messageJson(m: Delivery): string {
-  const text = jsonText(m.payload);
+export function messageJson(m: Delivery, style: JsonStyle = NATIVE_JSON): string {
+  const text = style.base64Payloads ? undefined : jsonText(m.payload);
   const payload =
     text !== undefined
       ? `"payload":${text}`
-      : `"payload":${JSON.stringify(Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength).toString('base64'))},"payload_encoding":"base64"`;
+      : style.base64Payloads
+        ? `"payload":"${base64Of(m.payload)}"`
+        : `"payload":"${base64Of(m.payload)}","payload_encoding":"base64"`;
   return (
     `{"id":${JSON.stringify(m.id)},"namespace":${JSON.stringify(m.namespace)},"topic":${JSON.stringify(m.topic)},` +
     `"queue_id":${m.queueId},${payload},"timestamp":${timestampNs(m)},` +

@@ -21,6 +21,7 @@ import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/prot
 import type { Access } from '../../auth/access.js';
 import type { Principal } from '../../auth/api-keys.js';
 import type { Broker } from '../../broker/broker.js';
+import type { JsonStyle } from '../json-payload.js';
 
 /**
  * A decoded request message, as every front hands it to the table: the
@@ -64,8 +65,8 @@ export interface Decoded<Req extends DescMessage = DescMessage, In = unknown> ex
 export interface Reply<Res extends DescMessage, Out> {
   /** The response message (gRPC, TCP protobuf). */
   pb(out: Out): MessageInitShape<Res>;
-  /** The `data` of the JSON fronts, as JSON text. */
-  json(out: Out): string;
+  /** The `data` of the JSON fronts, as JSON text, payloads shown in the front's style. */
+  json(out: Out, style: JsonStyle): string;
   /** A command with nothing to return answers this message (see `done`). */
   readonly done?: string;
   /**

@@ -10,7 +10,7 @@ import type { BatchItemResult, PeekResult, QueueStats, TopicPolicy, TopicStats }
 import type { Delivery } from '../../broker/message.js';
 import type { Message, PublishBatchResultSchema, QueueStatsSchema, TopicPolicySchema, TopicStatsSchema } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import { timestampNs } from '../../protocol/message.js';
-import { messageJson } from '../json-payload.js';
+import { type JsonStyle, messageJson, NATIVE_JSON } from '../json-payload.js';
 
 const NO_HEADERS: { [key: string]: string } = Object.freeze({}) as { [key: string]: string };
 
@@ -35,8 +35,10 @@ export function wireMessage(d: Delivery): Message {
 }
 
 /** A list of messages in JSON: `[Message, ...]`. */
-export function messagesJson(msgs: readonly Delivery[]): string {
-  return `[${msgs.map(messageJson).join(',')}]`;
+export function messagesJson(msgs: readonly Delivery[], style: JsonStyle = NATIVE_JSON): string {
+  let text = '[';
+  for (let i = 0; i < msgs.length; i++) text += (i === 0 ? '' : ',') + messageJson(msgs[i]!, style);
+  return `${text}]`;
 }
 
 export function wirePolicy(p: TopicPolicy): MessageInitShape<typeof TopicPolicySchema> {
@@ -117,8 +119,8 @@ export function wirePeekResult(r: PeekResult) {
  * surfaces' rule like any payload: shown as JSON if the cut bytes still
  * are a JSON document, else as base64.
  */
-export function peekResultJson(r: PeekResult): string {
-  const msgs = r.messages.map((m) => `${messageJson(m).slice(0, -1)},"payload_size":${m.payloadSize}}`);
+export function peekResultJson(r: PeekResult, style: JsonStyle = NATIVE_JSON): string {
+  const msgs = r.messages.map((m) => `${messageJson(m, style).slice(0, -1)},"payload_size":${m.payloadSize}}`);
   return `{"messages":[${msgs.join(',')}],"next_cursor":${r.nextCursor === undefined ? 'null' : JSON.stringify(r.nextCursor)}}`;
 }
 

@@ -13,7 +13,7 @@ import type { Access } from '../../auth/access.js';
 import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, requestNamespace } from '../../auth/api-keys.js';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
-import { exhausted } from '../../broker/errors.js';
+import { exhausted, isBrokerError } from '../../broker/errors.js';
 import {
   type ConnectionLimits,
   connectionLimitMessage,
@@ -42,6 +42,24 @@ export interface GrpcServerOptions extends ConnectionLimits {
   apiKeys?: ApiKeys;
   /** Serve TLS (and require client certificates when it has a CA). */
   tls?: ServerTls;
+  /** The compatibility mode for the original's clients (docs/PROTOCOL.md, "Compatibility mode"). */
+  compat?: boolean;
+}
+
+/** Codes the original answered as OK with `success: false`: the request's failures, not the broker's state or the caller's rights. */
+const COMPAT_FAILURES: ReadonlySet<string> = new Set(['NOT_FOUND', 'ALREADY_EXISTS', 'INVALID_ARGUMENT', 'FAILED_PRECONDITION', 'RESOURCE_EXHAUSTED']);
+
+/**
+ * In the compatibility mode, a domain failure of a call whose response has
+ * `success` (and `message`) is that response, `success: false` with the
+ * reason, as the original answered; undefined otherwise (a status, as usual).
+ */
+function compatFailure(cmd: AnyCommand, err: unknown): object | undefined {
+  if (!isBrokerError(err) || !COMPAT_FAILURES.has(err.code)) return undefined;
+  const fields = cmd.response.fields;
+  if (!fields.some((f) => f.name === 'success')) return undefined;
+  const hasMessage = fields.some((f) => f.name === 'message');
+  return create(cmd.response, (hasMessage ? { success: false, message: err.message } : { success: false }) as never);
 }
 
 /** TLS credentials when configured; with a CA, grpc-js requires and verifies a client certificate. */
@@ -144,7 +162,11 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
       }
       run(req, principal).then(
         (res) => callback(null, res),
-        (err: unknown) => callback(statusOf(err, log, m.name)),
+        (err: unknown) => {
+          const answer = opts.compat ? compatFailure(cmd, err) : undefined;
+          if (answer !== undefined) callback(null, answer);
+          else callback(statusOf(err, log, m.name));
+        },
       );
     };
   }

@@ -23,6 +23,7 @@ import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, re
 import type { Broker } from '../../broker/broker.js';
 import type { AnyCommand, Decoded } from '../commands/command.js';
 import { type JsonObject, decodeJson } from '../commands/json-decode.js';
+import { type JsonStyle, NATIVE_JSON, ORIGINAL_JSON } from '../json-payload.js';
 import { COMMANDS, metrics as metricsAccess, rewriteAof, subscribe } from '../commands/table.js';
 import { batchResultsJson } from '../commands/values.js';
 import { describeError, HttpError } from './errors.js';
@@ -51,6 +52,8 @@ export interface HttpAppOptions {
   connections?: () => number;
   /** API keys (docs/DESIGN.md, "Authentication"); absent or empty: no authentication. */
   apiKeys?: ApiKeys;
+  /** The compatibility mode for the original's clients (docs/PROTOCOL.md, "Compatibility mode"). */
+  compat?: boolean;
 }
 
 export interface HttpApp {
@@ -119,6 +122,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   const log = opts.logger;
   const maxBody = opts.maxBodyBytes;
   const apiKeys = opts.apiKeys ?? NO_API_KEYS;
+  const jsonStyle = opts.compat ? ORIGINAL_JSON : NATIVE_JSON;
   const sessions = new Set<SseSession>();
   let closing = false;
 
@@ -151,13 +155,13 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   /** Decode, check the namespace of a body that names it, run, answer. */
   function runCommand(cmd: AnyCommand, route: CommandRoute): RouteHandler {
     const status = route.status ?? 200;
-    const data = (route.data ?? cmd.reply.json) as (out: unknown) => string;
+    const data = (route.data ?? cmd.reply.json) as (out: unknown, style: JsonStyle) => string;
     const done = cmd.reply.done;
     return async ({ c, principal }) => {
       const req = decodeJson(cmd, await fieldsOf(c, cmd, route));
       if (route.namespaceInBody && !principal.unrestricted) apiKeys.authorize(principal, cmd, requestNamespace(req), 'http', remoteOf(c), log);
       const out: unknown = await cmd.run(broker, cmd.input(req), principal);
-      return done !== undefined ? okMessage(done, status) : okData(data(out), status);
+      return done !== undefined ? okMessage(done, status) : okData(data(out, jsonStyle), status);
     };
   }
 
@@ -180,6 +184,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
       highWaterBytes: opts.sseHighWaterBytes ?? DEFAULT_SSE_HIGH_WATER,
       log,
       requestId,
+      style: jsonStyle,
     });
     // Subscribe before the stream starts, so that an unknown topic or queue
     // is a plain 404 reply rather than an empty event stream. Anything the

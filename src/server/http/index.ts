@@ -39,6 +39,8 @@ export interface HttpServerOptions extends Pick<ConnectionLimits, 'maxConnection
   apiKeys?: ApiKeys;
   /** Serve HTTPS (and require client certificates when it has a CA). */
   tls?: ServerTls;
+  /** The compatibility mode for the original's clients (docs/PROTOCOL.md, "Compatibility mode"). */
+  compat?: boolean;
 }
 
 export interface HttpFrontHandle extends FrontHandle {
@@ -64,6 +66,7 @@ export async function startHttpServer(broker: Broker, opts: HttpServerOptions): 
     metrics: opts.metrics,
     connections: () => connections,
     apiKeys: opts.apiKeys,
+    compat: opts.compat,
   });
   // What createAdaptorServer builds, plus an errorHandler (which it does not
   // pass on): a request @hono/node-server cannot turn into a URL (a

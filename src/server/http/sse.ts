@@ -18,7 +18,7 @@ import type { Subscription, SubscriptionHandler } from '../../broker/subscriptio
 import type { BrokerError } from '../../broker/errors.js';
 import type { Delivery } from '../../broker/message.js';
 import { type ResizeNotice, resizeNoticeMessage } from '../../protocol/message.js';
-import { messageJson } from '../json-payload.js';
+import { type JsonStyle, messageJson, NATIVE_JSON } from '../json-payload.js';
 
 /** A chunk is handed to the stream once this much text is waiting, even mid-run. */
 const FLUSH_CHARS = 64 * 1024;
@@ -30,8 +30,8 @@ const encoder = new TextEncoder();
  * payload may contain raw line breaks, which in valid JSON can only be
  * whitespace between tokens, so they are replaced by spaces (same value).
  */
-export function messageEvent(msg: Delivery): string {
-  let json = messageJson(msg);
+export function messageEvent(msg: Delivery, style: JsonStyle = NATIVE_JSON): string {
+  let json = messageJson(msg, style);
   if (json.includes('\n') || json.includes('\r')) json = json.replace(/\r\n|\r|\n/g, ' ');
   return `event: message\ndata: ${json}\n\n`;
 }
@@ -43,6 +43,8 @@ export interface SseSessionOptions {
   highWaterBytes: number;
   log: Logger;
   requestId: string;
+  /** How payloads are shown (docs/PROTOCOL.md, "Compatibility mode"). */
+  style?: JsonStyle;
 }
 
 export class SseSession implements SubscriptionHandler {
@@ -65,7 +67,7 @@ export class SseSession implements SubscriptionHandler {
 
   message(msg: Delivery): void {
     this.delivered++;
-    this.append(messageEvent(msg));
+    this.append(messageEvent(msg, this.opts.style));
   }
 
   notice(n: ResizeNotice): void {

@@ -41,6 +41,7 @@ import { badRequestReason, errorReason } from './errors.js';
 import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, FrameReader, FrameWriter, ReadResult } from '../../protocol/frame.js';
 import { type TcpRequest, decodeJsonCommand } from './json-codec.js';
 import { decodePbCommand } from './pb-codec.js';
+import { type JsonStyle, NATIVE_JSON } from '../json-payload.js';
 import { writeError, writeOk, writePush } from './reply.js';
 
 type SubscribeInput = ReturnType<typeof subscribe.input>;
@@ -152,6 +153,7 @@ export class Connection {
     private readonly log: Logger,
     private readonly apiKeys: ApiKeys = NO_API_KEYS,
     private readonly maxSubscriptions = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    private readonly jsonStyle: JsonStyle = NATIVE_JSON,
   ) {
     this.authenticated = !apiKeys.enabled;
     this.remote = socket.remoteAddress;
@@ -394,9 +396,9 @@ export class Connection {
   }
 
   private write(s: Slot): void {
-    if (s.push !== undefined) writePush(this.out, s.encoding, s.requestId, s.push);
+    if (s.push !== undefined) writePush(this.out, s.encoding, s.requestId, s.push, this.jsonStyle);
     else if (s.reason !== undefined) writeError(this.out, s.encoding, s.requestId, s.reason);
-    else writeOk(this.out, s.encoding, s.requestId, s.op!, s.result);
+    else writeOk(this.out, s.encoding, s.requestId, s.op!, s.result, this.jsonStyle);
   }
 
   private get queued(): number {
@@ -424,7 +426,7 @@ export class Connection {
   push(target: PushTarget, msg: Delivery): void {
     if (this.closed || !this.targets.has(target)) return;
     if (this.queued === 0) {
-      writePush(this.out, target.encoding, target.requestId, msg);
+      writePush(this.out, target.encoding, target.requestId, msg, this.jsonStyle);
       if (this.out.pendingBytes >= FLUSH_BYTES) this.flush();
       else this.scheduleFlush();
     } else {

@@ -6,6 +6,7 @@
  * backpressure, pushed subscriptions); commands are the table in
  * handlers.ts, shared by both encodings.
  */
+import { NATIVE_JSON, ORIGINAL_JSON } from '../json-payload.js';
 import { type Server, type Socket, createServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
@@ -26,6 +27,8 @@ export interface TcpServerOptions extends ConnectionLimits {
   apiKeys?: ApiKeys;
   /** Serve TLS (and require client certificates when it has a CA). */
   tls?: ServerTls;
+  /** The compatibility mode for the original's clients (docs/PROTOCOL.md, "Compatibility mode"). */
+  compat?: boolean;
 }
 
 /** Socket buffer sizes: a client that never reads is cut off at about this much per connection. */
@@ -65,7 +68,7 @@ export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Pr
       setTimeout(() => socket.destroy(), REFUSED_CONNECTION_GRACE_MS).unref();
       return;
     }
-    const conn = new Connection(broker, socket, opts.maxFrameBytes, log, apiKeys, maxSubscriptions);
+    const conn = new Connection(broker, socket, opts.maxFrameBytes, log, apiKeys, maxSubscriptions, opts.compat ? ORIGINAL_JSON : NATIVE_JSON);
     connections.add(conn);
     void conn.closedPromise.then(() => connections.delete(conn));
   };

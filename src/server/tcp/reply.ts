@@ -12,7 +12,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import type { Delivery } from '../../broker/message.js';
 import type { PublishResult } from '../../broker/broker.js';
 import { timestampNs } from '../../protocol/message.js';
-import { messageJson } from '../json-payload.js';
+import { type JsonStyle, messageJson, NATIVE_JSON } from '../json-payload.js';
 import { AuthResponseSchema } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import type { AnyCommand } from '../commands/command.js';
 import { publish, subscribe } from '../commands/messages.js';
@@ -87,12 +87,12 @@ function doneBytes(cmd: AnyCommand): Uint8Array {
   return bytes;
 }
 
-export function writeOk(out: FrameWriter, encoding: Encoding, requestId: string | undefined, op: TcpOp, result: unknown): void {
+export function writeOk(out: FrameWriter, encoding: Encoding, requestId: string | undefined, op: TcpOp, result: unknown, style: JsonStyle = NATIVE_JSON): void {
   if (op === publish) {
     const r = result as PublishResult;
     if (encoding !== ENCODING_JSON) writePbPublished(out, requestId, r);
     else if (requestId === undefined && r.duplicate === undefined) writeJsonPublished(out, r);
-    else out.json(okJson(publish.reply.json(r), requestId));
+    else out.json(okJson(publish.reply.json(r, style), requestId));
     return;
   }
   if (!('run' in op)) {
@@ -101,7 +101,7 @@ export function writeOk(out: FrameWriter, encoding: Encoding, requestId: string 
     return;
   }
   const cmd = op as AnyCommand;
-  if (encoding === ENCODING_JSON) out.json(okJson(cmd.reply.json(result), requestId));
+  if (encoding === ENCODING_JSON) out.json(okJson(cmd.reply.json(result, style), requestId));
   else if (cmd.reply.deliveries) writePbConsumed(out, requestId, result as readonly Delivery[], DATA_FIELD[cmd.name as TcpAction]);
   else if (cmd.reply.done !== undefined) writePbOk(out, requestId, DATA_FIELD[cmd.name as TcpAction], doneBytes(cmd));
   else writePbOk(out, requestId, DATA_FIELD[cmd.name as TcpAction], toBinary(cmd.response, create(cmd.response, cmd.reply.pb(result))));
@@ -119,7 +119,7 @@ function writeJsonPublished(out: FrameWriter, r: PublishResult): void {
   const q = String(r.queueId);
   const size = JSON_PUBLISHED_HEAD.length + r.messageId.length + JSON_PUBLISHED_MID.length + q.length + 2;
   if (utf8Length(r.messageId) !== r.messageId.length) {
-    out.json(okJson(publish.reply.json(r), undefined));
+    out.json(okJson(publish.reply.json(r, NATIVE_JSON), undefined));
     return;
   }
   let pos = out.beginJson(size);
@@ -181,9 +181,9 @@ export function writeError(out: FrameWriter, encoding: Encoding, requestId: stri
 }
 
 /** One pushed subscription message (`subscribe_message` in protobuf). */
-export function writePush(out: FrameWriter, encoding: Encoding, requestId: string | undefined, m: Delivery): void {
+export function writePush(out: FrameWriter, encoding: Encoding, requestId: string | undefined, m: Delivery, style: JsonStyle = NATIVE_JSON): void {
   if (encoding === ENCODING_JSON) {
-    out.json(okJson(messageJson(m), requestId));
+    out.json(okJson(messageJson(m, style), requestId));
     return;
   }
   const ridLen = requestId ? utf8Length(requestId) : 0;
