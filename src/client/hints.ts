@@ -17,6 +17,7 @@ const HINTS: readonly [RegExp, string][] = [
   [/altnames|does not match certificate/i, 'connect by a name or address that the certificate carries, or set the expected server name'],
   [/wrong version number|packet length too long|unknown protocol/i, 'the port does not speak TLS: connect without TLS (tcp://, http://, grpc://), or check that the broker has server.tls set'],
   [/\bwrite EPIPE|\bECONNRESET/, 'the broker closed the connection while the request was sent: it refuses a body above limits.max_body (16mb by default) this way, or it stopped'],
+  [/socket hang up|connection closed before the (reply|response)|closed by the server before any reply/, 'the broker closed the connection without answering: if it has TLS on (server.tls), connect with TLS (tls:// or https:// urls, mqlite-cli --tls or --tls-ca); else see its log'],
   [/Parse Error: Expected HTTP/, `the port does not answer in HTTP/1.1: it is likely MQLite's TCP or gRPC port (${DEFAULT_PORTS}): use --proto tcp / grpc (tcp:// or grpc:// urls), or the HTTP port`],
   [/UNAVAILABLE: Protocol error|Received HTTP\/1|http2: Protocol error/i, `the port does not answer in HTTP/2 (gRPC): it is likely MQLite's TCP or HTTP port (${DEFAULT_PORTS}): use --proto tcp / http, or the gRPC port`],
 ];

@@ -327,9 +327,9 @@ describe('SetTopicPolicy', () => {
   it('changes the given fields, keeps the others, and ListTopics shows the policy', async () => {
     const n = await topic();
     const res = await call(f.raw, 'SetTopicPolicy', { namespace: n, topic: 't', max_retries: 3, retry_base_ms: 200 });
-    expect(res).toEqual({ success: true, policy: { max_retries: 3, retry_base_ms: '200', retry_cap_ms: '60000', dedup_window_ms: '3600000' } });
+    expect(res).toEqual({ success: true, policy: { max_retries: 3, retry_base_ms: '200', retry_cap_ms: '60000', dedup_window_ms: '3600000', ack_timeout_ms: '0', message_ttl_ms: '0', dead_letter_expired: false } });
     const next = await call(f.raw, 'SetTopicPolicy', { namespace: n, topic: 't', dedup_window_ms: 1000 });
-    expect(next.policy).toEqual({ max_retries: 3, retry_base_ms: '200', retry_cap_ms: '60000', dedup_window_ms: '1000' });
+    expect(next.policy).toEqual({ max_retries: 3, retry_base_ms: '200', retry_cap_ms: '60000', dedup_window_ms: '1000', ack_timeout_ms: '0', message_ttl_ms: '0', dead_letter_expired: false });
     const { topics } = await call(f.raw, 'ListTopics', { namespace: n });
     expect(topics[0].policy).toEqual(next.policy);
     expect((await stats(n)).policy).toEqual(next.policy);
@@ -418,7 +418,7 @@ describe('state set through gRPC survives a restart (delayed, nacked for retry, 
     try {
       const s = (await call(after.raw, 'GetTopicStats', { namespace: 'keep', topic: 't' })).stats;
       expect(s).toMatchObject({ pending: '0', in_flight: '0', delayed: '2', dlq_depth: '1' });
-      expect(s.policy).toEqual({ max_retries: 1, retry_base_ms: '3600000', retry_cap_ms: '3600000', dedup_window_ms: '3600000' });
+      expect(s.policy).toEqual({ max_retries: 1, retry_base_ms: '3600000', retry_cap_ms: '3600000', dedup_window_ms: '3600000', ack_timeout_ms: '0', message_ttl_ms: '0', dead_letter_expired: false });
       const dlq = await call(after.raw, 'Peek', { namespace: 'keep', topic: 't', dlq: true });
       expect(dlq.messages.map((p: any) => [text(p.message), p.message.headers._dlq_reason])).toEqual([['dead', 'nacked']]);
       const repeat = await call(after.raw, 'Publish', { namespace: 'keep', topic: 't', payload: Buffer.from('twice'), dedup_id: 'k' });

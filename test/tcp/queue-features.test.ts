@@ -193,7 +193,7 @@ describe('nack -> dead-letter queue -> peek -> consume_dlq -> redrive (JSON)', (
   it('runs the whole life of a message that keeps failing', async () => {
     const t = await topic(2);
     const policy = await c.jsonCall({ action: 'set_topic_policy', data: { namespace: 'f', topic: t, max_retries: 1, retry_base_ms: 10, retry_cap_ms: 20 } });
-    expect(policy).toEqual({ status: 'ok', data: { max_retries: 1, retry_base_ms: 10, retry_cap_ms: 20, dedup_window_ms: 3_600_000 } });
+    expect(policy).toEqual({ status: 'ok', data: { max_retries: 1, retry_base_ms: 10, retry_cap_ms: 20, dedup_window_ms: 3_600_000, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false } });
     await c.jsonCall({ action: 'publish', data: { namespace: 'f', topic: t, payload: { job: 7 }, queue_id: 1 } });
 
     // first delivery, nacked with the topic's backoff: held for its retry
@@ -439,8 +439,8 @@ describe('peek', () => {
 describe('set_topic_policy, list_topics policy and get_topic_stats', () => {
   it('changes only what is given, shows the policy in list_topics (JSON and protobuf), and refuses bad values', async () => {
     const t = await topic();
-    const changed = await c.jsonCall({ action: 'set_topic_policy', data: { namespace: 'f', topic: t, dedup_window_ms: 0 } });
-    expect(changed.data).toEqual({ max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60000, dedup_window_ms: 0 });
+    const changed = await c.jsonCall({ action: 'set_topic_policy', data: { namespace: 'f', topic: t, dedup_window_ms: 0, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false } });
+    expect(changed.data).toEqual({ max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60000, dedup_window_ms: 0, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false });
     const bad = await c.jsonCall({ action: 'set_topic_policy', data: { namespace: 'f', topic: t, retry_base_ms: 5000, retry_cap_ms: 10 } });
     expect(bad.error).toMatch(/^INVALID_ARGUMENT: retry.cap_ms 10 is below retry.base_ms 5000/);
     const pb = await c.pbCall({ action: 'set_topic_policy', data: { case: 'setTopicPolicy', value: { namespace: 'f', topic: t, retryCapMs: 2n ** 60n } } });
@@ -480,7 +480,7 @@ describe('set_topic_policy, list_topics policy and get_topic_stats', () => {
       acked: 0,
       redelivered: 0,
       dead_lettered: 0,
-      policy: { max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60000, dedup_window_ms: 3600000 },
+      policy: { max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60000, dedup_window_ms: 3600000, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false },
     });
     expect(typeof s.publish_rate).toBe('number');
     expect(typeof s.ack_rate).toBe('number');

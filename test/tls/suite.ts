@@ -139,6 +139,8 @@ export function tlsSuite(front: FrontUnderTest): void {
       expect(err.code).toBe('TRANSPORT');
       // Refused at once, not left to run into the client's time limit.
       expect(err.message).not.toMatch(/timed out|within \d+ ms|DEADLINE/i);
+      // ...saying what to do: a port with TLS on wants a TLS client.
+      expect(err.message).toContain('if it has TLS on (server.tls), connect with TLS');
       const got = await client.consume('tls', 'orders', 0, { batchSize: 10, autoAck: true });
       await client.close();
       expect(got.map((m) => m.id)).toEqual([kept.messageId]);

@@ -117,7 +117,8 @@ class FramedConnection {
     socket.on('error', (err) => this.fail(new ClientError('TRANSPORT', err.message)));
     socket.on('close', () => {
       clearInterval(this.watchdog);
-      const err = this.closing ? undefined : new ClientError('TRANSPORT', 'connection closed by the server');
+      // Closed before a single byte came back: a TLS port does that to a plaintext client.
+      const err = this.closing ? undefined : new ClientError('TRANSPORT', this.firstBytes === undefined ? `${this.address}: connection closed by the server before any reply` : 'connection closed by the server');
       this.fail(err ?? new ClientError('TRANSPORT', 'connection closed'));
       this.onClose?.(err);
     });
