@@ -295,7 +295,7 @@ describe('PUT .../policy', () => {
   it('changes what is given, keeps the rest, answers the whole policy; GET .../topics shows it', async () => {
     const r = await put(`${T}/policy`, { max_retries: 3, retry_base_ms: 200 });
     expect(r.status).toBe(200);
-    const policy = { max_retries: 3, retry_base_ms: 200, retry_cap_ms: 60_000, dedup_window_ms: 3_600_000 };
+    const policy = { max_retries: 3, retry_base_ms: 200, retry_cap_ms: 60_000, dedup_window_ms: 3_600_000, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false };
     expect(r.json).toEqual({ success: true, data: policy });
     const r2 = await put(`${T}/policy`, { dedup_window_ms: 0 });
     expect(r2.json.data).toEqual({ ...policy, dedup_window_ms: 0 });
@@ -338,17 +338,18 @@ describe('GET .../stats', () => {
       acked: 0,
       redelivered: 0,
       dead_lettered: 0,
+      expired: 0,
       publish_rate: expect.any(Number),
       ack_rate: expect.any(Number),
       oldest_pending_age_ms: expect.any(Number),
-      policy: { max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60_000, dedup_window_ms: 3_600_000 },
+      policy: { max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60_000, dedup_window_ms: 3_600_000, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false },
       queues: [
         expect.objectContaining({ queue_id: 0, pending: 0, in_flight: 1, delayed: 0, published: 1 }),
         expect.objectContaining({ queue_id: 1, pending: 1, in_flight: 0, delayed: 1, published: 2 }),
       ],
     });
     expect(Object.keys(s.queues[0]).sort()).toEqual(
-      ['ack_rate', 'acked', 'dead_lettered', 'delayed', 'in_flight', 'oldest_pending_age_ms', 'pending', 'publish_rate', 'published', 'queue_id', 'redelivered'],
+      ['ack_rate', 'acked', 'dead_lettered', 'delayed', 'expired', 'in_flight', 'oldest_pending_age_ms', 'pending', 'publish_rate', 'published', 'queue_id', 'redelivered'],
     );
   });
 
