@@ -86,6 +86,10 @@ export interface RecordSink {
   dlqPop(ns: string, topic: string, count: number, autoAck: boolean): void;
   /** Moves `queues.length` messages from the head of the dead-letter queue, message i to the tail of `queues[i]`. */
   redrive(ns: string, topic: string, queues: readonly number[]): void;
+  /** Pauses or resumes the topic's deliveries (docs/DESIGN.md, "Pause"); also in snapshots. */
+  pauseState(ns: string, topic: string, paused: boolean): void;
+  /** Removes the pending and held messages of `queue` (-1: every queue), or of the dead-letter queue when `dlq` (docs/DESIGN.md, "Purge"). */
+  purge(ns: string, topic: string, queue: number, dlq: boolean): void;
   /** Snapshot only: a dedup window entry (`key` answered by message `id` on `queue` until `expiresAt`). */
   dedup(ns: string, topic: string, key: string, id: string, queue: number, expiresAt: number): void;
 }
@@ -131,6 +135,8 @@ export type LogRecord =
   | { readonly type: 'deadLetter'; readonly ns: string; readonly topic: string; readonly reason: string; readonly ids: readonly string[] }
   | { readonly type: 'dlqPop'; readonly ns: string; readonly topic: string; readonly count: number; readonly autoAck: boolean }
   | { readonly type: 'redrive'; readonly ns: string; readonly topic: string; readonly queues: readonly number[] }
+  | { readonly type: 'pauseState'; readonly ns: string; readonly topic: string; readonly paused: boolean }
+  | { readonly type: 'purge'; readonly ns: string; readonly topic: string; readonly queue: number; readonly dlq: boolean }
   | {
       readonly type: 'dedup';
       readonly ns: string;
