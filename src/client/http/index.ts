@@ -10,6 +10,7 @@ import type {
   ClientSubscription,
   ClientTlsOptions,
   ClientTopicPolicy,
+  PurgeOptions,
   ClientTopicStats,
   MqliteClient,
   PeekPage,
@@ -230,6 +231,19 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
   async redriveDlq(namespace: string, topic: string, max?: number): Promise<number> {
     const d = (await this.call('POST', `${this.topicPath(namespace, topic)}/dlq/redrive`, JSON.stringify({ max }))) as { moved: number };
     return d.moved;
+  }
+
+  async pauseTopic(namespace: string, topic: string): Promise<void> {
+    await this.call('POST', `${this.topicPath(namespace, topic)}/pause`);
+  }
+
+  async resumeTopic(namespace: string, topic: string): Promise<void> {
+    await this.call('POST', `${this.topicPath(namespace, topic)}/resume`);
+  }
+
+  async purge(namespace: string, topic: string, opts: PurgeOptions = {}): Promise<number> {
+    const body = JSON.stringify({ queue_id: opts.queueId, dlq: opts.dlq });
+    return ((await this.call('POST', `${this.topicPath(namespace, topic)}/purge`, body)) as { purged: number }).purged;
   }
 
   async setTopicPolicy(namespace: string, topic: string, policy: Partial<ClientTopicPolicy>): Promise<ClientTopicPolicy> {
