@@ -24,6 +24,8 @@ export interface TopicSummary {
   name: string;
   queueCount: number;
   version: bigint;
+  /** Deliveries held (docs/DESIGN.md, "Pause"); false from a broker without pause. */
+  paused: boolean;
 }
 
 export interface ResizeSummary {

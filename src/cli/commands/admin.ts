@@ -34,7 +34,7 @@ export async function topicDelete(ctx: Ctx, ns: string, name: string): Promise<v
 
 export async function topicList(ctx: Ctx, ns: string): Promise<void> {
   const topics = (await (await ctx.client()).listTopics(ns)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  if (ctx.out.json) return ctx.out.jsonResult(topics.map((t) => ({ name: t.name, queue_count: t.queueCount, version: t.version })));
+  if (ctx.out.json) return ctx.out.jsonResult(topics.map((t) => ({ name: t.name, queue_count: t.queueCount, version: t.version, paused: t.paused })));
   if (topics.length === 0 && ctx.out.tty) return ctx.out.note(`no topics in ${ns}`);
   ctx.out.table(
     [{ header: 'TOPIC' }, { header: 'QUEUES', align: 'right' }, { header: 'VERSION', align: 'right' }],

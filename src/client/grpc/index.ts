@@ -128,7 +128,7 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
 
   async listTopics(namespace: string): Promise<TopicSummary[]> {
     const res = await this.unary('listTopics', { namespace });
-    return res.topics.map((t) => ({ name: t.name, queueCount: t.queueCount, version: t.version }));
+    return res.topics.map((t) => ({ name: t.name, queueCount: t.queueCount, version: t.version, paused: t.paused }));
   }
 
   async resizeTopic(namespace: string, name: string, newQueueCount: number): Promise<ResizeSummary> {

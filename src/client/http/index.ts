@@ -137,8 +137,8 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
   }
 
   async listTopics(namespace: string): Promise<TopicSummary[]> {
-    const data = (await this.call('GET', `/v1/namespaces/${seg(namespace)}/topics`)) as { name: string; queue_count: number; version: number }[];
-    return data.map((t) => ({ name: t.name, queueCount: t.queue_count, version: BigInt(t.version) }));
+    const data = (await this.call('GET', `/v1/namespaces/${seg(namespace)}/topics`)) as { name: string; queue_count: number; version: number; paused?: boolean }[];
+    return data.map((t) => ({ name: t.name, queueCount: t.queue_count, version: BigInt(t.version), paused: t.paused === true }));
   }
 
   async resizeTopic(namespace: string, name: string, newQueueCount: number): Promise<ResizeSummary> {
