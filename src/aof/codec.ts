@@ -55,7 +55,8 @@ const enum RecordType {
   DlqPop = 18,
   Redrive = 19,
   Dedup = 20,
-  // 21, 22: reserved (pause state, purge).
+  PauseState = 21,
+  Purge = 22,
   /** TopicPolicy plus ack timeout, message TTL and dead-lettering of expired messages. */
   TopicPolicyEx = 23,
   Expire = 24,
@@ -437,6 +438,32 @@ export class RecordEncoder implements RecordSink {
       this.str(ns);
       this.str(topic);
       this.u32(queueCount);
+    } catch (err) {
+      this.rollback(err);
+    }
+    this.end();
+  }
+
+  pauseState(ns: string, topic: string, paused: boolean): void {
+    this.begin(RecordType.PauseState, strRoom(ns) + strRoom(topic) + 1);
+    try {
+      this.str(ns);
+      this.str(topic);
+      this.buf[this.pos++] = paused ? 1 : 0;
+    } catch (err) {
+      this.rollback(err);
+    }
+    this.end();
+  }
+
+  /** `queue` -1 (every queue) is written as 0xFFFFFFFF. */
+  purge(ns: string, topic: string, queue: number, dlq: boolean): void {
+    this.begin(RecordType.Purge, strRoom(ns) + strRoom(topic) + 5);
+    try {
+      this.str(ns);
+      this.str(topic);
+      this.u32(queue < 0 ? 0xffffffff : queue);
+      this.buf[this.pos++] = dlq ? 1 : 0;
     } catch (err) {
       this.rollback(err);
     }
@@ -886,6 +913,23 @@ function decodeBody(buf: Buffer, start: number, end: number): LogRecord {
     case RecordType.Resize:
       rec = { type: 'resize', ns: r.name(nsNames), topic: r.name(topicNames), queueCount: r.u32() };
       break;
+    case RecordType.PauseState: {
+      const ns = r.name(nsNames);
+      const topic = r.name(topicNames);
+      const flag = r.u8();
+      if (flag > 1) throw new MalformedRecord(`paused flag ${flag} is neither 0 nor 1`);
+      rec = { type: 'pauseState', ns, topic, paused: flag === 1 };
+      break;
+    }
+    case RecordType.Purge: {
+      const ns = r.name(nsNames);
+      const topic = r.name(topicNames);
+      const q = r.u32();
+      const flag = r.u8();
+      if (flag > 1) throw new MalformedRecord(`dlq flag ${flag} is neither 0 nor 1`);
+      rec = { type: 'purge', ns, topic, queue: q === 0xffffffff ? -1 : q, dlq: flag === 1 };
+      break;
+    }
     case RecordType.ResizeFinal:
       rec = { type: 'resizeFinal', ns: r.name(nsNames), topic: r.name(topicNames) };
       break;
@@ -1035,6 +1079,10 @@ export function writeRecord(sink: RecordSink, rec: LogRecord): void {
       return sink.dlqPop(rec.ns, rec.topic, rec.count, rec.autoAck);
     case 'redrive':
       return sink.redrive(rec.ns, rec.topic, rec.queues);
+    case 'pauseState':
+      return sink.pauseState(rec.ns, rec.topic, rec.paused);
+    case 'purge':
+      return sink.purge(rec.ns, rec.topic, rec.queue, rec.dlq);
     case 'dedup':
       return sink.dedup(rec.ns, rec.topic, rec.key, rec.id, rec.queue, rec.expiresAt);
     case 'expire':

@@ -104,6 +104,10 @@ export interface RecordSink {
    * `_dlq_reason: expired` when `toDlq`.
    */
   expire(ns: string, topic: string, queue: number, count: number, toDlq: boolean): void;
+  /** Pauses or resumes the topic's deliveries (docs/DESIGN.md, "Pause"); also in snapshots. */
+  pauseState(ns: string, topic: string, paused: boolean): void;
+  /** Removes the pending and held messages of `queue` (-1: every queue), or of the dead-letter queue when `dlq` (docs/DESIGN.md, "Purge"). */
+  purge(ns: string, topic: string, queue: number, dlq: boolean): void;
   /** Snapshot only: a dedup window entry (`key` answered by message `id` on `queue` until `expiresAt`). */
   dedup(ns: string, topic: string, key: string, id: string, queue: number, expiresAt: number): void;
 }
@@ -149,6 +153,8 @@ export type LogRecord =
   | { readonly type: 'deadLetter'; readonly ns: string; readonly topic: string; readonly reason: string; readonly ids: readonly string[] }
   | { readonly type: 'dlqPop'; readonly ns: string; readonly topic: string; readonly count: number; readonly autoAck: boolean }
   | { readonly type: 'redrive'; readonly ns: string; readonly topic: string; readonly queues: readonly number[] }
+  | { readonly type: 'pauseState'; readonly ns: string; readonly topic: string; readonly paused: boolean }
+  | { readonly type: 'purge'; readonly ns: string; readonly topic: string; readonly queue: number; readonly dlq: boolean }
   | {
       readonly type: 'expire';
       readonly ns: string;

@@ -25,7 +25,7 @@ import { Commit, storeFailed } from './commit.js';
 import { Dispatcher } from './delivery.js';
 import { Drains } from './drain.js';
 import { ExpirySweep } from './expiry.js';
-import { BrokerError, alreadyExists, exhausted, notFound, precondition, unavailable } from './errors.js';
+import { BrokerError, alreadyExists, exhausted, invalid, notFound, precondition, unavailable } from './errors.js';
 import { Held } from './held.js';
 import { Leases } from './leases.js';
 import type { LiveTopic } from './live.js';
@@ -39,7 +39,7 @@ import { Retries } from './retry.js';
 import { snapshotSource } from './snapshot.js';
 import { brokerCounts, RateSampler, topicStats } from './stats.js';
 import type { Subscription, SubscriptionHandler } from './subscription.js';
-import { DEFAULT_POLICY, Totals, type TopicPolicy } from './topic.js';
+import { DEFAULT_POLICY, PURGE_ALL_QUEUES, Totals, type TopicPolicy } from './topic.js';
 import {
   type BatchEntry,
   type BatchItemResult,
@@ -207,7 +207,7 @@ export class Broker {
   listTopics(ns: string): TopicInfo[] {
     const out: TopicInfo[] = [];
     for (const { topic: t } of this.namespaces.namespace(ns).values()) {
-      out.push({ name: t.name, queueCount: t.activeCount, version: t.version, policy: t.policy });
+      out.push({ name: t.name, queueCount: t.activeCount, version: t.version, policy: t.policy, paused: t.paused });
     }
     return out;
   }
@@ -250,6 +250,52 @@ export class Broker {
       for (const m of moves) this.dispatcher.schedule(lt.lanes[m.to]!);
     }
     return this.commit.durable();
+  }
+
+  /**
+   * docs/DESIGN.md, "Pause": publishes are accepted, deliveries held until
+   * `resumeTopic`. Idempotent: pausing a paused topic logs nothing.
+   */
+  async pauseTopic(ns: string, name: string): Promise<{ paused: boolean }> {
+    this.commit.assertWritable();
+    const t = this.namespaces.topic(ns, name).topic;
+    if (!t.paused) this.commit.pauseState(t, true);
+    await this.commit.durable();
+    return { paused: true };
+  }
+
+  /** docs/DESIGN.md, "Pause": deliveries start again, in queue order. Idempotent. */
+  async resumeTopic(ns: string, name: string): Promise<{ paused: boolean }> {
+    this.commit.assertWritable();
+    const lt = this.namespaces.topic(ns, name);
+    if (lt.topic.paused) {
+      this.commit.pauseState(lt.topic, false);
+      this.dispatcher.resumed(lt);
+      this.dispatcher.wakeStarving(lt);
+    }
+    await this.commit.durable();
+    return { paused: false };
+  }
+
+  /**
+   * docs/DESIGN.md, "Purge": removes the pending and held messages of queue
+   * `opts.queueId`, of every queue when it is absent, or of the dead-letter
+   * queue when `opts.dlq`. In-flight messages stay. Returns the count.
+   */
+  async purge(ns: string, name: string, opts: { queueId?: number; dlq?: boolean } = {}): Promise<{ purged: number }> {
+    this.commit.assertWritable();
+    const t = this.namespaces.topic(ns, name).topic;
+    const dlq = opts.dlq === true;
+    if (opts.queueId !== undefined) {
+      if (dlq) throw invalid(`purge of topic '${ns}/${name}': give queue_id or dlq, not both`);
+      queueOf(t, opts.queueId);
+    }
+    const queue = opts.queueId ?? PURGE_ALL_QUEUES;
+    const hadHeld = t.held.size > 0;
+    const purged = this.commit.purge(t, queue, dlq);
+    if (hadHeld && purged > 0) this.held.forgetGone();
+    await this.commit.durable();
+    return { purged };
   }
 
   // ------------------------------------------------------------------ messages
@@ -318,6 +364,8 @@ export class Broker {
     const q = queueOf(lt.topic, queueId);
     const n = checkBatch(this.limits, batchSize);
     if (autoAck) this.commit.assertWritable();
+    // docs/DESIGN.md, "Pause": an empty batch, nothing stolen.
+    if (lt.topic.paused) return [];
     const lane = lt.lanes[queueId]!;
     if (q.pending.length === 0) this.dispatcher.steal(lt, lane);
     let msgs = this.dispatcher.pop(lt, lane, n, autoAck, undefined);

@@ -149,6 +149,18 @@ export class Commit {
     return t.finishResize();
   }
 
+  /** docs/DESIGN.md, "Pause". */
+  pauseState(t: Topic, paused: boolean): void {
+    this.sink?.pauseState(t.namespace, t.name, paused);
+    t.setPaused(paused);
+  }
+
+  /** docs/DESIGN.md, "Purge": returns how many messages were removed. */
+  purge(t: Topic, queue: number, dlq: boolean): number {
+    this.sink?.purge(t.namespace, t.name, queue, dlq);
+    return t.purge(queue, dlq);
+  }
+
   /** Steal and rebalance. */
   move(t: Topic, moves: readonly Move[]): void {
     this.sink?.move(t.namespace, t.name, moves);

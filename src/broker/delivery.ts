@@ -177,6 +177,11 @@ export class Dispatcher {
 
   // -------------------------------------------------------------- subscribers
 
+  /** A resumed topic: every lane with subscribers gets a delivery pass (docs/DESIGN.md, "Pause"). */
+  resumed(lt: LiveTopic): void {
+    for (const lane of lt.lanes) if (lane.subscribers.length > 0) this.schedule(lane);
+  }
+
   /** Tells every subscriber of the topic its new queue count and version (docs/DESIGN.md, "Resize"). */
   notifyResize(lt: LiveTopic): void {
     const t = lt.topic;
@@ -231,7 +236,8 @@ export class Dispatcher {
     const lt = lane.live;
     const q = lane.queue;
     const subs = lane.subscribers;
-    if (subs.length === 0) return 0;
+    // docs/DESIGN.md, "Pause": nothing is handed out, nothing is stolen.
+    if (subs.length === 0 || lt.topic.paused) return 0;
     if (q.pending.length === 0 && (!lane.hasReadySubscriber() || !this.steal(lt, lane))) return 0;
     let delivered = 0;
     let idle = 0;

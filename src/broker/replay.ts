@@ -98,6 +98,12 @@ export function applyRecord(namespaces: Namespaces, totals: Totals, rec: LogReco
     case 'resizeFinal':
       replayTopic(namespaces, rec.ns, rec.topic).finishResize();
       return;
+    case 'pauseState':
+      replayTopic(namespaces, rec.ns, rec.topic).setPaused(rec.paused);
+      return;
+    case 'purge':
+      replayTopic(namespaces, rec.ns, rec.topic).purge(rec.queue, rec.dlq);
+      return;
   }
 }
 

@@ -34,6 +34,7 @@ function snapshot(namespaces: Namespaces, sink: RecordSink): Iterator<void> {
         name: t.name,
         activeCount: t.activeCount,
         version: t.version,
+        paused: t.paused,
         policy: policyFields(t.policy),
         queues: t.queues.map((q, i) => captureRun(inflight[i]!, q.pending)),
         held: captureHeld(t),
@@ -52,6 +53,7 @@ function snapshot(namespaces: Namespaces, sink: RecordSink): Iterator<void> {
         for (const t of topics) {
           sink.topicRestore(ns, t.name, t.queues.length, t.activeCount, t.version);
           sink.topicPolicy(ns, t.name, t.policy);
+          if (t.paused) sink.pauseState(ns, t.name, true);
           // In-flight messages were popped from the head: write them first
           // (with the delivery count they had before that pop), then pop
           // them again so replay puts them in flight.

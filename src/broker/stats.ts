@@ -44,6 +44,8 @@ export function topicStats(lt: LiveTopic): TopicStats {
     draining: t.draining,
     dlqDepth: t.dlq.length,
     policy: t.policy,
+    paused: t.paused,
+    purged: t.purged,
     pending: 0,
     inFlight: t.inflight.size,
     delayed: t.held.size,

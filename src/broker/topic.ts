@@ -75,6 +75,9 @@ export interface DedupEntry {
  */
 export const MESSAGE_OVERHEAD_BYTES = 352;
 
+/** `purge`'s queue for every queue of the topic (docs/DESIGN.md, "Purge"). */
+export const PURGE_ALL_QUEUES = -1;
+
 /**
  * Counters over every topic, kept by Topic's transitions so that reading
  * them is O(1).
@@ -134,6 +137,10 @@ export class Topic {
    */
   countsBeforePop: Map<StoredMessage, number> | undefined;
   deleted = false;
+  /** Deliveries held, publishes accepted (docs/DESIGN.md, "Pause"). */
+  paused = false;
+  /** Messages purged since startup (docs/DESIGN.md, "Purge"; not persisted, as the queues' totals). */
+  purged = 0;
   policy: TopicPolicy = DEFAULT_POLICY;
   /** Held messages by id, in the order they were held. */
   readonly held = new Map<string, HeldEntry>();
@@ -650,6 +657,45 @@ export class Topic {
     }
     this.version++;
     return removed;
+  }
+
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+  }
+
+  /**
+   * docs/DESIGN.md, "Purge": removes the pending and held (delayed, or
+   * waiting for a retry) messages of queue `queue`, of every queue when
+   * `queue` is PURGE_ALL_QUEUES, or the waiting messages of the
+   * dead-letter queue when `dlq`. In-flight messages and dedup entries
+   * stay. Returns how many were removed.
+   */
+  purge(queue: number, dlq: boolean): number {
+    let n = 0;
+    const drop = (msg: StoredMessage): void => {
+      msg.state = MessageState.Gone;
+      this.gone(msg);
+      n++;
+    };
+    if (dlq) {
+      this.dlqHeadSeq += this.dlq.length;
+      for (const msg of this.dlq.toArray()) drop(msg);
+      this.dlq.clear();
+    } else {
+      for (const q of this.queues) {
+        if (queue !== PURGE_ALL_QUEUES && q.id !== queue) continue;
+        q.headSeq += q.pending.length;
+        for (const msg of q.pending.toArray()) drop(msg);
+        q.pending.clear();
+      }
+      for (const [id, { msg }] of this.held) {
+        if (queue !== PURGE_ALL_QUEUES && msg.queueId !== queue) continue;
+        this.held.delete(id);
+        drop(msg);
+      }
+    }
+    this.purged += n;
+    return n;
   }
 
   /** Drops everything: the topic (or its namespace) was deleted. */

@@ -90,6 +90,8 @@ export interface TopicInfo {
   queueCount: number;
   version: bigint;
   policy: TopicPolicy;
+  /** docs/DESIGN.md, "Pause". */
+  paused: boolean;
 }
 
 export interface NackOptions {
@@ -177,6 +179,10 @@ export interface TopicStats extends Omit<QueueStats, 'queueId'> {
   draining: boolean;
   dlqDepth: number;
   policy: TopicPolicy;
+  /** docs/DESIGN.md, "Pause". */
+  paused: boolean;
+  /** Messages purged since startup (docs/DESIGN.md, "Purge"). */
+  purged: number;
   queues: QueueStats[];
 }
 

@@ -149,7 +149,7 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .action(run(session, async (ctx) => (await admin()).nsList(ctx)));
 
   // ---------------------------------------------------------------- topic
-  const topic = program.command('topic').description('topics: create, delete, list, resize, rebalance');
+  const topic = program.command('topic').description('topics: create, delete, list, resize, rebalance, pause, resume');
   topic
     .command('create')
     .description('create a topic with its queues')
@@ -182,6 +182,18 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
     .argument('<namespace>', 'namespace name')
     .argument('<name>', 'topic name')
     .action(run(session, async (ctx, nsName: string, name: string) => (await admin()).topicRebalance(ctx, nsName, name)));
+  topic
+    .command('pause')
+    .description('hold deliveries (consume answers nothing, subscribers get nothing); publishes are still accepted')
+    .argument('<namespace>', 'namespace name')
+    .argument('<name>', 'topic name')
+    .action(run(session, async (ctx, nsName: string, name: string) => (await admin()).topicPause(ctx, nsName, name)));
+  topic
+    .command('resume')
+    .description('deliver again, in order, after a pause')
+    .argument('<namespace>', 'namespace name')
+    .argument('<name>', 'topic name')
+    .action(run(session, async (ctx, nsName: string, name: string) => (await admin()).topicResume(ctx, nsName, name)));
   topic
     .command('policy')
     .description("show a topic's retry, dedup, ack timeout and expiry policy, or change the values given")
@@ -417,6 +429,14 @@ page is printed on stderr (--json: next_cursor). --json prints
   )
     .addHelpText('after', peekHelp)
     .action(run(session, async (ctx, nsName: string, topicName: string, queue: number, o: PeekCliOptions) => (await inspect()).peek(ctx, nsName, topicName, queue, o)));
+  program
+    .command('purge')
+    .description('remove the pending and delayed messages of a queue, of every queue of a topic, or of its dead-letter queue')
+    .argument('<namespace>', 'namespace name')
+    .argument('<topic>', 'topic name')
+    .argument('[queue]', 'a queue id, or dlq (default: every queue)', leaseQueueArg)
+    .addHelpText('after', '\nIn-flight messages are kept: they finish by ack, or come back and can be purged then.')
+    .action(run(session, async (ctx, nsName: string, topicName: string, queue: number | undefined) => (await admin()).purge(ctx, nsName, topicName, queue)));
   program
     .command('stats')
     .description('depths, totals, rates and oldest age of each queue of a topic, its dead-letter queue and its totals')

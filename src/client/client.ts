@@ -27,6 +27,7 @@ import {
   ClientError,
   type ClientSubscription,
   type ClientTopicPolicy,
+  type PurgeOptions,
   type ClientTopicStats,
   type MqliteClient,
   type PeekPage,
@@ -361,6 +362,15 @@ export class Client extends EventEmitter<ClientEvents> implements Transport {
   }
   topicStats(namespace: string, topic: string): Promise<ClientTopicStats> {
     return this.call((t) => t.topicStats(namespace, topic));
+  }
+  pauseTopic(namespace: string, topic: string): Promise<void> {
+    return this.call((t) => t.pauseTopic(namespace, topic));
+  }
+  resumeTopic(namespace: string, topic: string): Promise<void> {
+    return this.call((t) => t.resumeTopic(namespace, topic));
+  }
+  purge(namespace: string, topic: string, opts?: PurgeOptions): Promise<number> {
+    return this.call((t) => t.purge(namespace, topic, opts));
   }
 }
 

@@ -106,6 +106,8 @@ export interface WireTopicStats extends WireCounts {
   draining: boolean;
   dlq_depth: number;
   policy: WirePolicy;
+  paused?: boolean;
+  purged?: number;
   queues: (WireCounts & { queue_id: number })[];
 }
 
@@ -147,6 +149,8 @@ export function decodeTopicStats(s: WireTopicStats): ClientTopicStats {
     draining: s.draining,
     dlqDepth: s.dlq_depth,
     policy: decodePolicy(s.policy),
+    paused: s.paused === true,
+    purged: s.purged ?? 0,
     queues: s.queues.map((q) => ({ queueId: q.queue_id, ...decodeCounts(q) })),
   };
 }

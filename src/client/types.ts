@@ -26,6 +26,8 @@ export interface TopicSummary {
   name: string;
   queueCount: number;
   version: bigint;
+  /** Deliveries held (docs/DESIGN.md, "Pause"); false from a broker without pause. */
+  paused: boolean;
 }
 
 export interface ResizeSummary {
@@ -175,6 +177,10 @@ export interface ClientTopicStats extends Omit<ClientQueueStats, 'queueId'> {
   draining: boolean;
   dlqDepth: number;
   policy: ClientTopicPolicy;
+  /** docs/DESIGN.md, "Pause". */
+  paused: boolean;
+  /** Messages purged since the broker started (docs/DESIGN.md, "Purge"). */
+  purged: number;
   queues: ClientQueueStats[];
 }
 
@@ -198,6 +204,22 @@ export interface QueueFeaturesClient {
   redriveDlq(namespace: string, topic: string, max?: number): Promise<number>;
   setTopicPolicy(namespace: string, topic: string, policy: Partial<ClientTopicPolicy>): Promise<ClientTopicPolicy>;
   topicStats(namespace: string, topic: string): Promise<ClientTopicStats>;
+  /** docs/DESIGN.md, "Pause": publishes accepted, deliveries held until resumeTopic. Idempotent. */
+  pauseTopic(namespace: string, topic: string): Promise<void>;
+  resumeTopic(namespace: string, topic: string): Promise<void>;
+  /**
+   * docs/DESIGN.md, "Purge": removes the pending and delayed messages of queue
+   * `queueId`, of every queue when absent, or of the dead-letter queue with
+   * `dlq`; in-flight messages stay. Resolves to the count removed.
+   */
+  purge(namespace: string, topic: string, opts?: PurgeOptions): Promise<number>;
+}
+
+export interface PurgeOptions {
+  /** One queue; absent: every queue of the topic. */
+  queueId?: number;
+  /** The dead-letter queue instead (not with queueId). */
+  dlq?: boolean;
 }
 
 // ---- TLS ----

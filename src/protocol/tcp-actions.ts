@@ -26,10 +26,13 @@ export const DATA_FIELD = {
   set_topic_policy: 28,
   get_topic_stats: 29,
   auth: 30,
+  pause_topic: 31,
+  resume_topic: 32,
+  purge: 33,
 } as const;
 
 export type TcpAction = keyof typeof DATA_FIELD;
 
 /** The `data` oneof's field range in both messages. */
 export const FIRST_DATA_FIELD = 10;
-export const LAST_DATA_FIELD = 30;
+export const LAST_DATA_FIELD = 33;

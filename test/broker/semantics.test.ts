@@ -15,7 +15,7 @@ describe('namespaces and topics', () => {
     await b.createNamespace('a');
     await b.createTopic('a', 'orders', 3);
     expect(b.listNamespaces()).toEqual(['a']);
-    expect(b.listTopics('a')).toEqual([{ name: 'orders', queueCount: 3, version: 0n, policy: DEFAULT_POLICY }]);
+    expect(b.listTopics('a')).toEqual([{ name: 'orders', queueCount: 3, version: 0n, policy: DEFAULT_POLICY, paused: false }]);
     await b.deleteTopic('a', 'orders');
     expect(b.listTopics('a')).toEqual([]);
     await b.deleteNamespace('a');
@@ -268,7 +268,7 @@ describe('resize and rebalance', () => {
       const auto = (await publishAll(b, ['1', '2', '3', '4'])).map((p) => p.queueId);
       expect(auto.every((q) => q < 2)).toBe(true);
       vi.advanceTimersByTime(1001);
-      expect(b.listTopics('ns')).toEqual([{ name: 't', queueCount: 2, version: 1n, policy: DEFAULT_POLICY }]);
+      expect(b.listTopics('ns')).toEqual([{ name: 't', queueCount: 2, version: 1n, policy: DEFAULT_POLICY, paused: false }]);
       expect(r.notices.at(-1)).toMatchObject({ version: 1n, queueCount: 2 });
       expect(r.ends[0]).toMatchObject({ code: 'NOT_FOUND' });
       expect(b.stats().pending).toBe(6);

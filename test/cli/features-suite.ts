@@ -411,5 +411,52 @@ export function featuresSuite(proto: Proto): void {
         expect(r.stderr).toMatch(/NOT_FOUND/);
       });
     });
+
+    describe('topic pause / resume: deliveries held, publishes accepted (docs/DESIGN.md, "Pause")', () => {
+      it('pauses, consume gets nothing, resume delivers in order; an unknown topic fails with exit 1 and changes nothing', async () => {
+        const t = await topic();
+        const paused = await cli(['topic', 'pause', ns, t]);
+        expect(paused.code, paused.stderr).toBe(0);
+        expect(paused.stdout).toBe(`topic ${ns}/${t} paused: publishes are accepted, nothing is delivered until \`topic resume ${ns} ${t}\`\n`);
+        expect((await cli(['--json', 'topic', 'pause', ns, t])).json()).toEqual({ ok: true, namespace: ns, topic: t, paused: true });
+        expect((await cli(['pub', ns, t, '1'])).code).toBe(0);
+        expect((await cli(['pub', ns, t, '2'])).code).toBe(0);
+        expect(await b.broker.consume(ns, t, 0, 10, true)).toEqual([]);
+        expect(b.broker.topicStats(ns, t)).toMatchObject({ paused: true, pending: 2 });
+        const resumed = await cli(['--json', 'topic', 'resume', ns, t]);
+        expect(resumed.json()).toEqual({ ok: true, namespace: ns, topic: t, paused: false });
+        expect((await b.broker.consume(ns, t, 0, 10, true)).map((m) => Buffer.from(m.payload).toString())).toEqual(['1', '2']);
+
+        const missing = await cli(['topic', 'pause', ns, 'nope']);
+        expect(missing.code).toBe(1);
+        expect(missing.stderr).toMatch(/nope/);
+        expect(b.broker.listTopics(ns).every((x) => !x.paused)).toBe(true);
+      });
+    });
+
+    describe('purge: a queue, every queue, or the dead-letter queue (docs/DESIGN.md, "Purge")', () => {
+      it('answers the count, keeps in-flight messages, and refuses a queue out of range with nothing lost', async () => {
+        const t = await topic(2, { retry: { maxRetries: 0 } });
+        for (let i = 0; i < 2; i++) await b.broker.publish(ns, t, enc(`q0-${i}`), { queueId: 0 });
+        for (let i = 0; i < 3; i++) await b.broker.publish(ns, t, enc(`q1-${i}`), { queueId: 1 });
+        const [held] = await b.broker.consume(ns, t, 1, 1, false);
+
+        const bad = await cli(['purge', ns, t, '5']);
+        expect(bad.code).toBe(1);
+        expect(bad.stderr).toMatch(/queue 5/);
+        expect(b.broker.topicStats(ns, t)).toMatchObject({ pending: 4, purged: 0 });
+
+        const one = await cli(['purge', ns, t, '1']);
+        expect(one.code, one.stderr).toBe(0);
+        expect(one.stdout).toBe(`purged 2 messages from ${ns}/${t} queue 1 (in-flight messages are kept)\n`);
+        expect((await cli(['--json', 'purge', ns, t])).json()).toEqual({ ok: true, purged: 2 });
+        expect(b.broker.topicStats(ns, t)).toMatchObject({ pending: 0, inFlight: 1, purged: 4 });
+
+        await b.broker.nack(ns, t, 1, [held!.id]);
+        const dlq = await cli(['purge', ns, t, 'dlq']);
+        expect(dlq.stdout).toBe(`purged 1 message from the dead-letter queue of ${ns}/${t} (in-flight messages are kept)\n`);
+        expect(b.broker.topicStats(ns, t)).toMatchObject({ dlqDepth: 0, inFlight: 0, purged: 5 });
+      });
+    });
   });
 }

@@ -41,7 +41,7 @@ export function protocolSuite(proto: Proto): void {
         expect(topic.code, topic.stderr).toBe(0);
         expect(topic.stdout).toBe(`topic ${made}/orders created with 2 queues\n`);
         const topics = await cli(['--json', 'topic', 'list', made]);
-        expect(topics.json()).toEqual([{ name: 'orders', queue_count: 2, version: '0' }]);
+        expect(topics.json()).toEqual([{ name: 'orders', queue_count: 2, version: '0', paused: false }]);
       });
 
       it('ns list and topic list print plain rows when piped, without --json', async () => {

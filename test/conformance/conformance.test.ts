@@ -2004,6 +2004,8 @@ const TABLE: Record<string, Scenario[]> = {
             dead_lettered: 0,
             expired: 0,
             policy: DEFAULT_POLICY,
+            paused: false,
+            purged: 0,
             queues: [0, 1].map((queue_id) => ({ queue_id, pending: 0, in_flight: 0, delayed: 0, published: 0, acked: 0, redelivered: 0, dead_lettered: 0, expired: 0 })),
           }),
         ),
@@ -2055,6 +2057,104 @@ const TABLE: Record<string, Scenario[]> = {
       ],
     },
   ],
+
+  // docs/DESIGN.md, "Pause": publishes accepted, deliveries held; idempotent.
+  pause_topic: [
+    {
+      name: 'a paused topic takes publishes, consume answers empty, resume delivers in order',
+      topic: 1,
+      steps: [
+        step('pause_topic', {}, ok({ paused: true })),
+        step('pause_topic', {}, ok({ paused: true })),
+        publish('a'),
+        publish('b'),
+        step('consume', { batch_size: 5 }, ok({ messages: [] })),
+        stats({ pending: 2, paused: true }),
+        step('list_topics', {}, okLike({ topics: [{ name: 't', paused: true }] })),
+        step('resume_topic', {}, ok({ paused: false })),
+        step('consume', { batch_size: 5, auto_ack: true }, okLike({ messages: [{ id: '$m1', payload: 'a' }, { id: '$m2', payload: 'b' }] })),
+      ],
+    },
+    {
+      name: 'an in-flight message is acked while paused',
+      topic: 1,
+      steps: [
+        publish('a'),
+        step('consume', {}, okLike({ messages: [{ id: '$m1' }] })),
+        step('pause_topic', {}, ok({ paused: true })),
+        step('ack', { message_ids: ['$m1'] }),
+        stats({ pending: 0, in_flight: 0, acked: 1, paused: true }),
+      ],
+    },
+  ],
+
+  resume_topic: [
+    {
+      name: 'resuming a running topic changes nothing',
+      topic: 1,
+      steps: [step('resume_topic', {}, ok({ paused: false })), stats({ paused: false })],
+    },
+  ],
+
+  // docs/DESIGN.md, "Purge": pending and held messages go; in-flight stay.
+  purge: [
+    {
+      name: 'every queue: the count purged; in-flight stay',
+      topic: 2,
+      steps: [
+        publish('a', { queue_id: 0 }),
+        publish('b', { queue_id: 1 }),
+        publish('c', { queue_id: 1 }),
+        publish('later', { queue_id: 1, delay_ms: 60_000 }),
+        step('consume', { queue_id: 0 }, okLike({ messages: [{ id: '$m1' }] })),
+        step('purge', {}, ok({ purged: 3 })),
+        stats({ pending: 0, delayed: 0, in_flight: 1, purged: 3 }),
+      ],
+    },
+    {
+      name: 'one queue: the others keep theirs',
+      topic: 2,
+      steps: [
+        publish('a', { queue_id: 0 }),
+        publish('b', { queue_id: 1 }),
+        step('purge', { queue_id: 1 }, ok({ purged: 1 })),
+        stats({ queues: [{ queue_id: 0, pending: 1 }, { queue_id: 1, pending: 0 }] }),
+      ],
+    },
+    {
+      name: 'queue_id 0 is queue 0, not every queue',
+      topic: 2,
+      steps: [publish('a', { queue_id: 0 }), publish('b', { queue_id: 1 }), step('purge', { queue_id: 0 }, ok({ purged: 1 })), stats({ pending: 1 })],
+    },
+    {
+      name: 'queue_id null (JSON) is absent: every queue',
+      topic: 2,
+      cannotExpress: JSON_ONLY,
+      steps: [publish('a', { queue_id: 0 }), publish('b', { queue_id: 1 }), step('purge', { queue_id: null }, ok({ purged: 2 }))],
+    },
+    {
+      name: 'the dead-letter queue only',
+      topic: 1,
+      steps: [
+        publish('dead'),
+        publish('alive'),
+        step('consume', {}, okLike({ messages: [{ id: '$m1' }] })),
+        step('nack', { message_ids: ['$m1'], dead_letter: true }),
+        step('purge', { dlq: true }, ok({ purged: 1 })),
+        stats({ dlq_depth: 0, pending: 1, purged: 1 }),
+      ],
+    },
+    {
+      name: 'a queue out of range is NOT_FOUND and nothing is purged',
+      topic: 2,
+      steps: [publish('a', { queue_id: 0 }), step('purge', { queue_id: 2 }, fail('NOT_FOUND', 'queue 2')), stats({ pending: 1, purged: 0 })],
+    },
+    {
+      name: 'queue_id with dlq is INVALID_ARGUMENT and nothing is purged',
+      topic: 1,
+      steps: [publish('a'), step('purge', { queue_id: 0, dlq: true }, fail('INVALID_ARGUMENT', 'not both')), stats({ pending: 1, purged: 0 })],
+    },
+  ],
 };
 
 /**
@@ -2078,6 +2178,9 @@ const ON_TOPIC: [keyof typeof TABLE, Record<string, unknown>, Record<string, unk
   ['redrive_dlq', {}, { max: -1 }],
   ['set_topic_policy', { max_retries: 1 }, { max_retries: -2 }],
   ['get_topic_stats', {}, undefined],
+  ['pause_topic', {}, undefined],
+  ['resume_topic', {}, undefined],
+  ['purge', {}, { queue_id: 9 }],
 ];
 for (const [op, valid, invalidArgs] of ON_TOPIC) {
   const list = TABLE[op]!;

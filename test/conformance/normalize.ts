@@ -7,13 +7,14 @@
  * Shapes (one per operation):
  * - create/delete namespace and topic, rebalance: `{ message }` (e.g. "topic created"); ack, renew_lease: `{}`
  * - list_namespaces: `{ namespaces }` (only the scenario's, `$ns`-prefixed)
- * - list_topics: `{ topics: [{ name, queue_count, version, policy }] }`
+ * - list_topics: `{ topics: [{ name, queue_count, version, policy, paused }] }`
  * - resize_topic: `{ new_queue_count, version, draining }`
  * - publish: `{ message_id, queue_id, duplicate }`
  * - publish_batch: `{ results: [{ ok: true, message_id, queue_id, duplicate } | { ok: false, error_code }] }`
  * - consume, consume_dlq: `{ messages: [Message] }`; peek: `{ messages: [Message + payload_size], next_cursor }`
  * - nack: `{ requeued, delayed, dead_lettered }`; redrive_dlq: `{ moved }`
  * - set_topic_policy: `{ policy }`; get_topic_stats: the stats without rates and ages
+ * - pause_topic, resume_topic: `{ paused }`; purge: `{ purged }`
  */
 import type { Args, Encoding, Op } from './wire.js';
 import { bytesAsShown } from './wire.js';
@@ -143,7 +144,7 @@ export function normalize(op: Op, enc: Encoding, data: unknown, names: Names): u
         topics: list
           .map((t) => {
             const x = obj(t);
-            return { name: x.name, queue_count: num(x.queue_count), version: num(x.version), policy: policy(x.policy) };
+            return { name: x.name, queue_count: num(x.queue_count), version: num(x.version), policy: policy(x.policy), paused: x.paused === true };
           })
           .sort((a, b) => String(a.name).localeCompare(String(b.name))),
       };
@@ -180,6 +181,11 @@ export function normalize(op: Op, enc: Encoding, data: unknown, names: Names): u
       return { requeued: num(d.requeued), delayed: num(d.delayed), dead_lettered: num(d.dead_lettered) };
     case 'redrive_dlq':
       return { moved: num(d.moved) };
+    case 'pause_topic':
+    case 'resume_topic':
+      return { paused: d.paused === true };
+    case 'purge':
+      return { purged: num(d.purged ?? 0) };
     case 'set_topic_policy':
       return { policy: policy(json(enc) ? data : d.policy) };
     case 'get_topic_stats': {
@@ -200,6 +206,8 @@ export function normalize(op: Op, enc: Encoding, data: unknown, names: Names): u
         dead_lettered: num(s.dead_lettered),
         expired: num(s.expired),
         policy: policy(s.policy),
+        paused: s.paused === true,
+        purged: num(s.purged ?? 0),
         queues: (Array.isArray(s.queues) ? s.queues : []).map((q) => {
           const x = obj(q);
           return {

@@ -56,6 +56,9 @@ export type Op =
   | 'redrive_dlq'
   | 'set_topic_policy'
   | 'get_topic_stats'
+  | 'pause_topic'
+  | 'resume_topic'
+  | 'purge'
   /**
    * A subscription read for its first `take` messages, then closed: args
    * `{ namespace, topic, queue_id, auto_ack, take }`; the answer is
@@ -384,13 +387,20 @@ function httpRoute(op: Op, args: Args): HttpRoute {
       return { method: 'PUT', path: `${t}/policy`, rest };
     case 'get_topic_stats':
       return { method: 'GET', path: `${t}/stats`, rest };
+    case 'pause_topic':
+      return { method: 'POST', path: `${t}/pause`, rest };
+    case 'resume_topic':
+      return { method: 'POST', path: `${t}/resume`, rest };
+    case 'purge':
+      // queue_id, when given, is a body field here (the route names the topic only).
+      return { method: 'POST', path: `${t}/purge`, rest: queue_id === undefined ? rest : { ...rest, queue_id } };
     case 'subscribe':
       return { method: 'GET', path: `${q}/subscribe`, rest };
   }
 }
 
 /** Routes whose body is optional (src/server/http/README.md): with no field to send, they get no body at all. */
-const BODY_OPTIONAL = new Set<Op>(['consume', 'consume_dlq', 'redrive_dlq', 'rebalance_topic', 'delete_namespace', 'delete_topic', 'list_namespaces', 'list_topics']);
+const BODY_OPTIONAL = new Set<Op>(['consume', 'consume_dlq', 'redrive_dlq', 'pause_topic', 'resume_topic', 'purge', 'rebalance_topic', 'delete_namespace', 'delete_topic', 'list_namespaces', 'list_topics']);
 
 async function sendHttp(base: string, op: Op, args: Args): Promise<Raw> {
   const r = httpRoute(op, args);

@@ -31,7 +31,7 @@ describe('GrpcClient', () => {
     await client.createNamespace('c');
     expect(await client.listNamespaces()).toContain('c');
     await client.createTopic('c', 't', 2);
-    expect(await client.listTopics('c')).toEqual([{ name: 't', queueCount: 2, version: 0n }]);
+    expect(await client.listTopics('c')).toEqual([{ name: 't', queueCount: 2, version: 0n, paused: false }]);
     const grown = await client.resizeTopic('c', 't', 3);
     expect(grown).toMatchObject({ newQueueCount: 3, draining: false });
     expect(grown.version).toBeGreaterThan(0n);

@@ -88,7 +88,7 @@ describe.each(['v1', 'v1alpha'] as const)('reflection %s', (version) => {
     const def = protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet(files), { keepCase: true, longs: String, defaults: true });
     const pkg = grpc.loadPackageDefinition(def) as any;
     const Service = pkg.mqlite.v1.MQLiteService as grpc.ServiceClientConstructor;
-    expect(Object.keys(Service.service)).toHaveLength(20);
+    expect(Object.keys(Service.service)).toHaveLength(23);
     const dyn = new Service(f.address, grpc.credentials.createInsecure());
     try {
       const ns = `refl-${version}`;
@@ -143,10 +143,10 @@ async function bufCurl(args: string[]): Promise<{ code: number; stdout: string; 
 describe.each(['grpc-v1', 'grpc-v1alpha'])('a generic tool (buf curl, %s reflection)', (protocol) => {
   const url = (method = ''): string => `http://${f.address}${method && `/mqlite.v1.MQLiteService/${method}`}`;
 
-  it('lists the twenty methods (twelve of the contract, eight extensions)', async () => {
+  it('lists the twenty-three methods (twelve of the contract, eleven extensions)', async () => {
     const res = await bufCurl(['--reflect-protocol', protocol, '--list-methods', url()]);
     expect(res.stderr).toBe('');
-    expect(res.stdout.trim().split('\n')).toHaveLength(20);
+    expect(res.stdout.trim().split('\n')).toHaveLength(23);
     expect(res.stdout).toContain('mqlite.v1.MQLiteService/Subscribe');
     expect(res.stdout).toContain('mqlite.v1.MQLiteService/GetTopicStats');
   });

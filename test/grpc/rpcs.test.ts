@@ -58,6 +58,7 @@ describe('topics (CreateTopic, ListTopics, DeleteTopic)', () => {
       queue_count: 3,
       version: '0',
       policy: { max_retries: -1, retry_base_ms: '1000', retry_cap_ms: '60000', dedup_window_ms: '3600000', ack_timeout_ms: '0', message_ttl_ms: '0', dead_letter_expired: false },
+      paused: false,
     });
   });
 

@@ -144,6 +144,8 @@ for (const transport of ['http', 'fetch', 'raw'] as const) {
         ackRate: expect.any(Number),
         oldestPendingAgeMs: expect.any(Number),
         policy: { maxRetries: -1, retryBaseMs: 1000, retryCapMs: 60_000, dedupWindowMs: 3_600_000, ackTimeoutMs: 0, messageTtlMs: 0, deadLetterExpired: false },
+        paused: false,
+        purged: 0,
         queues: [expect.objectContaining({ queueId: 0, pending: 0 }), expect.objectContaining({ queueId: 1, pending: 1, published: 1 })],
       });
       expect((await rejection(client.topicStats('q', 'nope'))).code).toBe('NOT_FOUND');

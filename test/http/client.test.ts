@@ -28,7 +28,7 @@ for (const transport of ['http', 'fetch', 'raw'] as const) {
         await client.createNamespace('c1');
         expect(await client.listNamespaces()).toContain('c1');
         await client.createTopic('c1', 'orders', 2);
-        expect(await client.listTopics('c1')).toEqual([{ name: 'orders', queueCount: 2, version: 0n }]);
+        expect(await client.listTopics('c1')).toEqual([{ name: 'orders', queueCount: 2, version: 0n, paused: false }]);
         expect(await client.resizeTopic('c1', 'orders', 4)).toEqual({ newQueueCount: 4, version: 1n, draining: false });
         await client.rebalanceTopic('c1', 'orders');
         await client.deleteTopic('c1', 'orders');

@@ -102,6 +102,22 @@ describe('GET /metrics: topics per namespace/topic', () => {
     expect(text).toMatch(/# TYPE mqlite_messages_expired_total counter/);
   });
 
+  it('paused as a gauge and purged as a counter, after the HTTP routes pause and purge', async () => {
+    await broker.createTopic('m', 'p', 1);
+    const L = '{namespace="m",topic="p"}';
+    expect(sample(await scrape(), `mqlite_topic_paused${L}`)).toBe(0);
+    for (let i = 0; i < 3; i++) await req(base, 'POST', '/v1/namespaces/m/topics/p/publish', { payload: i });
+    expect(await req(base, 'POST', '/v1/namespaces/m/topics/p/pause')).toMatchObject({ status: 200, json: { success: true, data: { paused: true } } });
+    expect(await req(base, 'POST', '/v1/namespaces/m/topics/p/purge', { queue_id: 0 })).toMatchObject({ status: 200, json: { data: { purged: 3 } } });
+    let text = await scrape();
+    expect(sample(text, `mqlite_topic_paused${L}`)).toBe(1);
+    expect(sample(text, `mqlite_messages_purged_total${L}`)).toBe(3);
+    expect(text).toMatch(/# TYPE mqlite_messages_purged_total counter/);
+    await req(base, 'POST', '/v1/namespaces/m/topics/p/resume');
+    text = await scrape();
+    expect(sample(text, `mqlite_topic_paused${L}`)).toBe(0);
+  });
+
   it('a deleted topic disappears from the next scrape', async () => {
     await broker.createTopic('m', 'gone', 1);
     expect(sample(await scrape(), 'mqlite_topic_pending_messages{namespace="m",topic="gone"}')).toBe(0);

@@ -301,7 +301,7 @@ describe('PUT .../policy', () => {
     expect(r2.json.data).toEqual({ ...policy, dedup_window_ms: 0 });
     expect((await put(`${T}/policy`, {})).json.data).toEqual({ ...policy, dedup_window_ms: 0 });
     const topics = (await get('/v1/namespaces/f/topics')).json.data;
-    expect(topics).toEqual([{ name: 't', queue_count: 1, version: 0, policy: { ...policy, dedup_window_ms: 0 } }]);
+    expect(topics).toEqual([{ name: 't', queue_count: 1, version: 0, policy: { ...policy, dedup_window_ms: 0 }, paused: false }]);
   });
 
   it('400 for a wrong type, a range the broker refuses (nothing changes), no body; 404 unknown topic', async () => {
@@ -343,6 +343,8 @@ describe('GET .../stats', () => {
       ack_rate: expect.any(Number),
       oldest_pending_age_ms: expect.any(Number),
       policy: { max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60_000, dedup_window_ms: 3_600_000, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false },
+      paused: false,
+      purged: 0,
       queues: [
         expect.objectContaining({ queue_id: 0, pending: 0, in_flight: 1, delayed: 0, published: 1 }),
         expect.objectContaining({ queue_id: 1, pending: 1, in_flight: 0, delayed: 1, published: 2 }),

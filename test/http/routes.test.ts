@@ -116,6 +116,7 @@ describe('topics', () => {
       queue_count: 3,
       version: 0,
       policy: { max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60_000, dedup_window_ms: 3_600_000, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false },
+      paused: false,
     });
     const d = await req(h.base, 'DELETE', '/v1/namespaces/tp/topics/orders');
     expect(d.status).toBe(200);

@@ -24,7 +24,7 @@ describe('JSON commands (encoding 0)', () => {
     });
     expect(await c.jsonCall({ action: 'list_topics', data: { namespace: 'j' } })).toEqual({
       status: 'ok',
-      data: [{ name: 't', queue_count: 2, version: 0, policy: { max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60000, dedup_window_ms: 3600000, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false } }],
+      data: [{ name: 't', queue_count: 2, version: 0, policy: { max_retries: -1, retry_base_ms: 1000, retry_cap_ms: 60000, dedup_window_ms: 3600000, ack_timeout_ms: 0, message_ttl_ms: 0, dead_letter_expired: false }, paused: false }],
     });
 
     const pub = await c.jsonCall({

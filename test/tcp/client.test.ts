@@ -38,7 +38,7 @@ for (const encoding of ['json', 'protobuf'] as const) {
       await c.createNamespace(ns);
       expect(await c.listNamespaces()).toContain(ns);
       await c.createTopic(ns, 't', 2);
-      expect(await c.listTopics(ns)).toEqual([{ name: 't', queueCount: 2, version: 0n }]);
+      expect(await c.listTopics(ns)).toEqual([{ name: 't', queueCount: 2, version: 0n, paused: false }]);
 
       const json = await c.publish(ns, 't', '{"a":1}', { queueId: 1, headers: { k: 'v' } });
       expect(json.queueId).toBe(1);

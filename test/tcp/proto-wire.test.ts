@@ -236,7 +236,7 @@ describe('server: replies that protobuf-es reads', () => {
         expect(ln.data.case === 'listNamespacesResponse' && ln.data.value.namespaces).toEqual(names);
 
         out = new FrameWriter();
-        writeOk(out, 1, undefined, COMMANDS.list_topics, [{ name: s, queueCount: n, version: v, policy: DEFAULT_POLICY }]);
+        writeOk(out, 1, undefined, COMMANDS.list_topics, [{ name: s, queueCount: n, version: v, policy: DEFAULT_POLICY, paused: false }]);
         f = oneFrame(out);
         const lt = fromBinary(TCPResponseSchema, f.body);
         expect(lt.data.case === 'listTopicsResponse' && lt.data.value.topics[0]).toMatchObject({
@@ -245,7 +245,7 @@ describe('server: replies that protobuf-es reads', () => {
           version: v,
           policy: { maxRetries: -1, retryBaseMs: 1000n, retryCapMs: 60_000n, dedupWindowMs: 3_600_000n },
         });
-        expect(decodeTopics(decodeReply(1, f.body, 0, f.body.length))).toEqual([{ name: s, queueCount: n, version: v }]);
+        expect(decodeTopics(decodeReply(1, f.body, 0, f.body.length))).toEqual([{ name: s, queueCount: n, version: v, paused: false }]);
 
         out = new FrameWriter();
         writeError(out, 1, s || undefined, `NOT_FOUND: ${s}`);

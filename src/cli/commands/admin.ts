@@ -1,4 +1,4 @@
-/** `ns create|delete|list` and `topic create|delete|list|resize|rebalance`. */
+/** `ns create|delete|list`, `topic create|delete|list|resize|rebalance|pause|resume`, and `purge`. */
 import type { Ctx } from '../context.js';
 
 export async function nsCreate(ctx: Ctx, name: string): Promise<void> {
@@ -34,7 +34,7 @@ export async function topicDelete(ctx: Ctx, ns: string, name: string): Promise<v
 
 export async function topicList(ctx: Ctx, ns: string): Promise<void> {
   const topics = (await (await ctx.client()).listTopics(ns)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  if (ctx.out.json) return ctx.out.jsonResult(topics.map((t) => ({ name: t.name, queue_count: t.queueCount, version: t.version })));
+  if (ctx.out.json) return ctx.out.jsonResult(topics.map((t) => ({ name: t.name, queue_count: t.queueCount, version: t.version, paused: t.paused })));
   if (topics.length === 0 && ctx.out.tty) return ctx.out.note(`no topics in ${ns}`);
   ctx.out.table(
     [{ header: 'TOPIC' }, { header: 'QUEUES', align: 'right' }, { header: 'VERSION', align: 'right' }],
@@ -56,4 +56,30 @@ export async function topicRebalance(ctx: Ctx, ns: string, name: string): Promis
   await (await ctx.client()).rebalanceTopic(ns, name);
   if (ctx.out.json) ctx.out.jsonResult({ ok: true, namespace: ns, topic: name });
   else ctx.out.done(`topic ${ns}/${name} rebalanced`);
+}
+
+/** docs/DESIGN.md, "Pause": publishes accepted, deliveries held until `topic resume`. */
+export async function topicPause(ctx: Ctx, ns: string, name: string): Promise<void> {
+  await (await ctx.client()).pauseTopic(ns, name);
+  if (ctx.out.json) ctx.out.jsonResult({ ok: true, namespace: ns, topic: name, paused: true });
+  else ctx.out.done(`topic ${ns}/${name} paused: publishes are accepted, nothing is delivered until \`topic resume ${ns} ${name}\``);
+}
+
+export async function topicResume(ctx: Ctx, ns: string, name: string): Promise<void> {
+  await (await ctx.client()).resumeTopic(ns, name);
+  if (ctx.out.json) ctx.out.jsonResult({ ok: true, namespace: ns, topic: name, paused: false });
+  else ctx.out.done(`topic ${ns}/${name} resumed: deliveries go on in order`);
+}
+
+/**
+ * docs/DESIGN.md, "Purge": the pending and delayed messages of one queue,
+ * of every queue (no queue given), or of the dead-letter queue (`dlq`, -1).
+ * In-flight messages stay.
+ */
+export async function purge(ctx: Ctx, ns: string, topic: string, queue: number | undefined): Promise<void> {
+  const dlq = queue === -1;
+  const purged = await (await ctx.client()).purge(ns, topic, dlq ? { dlq } : { queueId: queue });
+  if (ctx.out.json) return ctx.out.jsonResult({ ok: true, purged });
+  const where = dlq ? `the dead-letter queue of ${ns}/${topic}` : queue === undefined ? `every queue of ${ns}/${topic}` : `${ns}/${topic} queue ${queue}`;
+  ctx.out.done(`purged ${purged} message${purged === 1 ? '' : 's'} from ${where} (in-flight messages are kept)`);
 }

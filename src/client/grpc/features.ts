@@ -139,6 +139,8 @@ export function clientTopicStats(s: TopicStats): ClientTopicStats {
     dlqDepth: Number(s.dlqDepth),
     ...counters(s),
     policy: clientPolicy(s.policy),
+    paused: s.paused,
+    purged: Number(s.purged),
     queues: s.queues.map((q) => ({ queueId: q.queueId, ...counters(q) })),
   };
 }

@@ -20,6 +20,7 @@ import {
   type ClientSubscription,
   type ClientTlsOptions,
   type ClientTopicPolicy,
+  type PurgeOptions,
   type ClientTopicStats,
   type MqliteClient,
   type PeekPage,
@@ -136,7 +137,7 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
 
   async listTopics(namespace: string): Promise<TopicSummary[]> {
     const res = await this.unary('listTopics', { namespace });
-    return res.topics.map((t) => ({ name: t.name, queueCount: t.queueCount, version: t.version }));
+    return res.topics.map((t) => ({ name: t.name, queueCount: t.queueCount, version: t.version, paused: t.paused }));
   }
 
   async resizeTopic(namespace: string, name: string, newQueueCount: number): Promise<ResizeSummary> {
@@ -237,6 +238,18 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
   async redriveDlq(namespace: string, topic: string, max?: number): Promise<number> {
     // max 0 on the wire means everything.
     return (await this.unary('redriveDlq', { namespace, topic, max: max ?? 0 })).moved;
+  }
+
+  async pauseTopic(namespace: string, topic: string): Promise<void> {
+    await this.unary('pauseTopic', { namespace, topic });
+  }
+
+  async resumeTopic(namespace: string, topic: string): Promise<void> {
+    await this.unary('resumeTopic', { namespace, topic });
+  }
+
+  async purge(namespace: string, topic: string, opts: PurgeOptions = {}): Promise<number> {
+    return Number((await this.unary('purge', { namespace, topic, queueId: opts.queueId, dlq: opts.dlq ?? false })).purged);
   }
 
   async setTopicPolicy(namespace: string, topic: string, policy: Partial<ClientTopicPolicy>): Promise<ClientTopicPolicy> {

@@ -10,6 +10,7 @@ import type {
   ClientSubscription,
   ClientTlsOptions,
   ClientTopicPolicy,
+  PurgeOptions,
   ClientTopicStats,
   MqliteClient,
   PeekPage,
@@ -135,8 +136,8 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
   }
 
   async listTopics(namespace: string): Promise<TopicSummary[]> {
-    const data = (await this.call('GET', `/v1/namespaces/${seg(namespace)}/topics`)) as { name: string; queue_count: number; version: number }[];
-    return data.map((t) => ({ name: t.name, queueCount: t.queue_count, version: BigInt(t.version) }));
+    const data = (await this.call('GET', `/v1/namespaces/${seg(namespace)}/topics`)) as { name: string; queue_count: number; version: number; paused?: boolean }[];
+    return data.map((t) => ({ name: t.name, queueCount: t.queue_count, version: BigInt(t.version), paused: t.paused === true }));
   }
 
   async resizeTopic(namespace: string, name: string, newQueueCount: number): Promise<ResizeSummary> {
@@ -229,6 +230,19 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
   async redriveDlq(namespace: string, topic: string, max?: number): Promise<number> {
     const d = (await this.call('POST', `${this.topicPath(namespace, topic)}/dlq/redrive`, JSON.stringify({ max }))) as { moved: number };
     return d.moved;
+  }
+
+  async pauseTopic(namespace: string, topic: string): Promise<void> {
+    await this.call('POST', `${this.topicPath(namespace, topic)}/pause`);
+  }
+
+  async resumeTopic(namespace: string, topic: string): Promise<void> {
+    await this.call('POST', `${this.topicPath(namespace, topic)}/resume`);
+  }
+
+  async purge(namespace: string, topic: string, opts: PurgeOptions = {}): Promise<number> {
+    const body = JSON.stringify({ queue_id: opts.queueId, dlq: opts.dlq });
+    return ((await this.call('POST', `${this.topicPath(namespace, topic)}/purge`, body)) as { purged: number }).purged;
   }
 
   async setTopicPolicy(namespace: string, topic: string, policy: Partial<ClientTopicPolicy>): Promise<ClientTopicPolicy> {

@@ -268,6 +268,7 @@ export const decodeTopics: Decoder<TopicSummary[]> = (reply) => {
       name: jsonField<string>(t, 'name'),
       queueCount: jsonField<number>(t, 'queue_count'),
       version: BigInt(jsonField<number>(t, 'version') ?? 0),
+      paused: jsonField<boolean>(t, 'paused') === true,
     }));
   }
   const r = sub(reply);
@@ -280,12 +281,13 @@ export const decodeTopics: Decoder<TopicSummary[]> = (reply) => {
     }
     r.len();
     const e = new ProtoReader(r.buf, r.rs, r.re);
-    const topic: TopicSummary = { name: '', queueCount: 0, version: 0n };
+    const topic: TopicSummary = { name: '', queueCount: 0, version: 0n, paused: false };
     while (!e.done) {
       const et = e.tag();
       if (et === ((1 << 3) | WIRE_LEN)) topic.name = e.string();
       else if (et === ((2 << 3) | WIRE_VARINT)) topic.queueCount = e.int32();
       else if (et === ((3 << 3) | WIRE_VARINT)) topic.version = e.uint64();
+      else if (et === ((5 << 3) | WIRE_VARINT)) topic.paused = e.int32() !== 0;
       else e.skip(et & 7);
     }
     topics.push(topic);

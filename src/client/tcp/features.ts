@@ -13,12 +13,16 @@ import {
   NackRequestSchema,
   NackResponseSchema,
   PeekRequestSchema,
+  PauseTopicRequestSchema,
   PeekResponseSchema,
   PublishBatchRequestSchema,
+  PurgeRequestSchema,
+  PurgeResponseSchema,
   PublishBatchResponseSchema,
   RedriveDlqRequestSchema,
   RedriveDlqResponseSchema,
   RenewLeaseRequestSchema,
+  ResumeTopicRequestSchema,
   SetTopicPolicyRequestSchema,
   SetTopicPolicyResponseSchema,
 } from '../../../gen/mqlite/v1/mqlite_pb.js';
@@ -38,6 +42,7 @@ import type {
   BatchPublishEntry,
   BatchPublishItem,
   ClientTopicPolicy,
+  PurgeOptions,
   ClientTopicStats,
   PeekPage,
   ClientNackOptions,
@@ -150,6 +155,29 @@ export function redriveData(namespace: string, topic: string, max: number | unde
     json: () => q({ namespace, topic, max }),
     pb: () => toBinary(RedriveDlqRequestSchema, create(RedriveDlqRequestSchema, { namespace, topic, max: max ?? 0 })),
   };
+}
+
+/** pause_topic, or resume_topic when `resume`. */
+export function pauseData(namespace: string, topic: string, resume: boolean): CommandData {
+  return {
+    json: () => q({ namespace, topic }),
+    pb: () =>
+      resume
+        ? toBinary(ResumeTopicRequestSchema, create(ResumeTopicRequestSchema, { namespace, topic }))
+        : toBinary(PauseTopicRequestSchema, create(PauseTopicRequestSchema, { namespace, topic })),
+  };
+}
+
+export function purgeData(namespace: string, topic: string, opts: PurgeOptions): CommandData {
+  return {
+    json: () => q({ namespace, topic, queue_id: opts.queueId, dlq: opts.dlq }),
+    pb: () => toBinary(PurgeRequestSchema, create(PurgeRequestSchema, { namespace, topic, queueId: opts.queueId, dlq: opts.dlq ?? false })),
+  };
+}
+
+export function decodePurge(reply: Reply): number {
+  const b = pbData(reply);
+  return b !== undefined ? Number(fromBinary(PurgeResponseSchema, b).purged) : (reply.json as { purged: number }).purged;
 }
 
 /** Only the fields given are sent: the rest of the policy stays as it is. */

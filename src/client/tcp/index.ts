@@ -17,6 +17,7 @@ import type {
   ClientTlsOptions,
   ClientSubscription,
   ClientTopicPolicy,
+  PurgeOptions,
   ClientTopicStats,
   MqliteClient,
   PeekPage,
@@ -53,12 +54,15 @@ import {
   decodeNack,
   decodePeek,
   decodePolicy,
+  decodePurge,
   decodeRedrive,
   decodeStats,
   nackData,
   peekData,
   policyData,
   publishBatchData,
+  pauseData,
+  purgeData,
   redriveData,
   renewData,
   statsData,
@@ -482,6 +486,18 @@ export class TcpClient implements MqliteClient, QueueFeaturesClient {
   /** Moves up to `max` (default all) dead letters back to the topic; resolves to how many moved. */
   redriveDlq(namespace: string, topic: string, max?: number): Promise<number> {
     return this.feature('redrive_dlq', redriveData(namespace, topic, max), decodeRedrive);
+  }
+
+  pauseTopic(namespace: string, topic: string): Promise<void> {
+    return this.feature('pause_topic', pauseData(namespace, topic, false), decodeNothing);
+  }
+
+  resumeTopic(namespace: string, topic: string): Promise<void> {
+    return this.feature('resume_topic', pauseData(namespace, topic, true), decodeNothing);
+  }
+
+  purge(namespace: string, topic: string, opts: PurgeOptions = {}): Promise<number> {
+    return this.feature('purge', purgeData(namespace, topic, opts), decodePurge);
   }
 
   setTopicPolicy(namespace: string, topic: string, policy: Partial<ClientTopicPolicy>): Promise<ClientTopicPolicy> {

@@ -20,10 +20,16 @@ import {
   ListNamespacesResponseSchema,
   ListTopicsRequestSchema,
   ListTopicsResponseSchema,
+  PauseTopicRequestSchema,
+  PauseTopicResponseSchema,
+  PurgeRequestSchema,
+  PurgeResponseSchema,
   RebalanceTopicRequestSchema,
   RebalanceTopicResponseSchema,
   ResizeTopicRequestSchema,
   ResizeTopicResponseSchema,
+  ResumeTopicRequestSchema,
+  ResumeTopicResponseSchema,
   SetTopicPolicyRequestSchema,
   SetTopicPolicyResponseSchema,
 } from '../../../gen/mqlite/v1/mqlite_pb.js';
@@ -96,7 +102,7 @@ export const deleteTopic = command({
 });
 
 const topicJson = (t: TopicInfo): string =>
-  `{"name":${JSON.stringify(t.name)},"queue_count":${t.queueCount},"version":${t.version},"policy":${policyJson(t.policy)}}`;
+  `{"name":${JSON.stringify(t.name)},"queue_count":${t.queueCount},"version":${t.version},"policy":${policyJson(t.policy)},"paused":${t.paused}}`;
 
 export const listTopics = command({
   name: 'list_topics',
@@ -108,7 +114,7 @@ export const listTopics = command({
   input: (req) => req,
   run: (broker, req) => broker.listTopics(req.namespace),
   reply: {
-    pb: (topics) => ({ topics: topics.map((t) => ({ name: t.name, queueCount: t.queueCount, version: t.version, policy: wirePolicy(t.policy) })) }),
+    pb: (topics) => ({ topics: topics.map((t) => ({ name: t.name, queueCount: t.queueCount, version: t.version, policy: wirePolicy(t.policy), paused: t.paused })) }),
     json: (topics) => `[${topics.map(topicJson).join(',')}]`,
   },
 });
@@ -156,6 +162,44 @@ export const setTopicPolicy = command({
   input: (req) => ({ namespace: req.namespace, topic: req.topic, policy: policyInput(req) }),
   run: (broker, i) => broker.setTopicPolicy(i.namespace, i.topic, i.policy),
   reply: { pb: (p) => ({ success: true, policy: wirePolicy(p) }), json: policyJson },
+});
+
+/** docs/DESIGN.md, "Pause": publishes accepted, deliveries held until resume. */
+export const pauseTopic = command({
+  name: 'pause_topic',
+  permission: 'admin',
+  scope: 'namespace',
+  request: PauseTopicRequestSchema,
+  response: PauseTopicResponseSchema,
+  required: AT_TOPIC,
+  input: (req) => req,
+  run: (broker, req) => broker.pauseTopic(req.namespace, req.topic),
+  reply: { pb: (r) => ({ success: true, paused: r.paused }), json: (r) => `{"paused":${r.paused}}` },
+});
+
+export const resumeTopic = command({
+  name: 'resume_topic',
+  permission: 'admin',
+  scope: 'namespace',
+  request: ResumeTopicRequestSchema,
+  response: ResumeTopicResponseSchema,
+  required: AT_TOPIC,
+  input: (req) => req,
+  run: (broker, req) => broker.resumeTopic(req.namespace, req.topic),
+  reply: { pb: (r) => ({ success: true, paused: r.paused }), json: (r) => `{"paused":${r.paused}}` },
+});
+
+/** docs/DESIGN.md, "Purge": a queue (queue_id), every queue (absent), or the dead-letter queue (dlq). */
+export const purge = command({
+  name: 'purge',
+  permission: 'admin',
+  scope: 'namespace',
+  request: PurgeRequestSchema,
+  response: PurgeResponseSchema,
+  required: AT_TOPIC,
+  input: (req) => ({ namespace: req.namespace, topic: req.topic, options: { queueId: req.queueId, dlq: req.dlq } }),
+  run: (broker, i) => broker.purge(i.namespace, i.topic, i.options),
+  reply: { pb: (r) => ({ success: true, purged: BigInt(r.purged) }), json: (r) => `{"purged":${r.purged}}` },
 });
 
 export const getTopicStats = command({

@@ -16,8 +16,11 @@ import {
   listNamespaces,
   listTopics,
   metrics,
+  pauseTopic,
+  purge,
   rebalanceTopic,
   resizeTopic,
+  resumeTopic,
   rewriteAof,
   setTopicPolicy,
 } from './admin.js';
@@ -48,6 +51,9 @@ export const COMMANDS = {
   redrive_dlq: redriveDlq,
   set_topic_policy: setTopicPolicy,
   get_topic_stats: getTopicStats,
+  pause_topic: pauseTopic,
+  resume_topic: resumeTopic,
+  purge,
 } as const;
 
 export type CommandName = keyof typeof COMMANDS;

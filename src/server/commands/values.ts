@@ -83,7 +83,7 @@ function wireQueueStats(q: QueueStats): MessageInitShape<typeof QueueStatsSchema
 
 export function wireTopicStats(s: TopicStats): MessageInitShape<typeof TopicStatsSchema> {
   const { namespace, topic, queueCount, version, draining } = s;
-  return { namespace, topic, queueCount, version, draining, dlqDepth: BigInt(s.dlqDepth), ...wireCounters(s), policy: wirePolicy(s.policy), queues: s.queues.map(wireQueueStats) };
+  return { namespace, topic, queueCount, version, draining, dlqDepth: BigInt(s.dlqDepth), ...wireCounters(s), policy: wirePolicy(s.policy), queues: s.queues.map(wireQueueStats), paused: s.paused, purged: BigInt(s.purged) };
 }
 
 /** Rates are messages/s rounded to 3 decimals; ages are whole ms. */
@@ -100,7 +100,7 @@ export function topicStatsJson(s: TopicStats): string {
   return (
     `{"namespace":${JSON.stringify(s.namespace)},"topic":${JSON.stringify(s.topic)},"queue_count":${s.queueCount},` +
     `"version":${s.version},"draining":${s.draining},"dlq_depth":${s.dlqDepth},${countsJson(s)},` +
-    `"policy":${policyJson(s.policy)},"queues":[${queues.join(',')}]}`
+    `"policy":${policyJson(s.policy)},"paused":${s.paused},"purged":${s.purged},"queues":[${queues.join(',')}]}`
   );
 }
 

@@ -112,11 +112,13 @@ export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source
   topicMetric('gauge', 'mqlite_topic_delayed_messages', 'Messages held until a later time (delayed publishes, nacks waiting for their retry).', (s) => s.delayed);
   topicMetric('gauge', 'mqlite_topic_dlq_messages', 'Messages waiting in the dead-letter queue.', (s) => s.dlqDepth);
   topicMetric('gauge', 'mqlite_topic_oldest_pending_age_seconds', 'Age of the oldest message at the head of a queue.', (s) => s.oldestPendingAgeMs / 1000);
+  topicMetric('gauge', 'mqlite_topic_paused', '1 while the topic is paused: deliveries held, publishes accepted (docs/DESIGN.md, "Pause").', (s) => (s.paused ? 1 : 0));
   topicMetric('counter', 'mqlite_messages_published_total', 'Messages published since the process started.', (s) => s.published);
   topicMetric('counter', 'mqlite_messages_acked_total', 'Messages acked (or auto-acked) since the process started.', (s) => s.acked);
   topicMetric('counter', 'mqlite_messages_redelivered_total', 'Deliveries after the first since the process started.', (s) => s.redelivered);
   topicMetric('counter', 'mqlite_messages_dead_lettered_total', 'Messages moved to the dead-letter queue since the process started.', (s) => s.deadLettered);
   topicMetric('counter', 'mqlite_messages_expired_total', 'Messages expired (dropped, or dead-lettered with reason expired) since the process started.', (s) => s.expired);
+  topicMetric('counter', 'mqlite_messages_purged_total', 'Messages removed by purges since the process started (docs/DESIGN.md, "Purge").', (s) => s.purged);
 
   new Gauge({
     name: 'mqlite_front_connections',
