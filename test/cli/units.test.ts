@@ -51,7 +51,7 @@ describe('completion of command names', () => {
   it('completes top-level and subcommand names, and options after a dash', () => {
     expect(complete('to')).toEqual([['topic '], 'to']);
     expect(complete('')[0]).toEqual(expect.arrayContaining(['ns', 'topic', 'pub', 'consume', 'sub', 'ack', 'health', 'aof', 'bench', 'exit']));
-    expect(complete('topic re')).toEqual([['rebalance', 'resize'], 're']);
+    expect(complete('topic re')).toEqual([['rebalance', 'resize', 'resume'], 're']);
     expect(complete('dlq ')[0]).toEqual(['consume', 'help', 'list', 'peek', 'redrive']);
     expect(complete('pub shop orders x --de')).toEqual([['--dedup-id', '--delay', '--deliver-at'], '--de']);
     expect(complete('aof ')[0]).toEqual(['check', 'fix', 'help', 'rewrite']);

@@ -126,7 +126,7 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'queue_count 1 is created with version 0 and the default policy',
       steps: [
         step('create_topic', { name: 'a', queue_count: 1 }, ok({ message: 'topic created' })),
-        step('list_topics', {}, ok({ topics: [{ name: 'a', queue_count: 1, version: 0, policy: DEFAULT_POLICY }] })),
+        step('list_topics', {}, ok({ topics: [{ name: 'a', queue_count: 1, version: 0, policy: DEFAULT_POLICY, paused: false }] })),
       ],
     },
     {
