@@ -66,8 +66,18 @@ export class LiveTopic {
    */
   syncLanes(): Lane[] {
     const queues = this.topic.queues;
+    const removed: Lane[] = [];
+    // A queue replaced at the same index (replay of a shrink's end, then a grow) gets a lane of its own:
+    // the old lane would keep serving, and counting, the removed queue.
+    for (let i = 0; i < Math.min(this.lanes.length, queues.length); i++) {
+      if (this.lanes[i]!.queue !== queues[i]) {
+        removed.push(this.lanes[i]!);
+        this.lanes[i] = new Lane(this, queues[i]!);
+      }
+    }
     for (let i = this.lanes.length; i < queues.length; i++) this.lanes.push(new Lane(this, queues[i]!));
-    return this.lanes.length > queues.length ? this.lanes.splice(queues.length) : [];
+    if (this.lanes.length > queues.length) removed.push(...this.lanes.splice(queues.length));
+    return removed;
   }
 }
 

@@ -239,6 +239,15 @@ describe('recovery equals the state before restart', () => {
     await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 60 }), run), { numRuns: 500 });
   });
 
+  it('a shrink that ended, a grow, then a publish to the regrown queue: the restarted broker counts and serves it', async () => {
+    // Found by the property above: replay left the regrown queue's lane on the removed queue.
+    await run([
+      { op: 'resize', topic: 0, count: 1 },
+      { op: 'resize', topic: 0, count: 2 },
+      { op: 'publish', topic: 0, queue: 1, key: null, n: 1 },
+    ]);
+  });
+
   it('for a sequence with a shrink still draining at the restart', async () => {
     await run([
       { op: 'publish', topic: 0, queue: 1, key: null, n: 5 },
