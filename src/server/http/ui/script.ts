@@ -363,7 +363,7 @@ function topicsView(ns) {
   let filter = '';
   const heading = h('h2', { tabindex: -1, text: 'Topics of ' + ns });
   const [nameBox, nameInput] = field('New topic', { required: true, placeholder: 'e.g. orders', autocomplete: 'off' });
-  const [queuesBox, queuesInput] = field('Queues', { type: 'number', min: 1, value: 4, required: true, style: 'width:6em' });
+  const [queuesBox, queuesInput] = field('Queues', { type: 'number', min: 1, value: 4, required: true, class: 'w6' });
   const create = h('button', { type: 'submit', text: 'Create topic' });
   const createOut = h('p', { class: 'error', role: 'alert' });
   const form = h('form', { class: 'inline' }, nameBox, queuesBox, create);
@@ -586,7 +586,7 @@ function topicView(ns, topic) {
   payloadInput.value = '{"hello":"world"}';
   const [kindBox, kindSelect] = field('As', { tag: 'select' });
   kindSelect.append(h('option', { value: 'json', text: 'JSON value' }), h('option', { value: 'text', text: 'text (a JSON string)' }));
-  const [pubQueueBox, pubQueue] = field('Queue (empty: routed)', { type: 'number', min: 0, style: 'width:7em' });
+  const [pubQueueBox, pubQueue] = field('Queue (empty: routed)', { type: 'number', min: 0, class: 'w7' });
   const pubButton = h('button', { type: 'submit', text: 'Publish' });
   const pubOut = h('p', { class: 'error', role: 'alert' });
   const pubForm = h('form', null, payloadBox, h('div', { class: 'inline' }, kindBox, pubQueueBox, pubButton), pubOut);
@@ -609,7 +609,7 @@ function topicView(ns, topic) {
   });
 
   // resize and rebalance
-  const [sizeBox, sizeInput] = field('Queue count', { type: 'number', min: 1, required: true, style: 'width:7em' });
+  const [sizeBox, sizeInput] = field('Queue count', { type: 'number', min: 1, required: true, class: 'w7' });
   const resize = h('button', { type: 'submit', text: 'Resize' });
   const rebalance = h('button', { type: 'button', class: 'ghost', text: 'Rebalance' });
   const sizeOut = h('p', { class: 'error', role: 'alert' });
@@ -629,7 +629,7 @@ function topicView(ns, topic) {
     ['retry_base_ms', 'Retry base (ms)', 0],
     ['retry_cap_ms', 'Retry cap (ms)', 0],
     ['dedup_window_ms', 'Dedup window (ms)', 0],
-  ].map(([name, label, min]) => [name, ...field(label, { type: 'number', min, name, style: 'width:9em' })]);
+  ].map(([name, label, min]) => [name, ...field(label, { type: 'number', min, name, class: 'w9' })]);
   const setPolicy = h('button', { type: 'submit', text: 'Set policy' });
   const policyOut = h('p', { class: 'error', role: 'alert' });
   const policyForm = h('form', { class: 'inline' }, ...policyFields.map((f) => f[1]), setPolicy);
@@ -648,7 +648,7 @@ function topicView(ns, topic) {
   const [peekQueueBox, peekQueue] = field('Queue', { tag: 'select' });
   const [orderBox, order] = field('From', { tag: 'select' });
   order.append(h('option', { value: 'asc', text: 'head (next out)' }), h('option', { value: 'desc', text: 'tail (newest)' }));
-  const [limitBox, limit] = field('Limit', { type: 'number', min: 1, max: 100, value: 20, style: 'width:6em' });
+  const [limitBox, limit] = field('Limit', { type: 'number', min: 1, max: 100, value: 20, class: 'w6' });
   const peekButton = h('button', { type: 'submit', text: 'Peek' });
   const peek = browser('Peeked messages', () => base + '/queues/' + peekQueue.value + '/peek');
   const peekForm = h('form', { class: 'inline' }, peekQueueBox, orderBox, limitBox, peekButton);
@@ -661,7 +661,7 @@ function topicView(ns, topic) {
   const dlqButton = h('button', { type: 'button', text: 'Browse DLQ' });
   const dlq = browser('Dead-lettered messages', () => base + '/dlq');
   const redriveAll = h('button', { type: 'button', class: 'danger', text: 'Redrive all' });
-  const [maxBox, maxInput] = field('How many', { type: 'number', min: 1, value: 1, style: 'width:6em' });
+  const [maxBox, maxInput] = field('How many', { type: 'number', min: 1, value: 1, class: 'w6' });
   const redriveSome = h('button', { type: 'button', text: 'Redrive some' });
   const dlqOut = h('p', { class: 'error', role: 'alert' });
   dlqButton.addEventListener('click', () => dlq.start('?limit=20&preview_bytes=' + PREVIEW_BYTES, dlqButton, dlqOut));

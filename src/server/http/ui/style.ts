@@ -18,7 +18,7 @@ a { color: var(--accent); }
 .live { color: var(--muted); font-size: .9em; }
 .live.bad { color: var(--bad); }
 main { padding: 0 1em 2em; max-width: 1300px; margin: 0 auto; }
-main:focus { outline: none; }
+main:focus, h2[tabindex="-1"]:focus { outline: none; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8em 1em; margin: 1em auto; max-width: 1300px; }
 .server, .key { margin: 1em; }
 @media (min-width: 1332px) { .server, .key { margin: 1em auto; } }
@@ -36,6 +36,7 @@ button.ghost { background: transparent; color: var(--accent); }
 button.danger { background: var(--bad); border-color: var(--bad); color: #fff; }
 button:disabled { opacity: .6; cursor: default; }
 input, select, textarea { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: .3em .5em; min-height: 2.2em; max-width: 100%; }
+.w6 { width: 6em; } .w7 { width: 7em; } .w9 { width: 9em; }
 textarea { width: 100%; min-height: 5em; font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .9em; }
 label { font-size: .9em; color: var(--muted); }
 .inline { display: flex; flex-wrap: wrap; gap: .4em .6em; align-items: end; }
