@@ -84,6 +84,8 @@ interface Watched {
 async function open(b: RunningBroker, hash = '', viewport = { width: 1280, height: 860 }): Promise<Watched> {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
+  // a step that cannot happen fails with its own name well before the test's timeout
+  page.setDefaultTimeout(8_000);
   const errors: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(`${m.text()} @ ${m.location().url}`);
@@ -231,6 +233,41 @@ describe('the dashboard at /ui', () => {
     await page.waitForURL(/#\/ns\/errs$/);
     expect(await api(plain, 'GET', '/v1/namespaces/errs/topics')).toEqual([]);
     await w.done([/status of 409 .* @ .*\/v1\/namespaces\/errs\/topics$/]);
+  });
+
+  it('publishes a test message, sets the policy, resizes and rewrites the AOF from the page; a payload that is not JSON is refused beside the form', async () => {
+    await api(plain, 'POST', '/v1/namespaces', { name: 'acts' });
+    await api(plain, 'POST', '/v1/namespaces/acts/topics', { name: 'work', queue_count: 1 });
+    const w = await open(plain, '#/ns/acts/t/work');
+    const { page } = w;
+    await until(() => figure(page, 'Queues'), '1', 'the topic page');
+    const publish = page.locator('form', { has: page.getByRole('button', { name: 'Publish' }) });
+    await page.getByLabel('Payload').fill('{"n": 1');
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await until(async () => ((await publish.getByRole('alert').textContent()) ?? '').startsWith('The payload is not JSON'), true, 'the refusal beside publish');
+    await page.getByLabel('Payload').fill('{"n": 1}');
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await until(async () => ((await publish.getByRole('alert').textContent()) ?? '').startsWith('Published '), true, 'the publish result');
+    await until(() => figure(page, 'Pending'), '1', 'pending after publishing from the page');
+    const peeked = (await api(plain, 'GET', '/v1/namespaces/acts/topics/work/queues/0/peek')).messages;
+    expect(peeked.map((m: { payload: unknown }) => m.payload)).toEqual([{ n: 1 }]);
+
+    await page.getByLabel('Max retries (-1: never dead-letter)').fill('3');
+    await page.getByRole('button', { name: 'Set policy' }).click();
+    await page.getByText('Policy set.').waitFor();
+    expect((await api(plain, 'GET', '/v1/namespaces/acts/topics/work/stats')).policy.max_retries).toBe(3);
+
+    await page.getByLabel('Queue count').fill('3');
+    await page.getByRole('button', { name: 'Resize' }).click();
+    await page.getByText(/^Now 3 queues/).waitFor();
+    expect((await api(plain, 'GET', '/v1/namespaces/acts/topics/work/stats')).queue_count).toBe(3);
+
+    const before = (await api(plain, 'GET', '/v1/server')).aof.rewrites;
+    await page.getByRole('button', { name: 'Rewrite AOF' }).click();
+    await page.getByText(/^AOF rewritten: /).waitFor();
+    expect((await api(plain, 'GET', '/v1/server')).aof.rewrites).toBe(before + 1);
+    await until(async () => (await page.locator('#server-figures').textContent())!.includes('ago, took'), true, 'the last rewrite on the page');
+    await w.done();
   });
 
   it('asks for the key of a broker with keys, keeps it in the tab only, and sends it as X-API-Key', async () => {

@@ -36,6 +36,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
     <h2 id="server-title">Server</h2>
     <div class="actions"><button type="button" id="rewrite">Rewrite AOF</button></div>
   </div>
+  <p class="error" id="rewrite-out" role="alert"></p>
   <dl id="server-figures" class="figures"></dl>
   <p class="error" id="server-error" role="alert"></p>
 </section>

@@ -231,6 +231,7 @@ function rateChart(ns, topic, w, hgt) {
 const serverFigures = document.getElementById('server-figures');
 const serverError = document.getElementById('server-error');
 const rewriteButton = document.getElementById('rewrite');
+const rewriteOut = document.getElementById('rewrite-out');
 
 function figures(dl, pairs) {
   dl.replaceChildren(...pairs.map(([k, v]) => h('div', null, h('dt', { text: k }), h('dd', { text: v }))));
@@ -266,7 +267,7 @@ async function updateServer() {
 }
 
 rewriteButton.addEventListener('click', () =>
-  act(rewriteButton, serverError, async () => {
+  act(rewriteButton, rewriteOut, async () => {
     const r = await api('POST', '/v1/admin/aof/rewrite');
     return 'AOF rewritten: ' + fmtInt(r.records) + ' records, ' + fmtBytes(r.bytes);
   }),
@@ -617,7 +618,7 @@ function topicView(ns, topic) {
   sizeForm.addEventListener('submit', (e) => {
     e.preventDefault();
     act(resize, sizeOut, async () => {
-      const r = await api('PUT', base + '/resize', { queue_count: Number(sizeInput.value) });
+      const r = await api('PUT', base + '/resize', { new_queue_count: Number(sizeInput.value) });
       return 'Now ' + r.new_queue_count + ' queues (version ' + r.version + (r.draining ? ', draining' : '') + ').';
     });
   });
