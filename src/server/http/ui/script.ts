@@ -14,7 +14,20 @@ const state = {
   timer: 0,
   polling: false,
   history: new Map(),
+  // deletes in progress: the view is not refreshed meanwhile, so that it never reads what is going away
+  quiet: 0,
 };
+
+/** Runs a delete once no refresh is in flight, and with none started until it is done. */
+async function quietly(fn) {
+  state.quiet++;
+  try {
+    if (pending) await pending.done;
+    return await fn();
+  } finally {
+    state.quiet--;
+  }
+}
 
 class ApiError extends Error {
   constructor(status, message) {
@@ -332,7 +345,7 @@ function namespacesView() {
             const out = h('p', { class: 'error', role: 'alert' });
             del.addEventListener('click', async () => {
               if (!(await confirmAction('Delete namespace "' + n + '" and all its topics and messages?', 'Delete namespace'))) return;
-              act(del, out, () => api('DELETE', nsPath(n)));
+              act(del, out, () => quietly(() => api('DELETE', nsPath(n))));
             });
             const tr = h('tr', null, h('td', null, h('a', { href: '#/ns/' + path(n), text: n })), count, h('td', null, del, out));
             rows.set(n, count);
@@ -381,10 +394,13 @@ function topicsView(ns) {
   const delOut = h('p', { class: 'error', role: 'alert' });
   delNs.addEventListener('click', async () => {
     if (!(await confirmAction('Delete namespace "' + ns + '" and all its topics and messages?', 'Delete namespace'))) return;
-    act(delNs, delOut, async () => {
-      await api('DELETE', nsPath(ns));
-      location.hash = '#/';
-    });
+    act(delNs, delOut, () =>
+      quietly(async () => {
+        await api('DELETE', nsPath(ns));
+        state.view = null;
+        location.hash = '#/';
+      }),
+    );
   });
   const [filterBox, filterInput] = field('Filter topics', { type: 'search', autocomplete: 'off', placeholder: 'name contains…' });
   filterInput.addEventListener('input', () => {
@@ -576,10 +592,13 @@ function topicView(ns, topic) {
   const delOut = h('p', { class: 'error', role: 'alert' });
   del.addEventListener('click', async () => {
     if (!(await confirmAction('Delete topic "' + ns + '/' + topic + '" and all its messages?', 'Delete topic'))) return;
-    act(del, delOut, async () => {
-      await api('DELETE', base);
-      location.hash = '#/ns/' + path(ns);
-    });
+    act(del, delOut, () =>
+      quietly(async () => {
+        await api('DELETE', base);
+        state.view = null;
+        location.hash = '#/ns/' + path(ns);
+      }),
+    );
   });
 
   // publish a test message
@@ -805,7 +824,7 @@ async function poll(now) {
   run.done = (async () => {
     const view = state.view;
     try {
-      const results = await Promise.allSettled([updateServer(), view ? view.update() : Promise.resolve()]);
+      const results = await Promise.allSettled([updateServer(), view && state.quiet === 0 ? view.update() : Promise.resolve()]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
       live.textContent = 'live · updated ' + new Date().toLocaleTimeString();
