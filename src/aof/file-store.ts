@@ -137,6 +137,8 @@ export interface FileStoreStats {
   readonly rewrites: number;
   readonly rewriteFailures: number;
   readonly lastRewriteSeconds: number;
+  /** When the last rewrite completed (epoch ms; 0 before the first). */
+  readonly lastRewriteAtMs: number;
   /** Current size of base + incr files. */
   readonly aofSize: number;
   /** Size of the AOF after the last rewrite (or at open): the reference for rewritePercentage. */
@@ -271,6 +273,7 @@ export class FileStore implements Store {
     rewrites: 0,
     rewriteFailures: 0,
     lastRewriteSeconds: 0,
+    lastRewriteAtMs: 0,
     recoveries: 0,
     recoveryFailures: 0,
   };
@@ -891,6 +894,7 @@ export class FileStore implements Store {
     this.rewriteBaseSize = this.aofSize;
     this.counters.rewrites++;
     this.counters.lastRewriteSeconds = seconds;
+    this.counters.lastRewriteAtMs = Date.now();
     this.log.info({ file: basePath, records: snap.records, bytes: baseSize, seconds }, 'AOF rewrite done');
     return { records: snap.records, bytes: baseSize, seconds };
   }

@@ -22,6 +22,8 @@ export interface AofMetricsStats {
   readonly rewrites: number;
   readonly rewriteFailures: number;
   readonly lastRewriteSeconds: number;
+  /** When the last rewrite completed (epoch ms; 0 before the first). */
+  readonly lastRewriteAtMs?: number;
   readonly failed: boolean;
   /** Seconds since the AOF failed (0 when it has not). */
   readonly failedSeconds?: number;

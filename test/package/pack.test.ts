@@ -4,11 +4,12 @@
  * this needs the registry the first time), compiled with strict types,
  * run, and its bins called. The app is test/package/app.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../client/server-process.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
@@ -38,7 +39,7 @@ describe('the npm package', () => {
     const files = report.files.map((f) => f.path);
     const allowed = /^(dist\/(cmd|src|gen)\/.*\.(js|d\.ts)|proto\/.*\.proto|docs\/.*\.md|examples\/.*\.mjs|config\.yaml|README\.md|LICENSE|package\.json)$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
-    for (const needed of ['dist/src/client/index.js', 'dist/src/client/index.d.ts', 'dist/src/server/embed.d.ts', 'dist/cmd/mqlite.js', 'dist/cmd/mqlite-cli.js', 'LICENSE']) {
+    for (const needed of ['dist/src/client/index.js', 'dist/src/client/index.d.ts', 'dist/src/server/embed.d.ts', 'dist/cmd/mqlite.js', 'dist/cmd/mqlite-cli.js', 'dist/src/server/http/ui/script.js', 'dist/src/server/http/ui/page.js', 'dist/src/server/http/ui/style.js', 'LICENSE']) {
       expect(files).toContain(needed);
     }
     expect(files.some((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/') || f.endsWith('.map'))).toBe(false);
@@ -74,4 +75,38 @@ describe('the npm package', () => {
     expect(cli.status).toBe(0);
     expect(cli.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
+
+  it('serves the dashboard from the installed package: /ui, its script and its stylesheet, with nothing fetched from elsewhere', async () => {
+    const [http, tcp, grpc] = [await freePort(), await freePort(), await freePort()];
+    const server = spawn(join(app, 'node_modules', '.bin', 'mqlite'), [], {
+      env: { ...process.env, MQLITE_HTTP_PORT: String(http), MQLITE_TCP_PORT: String(tcp), MQLITE_GRPC_PORT: String(grpc), MQLITE_PERSISTENCE: 'false', MQLITE_LOG_LEVEL: 'info', MQLITE_LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      await new Promise<void>((resolveUp, reject) => {
+        let out = '';
+        server.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if ((out.match(/listening/gi) ?? []).length >= 3) resolveUp();
+        });
+        server.on('exit', (code) => reject(new Error(`the installed mqlite exited (${code}): ${out}`)));
+      });
+      const get = async (path: string) => {
+        const r = await fetch(`http://127.0.0.1:${http}${path}`);
+        return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
+      };
+      const page = await get('/ui');
+      expect([page.status, page.type]).toEqual([200, 'text/html; charset=utf-8']);
+      expect(page.text).toContain('<title>MQLite dashboard</title>');
+      const script = await get('/ui/app.js');
+      expect([script.status, script.type]).toEqual([200, 'text/javascript; charset=utf-8']);
+      expect(script.text).toContain("api('GET', '/v1/server')");
+      const css = await get('/ui/app.css');
+      expect([css.status, css.type]).toEqual([200, 'text/css; charset=utf-8']);
+      for (const t of [page.text, script.text, css.text]) expect(t).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+      expect((await get('/v1/server')).status).toBe(200);
+    } finally {
+      server.kill('SIGKILL');
+    }
+  }, 30_000);
 });

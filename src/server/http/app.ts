@@ -32,6 +32,8 @@ import { asObject, intParam, parseJsonBody, queryFields, readIncomingBody, readS
 import { SseSession } from './sse.js';
 import type { MetricsSource } from '../../metrics/source.js';
 import { createFrontMetrics, RouteCounts } from './metrics.js';
+import { serverInfoJson } from './server-info.js';
+import { UI_ASSETS, UI_HEADERS } from './ui/assets.js';
 
 export interface HttpAppOptions {
   /** Largest request body accepted; larger ones get 413 (checked while reading). */
@@ -218,6 +220,16 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     return new Response(text, { status: 200, headers: { 'content-type': metrics.contentType, 'x-request-id': requestId } });
   };
 
+  /** Extension: the figures of the process as JSON (the dashboard's server panel). */
+  const serverInfo: RouteHandler = async () =>
+    okData(await serverInfoJson(broker, { metrics: opts.metrics ?? {}, http: { connections: () => opts.connections?.(), sseStreams: () => sessions.size } }));
+
+  /** The dashboard's files (ui/assets.ts); open, like /health: they hold no data. */
+  const uiFile: RouteHandler = ({ c, requestId }) => {
+    const asset = UI_ASSETS[c.req.path]!;
+    return new Response(asset.body, { status: 200, headers: { ...UI_HEADERS, 'content-type': asset.type, 'x-request-id': requestId } });
+  };
+
   const base = '/v1/namespaces';
   const topicPath = `${base}/:namespace/topics/:topic`;
   const queuePath = `${topicPath}/queues/:queueId`;
@@ -248,6 +260,8 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     route('POST', `${topicPath}/resume`, C.resume_topic, { body: 'none' }),
     route('POST', `${topicPath}/purge`, C.purge, { body: 'optional' }),
     { method: 'POST', path: '/v1/admin/aof/rewrite', handler: rewrite, op: rewriteAof },
+    { method: 'GET', path: '/v1/server', handler: serverInfo, op: metricsAccess },
+    ...Object.keys(UI_ASSETS).map((path): Route => ({ method: 'GET', path, handler: uiFile, op: 'open' })),
     { method: 'GET', path: '/health', handler: health, op: 'open', whileClosing: true },
     { method: 'GET', path: '/metrics', handler: metricsText, op: metricsAccess, whileClosing: true },
   ];
