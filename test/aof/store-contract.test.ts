@@ -4,9 +4,11 @@
  * and compacts through the snapshot source without losing a record
  * appended while the rewrite runs.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/aof/file-store.js';
+import { JetStreamStore } from '../../src/aof/jetstream-store.js';
 import { MemoryStore } from '../../src/aof/memory-store.js';
+import { startNats, stopAll, type NatsNode } from '../engine/nats-server.js';
 import type { Store } from '../../src/aof/store.js';
 import { append, comparable, everyKind, Model, openStore, publishRecord, replayAll, tempDir } from './helpers.js';
 
@@ -41,9 +43,31 @@ function memoryBackend(): Backend {
   };
 }
 
+/** A real one-node nats-server; each backend gets its own stream (its own cluster name). */
+let nats: NatsNode | undefined;
+let streams = 0;
+beforeAll(async () => {
+  nats = await startNats();
+});
+afterAll(stopAll);
+
+function jetstreamBackend(): Backend {
+  const name = `contract${++streams}`;
+  const open = () => JetStreamStore.open({ servers: [nats!.url], name, replicas: 1, sliceRecords: 2 });
+  return {
+    fresh: open,
+    async restart(store) {
+      await store.close();
+      return open();
+    },
+    cleanup: () => {},
+  };
+}
+
 describe.each([
   { name: 'FileStore', make: fileBackend },
   { name: 'MemoryStore', make: memoryBackend },
+  { name: 'JetStreamStore', make: jetstreamBackend },
 ])('Store contract: $name', ({ make }) => {
   let backend: Backend;
   let open: Store[] = [];
