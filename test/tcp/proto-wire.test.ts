@@ -256,6 +256,22 @@ describe('server: replies that protobuf-es reads', () => {
   });
 });
 
+describe('server: a reply that does not fit the rest of the output slab', () => {
+  it('an error reply starting a new slab is written whole into it (it was written into the old one, leaving garbage)', () => {
+    for (const used of [64 * 1024 - 200, 64 * 1024 - 100, 64 * 1024 - 60, 64 * 1024 - 5]) {
+      const out = new FrameWriter();
+      out.bytes(1, Buffer.alloc(used - 5, 0x76)); // fills the 64 KiB slab up to `used` bytes with 'v's
+      writeError(out, 1, 'r1', 'INVALID_ARGUMENT: retry.max_retries -2 is out of range: use 0..1000000, or -1 to retry forever');
+      const reader = new FrameReader(1 << 20);
+      for (const part of out.take()) reader.push(part);
+      expect(reader.next()).toBe(ReadResult.Frame);
+      expect(reader.next()).toBe(ReadResult.Frame);
+      const body = reader.buf.subarray(reader.start, reader.end);
+      expect(fromBinary(TCPResponseSchema, body)).toMatchObject({ status: 'error', requestId: 'r1', error: expect.stringContaining('max_retries -2') });
+    }
+  });
+});
+
 describe('client: commands that protobuf-es reads', () => {
   it('encodes publish', () => {
     fc.assert(

@@ -177,7 +177,9 @@ export function writeError(out: FrameWriter, encoding: Encoding, requestId: stri
   const ridLen = requestId ? utf8Length(requestId) : 0;
   const errLen = utf8Length(reason);
   const size = envelopeSize('error', reason, requestId, ridLen, errLen);
-  writeEnvelope(out.buffer, out.begin(ENCODING_PROTOBUF, size), 'error', reason, requestId, ridLen, errLen);
+  // begin() first: it may move to a new slab, and out.buffer is the slab it reserved in.
+  const pos = out.begin(ENCODING_PROTOBUF, size);
+  writeEnvelope(out.buffer, pos, 'error', reason, requestId, ridLen, errLen);
 }
 
 /** One pushed subscription message (`subscribe_message` in protobuf). */
