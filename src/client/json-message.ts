@@ -123,6 +123,19 @@ export function decodePolicy(p: WirePolicy): ClientTopicPolicy {
   };
 }
 
+/** A policy, or the part of one to change, in the JSON fronts' names (the inverse of decodePolicy); unset fields stay out. */
+export function encodePolicy(p: Partial<ClientTopicPolicy>): Partial<WirePolicy> {
+  return {
+    max_retries: p.maxRetries,
+    retry_base_ms: p.retryBaseMs,
+    retry_cap_ms: p.retryCapMs,
+    dedup_window_ms: p.dedupWindowMs,
+    ack_timeout_ms: p.ackTimeoutMs,
+    message_ttl_ms: p.messageTtlMs,
+    dead_letter_expired: p.deadLetterExpired,
+  };
+}
+
 function decodeCounts(c: WireCounts): Omit<ClientQueueStats, 'queueId'> {
   return {
     pending: c.pending,

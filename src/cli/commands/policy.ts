@@ -4,6 +4,7 @@
  * "Topic policy"). Without flags it shows the policy; each flag given
  * changes that value and leaves the others as they are.
  */
+import { encodePolicy } from '../../client/json-message.js';
 import type { ClientTopicPolicy } from '../../client/types.js';
 import { formatDuration, optionalDuration } from '../args.js';
 import type { Ctx } from '../context.js';
@@ -20,17 +21,8 @@ export interface PolicyOptions {
   deadLetterExpired?: boolean;
 }
 
-export function policyToJson(p: ClientTopicPolicy): Record<string, unknown> {
-  return {
-    max_retries: p.maxRetries,
-    retry_base_ms: p.retryBaseMs,
-    retry_cap_ms: p.retryCapMs,
-    dedup_window_ms: p.dedupWindowMs,
-    ack_timeout_ms: p.ackTimeoutMs,
-    message_ttl_ms: p.messageTtlMs,
-    dead_letter_expired: p.deadLetterExpired,
-  };
-}
+/** The policy as `--json` prints it: the JSON fronts' shape. */
+export const policyToJson = (p: ClientTopicPolicy): Record<string, unknown> => encodePolicy(p);
 
 const retriesText = (p: ClientTopicPolicy): string => (p.maxRetries < 0 ? 'unlimited' : String(p.maxRetries));
 const dedupText = (p: ClientTopicPolicy): string => (p.dedupWindowMs === 0 ? 'off' : formatDuration(p.dedupWindowMs));

@@ -23,7 +23,7 @@ import type {
   ClientNackOptions,
 } from '../types.js';
 import { ClientError } from '../types.js';
-import { decodeBatchItem, decodeMessage, decodePolicy, decodeTopicStats, payloadJsonText, type WireBatchItem, type WireMessage, type WirePolicy, type WireTopicStats } from '../json-message.js';
+import { decodeBatchItem, decodeMessage, decodePolicy, decodeTopicStats, encodePolicy, payloadJsonText, type WireBatchItem, type WireMessage, type WirePolicy, type WireTopicStats } from '../json-message.js';
 import { SseParser } from './sse-parser.js';
 import { FetchTransport, NodeHttpTransport, RawHttpTransport, type Transport } from './transport.js';
 
@@ -246,15 +246,7 @@ export class HttpClient implements MqliteClient, QueueFeaturesClient {
   }
 
   async setTopicPolicy(namespace: string, topic: string, policy: Partial<ClientTopicPolicy>): Promise<ClientTopicPolicy> {
-    const body = JSON.stringify({
-      max_retries: policy.maxRetries,
-      retry_base_ms: policy.retryBaseMs,
-      retry_cap_ms: policy.retryCapMs,
-      dedup_window_ms: policy.dedupWindowMs,
-      ack_timeout_ms: policy.ackTimeoutMs,
-      message_ttl_ms: policy.messageTtlMs,
-      dead_letter_expired: policy.deadLetterExpired,
-    });
+    const body = JSON.stringify(encodePolicy(policy));
     return decodePolicy((await this.call('PUT', `${this.topicPath(namespace, topic)}/policy`, body)) as WirePolicy);
   }
 

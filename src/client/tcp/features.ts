@@ -36,6 +36,7 @@ import {
   decodeMessage as decodeJsonMessage,
   decodePolicy as decodeJsonPolicy,
   decodeTopicStats,
+  encodePolicy,
   payloadJsonText,
 } from '../json-message.js';
 import type {
@@ -184,17 +185,7 @@ export function decodePurge(reply: Reply): number {
 export function policyData(namespace: string, topic: string, p: Partial<ClientTopicPolicy>): CommandData {
   return {
     json: () =>
-      q({
-        namespace,
-        topic,
-        max_retries: p.maxRetries,
-        retry_base_ms: p.retryBaseMs,
-        retry_cap_ms: p.retryCapMs,
-        dedup_window_ms: p.dedupWindowMs,
-        ack_timeout_ms: p.ackTimeoutMs,
-        message_ttl_ms: p.messageTtlMs,
-        dead_letter_expired: p.deadLetterExpired,
-      }),
+      q({ namespace, topic, ...encodePolicy(p) }),
     pb: () =>
       toBinary(
         SetTopicPolicyRequestSchema,
