@@ -5,7 +5,7 @@
  * it; environment variables override the common keys (ENV_OVERRIDES).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { totalmem } from 'node:os';
+import { hostname, totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { parse } from 'yaml';
 import type { FsyncPolicy } from './aof/store.js';
@@ -30,6 +30,16 @@ export interface Config {
   };
   persistence: {
     enabled: boolean;
+    /** Where the log lives (docs/DESIGN.md, "Cluster"): the AOF file, or a NATS JetStream stream. */
+    backend: 'file' | 'jetstream';
+    jetstream: {
+      /** nats:// URLs of the engine's nodes. */
+      servers: string[];
+      /** Replicas of the stream and of the ownership bucket, made when they are first created. */
+      replicas: number;
+      /** Milliseconds to wait for the engine: connecting, and each acknowledgement. */
+      timeout: number;
+    };
     aof: {
       fsync: FsyncPolicy;
       dir: string;
@@ -39,6 +49,17 @@ export interface Config {
       /** Milliseconds: first wait before rebuilding a failed AOF, doubling to 30 s. */
       retry_interval: number;
     };
+  };
+  /** docs/DESIGN.md, "Cluster": read with persistence.backend jetstream only. */
+  cluster: {
+    /** Names the stream, the ownership bucket's key and the nodes that share them. */
+    name: string;
+    /** This node's name in the ownership record and in standby answers. */
+    node_id: string;
+    /** Milliseconds an owner holds the broker without renewing (the ownership bucket's TTL). */
+    lease_ttl: number;
+    /** Milliseconds between an owner's renewals, and between a standby's attempts to take over. */
+    lease_renew: number;
   };
   log: { level: string; format: LogFormat };
   /** docs/PROTOCOL.md, "Compatibility mode". */
@@ -74,7 +95,7 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-type Kind = 'bool' | 'port' | 'string' | 'path?' | 'duration' | 'size' | 'count' | 'percent' | 'api_keys' | readonly string[];
+type Kind = 'bool' | 'port' | 'string' | 'name' | 'path?' | 'duration' | 'size' | 'count' | 'percent' | 'api_keys' | 'nats_urls' | readonly string[];
 
 /** The schema: every key, its kind and its default. */
 const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
@@ -91,12 +112,20 @@ const SCHEMA: Record<string, { kind: Kind; def: unknown }> = {
   'server.tls.key': { kind: 'path?', def: undefined },
   'server.tls.ca': { kind: 'path?', def: undefined },
   'persistence.enabled': { kind: 'bool', def: true },
+  'persistence.backend': { kind: ['file', 'jetstream'], def: 'file' },
+  'persistence.jetstream.servers': { kind: 'nats_urls', def: ['nats://127.0.0.1:4222'] },
+  'persistence.jetstream.replicas': { kind: 'count', def: 3 },
+  'persistence.jetstream.timeout': { kind: 'duration', def: 5000 },
   'persistence.aof.fsync': { kind: ['always', 'everysec', 'no'], def: 'everysec' },
   'persistence.aof.dir': { kind: 'string', def: './data' },
   'persistence.aof.filename': { kind: 'string', def: 'appendonly.aof' },
   'persistence.aof.rewrite_min_size': { kind: 'size', def: 64 * 1024 * 1024 },
   'persistence.aof.rewrite_percentage': { kind: 'percent', def: 100 },
   'persistence.aof.retry_interval': { kind: 'duration', def: 1000 },
+  'cluster.name': { kind: 'name', def: 'mqlite' },
+  'cluster.node_id': { kind: 'name', def: defaultNodeId() },
+  'cluster.lease_ttl': { kind: 'duration', def: 5000 },
+  'cluster.lease_renew': { kind: 'duration', def: 1000 },
   'log.level': { kind: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], def: 'info' },
   'log.format': { kind: ['json', 'text'], def: 'json' },
   ack_timeout: { kind: 'duration', def: 30_000 },
@@ -133,6 +162,11 @@ export function defaultMemoryHighWater(): number {
   return Math.floor(0.75 * Math.min(memory, getHeapStatistics().heap_size_limit));
 }
 
+/** The host name, as a node id may spell it. */
+function defaultNodeId(): string {
+  return hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'node';
+}
+
 /** Environment variables and the key each overrides. */
 export const ENV_OVERRIDES: Record<string, string> = {
   MQLITE_HOST: 'server.host',
@@ -151,6 +185,11 @@ export const ENV_OVERRIDES: Record<string, string> = {
   MQLITE_TLS_KEY: 'server.tls.key',
   MQLITE_TLS_CA: 'server.tls.ca',
   MQLITE_COMPAT_ORIGINAL: 'compat.original',
+  MQLITE_PERSISTENCE_BACKEND: 'persistence.backend',
+  // comma-separated nats:// URLs
+  MQLITE_NATS_URL: 'persistence.jetstream.servers',
+  MQLITE_CLUSTER_NAME: 'cluster.name',
+  MQLITE_NODE_ID: 'cluster.node_id',
 };
 
 /** How an environment override is named in errors. */
@@ -222,6 +261,17 @@ function coerce(key: string, kind: Kind, raw: unknown, from: string): unknown {
     }
     case 'string':
       return typeof text === 'string' && text !== '' ? text : fail('a non-empty string');
+    case 'name':
+      // a cluster or node name is part of NATS subjects, stream and key names
+      return typeof text === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(text) ? text : fail('1-64 of A-Z a-z 0-9 _ -');
+    case 'nats_urls': {
+      const list = typeof text === 'string' ? text.split(',').map((u) => u.trim()).filter((u) => u !== '') : text;
+      if (!Array.isArray(list) || list.length === 0) return fail('a list of nats:// URLs (in the environment: comma-separated)');
+      for (const u of list) {
+        if (typeof u !== 'string' || !/^(nats|tls):\/\/[^\s/]+(:\d+)?\/?$/.test(u)) return fail(`nats://host:port URLs; ${JSON.stringify(u)} is not one`);
+      }
+      return list;
+    }
     case 'path?':
       // null (an empty YAML value) leaves an optional path unset.
       if (text === null) return undefined;
@@ -349,5 +399,23 @@ export function loadConfig(path: string | undefined, opts: { required?: boolean;
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of values) setPath(out, k, v);
+  checkTogether(out as unknown as Config);
   return out as unknown as Config;
+}
+
+/** The rules that tie keys together; each error names the keys. */
+function checkTogether(c: Config): void {
+  const p = c.persistence;
+  if (p.backend === 'file') return;
+  if (!p.enabled) {
+    throw new ConfigError(`'persistence.backend' is jetstream but 'persistence.enabled' is false: a cluster node keeps its state in JetStream; set persistence.enabled: true, or persistence.backend: file`);
+  }
+  if (p.jetstream.replicas > 5) {
+    throw new ConfigError(`'persistence.jetstream.replicas' is ${p.jetstream.replicas}: JetStream keeps 1 to 5 replicas (3 survives the loss of one engine node)`);
+  }
+  const { lease_ttl: ttl, lease_renew: renew } = c.cluster;
+  if (ttl < 1000) throw new ConfigError(`'cluster.lease_ttl' is ${ttl} ms: use at least 1s (the engine expires keys with about a second's precision)`);
+  if (renew === 0 || renew * 2 > ttl) {
+    throw new ConfigError(`'cluster.lease_renew' is ${renew} ms with 'cluster.lease_ttl' ${ttl} ms: renew at least twice per lease (e.g. lease_ttl 5s, lease_renew 1s)`);
+  }
 }

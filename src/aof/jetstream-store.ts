@@ -16,7 +16,7 @@
  *   last naming the log sequence it covers; then both subjects are purged
  *   before it. Replay = the last whole snapshot + the log after its cut.
  */
-import { connect, headers, RetentionPolicy, StorageType } from 'nats';
+import { connect, DeliverPolicy, headers, RetentionPolicy, StorageType } from 'nats';
 import type { JetStreamClient, JetStreamManager, MsgHdrs, NatsConnection } from 'nats';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { decodeFrames, RecordEncoder } from './codec.js';
@@ -34,11 +34,20 @@ export interface JetStreamStoreOptions {
   readonly timeoutMs?: number;
   /** Records per snapshot slice before a rewrite yields to the event loop. */
   readonly sliceRecords?: number;
+  /**
+   * Bytes appended to the log since the last snapshot that start a rewrite
+   * on their own (0: only on demand). Keeps replay, and so a takeover, short.
+   */
+  readonly rewriteMinBytes?: number;
+  /** Names this writer in the ids of its messages (the node id). */
+  readonly writer?: string;
 }
 
 const H_MORE = 'Mqlite-More';
 const H_SNAP_FIRST = 'Mqlite-Snap-First';
 const H_SNAP_CUT = 'Mqlite-Snap-Cut';
+/** On a fence (an empty log message): the node that took ownership (docs/DESIGN.md, "Cluster"). */
+const H_OWNER = 'Mqlite-Owner';
 /** Room left in a message for its headers and the protocol line. */
 const HEADER_ROOM = 1024;
 
@@ -94,6 +103,11 @@ export class JetStreamStore implements Store {
   private readonly logSubj: string;
   private readonly snapSubj: string;
   readonly stream: string;
+  /** Prefix of this store's message ids: a retried append is stored once (the stream's duplicate window). */
+  private readonly idPrefix: string;
+  private nextId = 0;
+  /** Log bytes appended since the last snapshot. */
+  private sinceSnapshot = 0;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -104,6 +118,7 @@ export class JetStreamStore implements Store {
     this.stream = streamName(opts.name);
     this.logSubj = `mqlite.${opts.name}.log`;
     this.snapSubj = `mqlite.${opts.name}.snap`;
+    this.idPrefix = `${opts.writer ?? 'mqlite'}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.`;
     this.maxPart = Math.max(1024, nc.info!.max_payload - HEADER_ROOM);
     this.encoder = new RecordEncoder(64 * 1024, () => this.schedule());
     this.sink = this.encoder;
@@ -192,6 +207,7 @@ export class JetStreamStore implements Store {
             const seq = b.run !== undefined ? await b.run() : await this.publishParts(this.logSubj, b.bytes, undefined);
             b.parts = this.logParts;
             b.resolve(seq);
+            if (b.run === undefined) this.grew(b.bytes.length);
           } catch (err) {
             this.fail(err as Error, 'an append');
             b.reject(this.failed!);
@@ -201,6 +217,37 @@ export class JetStreamStore implements Store {
       }
     } finally {
       this.writing = false;
+    }
+  }
+
+  /** Starts a rewrite once the log since the last snapshot passed rewriteMinBytes. */
+  private grew(bytes: number): void {
+    this.sinceSnapshot += bytes;
+    const min = this.opts.rewriteMinBytes ?? 0;
+    if (min > 0 && this.sinceSnapshot >= min && this.rewriting === undefined && this.source !== undefined && !this.closed) {
+      this.rewrite().catch(() => {});
+    }
+  }
+
+  /**
+   * Appends one message fenced on the stream's last sequence. A timeout or
+   * an engine without a leader (a node lost, an election running) is
+   * retried with the same message id until the store's timeout has passed
+   * twice: the stream stores it once and answers the retry as a duplicate.
+   * The sequence it expects refused is never retried: another node wrote.
+   */
+  private async append(subj: string, data: Uint8Array, h: MsgHdrs | undefined): Promise<number> {
+    const timeout = this.opts.timeoutMs ?? 5000;
+    const msgID = this.idPrefix + (this.nextId++).toString(36);
+    const giveUp = performance.now() + 2 * timeout;
+    for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+      try {
+        const ack = await this.js.publish(subj, data, { headers: h, msgID, expect: { lastSequence: this.lastSeq, streamName: this.stream }, timeout });
+        return ack.seq;
+      } catch (err) {
+        if (/wrong last sequence/i.test((err as Error).message) || this.closed || performance.now() + wait > giveUp) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
   }
 
@@ -217,12 +264,7 @@ export class JetStreamStore implements Store {
       } else {
         h = last;
       }
-      const ack = await this.js.publish(subj, bytes.subarray(off, end), {
-        headers: h,
-        expect: { lastSequence: this.lastSeq, streamName: this.stream },
-        timeout: this.opts.timeoutMs ?? 5000,
-      });
-      this.lastSeq = ack.seq;
+      this.lastSeq = await this.append(subj, bytes.subarray(off, end), h);
       if (subj === this.logSubj) this.logParts++;
       off = end;
     } while (off < bytes.length);
@@ -239,6 +281,24 @@ export class JetStreamStore implements Store {
         : `JetStream stream ${this.stream} at ${this.opts.servers.join(', ')} failed ${what}: ${err.message}. ` +
             `Changes are refused; restart this node once the engine is reachable.`,
     );
+  }
+
+  /**
+   * Appends the fence of a new owner (docs/DESIGN.md, "Cluster"): an empty
+   * log message naming `owner`, expecting the last sequence replay saw.
+   * Once it is stored, every append of an earlier owner is refused by the
+   * engine. Rejects when another node wrote since the replay: replay again.
+   */
+  async fence(owner: string): Promise<void> {
+    const h = headers();
+    h.set(H_OWNER, owner);
+    const job = batch(Buffer.alloc(0));
+    job.run = () => this.publishParts(this.logSubj, Buffer.alloc(0), h);
+    this.collect();
+    this.queue.push(job);
+    this.tail = job.done;
+    void this.pump();
+    await job.done;
   }
 
   async durable(): Promise<void> {
@@ -286,20 +346,19 @@ export class JetStreamStore implements Store {
 
   /**
    * The messages of `subj` from sequence `from` to `to`, joined, as one
-   * buffer. One direct get per message (next of the subject from a
-   * sequence): slow for a long log, which the rewrite keeps short.
+   * buffer: an ordered consumer filtered on the subject, which the engine
+   * streams in batches.
    */
   private async read(subj: string, from: number, to: number): Promise<Buffer> {
     const parts: Buffer[] = [];
-    let seq = from;
-    while (seq <= to) {
-      // next_by_subj is in the server's API (2.9) but not in the client's types.
-      const req = { seq, next_by_subj: subj } as unknown as { seq: number };
-      const m = await this.jsm.streams.getMessage(this.stream, req);
+    const consumer = await this.js.consumers.get(this.stream, { filterSubjects: subj, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
+    const messages = await consumer.consume({ max_messages: 1024 });
+    for await (const m of messages) {
       if (m.seq > to) break;
-      parts.push(Buffer.from(m.data));
-      seq = m.seq + 1;
+      if (m.data.length > 0) parts.push(Buffer.from(m.data));
+      if (m.seq === to) break;
     }
+    await messages.close();
     return Buffer.concat(parts);
   }
 
@@ -355,6 +414,7 @@ export class JetStreamStore implements Store {
           snapParts += this.lastSeq - before;
         }
         const seq = await this.publishParts(this.snapSubj, Buffer.alloc(0), this.endHeader(first, cut));
+        this.sinceSnapshot = 0;
         snapParts++;
         await this.jsm.streams.purge(this.stream, { filter: this.snapSubj, keep: snapParts });
         if (cut > 0) await this.jsm.streams.purge(this.stream, { filter: this.logSubj, keep: this.logParts - partsAtCut + 1 });
