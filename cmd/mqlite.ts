@@ -8,11 +8,11 @@
 import { Command } from 'commander';
 import { packageVersion } from '../src/version.js';
 import { ApiKeys } from '../src/auth/api-keys.js';
-import { Broker } from '../src/broker/broker.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig, type Config } from '../src/config.js';
 import { createLogger, type Logger } from '../src/log.js';
-import { checkPorts, openBroker, startFronts, withFrontCounts } from '../src/server/embed.js';
-import type { FrontHandle } from '../src/server/front.js';
+import type { MetricsSource } from '../src/metrics/source.js';
+import { checkPorts, openBroker, openClusterNode, startFronts, withFrontCounts } from '../src/server/embed.js';
+import type { BrokerAccess, FrontHandle } from '../src/server/front.js';
 import { loadServerTls, type ServerTls } from '../src/server/tls.js';
 
 /** Longest a graceful shutdown may take before the process gives up and exits 1. */
@@ -44,7 +44,8 @@ async function main(): Promise<void> {
 
   // Installed before anything starts, so a signal at any moment of startup
   // gets the graceful path.
-  let broker: Broker | undefined;
+  // the broker, or the cluster node that owns one or stands by
+  let broker: (BrokerAccess & { close(): Promise<void> }) | undefined;
   let fronts: Record<string, FrontHandle> = {};
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -83,40 +84,54 @@ async function main(): Promise<void> {
     log[loopback ? 'info' : 'warn']({ auth: 'off', host: config.server.host }, 'authentication off: no API key configured (security.api_keys or MQLITE_API_KEYS); whoever reaches a port has full access');
   }
 
-  const { aof } = config.persistence;
+  const { aof, jetstream } = config.persistence;
   const started = performance.now();
   await checkPorts(config);
-  const opened = await openBroker(config, log);
-  broker = opened.broker;
-  const recovery = opened.recovery;
-  if (stopping) return;
-  if (recovery) {
-    log.info(
-      {
-        dir: aof.dir,
-        fsync: aof.fsync,
-        records: recovery.records,
-        bytes: recovery.bytes,
-        truncatedBytes: recovery.truncatedBytes,
-        namespaces: recovery.namespaces,
-        topics: recovery.topics,
-        pending: recovery.pending,
-        requeued: recovery.requeued,
-        ms: Math.round(performance.now() - started),
-      },
-      'recovered state from the AOF',
-    );
+  let metrics: MetricsSource;
+  let advertise: ((ports: Record<string, number>) => void) | undefined;
+  if (config.persistence.backend === 'jetstream') {
+    // docs/DESIGN.md, "Cluster": the node logs each takeover and its replay.
+    const node = await openClusterNode(config, log);
+    broker = node;
+    metrics = { cluster: () => node.status() };
+    advertise = (ports) => node.advertise(ports);
+    const { role, owner } = node.status();
+    log.info({ cluster: config.cluster.name, node: config.cluster.node_id, servers: jetstream.servers, replicas: jetstream.replicas, role, owner: owner?.node ?? null }, 'cluster node started');
   } else {
-    log.warn('persistence is disabled: every message is lost when the process stops');
+    const opened = await openBroker(config, log);
+    broker = opened.broker;
+    metrics = opened.metrics;
+    const recovery = opened.recovery;
+    if (recovery) {
+      log.info(
+        {
+          dir: aof.dir,
+          fsync: aof.fsync,
+          records: recovery.records,
+          bytes: recovery.bytes,
+          truncatedBytes: recovery.truncatedBytes,
+          namespaces: recovery.namespaces,
+          topics: recovery.topics,
+          pending: recovery.pending,
+          requeued: recovery.requeued,
+          ms: Math.round(performance.now() - started),
+        },
+        'recovered state from the AOF',
+      );
+    } else {
+      log.warn('persistence is disabled: every message is lost when the process stops');
+    }
   }
+  if (stopping) return;
 
   try {
-    fronts = await startFronts(broker, config, log, withFrontCounts(opened.metrics, () => fronts), apiKeys, tls);
+    fronts = await startFronts(broker, config, log, withFrontCounts(metrics, () => fronts), apiKeys, tls);
   } catch (err) {
     log.fatal({ err }, 'could not start a front: is the port in use? change server.<front>.port or disable the front');
     await broker.close();
     process.exit(1);
   }
+  advertise?.(Object.fromEntries(Object.entries(fronts).map(([name, f]) => [name, f.port])));
   for (const [front, f] of Object.entries(fronts)) log.info({ front, host: config.server.host, port: f.port }, 'listening');
   if (config.compat.original) {
     log.warn({ compat: 'original' }, 'compatibility mode on (compat.original): JSON fronts show every payload as base64, gRPC answers failures as success: false; clients of this broker expecting its own JSON payloads will misread them');

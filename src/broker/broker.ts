@@ -136,6 +136,11 @@ export class Broker {
     return { broker, recovery };
   }
 
+  /** This broker, as the fronts reach it (BrokerAccess in src/server/front.ts): a single node serves its own. */
+  serving(): Broker {
+    return this;
+  }
+
   // ---------------------------------------------------------------- namespaces
 
   async createNamespace(name: string): Promise<void> {
@@ -507,11 +512,11 @@ export class Broker {
     return this.store.rewrite().catch(storeFailed);
   }
 
-  /** Ends subscriptions and timers, then flushes and closes the store. */
-  async close(): Promise<void> {
+  /** Ends every subscription with UNAVAILABLE (`why`, default: shutting down), stops the timers, flushes and closes the store. */
+  async close(why = 'broker is shutting down'): Promise<void> {
     if (this.commit.closing) return;
     this.commit.startClosing();
-    const reason = unavailable('broker is shutting down');
+    const reason = unavailable(why);
     for (const lt of this.namespaces.topics()) {
       this.drains.forget(lt);
       for (const lane of lt.lanes) this.dispatcher.endSubscribers(lane, reason);

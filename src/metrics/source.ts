@@ -55,6 +55,31 @@ export interface MetricsSource {
   fronts?: () => Readonly<Record<string, FrontCounts>>;
   /** Refused API keys of every front, shared by the fronts. */
   auth?: AuthFailures;
+  /** This node's role in its cluster (persistence.backend jetstream only). */
+  cluster?: () => ClusterStatus;
+}
+
+/** A cluster node's role and what it knows of the owner (docs/DESIGN.md, "Cluster"). */
+export interface ClusterStatus {
+  readonly name: string;
+  readonly node: string;
+  /** owner: serves; standby: answers UNAVAILABLE naming the owner; taking_over: replaying to serve. */
+  readonly role: 'owner' | 'standby' | 'taking_over';
+  /** The owner as its ownership record says, when one is known. */
+  readonly owner: OwnerRecord | undefined;
+  /** Times this node took ownership since it started. */
+  readonly takeovers: number;
+}
+
+/** The value of the ownership record: who owns the broker and where it listens. */
+export interface OwnerRecord {
+  readonly node: string;
+  /** Unix ms when this tenure began. */
+  readonly since: number;
+  /** host:port of each enabled front. */
+  readonly tcp?: string;
+  readonly http?: string;
+  readonly grpc?: string;
 }
 
 const FSYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];

@@ -13,11 +13,12 @@ import { createServer } from 'node:net';
 import { FileStore } from '../aof/file-store.js';
 import { nodeFiles } from '../aof/files.js';
 import { ApiKeys } from '../auth/api-keys.js';
-import { Broker, type RecoverySummary } from '../broker/broker.js';
+import { Broker, type BrokerOptions, type RecoverySummary } from '../broker/broker.js';
+import { ClusterNode } from '../cluster/node.js';
 import type { Config } from '../config.js';
 import { type Logger, silentLogger } from '../log.js';
 import { FsyncTimings, type MetricsSource } from '../metrics/source.js';
-import type { FrontHandle } from './front.js';
+import type { BrokerAccess, FrontHandle } from './front.js';
 import { startGrpcServer } from './grpc/index.js';
 import { startHttpServer } from './http/index.js';
 import { startTcpServer } from './tcp/index.js';
@@ -62,7 +63,28 @@ export interface OpenedBroker {
   readonly metrics: MetricsSource;
 }
 
-/** Opens the store named by the config and replays it into a new Broker. */
+/** The Broker's options from the config, its store aside. */
+function brokerOptions(config: Config, log: Logger): BrokerOptions {
+  return {
+    ackTimeoutMs: config.ack_timeout,
+    drainTimeoutMs: config.drain_timeout,
+    limits: {
+      maxPayloadBytes: config.limits.max_payload,
+      maxBatch: config.limits.max_batch,
+      maxHeaders: config.limits.max_headers,
+      maxInflightPerSubscription: config.limits.max_inflight_per_subscription,
+      maxQueuesPerTopic: config.limits.max_queues_per_topic,
+      maxNamespaces: config.limits.max_namespaces,
+      maxTopicsPerNamespace: config.limits.max_topics_per_namespace,
+      memoryHighWaterBytes: config.limits.memory_high_water,
+    },
+    // RSS covers what the accounted figure does not (slabs held by one live payload, connections, the heap).
+    sampleMemory: () => process.memoryUsage.rss(),
+    logger: log.child({ component: 'broker' }),
+  };
+}
+
+/** Opens the file store (or none) named by the config and replays it into a new Broker. */
 export async function openBroker(config: Config, log: Logger): Promise<OpenedBroker> {
   const { aof } = config.persistence;
   // Times every AOF fsync for GET /metrics.
@@ -79,29 +101,12 @@ export async function openBroker(config: Config, log: Logger): Promise<OpenedBro
         logger: log.child({ component: 'aof' }),
       })
     : undefined;
-  const opened = await Broker.open({
-    store,
-    ackTimeoutMs: config.ack_timeout,
-    drainTimeoutMs: config.drain_timeout,
-    limits: {
-      maxPayloadBytes: config.limits.max_payload,
-      maxBatch: config.limits.max_batch,
-      maxHeaders: config.limits.max_headers,
-      maxInflightPerSubscription: config.limits.max_inflight_per_subscription,
-      maxQueuesPerTopic: config.limits.max_queues_per_topic,
-      maxNamespaces: config.limits.max_namespaces,
-      maxTopicsPerNamespace: config.limits.max_topics_per_namespace,
-      memoryHighWaterBytes: config.limits.memory_high_water,
-    },
-    // RSS covers what the accounted figure does not (slabs held by one live payload, connections, the heap).
-    sampleMemory: () => process.memoryUsage.rss(),
-    logger: log.child({ component: 'broker' }),
-  });
+  const opened = await Broker.open({ ...brokerOptions(config, log), store });
   const metrics: MetricsSource = store ? { aof: () => store.stats(), fsync: fsyncTimings } : {};
   return { broker: opened.broker, recovery: opened.recovery, metrics };
 }
 
-export async function startFronts(broker: Broker, config: Config, log: Logger, metrics: MetricsSource, apiKeys: ApiKeys, tls: ServerTls | undefined): Promise<Record<string, FrontHandle>> {
+export async function startFronts(broker: BrokerAccess, config: Config, log: Logger, metrics: MetricsSource, apiKeys: ApiKeys, tls: ServerTls | undefined): Promise<Record<string, FrontHandle>> {
   const { server, limits } = config;
   const host = server.host;
   const fronts: Record<string, FrontHandle> = {};
@@ -139,7 +144,13 @@ export async function startFronts(broker: Broker, config: Config, log: Logger, m
 
 /** A running broker with its fronts. */
 export interface RunningBroker {
+  /**
+   * The broker. On a cluster node (persistence.backend jetstream), the one
+   * it owns now: reading it on a standby throws UNAVAILABLE naming the owner.
+   */
   readonly broker: Broker;
+  /** A cluster node's role (persistence.backend jetstream); undefined in single-node mode. */
+  readonly cluster: ClusterNode | undefined;
   readonly recovery: RecoverySummary | undefined;
   /** The ports the enabled fronts listen on (the real ones when the config says 0). */
   readonly ports: { readonly tcp?: number; readonly http?: number; readonly grpc?: number };
@@ -155,6 +166,7 @@ export async function startBroker(config: Config, opts: { logger?: Logger } = {}
   const log = opts.logger ?? silentLogger;
   const tls = loadServerTls(config.server.tls);
   await checkPorts(config);
+  if (config.persistence.backend === 'jetstream') return startClusterNode(config, log, tls);
   const { broker, recovery, metrics } = await openBroker(config, log);
   let fronts: Record<string, FrontHandle>;
   try {
@@ -165,11 +177,51 @@ export async function startBroker(config: Config, opts: { logger?: Logger } = {}
   }
   return {
     broker,
+    cluster: undefined,
     recovery,
     ports: { tcp: fronts.tcp?.port, http: fronts.http?.port, grpc: fronts.grpc?.port },
     async close() {
       await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
       await broker.close();
+    },
+  };
+}
+
+/** Starts the cluster node of `config` (persistence.backend jetstream): it owns the broker when this resolves, or stands by. */
+export function openClusterNode(config: Config, log: Logger): Promise<ClusterNode> {
+  return ClusterNode.start({
+    config,
+    log: log.child({ component: 'cluster', node: config.cluster.node_id }),
+    openBroker: async (store) => (await Broker.open({ ...brokerOptions(config, log), store })).broker,
+  });
+}
+
+/**
+ * A cluster node (docs/DESIGN.md, "Cluster"): its fronts serve whichever
+ * broker the node owns at the time, and answer UNAVAILABLE naming the owner
+ * while it stands by. Each takeover replays the stream and logs what it found.
+ */
+async function startClusterNode(config: Config, log: Logger, tls: ServerTls | undefined): Promise<RunningBroker> {
+  const node = await openClusterNode(config, log);
+  let fronts: Record<string, FrontHandle>;
+  try {
+    fronts = await startFronts(node, config, log, withFrontCounts({ cluster: () => node.status() }, () => fronts), new ApiKeys(config.security.api_keys), tls);
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  const ports = { tcp: fronts.tcp?.port, http: fronts.http?.port, grpc: fronts.grpc?.port };
+  node.advertise(ports);
+  return {
+    get broker() {
+      return node.serving();
+    },
+    cluster: node,
+    recovery: undefined,
+    ports,
+    async close() {
+      await Promise.allSettled(Object.values(fronts).map((f) => f.close()));
+      await node.close();
     },
   };
 }

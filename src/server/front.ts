@@ -1,3 +1,15 @@
+import type { Broker } from '../broker/broker.js';
+
+/**
+ * What a front reaches the broker through, once per request or
+ * subscription: a Broker is one (it serves itself), and so is a cluster
+ * node, which hands out the broker it owns or throws UNAVAILABLE naming
+ * the owner while it stands by (docs/DESIGN.md, "Cluster").
+ */
+export interface BrokerAccess {
+  serving(): Broker;
+}
+
 /** What every front (gRPC, HTTP, TCP) returns when started. */
 export interface FrontHandle {
   /** The port actually bound (useful when started on port 0). */

@@ -33,6 +33,9 @@ describe('the reply queue of a connection that is never idle', () => {
     const pending: (() => void)[] = [];
     const broker = {
       publish: () => new Promise((resolve) => pending.push(() => resolve({ messageId: 'id', queueId: 0 }))),
+      serving() {
+        return this;
+      },
     } as unknown as Broker;
     const socket = new FakeSocket();
     const conn = new Connection(broker, socket as unknown as Socket, 1 << 20, silent);

@@ -12,9 +12,9 @@ import { type Metadata, Server, ServerCredentials, type ServerUnaryCall, type Se
 import type { Access } from '../../auth/access.js';
 import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, requestNamespace } from '../../auth/api-keys.js';
 import type { Logger } from 'pino';
-import type { Broker } from '../../broker/broker.js';
 import { exhausted, isBrokerError } from '../../broker/errors.js';
 import {
+  type BrokerAccess,
   type ConnectionLimits,
   connectionLimitMessage,
   REFUSED_CONNECTION_GRACE_MS,
@@ -129,7 +129,7 @@ function refusingServer(maxConnections: number, log: Logger): Server {
   return server;
 }
 
-export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): Promise<FrontHandle> {
+export async function startGrpcServer(broker: BrokerAccess, opts: GrpcServerOptions): Promise<FrontHandle> {
   const log = opts.logger;
   const server = new Server({ ...SERVER_OPTIONS, 'grpc.max_receive_message_length': opts.maxMessageBytes });
   const live = new Set<LiveStream>();
@@ -144,7 +144,7 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
     if (m.methodKind !== 'unary') continue;
     const cmd = operationOfRequest(m.input) as AnyCommand;
     const run = async (req: RequestOf<typeof m.input>, principal: Principal): Promise<object> =>
-      create(cmd.response, cmd.reply.pb(await cmd.run(broker, cmd.input(req), principal)));
+      create(cmd.response, cmd.reply.pb(await cmd.run(broker.serving(), cmd.input(req), principal)));
     implementation[m.localName] = (call: ServerUnaryCall<RequestOf<typeof m.input> | MalformedRequest, object>, callback: sendUnaryData<object>) => {
       const req = call.request;
       let principal = FULL_ACCESS;

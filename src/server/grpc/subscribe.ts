@@ -12,9 +12,8 @@
  */
 import { Metadata, type ServerWritableStream, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { Broker } from '../../broker/broker.js';
 import { exhausted } from '../../broker/errors.js';
-import { subscriptionLimitMessage } from '../front.js';
+import { type BrokerAccess, subscriptionLimitMessage } from '../front.js';
 import { resizeNoticeMessage } from '../../protocol/message.js';
 import type { Subscription, SubscriptionHandler } from '../../broker/subscription.js';
 import type { Message, SubscribeRequest } from '../../../gen/mqlite/v1/mqlite_pb.js';
@@ -57,7 +56,7 @@ export interface LiveStream {
   end(status: StatusObject): void;
 }
 
-export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Logger, maxPerConnection: number, authorize?: CallAuthorizer) {
+export function subscribeHandler(broker: BrokerAccess, live: Set<LiveStream>, log: Logger, maxPerConnection: number, authorize?: CallAuthorizer) {
   // Subscribe streams by HTTP/2 connection: getPeer() is the connection's
   // remote address and port, distinct for every open connection.
   const perPeer = new Map<string, number>();
@@ -139,7 +138,7 @@ export function subscribeHandler(broker: Broker, live: Set<LiveStream>, log: Log
     let subscription: Subscription;
     try {
       // input holds autoAck and maxInflight (absent: the broker's default): the options as they are.
-      subscription = broker.subscribe(input.namespace, input.topic, input.queueId, handler, input);
+      subscription = broker.serving().subscribe(input.namespace, input.topic, input.queueId, handler, input);
     } catch (err) {
       if (finish()) call.emit('error', statusOf(err, log, 'Subscribe'));
       return;

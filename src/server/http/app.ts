@@ -20,7 +20,6 @@ import { streamSSE } from 'hono/streaming';
 import type { HttpBindings } from '@hono/node-server';
 import type { Access } from '../../auth/access.js';
 import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, requestNamespace } from '../../auth/api-keys.js';
-import type { Broker } from '../../broker/broker.js';
 import type { AnyCommand, Decoded } from '../commands/command.js';
 import { type JsonObject, decodeJson } from '../commands/json-decode.js';
 import { type JsonStyle, NATIVE_JSON, ORIGINAL_JSON } from '../json-payload.js';
@@ -31,6 +30,7 @@ import { type Reply, failure, okData, okMessage } from './envelope.js';
 import { asObject, intParam, parseJsonBody, queryFields, readIncomingBody, readStreamBody } from './body.js';
 import { SseSession } from './sse.js';
 import type { MetricsSource } from '../../metrics/source.js';
+import type { BrokerAccess } from '../front.js';
 import { createFrontMetrics, RouteCounts } from './metrics.js';
 import { serverInfoJson } from './server-info.js';
 import { UI_ASSETS, UI_HEADERS } from './ui/assets.js';
@@ -120,7 +120,7 @@ export function requestIdFrom(sent: string | string[] | undefined): string {
   return typeof sent === 'string' && sent.length > 0 && sent.length <= MAX_REQUEST_ID ? sent : randomUUID();
 }
 
-export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
+export function createApp(broker: BrokerAccess, opts: HttpAppOptions): HttpApp {
   const log = opts.logger;
   const maxBody = opts.maxBodyBytes;
   const apiKeys = opts.apiKeys ?? NO_API_KEYS;
@@ -162,7 +162,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     return async ({ c, principal }) => {
       const req = decodeJson(cmd, await fieldsOf(c, cmd, route));
       if (route.namespaceInBody && !principal.unrestricted) apiKeys.authorize(principal, cmd, requestNamespace(req), 'http', remoteOf(c), log);
-      const out: unknown = await cmd.run(broker, cmd.input(req), principal);
+      const out: unknown = await cmd.run(broker.serving(), cmd.input(req), principal);
       return done !== undefined ? okMessage(done, status) : okData(data(out, jsonStyle), status);
     };
   }
@@ -176,7 +176,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   });
 
   /** Extension: compact the AOF now (`mqlite-cli aof rewrite`); answers once the new base is in place. */
-  const rewrite: RouteHandler = async () => okData(rewriteAof.json(await rewriteAof.run(broker)));
+  const rewrite: RouteHandler = async () => okData(rewriteAof.json(await rewriteAof.run(broker.serving())));
 
   const subscribeSse: RouteHandler = async ({ c, requestId }) => {
     // max_inflight is a query field of the SubscribeRequest, read as on every front; the core checks its range.
@@ -191,7 +191,7 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
     // Subscribe before the stream starts, so that an unknown topic or queue
     // is a plain 404 reply rather than an empty event stream. Anything the
     // broker pushes meanwhile waits in the session until the stream is there.
-    session.subscription = broker.subscribe(namespace, topic, queueId, session, { autoAck, maxInflight: autoAck ? undefined : (maxInflight ?? opts.sseMaxInflight) });
+    session.subscription = broker.serving().subscribe(namespace, topic, queueId, session, { autoAck, maxInflight: autoAck ? undefined : (maxInflight ?? opts.sseMaxInflight) });
     sessions.add(session);
     c.header('X-Request-ID', requestId);
     c.header('X-Accel-Buffering', 'no');
@@ -206,6 +206,11 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
 
   const health: RouteHandler = () => {
     if (closing) return { status: 503, body: '{"status":"unavailable"}' };
+    // A cluster node serves only while it owns the broker: a standby is up, but not where requests go.
+    const cluster = opts.metrics?.cluster?.();
+    if (cluster !== undefined && cluster.role !== 'owner') {
+      return { status: 503, body: JSON.stringify({ status: cluster.role, cluster: cluster.name, node: cluster.node, owner: cluster.owner?.node ?? null }) };
+    }
     // A failed AOF: reads are served, changes refused until it is rebuilt, so up but degraded.
     const aof = opts.metrics?.aof?.();
     if (aof?.failed) {
@@ -280,8 +285,9 @@ export function createApp(broker: Broker, opts: HttpAppOptions): HttpApp {
   }
 
   function accessLog(c: Ctx, requestId: string, status: number, started: number, err?: unknown): void {
-    // Successes at debug: an info line per publish would cost more than the publish.
-    const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
+    // Successes at debug: an info line per publish would cost more than the publish. A 503 is a
+    // state the broker logged once already (closing, a failed store, a cluster node standing by).
+    const level = status >= 500 && status !== 503 ? 'error' : status >= 400 ? 'info' : 'debug';
     if (!log.isLevelEnabled(level)) return;
     const ms = Math.round((performance.now() - started) * 1000) / 1000;
     log[level]({ requestId, method: c.req.method, path: c.req.path, status, ms, err }, 'http request');

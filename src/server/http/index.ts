@@ -13,8 +13,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { getRequestListener, RequestError } from '@hono/node-server';
 import type { ApiKeys } from '../../auth/api-keys.js';
-import type { Broker } from '../../broker/broker.js';
-import { type ConnectionLimits, connectionLimitMessage, REFUSED_CONNECTION_GRACE_MS, DEFAULT_MAX_CONNECTIONS, type FrontHandle } from '../front.js';
+import { type ConnectionLimits, type BrokerAccess, connectionLimitMessage, REFUSED_CONNECTION_GRACE_MS, DEFAULT_MAX_CONNECTIONS, type FrontHandle } from '../front.js';
 import { logHandshakeFailures, tlsServerOptions, type ServerTls } from '../tls.js';
 import { createApp, requestIdFrom } from './app.js';
 import { tooLarge } from './body.js';
@@ -55,7 +54,7 @@ const CLOSE_GRACE_MS = 5_000;
 /** Marks a socket accepted over limits.max_connections: its request gets the 503 and the connection closes. */
 const OVER_LIMIT = Symbol('mqlite.overConnectionLimit');
 
-export async function startHttpServer(broker: Broker, opts: HttpServerOptions): Promise<HttpFrontHandle> {
+export async function startHttpServer(broker: BrokerAccess, opts: HttpServerOptions): Promise<HttpFrontHandle> {
   const log = opts.logger;
   let connections = 0;
   const front = createApp(broker, {

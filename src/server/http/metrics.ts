@@ -19,6 +19,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Broker, TopicStats } from '../../broker/broker.js';
+import type { BrokerAccess } from '../front.js';
 import type { AofMetricsStats, MetricsSource } from '../../metrics/source.js';
 
 /** Replies of one route by status, counted by the front as plain integers. */
@@ -65,7 +66,7 @@ function processMetrics(): Registry {
 
 type TopicLabels = { namespace: string; topic: string };
 
-export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source: MetricsSource = {}): FrontMetrics {
+export function createFrontMetrics(broker: BrokerAccess, http: HttpFrontCounts, source: MetricsSource = {}): FrontMetrics {
   const registry = new Registry();
   const registers = [registry];
 
@@ -75,9 +76,10 @@ export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source
     if (snapshot !== undefined) return snapshot;
     const out: TopicStats[] = [];
     try {
-      for (const ns of broker.listNamespaces()) for (const t of broker.listTopics(ns)) out.push(broker.topicStats(ns, t.name));
+      const b = broker.serving();
+      for (const ns of b.listNamespaces()) for (const t of b.listTopics(ns)) out.push(b.topicStats(ns, t.name));
     } catch {
-      // The broker is closing: no topics to report.
+      // The broker is closing, or this cluster node stands by: no topics to report.
     }
     snapshot = out;
     return out;
@@ -150,7 +152,12 @@ export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source
       help,
       registers,
       collect() {
-        this.set(value(broker.memory()));
+        try {
+          this.set(value(broker.serving().memory()));
+        } catch {
+          // a cluster node standing by holds no messages
+          this.set(0);
+        }
       },
     });
   };
@@ -181,6 +188,27 @@ export function createFrontMetrics(broker: Broker, http: HttpFrontCounts, source
       collect() {
         this.reset();
         for (const f of auth.entries()) this.inc({ front: f.front, reason: f.reason }, f.count);
+      },
+    });
+  }
+
+  const cluster = source.cluster;
+  if (cluster !== undefined) {
+    new Gauge({
+      name: 'mqlite_cluster_owner',
+      help: '1 while this cluster node owns the broker and serves; 0 while it stands by or takes over.',
+      registers,
+      collect() {
+        this.set(cluster().role === 'owner' ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'mqlite_cluster_takeovers_total',
+      help: 'Times this cluster node took ownership of the broker since it started.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(cluster().takeovers);
       },
     });
   }

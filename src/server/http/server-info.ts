@@ -7,6 +7,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Broker } from '../../broker/broker.js';
+import type { BrokerAccess } from '../front.js';
 import type { MetricsSource } from '../../metrics/source.js';
 import { packageVersion } from '../../version.js';
 
@@ -49,18 +50,20 @@ export interface ServerInfoSources {
 const started = Date.now();
 
 /** The JSON of `data` for `GET /v1/server`. */
-export async function serverInfoJson(broker: Broker, src: ServerInfoSources): Promise<string> {
+export async function serverInfoJson(access: BrokerAccess, src: ServerInfoSources): Promise<string> {
   const now = Date.now();
   const { metrics } = src;
   let namespaces = 0;
   let topics = 0;
+  let broker: Broker | undefined;
   try {
+    broker = access.serving();
     for (const ns of broker.listNamespaces()) {
       namespaces++;
       topics += broker.listTopics(ns).length;
     }
   } catch {
-    // closing: nothing to count
+    // closing, or a cluster node standing by: nothing to count
   }
   const s = metrics.aof?.();
   let fsync: { count: number; mean_ms: number; p99_ms: number } | null = null;
@@ -99,7 +102,7 @@ export async function serverInfoJson(broker: Broker, src: ServerInfoSources): Pr
     http: { connections: src.http.connections() ?? null, subscriptions: src.http.sseStreams() },
   };
   for (const [name, c] of Object.entries(metrics.fronts?.() ?? {})) fronts[name] = { connections: c.connections ?? null, subscriptions: c.subscriptions ?? null };
-  const mem = broker.memory();
+  const mem = broker?.memory();
   return JSON.stringify({
     version: packageVersion(),
     uptime_ms: now - started,
@@ -109,6 +112,7 @@ export async function serverInfoJson(broker: Broker, src: ServerInfoSources): Pr
     aof,
     fronts,
     event_loop_lag: eventLoopLag(now),
-    memory: { rss_bytes: process.memoryUsage.rss(), accounted_bytes: mem.accountedBytes, messages: mem.messages },
+    memory: { rss_bytes: process.memoryUsage.rss(), accounted_bytes: mem?.accountedBytes ?? 0, messages: mem?.messages ?? 0 },
+    cluster: metrics.cluster?.() ?? null,
   });
 }

@@ -28,13 +28,13 @@
 import type { Socket } from 'node:net';
 import type { Access } from '../../auth/access.js';
 import type { Logger } from 'pino';
-import type { Broker, Subscription, SubscriptionHandler } from '../../broker/broker.js';
+import type { Subscription, SubscriptionHandler } from '../../broker/broker.js';
 import { type ApiKeys, FULL_ACCESS, NO_API_KEYS, type Principal, missingKey, requestNamespace } from '../../auth/api-keys.js';
 import type { BrokerError } from '../../broker/errors.js';
 import type { Delivery } from '../../broker/message.js';
 import { type ResizeNotice, resizeNoticeMessage } from '../../protocol/message.js';
 import { exhausted } from '../../broker/errors.js';
-import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, subscriptionLimitMessage } from '../front.js';
+import { type BrokerAccess, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, subscriptionLimitMessage } from '../front.js';
 import { subscribe } from '../commands/table.js';
 import { AUTH, type TcpOp, isCommand } from './actions.js';
 import { badRequestReason, errorReason } from './errors.js';
@@ -147,7 +147,7 @@ export class Connection {
   };
 
   constructor(
-    readonly broker: Broker,
+    readonly broker: BrokerAccess,
     private readonly socket: Socket,
     private readonly maxFrameBytes: number,
     private readonly log: Logger,
@@ -277,7 +277,7 @@ export class Connection {
         this.settleOk(s, op, undefined);
         return;
       }
-      const result = op.run(this.broker, args, this.principal);
+      const result = op.run(this.broker.serving(), args, this.principal);
       if (result instanceof Promise) {
         result.then(
           (r: unknown) => this.settleOk(s, op, r),
@@ -417,7 +417,7 @@ export class Connection {
     const target = new PushTarget(this, this.curEncoding, this.curRequestId);
     // Throws BrokerError synchronously (unknown queue...): answered as an error frame.
     // args holds autoAck and maxInflight (absent: the broker's default): the options as they are.
-    target.sub = this.broker.subscribe(args.namespace, args.topic, args.queueId, target, args);
+    target.sub = this.broker.serving().subscribe(args.namespace, args.topic, args.queueId, target, args);
     this.targets.add(target);
     if (this.paused) target.sub.pause();
   }

@@ -11,8 +11,7 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { type ApiKeys, NO_API_KEYS } from '../../auth/api-keys.js';
-import type { Broker } from '../../broker/broker.js';
-import { type ConnectionLimits, connectionLimitMessage, REFUSED_CONNECTION_GRACE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type FrontHandle } from '../front.js';
+import { type ConnectionLimits, type BrokerAccess, connectionLimitMessage, REFUSED_CONNECTION_GRACE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type FrontHandle } from '../front.js';
 import { logHandshakeFailures, tlsServerOptions, type ServerTls } from '../tls.js';
 import { Connection } from './connection.js';
 import { ENCODING_JSON } from '../../protocol/frame.js';
@@ -49,7 +48,7 @@ function refusalFrame(reason: string): Buffer {
   return frame;
 }
 
-export async function startTcpServer(broker: Broker, opts: TcpServerOptions): Promise<FrontHandle> {
+export async function startTcpServer(broker: BrokerAccess, opts: TcpServerOptions): Promise<FrontHandle> {
   const log = opts.logger;
   const connections = new Set<Connection>();
   const apiKeys = opts.apiKeys ?? NO_API_KEYS;

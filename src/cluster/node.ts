@@ -1,0 +1,269 @@
+/**
+ * A cluster node (docs/DESIGN.md, "Cluster"): several MQLite processes with
+ * the same `cluster.name` share one JetStream stream; the one holding the
+ * ownership record (ownership.ts) replays the stream, fences it and serves;
+ * the others stand by and answer UNAVAILABLE naming the owner.
+ *
+ * - Standby: every `cluster.lease_renew` it tries to create the ownership
+ *   record; while another node holds it, it remembers who, for its answers.
+ * - Takeover: the record created, it opens the stream, replays it into a
+ *   new Broker, appends a fence (after which the engine refuses every
+ *   append of an earlier owner), then serves.
+ * - Owner: it renews the record every `cluster.lease_renew`, and serves
+ *   only while its lease, counted from when it sent the last successful
+ *   renewal, has not run out. A node that wakes from a pause past its lease
+ *   answers nothing as ok: its requests are refused up front, and what was
+ *   in flight is refused by the engine (the new owner's fence).
+ * - Stepping down: when a renewal finds another owner, when the lease ran
+ *   out without a renewal, or when the store failed (the engine refused or
+ *   lost an append), the node closes its broker (its subscriptions end with
+ *   UNAVAILABLE), gives the record up if it still holds it, and stands by.
+ */
+import { connect, type NatsConnection } from 'nats';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { JetStreamStore } from '../aof/jetstream-store.js';
+import type { Store } from '../aof/store.js';
+import type { Broker } from '../broker/broker.js';
+import { unavailable } from '../broker/errors.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { ClusterStatus, OwnerRecord } from '../metrics/source.js';
+import type { BrokerAccess } from '../server/front.js';
+import { isLost, Ownership } from './ownership.js';
+
+export interface ClusterNodeOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  /** A broker over `store`, replayed (embed.ts gives it the config's limits). */
+  readonly openBroker: (store: Store) => Promise<Broker>;
+}
+
+type Role = ClusterStatus['role'];
+
+export class ClusterNode implements BrokerAccess {
+  private role: Role = 'standby';
+  private broker: Broker | undefined;
+  private store: JetStreamStore | undefined;
+  /** performance.now() until which the lease is ours. */
+  private deadline = 0;
+  private rev = 0;
+  private owner: OwnerRecord | undefined;
+  private record: OwnerRecord;
+  private takeovers = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private closed = false;
+  private readonly name: string;
+  private readonly id: string;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly ownership: Ownership,
+    private readonly opts: ClusterNodeOptions,
+  ) {
+    this.name = opts.config.cluster.name;
+    this.id = opts.config.cluster.node_id;
+    this.record = { node: this.id, since: 0 };
+  }
+
+  /**
+   * Connects to the engine and makes one attempt to own the broker: a lone
+   * node serves when this resolves, a second one stands by.
+   */
+  static async start(opts: ClusterNodeOptions): Promise<ClusterNode> {
+    const { jetstream } = opts.config.persistence;
+    const { cluster } = opts.config;
+    const servers = jetstream.servers.join(', ');
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers: jetstream.servers, timeout: jetstream.timeout, maxReconnectAttempts: -1, name: `mqlite:${cluster.name}:${cluster.node_id}:ownership` });
+    } catch (err) {
+      throw new Error(
+        `JetStream unreachable at ${servers}: ${(err as Error).message}. ` +
+          `Start nats-server with JetStream (-js) there, or fix persistence.jetstream.servers (env MQLITE_NATS_URL).`,
+      );
+    }
+    let ownership: Ownership;
+    try {
+      ownership = await Ownership.open(nc.jetstream({ timeout: jetstream.timeout }), cluster.name, cluster.lease_ttl, jetstream.replicas, jetstream.timeout);
+    } catch (err) {
+      await nc.close().catch(() => {});
+      throw new Error(
+        `JetStream at ${servers} cannot hold the ownership record of cluster '${cluster.name}': ${(err as Error).message}. ` +
+          `Is JetStream enabled (nats-server -js) on at least ${jetstream.replicas} nodes (persistence.jetstream.replicas)?`,
+      );
+    }
+    if (ownership.ttlMs !== cluster.lease_ttl) {
+      opts.log.warn({ bucket: ownership.bucket, ttl_ms: ownership.ttlMs, configured_ms: cluster.lease_ttl }, 'the ownership bucket was made with another lease; its TTL is the lease');
+    }
+    const node = new ClusterNode(nc, ownership, opts);
+    await node.tick();
+    node.schedule();
+    return node;
+  }
+
+  /** Where this node's fronts listen, for the record it writes when it owns the broker. */
+  advertise(ports: { tcp?: number; http?: number; grpc?: number }): void {
+    const host = advertisedHost(this.opts.config.server.host);
+    const at = (p: number | undefined) => (p === undefined ? undefined : `${host}:${p}`);
+    this.record = { node: this.id, since: this.record.since, tcp: at(ports.tcp), http: at(ports.http), grpc: at(ports.grpc) };
+  }
+
+  serving(): Broker {
+    const b = this.broker;
+    if (b !== undefined && performance.now() < this.deadline) return b;
+    throw unavailable(this.refusal());
+  }
+
+  status(): ClusterStatus {
+    return { name: this.name, node: this.id, role: this.role, owner: this.owner, takeovers: this.takeovers };
+  }
+
+  private refusal(): string {
+    const here = `node '${this.id}' of cluster '${this.name}'`;
+    if (this.role === 'taking_over') return `${here} is taking over the broker (replaying its log): retry in a moment`;
+    if (this.role === 'owner') return `${here} lost its lease (no renewal for ${this.ownership.ttlMs} ms) and takes no requests: another node takes over; retry there`;
+    const o = this.owner;
+    if (o === undefined || o.node === this.id) {
+      return `${here} stands by and no node owns the broker now: one takes over within ${this.ownership.ttlMs} ms; retry then`;
+    }
+    const where = [o.tcp && `tcp ${o.tcp}`, o.http && `http ${o.http}`, o.grpc && `grpc ${o.grpc}`].filter(Boolean).join(', ');
+    return `${here} stands by: node '${o.node}' owns the broker${where ? ` (${where})` : ''}; send requests there`;
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick().finally(() => this.schedule());
+    }, this.opts.config.cluster.lease_renew);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.role === 'standby') {
+      await this.tryTakeOver();
+      return;
+    }
+    await this.renew();
+    const failure = this.store?.failure;
+    if (failure !== undefined && this.role === 'owner') await this.stepDown(`its store failed: ${failure.message}`, true);
+  }
+
+  private async renew(): Promise<void> {
+    const sent = performance.now();
+    try {
+      this.rev = await this.ownership.renew(this.record, this.rev);
+      this.deadline = sent + this.lease();
+    } catch (err) {
+      if (isLost(err)) {
+        await this.stepDown('another node holds the ownership record', false);
+      } else if (performance.now() >= this.deadline) {
+        await this.stepDown(`no renewal within the lease: ${(err as Error).message}`, false);
+      } else {
+        this.opts.log.warn({ err: (err as Error).message }, 'ownership renewal failed; retrying within the lease');
+      }
+    }
+  }
+
+  /** The lease as this node counts it: the bucket's TTL less a tenth for clocks that run apart. */
+  private lease(): number {
+    return this.ownership.ttlMs * 0.9;
+  }
+
+  private async tryTakeOver(): Promise<void> {
+    const log = this.opts.log;
+    const sent = performance.now();
+    const record: OwnerRecord = { ...this.record, since: Date.now() };
+    let rev: number | undefined;
+    try {
+      rev = await this.ownership.acquire(record);
+      if (rev === undefined) {
+        const before = this.owner?.node;
+        this.owner = await this.ownership.owner();
+        if (this.owner?.node !== before) log.info({ owner: this.owner?.node ?? null }, 'standing by');
+        return;
+      }
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'cannot reach the ownership record; standing by');
+      return;
+    }
+    this.record = record;
+    this.rev = rev;
+    this.deadline = sent + this.lease();
+    this.owner = record;
+    this.role = 'taking_over';
+    log.info({ cluster: this.name }, 'took the ownership record: replaying the log');
+    const started = performance.now();
+    // Renewals go on while the log is replayed (a long log must not cost the lease).
+    let store: JetStreamStore | undefined;
+    let broker: Broker | undefined;
+    const renewing = setInterval(() => void this.renew(), this.opts.config.cluster.lease_renew);
+    try {
+      const { jetstream, aof } = this.opts.config.persistence;
+      store = await JetStreamStore.open({
+        servers: jetstream.servers,
+        name: this.name,
+        replicas: jetstream.replicas,
+        timeoutMs: jetstream.timeout,
+        writer: this.id,
+        rewriteMinBytes: aof.rewrite_min_size,
+      });
+      broker = await this.opts.openBroker(store);
+      await store.fence(`${this.id} ${record.since}`);
+    } catch (err) {
+      clearInterval(renewing);
+      log.error({ err: (err as Error).message }, 'takeover failed; giving the ownership record up');
+      if (broker !== undefined) await broker.close().catch(() => {});
+      else await store?.close().catch(() => {});
+      await this.stepDown('the takeover failed', true);
+      return;
+    }
+    clearInterval(renewing);
+    if (this.role !== 'taking_over' || this.closed) {
+      // lost the lease while replaying
+      await broker.close().catch(() => {});
+      return;
+    }
+    this.store = store;
+    this.broker = broker;
+    this.role = 'owner';
+    this.takeovers++;
+    log.info({ cluster: this.name, ms: Math.round(performance.now() - started), ...broker.stats() }, 'owner: serving');
+  }
+
+  private async stepDown(why: string, release: boolean): Promise<void> {
+    if (this.role === 'standby') return;
+    const broker = this.broker;
+    const rev = this.rev;
+    this.broker = undefined;
+    this.store = undefined;
+    this.role = 'standby';
+    this.deadline = 0;
+    this.owner = undefined;
+    this.opts.log.warn({ why }, 'no longer the owner: standing by');
+    if (release) await this.ownership.release(rev).catch(() => {});
+    this.owner = await this.ownership.owner().catch(() => undefined);
+    await broker?.close(`node '${this.id}' is no longer the owner of cluster '${this.name}' (${why}): reconnect to the owner`).catch(() => {});
+  }
+
+  /** Closes the broker (flushing its store) and gives the ownership record up at once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.ticking?.catch(() => {});
+    const broker = this.broker;
+    const owned = this.role !== 'standby';
+    this.broker = undefined;
+    this.role = 'standby';
+    await broker?.close().catch(() => {});
+    if (owned) await this.ownership.release(this.rev).catch(() => {});
+    await this.nc.close().catch(() => {});
+  }
+}
+
+/** The host other nodes' answers name: the listening address, or this machine's name when it listens on all. */
+function advertisedHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? hostname() : host;
+}
