@@ -72,7 +72,7 @@ const FRONTS = ['src/server/tcp', 'src/server/http', 'src/server/grpc'];
 describe('layers run one way', () => {
   it('reads the imports of every source file', () => {
     expect(FILES.length).toBeGreaterThan(50);
-    expect(IMPORTS.some((i) => i.from === 'cmd/mqlite.ts' && i.to === 'src/broker/broker')).toBe(true);
+    expect(IMPORTS.some((i) => i.from === 'cmd/mqlite.ts' && i.to === 'src/server/embed')).toBe(true);
   });
 
   it('the clients import nothing from the server or the core', () => {
