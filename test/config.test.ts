@@ -93,3 +93,35 @@ describe('configuration: server.tls', () => {
     expect(() => loadConfig(file('server:\n  tls: {certificate: x.pem}\n'), { env: {} })).toThrow(/unknown key 'server.tls.certificate'/);
   });
 });
+
+describe('cluster configuration (docs/DESIGN.md, "Cluster")', () => {
+  it('file stays the default; jetstream reads its servers, replicas, cluster name, node id and lease', () => {
+    const d = loadConfig(undefined, { env: {} });
+    expect(d.persistence.backend).toBe('file');
+    expect(d.persistence.jetstream).toEqual({ servers: ['nats://127.0.0.1:4222'], replicas: 3, timeout: 5000 });
+    expect(d.cluster).toMatchObject({ name: 'mqlite', lease_ttl: 5000, lease_renew: 1000 });
+    const c = loadConfig(
+      file('persistence:\n  backend: jetstream\n  jetstream: {servers: [nats://10.0.0.1:4222, nats://10.0.0.2:4222], replicas: 5}\ncluster: {name: prod, node_id: a-1, lease_ttl: 10s, lease_renew: 2s}\n'),
+      { env: { MQLITE_NODE_ID: 'b-2' } },
+    );
+    expect(c.persistence.jetstream.servers).toEqual(['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222']);
+    expect(c.persistence.jetstream.replicas).toBe(5);
+    expect(c.cluster).toEqual({ name: 'prod', node_id: 'b-2', lease_ttl: 10_000, lease_renew: 2000 });
+    const e = loadConfig(undefined, { env: { MQLITE_PERSISTENCE_BACKEND: 'jetstream', MQLITE_NATS_URL: 'nats://h1:4222, nats://h2:4222', MQLITE_CLUSTER_NAME: 'c' } });
+    expect(e.persistence.jetstream.servers).toEqual(['nats://h1:4222', 'nats://h2:4222']);
+    expect(e.cluster.name).toBe('c');
+  });
+
+  it('stops on wrong cluster values, naming the key', () => {
+    const env = (extra: Record<string, string>) => () => loadConfig(undefined, { env: { MQLITE_PERSISTENCE_BACKEND: 'jetstream', ...extra } });
+    expect(env({ MQLITE_PERSISTENCE_BACKEND: 'nats' })).toThrow(/'persistence.backend' is "nats", expected one of file, jetstream/);
+    expect(env({ MQLITE_NATS_URL: 'http://h:4222' })).toThrow(/'persistence.jetstream.servers'.*"http:\/\/h:4222" is not one/);
+    expect(env({ MQLITE_NATS_URL: ' , ' })).toThrow(/'persistence.jetstream.servers'.*a list of nats:\/\/ URLs/);
+    expect(env({ MQLITE_NODE_ID: 'node one' })).toThrow(/'cluster.node_id' is "node one", expected 1-64 of A-Z a-z 0-9 _ -/);
+    expect(env({ MQLITE_PERSISTENCE: 'false' })).toThrow(/'persistence.backend' is jetstream but 'persistence.enabled' is false/);
+    expect(() => loadConfig(file('persistence:\n  backend: jetstream\n  jetstream: {replicas: 7}\n'), { env: {} })).toThrow(/'persistence.jetstream.replicas' is 7: JetStream keeps 1 to 5 replicas/);
+    expect(() => loadConfig(file('persistence: {backend: jetstream}\ncluster: {lease_ttl: 5s, lease_renew: 3s}\n'), { env: {} })).toThrow(/'cluster.lease_renew' is 3000 ms with 'cluster.lease_ttl' 5000 ms: renew at least twice per lease/);
+    expect(() => loadConfig(file('persistence: {backend: jetstream}\ncluster: {lease_ttl: 500ms, lease_renew: 100ms}\n'), { env: {} })).toThrow(/'cluster.lease_ttl' is 500 ms: use at least 1s/);
+    expect(() => loadConfig(file('cluster: {lease_ttl: 5}\n'), { env: {} })).toThrow(/'cluster.lease_ttl' is 5, expected a duration with a unit/);
+  });
+});
