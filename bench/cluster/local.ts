@@ -18,6 +18,8 @@ export interface ClusterSettings {
   readonly leaseTtl?: string;
   readonly leaseRenew?: string;
   readonly logLevel?: string;
+  /** Each log record of a member (JSON lines on its stdout). */
+  readonly onLog?: (node: string, rec: Record<string, unknown>) => void;
 }
 
 export interface NodePorts {
@@ -50,6 +52,7 @@ export class ClusterMember {
     const s = this.settings;
     this.proc = await startServerProcess({
       dataDir: this.dir,
+      onLog: s.onLog && ((rec) => s.onLog!(this.id, rec)),
       extraConfig: {
         server: { host: '127.0.0.1', tcp: { port: this.ports.tcp }, http: { port: this.ports.http }, grpc: { port: this.ports.grpc } },
         persistence: { enabled: true, backend: 'jetstream', jetstream: { servers: [...s.servers], replicas: s.replicas } },

@@ -240,9 +240,12 @@ export class JetStreamStore implements Store {
     const timeout = this.opts.timeoutMs ?? 5000;
     const msgID = this.idPrefix + (this.nextId++).toString(36);
     const giveUp = performance.now() + 2 * timeout;
-    for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+    // Short attempts: a request to a stream leader that just died is never answered, and the
+    // next leader is elected within seconds; a retry stored twice is answered as a duplicate.
+    const attempt = Math.min(timeout, 1000);
+    for (let wait = 50; ; wait = Math.min(wait * 2, 500)) {
       try {
-        const ack = await this.js.publish(subj, data, { headers: h, msgID, expect: { lastSequence: this.lastSeq, streamName: this.stream }, timeout });
+        const ack = await this.js.publish(subj, data, { headers: h, msgID, expect: { lastSequence: this.lastSeq, streamName: this.stream }, timeout: attempt });
         return ack.seq;
       } catch (err) {
         if (/wrong last sequence/i.test((err as Error).message) || this.closed || performance.now() + wait > giveUp) throw err;
