@@ -92,9 +92,9 @@ export async function startNats(): Promise<NatsNode> {
 }
 
 /** Three nats-server nodes with JetStream, routed to each other on loopback. */
-export async function startNatsCluster(name = 'mqlite-test'): Promise<NatsNode[]> {
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const routes = [await freePort(), await freePort(), await freePort()];
+export async function startNatsCluster(name = 'mqlite-test', fixed?: { ports: number[]; routes: number[] }): Promise<NatsNode[]> {
+  const ports = fixed?.ports ?? [await freePort(), await freePort(), await freePort()];
+  const routes = fixed?.routes ?? [await freePort(), await freePort(), await freePort()];
   const routeList = routes.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
   return Promise.all(
     ports.map((port, i) => {
