@@ -4,6 +4,7 @@
  * stderr.
  */
 import { benchAof } from './aof.js';
+import { benchCluster } from './cluster/bench.js';
 import { benchCore } from './core.js';
 import { benchGrpc } from './grpc.js';
 import { benchHttp } from './http.js';
@@ -15,6 +16,7 @@ const SECTIONS: Record<string, () => Promise<Record<string, number>>> = {
   tcp: benchTcp,
   http: benchHttp,
   grpc: benchGrpc,
+  cluster: benchCluster,
 };
 
 const args = process.argv.slice(2);

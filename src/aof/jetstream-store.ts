@@ -194,26 +194,41 @@ export class JetStreamStore implements Store {
     this.tail = b.done;
   }
 
+  /**
+   * Writes the queue in order, one append at a time. The batches of the
+   * turns that passed while an append was out go together as one message
+   * (up to the engine's message size): under load the engine sees few
+   * large appends rather than one per turn.
+   */
   private async pump(): Promise<void> {
     if (this.writing) return;
     this.writing = true;
     try {
       while (this.queue.length > 0) {
-        const b = this.queue[0]!;
+        const first = this.queue[0]!;
+        let n = 1;
+        if (first.run === undefined) {
+          let size = first.bytes.length;
+          for (let next = this.queue[n]; next !== undefined && next.run === undefined && size + next.bytes.length <= this.maxPart; next = this.queue[++n]) size += next.bytes.length;
+        }
+        const group = this.queue.slice(0, n);
         if (this.failed !== undefined) {
-          b.reject(this.failed);
+          for (const b of group) b.reject(this.failed);
         } else {
           try {
-            const seq = b.run !== undefined ? await b.run() : await this.publishParts(this.logSubj, b.bytes, undefined);
-            b.parts = this.logParts;
-            b.resolve(seq);
-            if (b.run === undefined) this.grew(b.bytes.length);
+            const bytes = n === 1 ? first.bytes : Buffer.concat(group.map((b) => b.bytes));
+            const seq = first.run !== undefined ? await first.run() : await this.publishParts(this.logSubj, bytes, undefined);
+            for (const b of group) {
+              b.parts = this.logParts;
+              b.resolve(seq);
+            }
+            if (first.run === undefined) this.grew(bytes.length);
           } catch (err) {
             this.fail(err as Error, 'an append');
-            b.reject(this.failed!);
+            for (const b of group) b.reject(this.failed!);
           }
         }
-        this.queue.shift();
+        this.queue.splice(0, n);
       }
     } finally {
       this.writing = false;
