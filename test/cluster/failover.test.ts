@@ -96,6 +96,9 @@ describe('a cluster of MQLite nodes on JetStream', () => {
         await t.close();
       }
     }
+    // the dashboard's server panel names the role and the owner
+    expect((await http(b!, 'GET', '/v1/server')).body.data).toMatchObject({ cluster: { node: 'b', role: 'standby', owner: { node: 'a', http: `127.0.0.1:${a!.ports.http}` } } });
+    expect((await http(a!, 'GET', '/v1/server')).body.data).toMatchObject({ cluster: { node: 'a', role: 'owner', takeovers: 1 } });
     // nothing was created through the standby
     expect((await http(a!, 'GET', '/v1/namespaces')).body.data).toEqual([]);
   });

@@ -268,7 +268,8 @@ async function updateServer() {
     ['Version', x.version],
     ['Uptime', fmtMs(x.uptime_ms)],
     ['Namespaces / topics', fmtInt(x.namespaces) + ' / ' + fmtInt(x.topics)],
-    ['AOF size', aof ? fmtBytes(aof.size_bytes) + (aof.failed ? ' (FAILED)' : '') : 'off (in memory)'],
+    ...(x.cluster ? [['Cluster', clusterLine(x.cluster)]] : []),
+    ['AOF size', aof ? fmtBytes(aof.size_bytes) + (aof.failed ? ' (FAILED)' : '') : x.cluster ? 'none (the log is in JetStream)' : 'off (in memory)'],
     ['Last rewrite', aof ? (aof.last_rewrite_at_ms ? fmtMs(Date.now() - aof.last_rewrite_at_ms) + ' ago, took ' + fmtMs(aof.last_rewrite_duration_ms) : 'none yet') : '–'],
     ['Fsync latency', aof && aof.fsync ? 'mean ' + aof.fsync.mean_ms + ' ms, p99 ≤ ' + aof.fsync.p99_ms + ' ms' : '–'],
     ['Connections', fronts],
@@ -277,6 +278,12 @@ async function updateServer() {
   ]);
   serverError.textContent = aof && aof.failed ? 'AOF failed: ' + (aof.failure || '') : '';
   rewriteButton.disabled = !aof;
+}
+
+// A cluster node's role (README, "Running a cluster"): a standby serves no data and names the owner.
+function clusterLine(c) {
+  const owner = c.owner ? c.owner.node + (c.owner.http ? ' at http://' + c.owner.http + '/ui' : '') : 'none yet';
+  return 'node ' + c.node + ' of ' + c.name + ': ' + (c.role === 'owner' ? 'owner, serving' : c.role + '; owner ' + owner);
 }
 
 rewriteButton.addEventListener('click', () =>
