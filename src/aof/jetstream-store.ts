@@ -39,6 +39,12 @@ export interface JetStreamStoreOptions {
    * on their own (0: only on demand). Keeps replay, and so a takeover, short.
    */
   readonly rewriteMinBytes?: number;
+  /**
+   * Log messages appended since the last snapshot that start a rewrite on
+   * their own (default 10,000): replay reads messages at about ten thousand
+   * a second, so this bounds a takeover's replay to about a second.
+   */
+  readonly rewriteMinMessages?: number;
   /** Names this writer in the ids of its messages (the node id). */
   readonly writer?: string;
 }
@@ -106,8 +112,9 @@ export class JetStreamStore implements Store {
   /** Prefix of this store's message ids: a retried append is stored once (the stream's duplicate window). */
   private readonly idPrefix: string;
   private nextId = 0;
-  /** Log bytes appended since the last snapshot. */
+  /** Log bytes and messages appended since the last snapshot. */
   private sinceSnapshot = 0;
+  private messagesSinceSnapshot = 0;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -238,8 +245,10 @@ export class JetStreamStore implements Store {
   /** Starts a rewrite once the log since the last snapshot passed rewriteMinBytes. */
   private grew(bytes: number): void {
     this.sinceSnapshot += bytes;
+    this.messagesSinceSnapshot++;
     const min = this.opts.rewriteMinBytes ?? 0;
-    if (min > 0 && this.sinceSnapshot >= min && this.rewriting === undefined && this.source !== undefined && !this.closed) {
+    const due = (min > 0 && this.sinceSnapshot >= min) || this.messagesSinceSnapshot >= (this.opts.rewriteMinMessages ?? 10_000);
+    if (due && this.rewriting === undefined && this.source !== undefined && !this.closed) {
       this.rewrite().catch(() => {});
     }
   }
@@ -433,6 +442,7 @@ export class JetStreamStore implements Store {
         }
         const seq = await this.publishParts(this.snapSubj, Buffer.alloc(0), this.endHeader(first, cut));
         this.sinceSnapshot = 0;
+        this.messagesSinceSnapshot = 0;
         snapParts++;
         await this.jsm.streams.purge(this.stream, { filter: this.snapSubj, keep: snapParts });
         if (cut > 0) await this.jsm.streams.purge(this.stream, { filter: this.logSubj, keep: this.logParts - partsAtCut + 1 });

@@ -41,6 +41,10 @@ export interface ClusterNodeOptions {
 
 type Role = ClusterStatus['role'];
 
+/** Replays a takeover tries, while it holds the lease, before it gives the record up. */
+const TAKEOVER_ATTEMPTS = 5;
+const TAKEOVER_RETRY_MS = 500;
+
 export class ClusterNode implements BrokerAccess {
   private role: Role = 'standby';
   private broker: Broker | undefined;
@@ -196,29 +200,26 @@ export class ClusterNode implements BrokerAccess {
     log.info({ cluster: this.name }, 'took the ownership record: replaying the log');
     const started = performance.now();
     // Renewals go on while the log is replayed (a long log must not cost the lease).
-    let store: JetStreamStore | undefined;
-    let broker: Broker | undefined;
     const renewing = setInterval(() => void this.renew(), this.opts.config.cluster.lease_renew);
-    try {
-      const { jetstream, aof } = this.opts.config.persistence;
-      store = await JetStreamStore.open({
-        servers: jetstream.servers,
-        name: this.name,
-        replicas: jetstream.replicas,
-        timeoutMs: jetstream.timeout,
-        writer: this.id,
-        rewriteMinBytes: aof.rewrite_min_size,
-      });
-      broker = await this.opts.openBroker(store);
-      await store.fence(`${this.id} ${record.since}`);
-    } catch (err) {
-      clearInterval(renewing);
-      log.error({ err: (err as Error).message }, 'takeover failed; giving the ownership record up');
-      if (broker !== undefined) await broker.close().catch(() => {});
-      else await store?.close().catch(() => {});
-      await this.stepDown('the takeover failed', true);
-      return;
+    let opened: { store: JetStreamStore; broker: Broker } | undefined;
+    // An attempt fails when an earlier owner appended between the replay and the fence, or when
+    // the engine is electing a stream leader: replay again while the lease is still held.
+    for (let attempt = 1; opened === undefined; attempt++) {
+      try {
+        opened = await this.replay(record);
+      } catch (err) {
+        const last = attempt >= TAKEOVER_ATTEMPTS || this.role !== 'taking_over' || this.closed;
+        log[last ? 'error' : 'warn']({ err: (err as Error).message, attempt }, last ? 'takeover failed; giving the ownership record up' : 'takeover attempt failed; replaying again');
+        if (!last) {
+          await new Promise((r) => setTimeout(r, TAKEOVER_RETRY_MS));
+          continue;
+        }
+        clearInterval(renewing);
+        await this.stepDown('the takeover failed', true);
+        return;
+      }
     }
+    const { store, broker } = opened;
     clearInterval(renewing);
     if (this.role !== 'taking_over' || this.closed) {
       // lost the lease while replaying
@@ -230,6 +231,29 @@ export class ClusterNode implements BrokerAccess {
     this.role = 'owner';
     this.takeovers++;
     log.info({ cluster: this.name, ms: Math.round(performance.now() - started), ...broker.stats() }, 'owner: serving');
+  }
+
+  /** Opens the stream, replays it into a new broker and fences it; closes what it opened when a step fails. */
+  private async replay(record: OwnerRecord): Promise<{ store: JetStreamStore; broker: Broker }> {
+    const { jetstream, aof } = this.opts.config.persistence;
+    const store = await JetStreamStore.open({
+      servers: jetstream.servers,
+      name: this.name,
+      replicas: jetstream.replicas,
+      timeoutMs: jetstream.timeout,
+      writer: this.id,
+      rewriteMinBytes: aof.rewrite_min_size,
+    });
+    let broker: Broker | undefined;
+    try {
+      broker = await this.opts.openBroker(store);
+      await store.fence(`${this.id} ${record.since}`);
+      return { store, broker };
+    } catch (err) {
+      if (broker !== undefined) await broker.close().catch(() => {});
+      else await store.close().catch(() => {});
+      throw err;
+    }
   }
 
   private async stepDown(why: string, release: boolean): Promise<void> {

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JetStreamStore } from '../../src/aof/jetstream-store.js';
 import { StoreUnavailableError } from '../../src/aof/errors.js';
 import { freePort, startNats, stopAll, type NatsNode } from '../engine/nats-server.js';
-import { append, comparable, publishRecord, replayAll } from './helpers.js';
+import { connect } from 'nats';
+import { append, comparable, Model, publishRecord, replayAll } from './helpers.js';
 
 let nats: NatsNode;
 beforeAll(async () => {
@@ -46,6 +47,31 @@ describe('JetStreamStore', () => {
     await s.close();
     const again = await JetStreamStore.open({ servers: [nats.url], name: 'big', replicas: 1 });
     expect(comparable(await replayAll(again))).toEqual(comparable(recs));
+    await again.close();
+  });
+
+  it('rewrites by itself after rewriteMinMessages log messages, so the log a takeover replays stays short', async () => {
+    const s = await JetStreamStore.open({ servers: [nats.url], name: 'auto', replicas: 1, rewriteMinMessages: 10 });
+    await replayAll(s);
+    const model = new Model();
+    s.setSnapshotSource(model.snapshot);
+    const recs = Array.from({ length: 45 }, () => publishRecord(10));
+    for (const [i, r] of recs.entries()) {
+      model.publish(s, r);
+      if (i % 3 === 2) model.ack(s, [recs[i - 1]!.id]);
+      await s.durable(); // one log message each
+    }
+    await new Promise((r) => setTimeout(r, 300)); // the last rewrite's purge
+    await s.close();
+    const nc = await connect({ servers: nats.url });
+    const info = await (await nc.jetstreamManager()).streams.info('MQLITE_auto', { subjects_filter: '>' });
+    await nc.close();
+    // 45 publishes and 15 acks were 60 log messages; at most 10 (and the fence-free snapshot) remain
+    expect(info.state.subjects!['mqlite.auto.log']).toBeLessThanOrEqual(10);
+    const again = await JetStreamStore.open({ servers: [nats.url], name: 'auto', replicas: 1 });
+    const replayed = new Model();
+    for (const r of await replayAll(again)) replayed.apply(r);
+    expect([...replayed.ids()].sort()).toEqual([...model.ids()].sort());
     await again.close();
   });
 
