@@ -82,13 +82,15 @@ export class Client extends EventEmitter<ClientEvents> implements Transport {
     private readonly open: () => Promise<Transport>,
     private readonly reconnect: ReconnectOptions | false,
     private readonly timeoutMs: number,
+    /** Several nodes of a cluster: an UNAVAILABLE answer (a node standing by) moves to the next one. */
+    private readonly cluster: boolean,
   ) {
     super();
   }
 
   /** Opens the first connection and checks that a broker answers on it. */
-  static async open(ep: Endpoint, open: () => Promise<Transport>, reconnect: ReconnectOptions | false | undefined, timeoutMs: number | undefined): Promise<Client> {
-    const client = new Client(ep, open, reconnect ?? {}, timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  static async open(ep: Endpoint, open: () => Promise<Transport>, reconnect: ReconnectOptions | false | undefined, timeoutMs: number | undefined, cluster = false): Promise<Client> {
+    const client = new Client(ep, open, reconnect ?? {}, timeoutMs ?? DEFAULT_TIMEOUT_MS, cluster);
     client.transport = await client.probe();
     return client;
   }
@@ -156,7 +158,7 @@ export class Client extends EventEmitter<ClientEvents> implements Transport {
     try {
       return await fn(t);
     } catch (err) {
-      if (err instanceof ClientError && err.code === 'TRANSPORT') this.lost(t, err);
+      if (err instanceof ClientError && (err.code === 'TRANSPORT' || (this.cluster && err.code === 'UNAVAILABLE'))) this.lost(t, err);
       throw err;
     }
   }

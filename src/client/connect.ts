@@ -13,7 +13,7 @@
 import { GrpcClient } from './grpc/index.js';
 import { HttpClient } from './http/index.js';
 import { TcpClient } from './tcp/index.js';
-import { Client, type ReconnectOptions, type Transport } from './client.js';
+import { Client, isRetryable, type ReconnectOptions, type Transport } from './client.js';
 import type { ClientTlsOptions } from './types.js';
 import { type Endpoint, parseUrl } from './url.js';
 
@@ -56,6 +56,38 @@ export async function openTransport(ep: Endpoint, opts: ConnectOptions): Promise
  * address, key or protocol fails here with a message that says so.
  */
 export async function connect(url?: string, opts: ConnectOptions = {}): Promise<Client> {
-  const ep = parseUrl(url ?? process.env['MQLITE_URL'] ?? DEFAULT_URL);
-  return Client.open(ep, () => openTransport(ep, opts), opts.reconnect, opts.timeoutMs);
+  const eps = (url ?? process.env['MQLITE_URL'] ?? DEFAULT_URL).split(',').map((u) => parseUrl(u.trim()));
+  if (eps.length === 1) return Client.open(eps[0]!, () => openTransport(eps[0]!, opts), opts.reconnect, opts.timeoutMs);
+  return Client.open(eps[0]!, clusterOpener(eps, opts), opts.reconnect, opts.timeoutMs, true);
+}
+
+/**
+ * The nodes of a cluster (docs/CLIENT.md, "Clusters"): the first that
+ * answers as the owner, starting with the one that answered last. A
+ * standby answers UNAVAILABLE naming the owner, and is passed over.
+ */
+function clusterOpener(eps: readonly Endpoint[], opts: ConnectOptions): () => Promise<Transport> {
+  let next = 0;
+  return async () => {
+    let last: unknown;
+    for (let k = 0; k < eps.length; k++) {
+      const i = (next + k) % eps.length;
+      let t: Transport | undefined;
+      try {
+        t = await openTransport(eps[i]!, opts);
+        await t.listNamespaces();
+        next = i;
+        return t;
+      } catch (err) {
+        last = err;
+        if (!isRetryable(err)) {
+          // a refusal that is not about this node (a wrong key): every node would say the same
+          if (t !== undefined) return t;
+          throw err;
+        }
+        await t?.close().catch(() => undefined);
+      }
+    }
+    throw last;
+  };
 }
