@@ -112,6 +112,8 @@ export class JetStreamStore implements Store {
   /** Prefix of this store's message ids: a retried append is stored once (the stream's duplicate window). */
   private readonly idPrefix: string;
   private nextId = 0;
+  /** Log messages the replay read after the snapshot. */
+  replayedLogMessages = 0;
   /** Log bytes and messages appended since the last snapshot. */
   private sinceSnapshot = 0;
   private messagesSinceSnapshot = 0;
@@ -378,14 +380,32 @@ export class JetStreamStore implements Store {
    */
   private async read(subj: string, from: number, to: number): Promise<Buffer> {
     const parts: Buffer[] = [];
+    let messages = 0;
+    let last = from - 1;
     const consumer = await this.js.consumers.get(this.stream, { filterSubjects: subj, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
-    const messages = await consumer.consume({ max_messages: 1024 });
-    for await (const m of messages) {
-      if (m.seq > to) break;
-      if (m.data.length > 0) parts.push(Buffer.from(m.data));
-      if (m.seq === to) break;
+    const stream = await consumer.consume({ max_messages: 1024 });
+    // A consumer whose server died, or a stream electing a leader, can go quiet: a replay that
+    // waits for nothing fails (the takeover tries again) rather than hang.
+    const timeout = this.opts.timeoutMs ?? 5000;
+    let lastAt = performance.now();
+    const watchdog = setInterval(() => {
+      if (performance.now() - lastAt > timeout) void stream.close();
+    }, Math.min(timeout, 1000));
+    try {
+      for await (const m of stream) {
+        lastAt = performance.now();
+        messages++;
+        if (m.seq > to) break;
+        last = m.seq;
+        if (m.data.length > 0) parts.push(Buffer.from(m.data));
+        if (m.seq === to) break;
+      }
+    } finally {
+      clearInterval(watchdog);
+      await stream.close();
     }
-    await messages.close();
+    if (last < to) throw new Error(`JetStream stream ${this.stream}: reading ${subj} stalled at sequence ${last} of ${to} (no message for ${timeout} ms)`);
+    if (subj === this.logSubj) this.replayedLogMessages = messages;
     return Buffer.concat(parts);
   }
 

@@ -44,6 +44,8 @@ type Role = ClusterStatus['role'];
 /** Replays a takeover tries, while it holds the lease, before it gives the record up. */
 const TAKEOVER_ATTEMPTS = 5;
 const TAKEOVER_RETRY_MS = 500;
+/** Log messages behind the snapshot past which a new owner rewrites at once. */
+const REPLAY_COMPACT_MESSAGES = 1000;
 
 export class ClusterNode implements BrokerAccess {
   private role: Role = 'standby';
@@ -201,7 +203,7 @@ export class ClusterNode implements BrokerAccess {
     const started = performance.now();
     // Renewals go on while the log is replayed (a long log must not cost the lease).
     const renewing = setInterval(() => void this.renew(), this.opts.config.cluster.lease_renew);
-    let opened: { store: JetStreamStore; broker: Broker } | undefined;
+    let opened: { store: JetStreamStore; broker: Broker; phases: Record<string, number> } | undefined;
     // An attempt fails when an earlier owner appended between the replay and the fence, or when
     // the engine is electing a stream leader: replay again while the lease is still held.
     for (let attempt = 1; opened === undefined; attempt++) {
@@ -219,7 +221,7 @@ export class ClusterNode implements BrokerAccess {
         return;
       }
     }
-    const { store, broker } = opened;
+    const { store, broker, phases } = opened;
     clearInterval(renewing);
     if (this.role !== 'taking_over' || this.closed) {
       // lost the lease while replaying
@@ -230,12 +232,15 @@ export class ClusterNode implements BrokerAccess {
     this.broker = broker;
     this.role = 'owner';
     this.takeovers++;
-    log.info({ cluster: this.name, ms: Math.round(performance.now() - started), ...broker.stats() }, 'owner: serving');
+    log.info({ cluster: this.name, ms: Math.round(performance.now() - started), ...phases, ...broker.stats() }, 'owner: serving');
+    // A long log behind the snapshot makes the next takeover slow: compact it now.
+    if (phases.log_messages! > REPLAY_COMPACT_MESSAGES) store.rewrite().catch((err: Error) => log.warn({ err: err.message }, 'rewrite after the takeover failed'));
   }
 
   /** Opens the stream, replays it into a new broker and fences it; closes what it opened when a step fails. */
-  private async replay(record: OwnerRecord): Promise<{ store: JetStreamStore; broker: Broker }> {
+  private async replay(record: OwnerRecord): Promise<{ store: JetStreamStore; broker: Broker; phases: Record<string, number> }> {
     const { jetstream, aof } = this.opts.config.persistence;
+    const t0 = performance.now();
     const store = await JetStreamStore.open({
       servers: jetstream.servers,
       name: this.name,
@@ -246,9 +251,12 @@ export class ClusterNode implements BrokerAccess {
     });
     let broker: Broker | undefined;
     try {
+      const t1 = performance.now();
       broker = await this.opts.openBroker(store);
+      const t2 = performance.now();
       await store.fence(`${this.id} ${record.since}`);
-      return { store, broker };
+      const ms = (a: number, b: number) => Math.round(b - a);
+      return { store, broker, phases: { open_ms: ms(t0, t1), replay_ms: ms(t1, t2), fence_ms: ms(t2, performance.now()), log_messages: store.replayedLogMessages } };
     } catch (err) {
       if (broker !== undefined) await broker.close().catch(() => {});
       else await store.close().catch(() => {});
