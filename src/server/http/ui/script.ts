@@ -282,7 +282,7 @@ async function updateServer() {
 
 // A cluster node's role (README, "Running a cluster"): a standby serves no data and names the owner.
 function clusterLine(c) {
-  const owner = c.owner ? c.owner.node + (c.owner.http ? ' at http://' + c.owner.http + '/ui' : '') : 'none yet';
+  const owner = c.owner ? c.owner.node + (c.owner.http ? ' (http ' + c.owner.http + ')' : '') : 'none yet';
   return 'node ' + c.node + ' of ' + c.name + ': ' + (c.role === 'owner' ? 'owner, serving' : c.role + '; owner ' + owner);
 }
 
