@@ -922,6 +922,9 @@ export class FileStore implements Store {
       let syncedSize = 0;
       let done = false;
       while (!done) {
+        // Each slice starts on a new turn of the event loop, the first one too: the
+        // snapshot's capture, run just before it, and a slice never add up to one stall.
+        if (write === undefined) await yieldToLoop();
         const sliceStart = performance.now();
         while (snap.size < REWRITE_SLICE_BYTES) {
           if (it.next().done === true) {
@@ -951,7 +954,6 @@ export class FileStore implements Store {
           }
         } else {
           write = undefined;
-          if (!done) await yieldToLoop();
         }
       }
       if (write !== undefined) await write;

@@ -44,7 +44,7 @@ function snapshot(namespaces: Namespaces, sink: RecordSink): Iterator<void> {
     }),
   }));
   return (function* write(): Generator<void> {
-    const SLICE = 1024;
+    const SLICE = 256;
     let n = 0;
     const plain = { toDlq: false, deliveryCount: 0, visibleAt: 0, dedupId: undefined, dedupExpiresAt: 0 };
     try {
