@@ -104,6 +104,10 @@ export class Dispatcher {
     this.delivering = true;
     try {
       this.deliver(lane, DELIVERY_BUDGET);
+    } catch (err) {
+      // The publish is applied and logged: it is answered as such, and the pass tries the delivery again.
+      const t = lane.live.topic;
+      this.log.error({ err, namespace: t.namespace, topic: t.name, queue: lane.queue.id }, 'delivery at publish failed; left to the delivery pass');
     } finally {
       this.delivering = false;
     }
