@@ -11,7 +11,9 @@
  *
  * Options: --json (one JSON object on stdout), --write-docs (docs/bench/
  * peers.{md,svg,json}), --rounds N, --seconds S, --consume-count N,
- * --latency-samples N, --no-install.
+ * --latency-samples N, --no-install; to run a part of it (for a change's
+ * before/after, not for the docs): --only-workloads push,publish_c1,
+ * --only-fronts tcp, --only-groups always, --only-peers redis.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,7 @@ import { binaryVersion, startNats, startRedis } from './processes.js';
 import { redisSystem } from './redis.js';
 import { ahead, advantage, LEGEND, ratioGrid, ratioSummaryGrid, renderMarkdown, renderText, svgChart, type Context, type Grid, type Row } from './report.js';
 import type { BenchSystem } from './system.js';
-import { WORKLOADS, type Settings, type Workload } from './workloads.js';
+import { WORKLOADS as ALL_WORKLOADS, type Settings, type Workload } from './workloads.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = here.endsWith(join('dist', 'bench', 'peers')) ? join(here, '..', '..', '..') : join(here, '..', '..');
@@ -41,8 +43,25 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '2' },
     'consume-count': { type: 'string', default: '100000' },
     'latency-samples': { type: 'string', default: '1000' },
+    'only-workloads': { type: 'string' },
+    'only-fronts': { type: 'string' },
+    'only-groups': { type: 'string' },
+    'only-peers': { type: 'string' },
   },
 });
+/** A comma-separated `--only-*` option as a filter over `all` (every one when absent); an unknown name is an error. */
+function only<T extends string>(option: string, all: readonly T[]): readonly T[] {
+  const given = args[option as 'only-workloads'];
+  if (given === undefined) return all;
+  const names = given.split(',').map((n) => n.trim());
+  for (const n of names) {
+    if (!all.includes(n as T)) {
+      process.stderr.write(`bench:peers: --${option} ${n}: not one of ${all.join(', ')}\n`);
+      process.exit(2);
+    }
+  }
+  return all.filter((x) => names.includes(x));
+}
 const rounds = Number(args.rounds);
 const settings: Settings = {
   seconds: Number(args.seconds),
@@ -56,8 +75,11 @@ for (const [name, value] of Object.entries({ rounds, ...settings })) {
     process.exit(2);
   }
 }
-const FRONTS: readonly Front[] = ['tcp', 'grpc', 'http'];
-const GROUPS: readonly Fsync[] = ['everysec', 'always'];
+const FRONTS: readonly Front[] = only<Front>('only-fronts', ['tcp', 'grpc', 'http']);
+const GROUPS: readonly Fsync[] = only<Fsync>('only-groups', ['everysec', 'always']);
+const SELECTED_IDS = only('only-workloads', ALL_WORKLOADS.map((w) => w.id));
+const WORKLOADS = ALL_WORKLOADS.filter((w) => SELECTED_IDS.includes(w.id));
+const PEERS = only('only-peers', ['redis', 'nats']);
 
 /** Whatever was started, stopped in reverse order at the end, on an error, or on Ctrl-C. */
 const cleanups: (() => Promise<void>)[] = [];
@@ -107,12 +129,14 @@ async function startGroup(fsync: Fsync): Promise<BenchSystem[]> {
     mqlite.push(sys);
   }
   const peers: BenchSystem[] = [];
-  const redis = await startRedis(fsync);
-  cleanups.push(() => redis.stop());
-  const redisSys = await redisSystem(redis, fsync);
-  cleanups.push(() => redisSys.close());
-  peers.push(redisSys);
-  if (fsync === 'everysec') {
+  if (PEERS.includes('redis')) {
+    const redis = await startRedis(fsync);
+    cleanups.push(() => redis.stop());
+    const redisSys = await redisSystem(redis, fsync);
+    cleanups.push(() => redisSys.close());
+    peers.push(redisSys);
+  }
+  if (fsync === 'everysec' && PEERS.includes('nats')) {
     const nats = await startNats();
     cleanups.push(() => nats.stop());
     const natsSys = await natsSystem(nats);
@@ -141,13 +165,13 @@ async function measure(sys: BenchSystem, workload: Workload, name: string, s: Se
 }
 
 async function runGroup(fsync: Fsync): Promise<void> {
-  progress(`[${fsync}] starting MQLite, Redis${fsync === 'everysec' ? ', NATS' : ''}`);
+  progress(`[${fsync}] starting MQLite, ${PEERS.filter((p) => fsync === 'everysec' || p !== 'nats').join(', ')}`);
   const mark = cleanups.length;
   const systems = await startGroup(fsync);
   for (const sys of systems) {
     described[sys.id] = sys.describe;
     // Untimed: brings each system's JIT, connections and buffers to speed.
-    await measure(sys, WORKLOADS[1]!, `warm-${sys.id}`, { ...settings, seconds: 1 });
+    await measure(sys, ALL_WORKLOADS[1]!, `warm-${sys.id}`, { ...settings, seconds: 1 });
   }
   for (const w of WORKLOADS) {
     for (let round = 1; round <= rounds; round++) {

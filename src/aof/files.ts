@@ -2,9 +2,10 @@
  * The file operations the AOF uses, behind one small interface so fault
  * tests can make a write or an fsync fail at a chosen moment. Metadata
  * steps (open, rename, manifest) are synchronous because they are rare and
- * must happen at one instant relative to appends; fdatasync and the
- * rewrite's bulk writes run on the libuv threadpool so the event loop keeps
- * serving while the disk works.
+ * must happen at one instant relative to appends; fdatasync (but for a
+ * small batch under `always`, see file-store.ts) and the rewrite's bulk
+ * writes run on the libuv threadpool so the event loop keeps serving while
+ * the disk works.
  */
 import * as fs from 'node:fs';
 

@@ -8,6 +8,14 @@
  * pushed in one write per subscriber rather than one per message. An
  * active queue found empty steals the tail half of its busiest sibling.
  *
+ * The exception is a publish to an idle queue (nothing else pending, the
+ * lane not waiting for a pass): its message is pushed at once, inside the
+ * publish, and the lane is then scheduled as usual, so the later publishes
+ * of the same turn wait for the pass and go out together. One message
+ * alone gains nothing by waiting for a turn to end: waiting only adds the
+ * AOF write and the publisher's reply ahead of the push (docs/DESIGN.md,
+ * "Subscriptions").
+ *
  * Here too are the pops and the ends of flight that a delivery shares with
  * the Broker's calls: `pop` and `steal` (consume), `requeue`,
  * `deadLetter` and `expire` (nack, lease expiry, recovery). Each is the
@@ -33,6 +41,8 @@ const DELIVERY_BUDGET = 8192;
 export class Dispatcher {
   private readonly dirty: Lane[] = [];
   private passScheduled = false;
+  /** A delivery is running: a publish made by a handler waits for the pass rather than nesting one. */
+  private delivering = false;
 
   constructor(
     private readonly commit: Commit,
@@ -77,11 +87,30 @@ export class Dispatcher {
     }
   }
 
-  /** A published message is pending on `queue`: wake who may take it. */
+  /**
+   * A published message is pending on `queue`: wake who may take it. On
+   * an idle queue it is pushed now (see the header), and the lane is
+   * scheduled so that the turn's later publishes to it are gathered.
+   */
   published(lt: LiveTopic, queue: number): void {
     const lane = lt.lanes[queue]!;
-    if (lane.subscribers.length > 0) this.schedule(lane);
-    else if (lt.subscriberCount > 0 && lane.queue.pending.length >= 2) this.wakeStarving(lt);
+    if (lane.subscribers.length > 0) {
+      if (!lane.scheduled && !this.delivering && lane.queue.pending.length === 1 && !this.commit.closing) this.deliverNow(lane);
+      this.schedule(lane);
+    } else if (lt.subscriberCount > 0 && lane.queue.pending.length >= 2) this.wakeStarving(lt);
+  }
+
+  private deliverNow(lane: Lane): void {
+    this.delivering = true;
+    try {
+      this.deliver(lane, DELIVERY_BUDGET);
+    } catch (err) {
+      // The publish is applied and logged: it is answered as such, and the pass tries the delivery again.
+      const t = lane.live.topic;
+      this.log.error({ err, namespace: t.namespace, topic: t.name, queue: lane.queue.id }, 'delivery at publish failed; left to the delivery pass');
+    } finally {
+      this.delivering = false;
+    }
   }
 
   private readonly wake = (sub: Subscriber): void => this.schedule(sub.lane);
@@ -225,10 +254,15 @@ export class Dispatcher {
     this.passScheduled = false;
     const lanes = this.dirty.splice(0);
     let budget = DELIVERY_BUDGET;
-    for (const lane of lanes) {
-      lane.scheduled = false;
-      if (lane.queue.removed || this.commit.closing) continue;
-      budget -= this.deliver(lane, budget);
+    this.delivering = true;
+    try {
+      for (const lane of lanes) {
+        lane.scheduled = false;
+        if (lane.queue.removed || this.commit.closing) continue;
+        budget -= this.deliver(lane, budget);
+      }
+    } finally {
+      this.delivering = false;
     }
   };
 

@@ -56,6 +56,10 @@ function recordingFiles(opts: { holdSyncs?: boolean } = {}) {
       }
       events.push('fdatasync end');
     },
+    fdatasyncSync(fd) {
+      if (tracking.isIncr(fd)) events.push('fdatasync inline');
+      nodeFiles.fdatasyncSync(fd);
+    },
   };
   return {
     files,
@@ -97,7 +101,8 @@ const until = async (cond: () => boolean): Promise<void> => {
 describe('fsync always: answered only after an fdatasync that started after the write', () => {
   it('durable() waits for the fdatasync covering the record', async () => {
     const rec = recordingFiles({ holdSyncs: true });
-    const store = await open({ fsync: 'always', fs: rec.files });
+    // Every batch on the thread pool, so that a sync can be held while records arrive.
+    const store = await open({ fsync: 'always', fs: rec.files, inlineSyncMaxRecords: 0 });
     const p = store.sink;
     p.publish('ns', 't', 0, publishRecord(100, 'ns', 't', 0));
     const first = store.durable();
@@ -124,6 +129,21 @@ describe('fsync always: answered only after an fdatasync that started after the 
     expect(rec.events.slice(2)).toEqual(['fdatasync end', `write ${store.stats().bytes - one}`, 'fdatasync start']);
     rec.releaseSync();
     await second;
+    expect(store.stats().fsyncs).toBe(2);
+  });
+
+  it('a batch of a few records is fdatasynced on the event loop, a larger one on the thread pool', async () => {
+    const rec = recordingFiles();
+    const store = await open({ fsync: 'always', fs: rec.files });
+    store.sink.publish('ns', 't', 0, publishRecord(100, 'ns', 't', 0));
+    const one = store.durable();
+    expect(await settledWithin(one)).toBe(true);
+    const first = store.stats().bytes;
+    expect(rec.events).toEqual([`write ${first}`, 'fdatasync inline']);
+    // More than INLINE_SYNC_MAX_RECORDS (4): other clients are active, the loop goes on while the disk works.
+    for (let i = 0; i < 5; i++) store.sink.publish('ns', 't', 0, publishRecord(100));
+    await store.durable();
+    expect(rec.events.slice(2)).toEqual([`write ${store.stats().bytes - first}`, 'fdatasync start', 'fdatasync end']);
     expect(store.stats().fsyncs).toBe(2);
   });
 
@@ -204,6 +224,10 @@ describe('a failed write or fsync is never hidden', () => {
         if (op === 'fdatasync' && tracking.isIncr(fd) && calls++ >= afterOk) throw oserror('EIO', 'fdatasync');
         await nodeFiles.fdatasync(fd);
       },
+      fdatasyncSync(fd) {
+        if (op === 'fdatasync' && tracking.isIncr(fd) && calls++ >= afterOk) throw oserror('EIO', 'fdatasync');
+        nodeFiles.fdatasyncSync(fd);
+      },
     };
     return files;
   }
@@ -237,14 +261,19 @@ describe('a failed write or fsync is never hidden', () => {
     await expectRefusals(store, 'ENOSPC');
   });
 
-  it('a failed fdatasync under always rejects the batch it was to cover', async () => {
-    const store = await open({ fsync: 'always', fs: failing('fdatasync', 1) });
-    store.sink.publish('ns', 't', 0, publishRecord(10));
-    await store.durable();
-    store.sink.publish('ns', 't', 0, publishRecord(10));
-    await expect(store.durable()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('EIO') });
-    await expectRefusals(store, 'EIO');
-  });
+  for (const [where, inlineSyncMaxRecords] of [
+    ['on the event loop', undefined],
+    ['on the thread pool', 0],
+  ] as const) {
+    it(`a failed fdatasync under always rejects the batch it was to cover (${where})`, async () => {
+      const store = await open({ fsync: 'always', fs: failing('fdatasync', 1), inlineSyncMaxRecords });
+      store.sink.publish('ns', 't', 0, publishRecord(10));
+      await store.durable();
+      store.sink.publish('ns', 't', 0, publishRecord(10));
+      await expect(store.durable()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('EIO') });
+      await expectRefusals(store, 'EIO');
+    });
+  }
 
   it('a failed background fdatasync under everysec refuses what follows', async () => {
     const store = await open({ fsync: 'everysec', fs: failing('fdatasync', 0) });

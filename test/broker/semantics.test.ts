@@ -209,6 +209,80 @@ describe('subscriptions', () => {
     expect(b.stats()).toMatchObject({ pending: 1, inflight: 1 });
   });
 
+  it('a publish to an idle queue is pushed within the call; the rest of that turn go out together in the pass', async () => {
+    const b = await brokerWithTopic(1);
+    const r = recorder();
+    let runs = 0;
+    b.subscribe('ns', 't', 0, { ...r.handler, batchEnd: () => runs++ }, { autoAck: true });
+    await turns();
+    const answers = ['1', '2', '3', '4', '5'].map((p) => b.publish('ns', 't', enc(p)));
+    // The first is pushed before the publish returns; the others wait for the pass.
+    expect(r.messages.map(text)).toEqual(['1']);
+    expect(runs).toBe(1);
+    await Promise.all(answers);
+    await turns();
+    expect(r.messages.map(text)).toEqual(['1', '2', '3', '4', '5']);
+    expect(runs).toBe(2);
+    // The queue is idle again: the next publish is pushed at once too.
+    void b.publish('ns', 't', enc('6'));
+    expect(r.messages.map(text)).toEqual(['1', '2', '3', '4', '5', '6']);
+    await turns();
+    expect(b.stats()).toMatchObject({ pending: 0, inflight: 0 });
+  });
+
+  it('a publish from inside a push is delivered after that push returns, not nested in it, and in order', async () => {
+    const b = await brokerWithTopic(1);
+    const r = recorder();
+    let depth = 0;
+    let deepest = 0;
+    b.subscribe(
+      'ns',
+      't',
+      0,
+      {
+        ...r.handler,
+        message: (m) => {
+          depth++;
+          deepest = Math.max(deepest, depth);
+          r.messages.push(m);
+          const n = Number(text(m));
+          if (n < 5) void b.publish('ns', 't', enc(String(n + 1)));
+          depth--;
+        },
+      },
+      { autoAck: true },
+    );
+    await turns();
+    void b.publish('ns', 't', enc('1'));
+    await turns(8);
+    expect(r.messages.map(text)).toEqual(['1', '2', '3', '4', '5']);
+    expect(deepest).toBe(1);
+  });
+
+  it('a publish to a paused subscriber is not pushed at once, and is pushed on resume', async () => {
+    const b = await brokerWithTopic(1);
+    const r = recorder();
+    const sub = b.subscribe('ns', 't', 0, r.handler, { autoAck: false, maxInflight: 1 });
+    await turns();
+    await b.publish('ns', 't', enc('1'));
+    expect(r.messages.map(text)).toEqual(['1']);
+    // Full (one in flight of one): the next publish stays queued.
+    await b.publish('ns', 't', enc('2'));
+    await turns();
+    expect(r.messages.map(text)).toEqual(['1']);
+    await b.ack('ns', 't', 0, [r.messages[0]!.id]);
+    await turns();
+    expect(r.messages.map(text)).toEqual(['1', '2']);
+    sub.pause();
+    await b.ack('ns', 't', 0, [r.messages[1]!.id]);
+    void b.publish('ns', 't', enc('3'));
+    await turns();
+    expect(r.messages.map(text)).toEqual(['1', '2']);
+    sub.resume();
+    await turns();
+    expect(r.messages.map(text)).toEqual(['1', '2', '3']);
+  });
+
   it('pause keeps messages queued; resume delivers them', async () => {
     const b = await brokerWithTopic(1);
     const r = recorder();
