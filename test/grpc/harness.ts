@@ -70,7 +70,7 @@ export interface Fixture {
 
 /** `opened`: a broker already built (e.g. by `Broker.open` over a store, to test a restart); else one from `broker`. */
 export async function startFixture(
-  opts: { broker?: BrokerOptions; opened?: Broker; maxMessageBytes?: number } & ConnectionLimits = {},
+  opts: { broker?: BrokerOptions; opened?: Broker; maxMessageBytes?: number; maxUnansweredPerStream?: number } & ConnectionLimits = {},
 ): Promise<Fixture> {
   const broker = opts.opened ?? new Broker(opts.broker);
   const front = await startGrpcServer(broker, {
@@ -79,6 +79,7 @@ export async function startFixture(
     maxMessageBytes: opts.maxMessageBytes ?? 1024 * 1024,
     maxConnections: opts.maxConnections,
     maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection,
+    maxUnansweredPerStream: opts.maxUnansweredPerStream,
     logger: pino({ level: 'silent' }),
   });
   const address = `127.0.0.1:${front.port}`;

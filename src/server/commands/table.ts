@@ -28,7 +28,7 @@ import { consumeDlq, peek, redriveDlq } from './dlq.js';
 import { ack, consume, nack, publish, publishBatch, renewLease, subscribe } from './messages.js';
 
 export { metrics, rewriteAof } from './admin.js';
-export { subscribe } from './messages.js';
+export { publish, subscribe } from './messages.js';
 
 /** The request-response commands, by name. */
 export const COMMANDS = {
