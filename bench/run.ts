@@ -7,6 +7,7 @@ import { benchAof } from './aof.js';
 import { benchCore } from './core.js';
 import { benchGrpc } from './grpc.js';
 import { benchHttp } from './http.js';
+import { benchPublishStream } from './publish-stream.js';
 import { benchTcp } from './tcp.js';
 
 const SECTIONS: Record<string, () => Promise<Record<string, number>>> = {
@@ -15,6 +16,7 @@ const SECTIONS: Record<string, () => Promise<Record<string, number>>> = {
   tcp: benchTcp,
   http: benchHttp,
   grpc: benchGrpc,
+  pubstream: benchPublishStream,
 };
 
 const args = process.argv.slice(2);
