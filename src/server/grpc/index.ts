@@ -29,7 +29,7 @@ import type { AnyCommand, RequestOf } from '../commands/command.js';
 import { operationOfRequest } from '../commands/table.js';
 import { malformed, shuttingDown, statusOf } from './errors.js';
 import { addReflection } from './reflection.js';
-import { DEFAULT_MAX_UNANSWERED, publishStreamHandler } from './publish-stream.js';
+import { DEFAULT_MAX_UNANSWERED, publishStreamDefinition, publishStreamHandler } from './publish-stream.js';
 import { subscribeHandler, type LiveStream } from './subscribe.js';
 
 export interface GrpcServerOptions extends ConnectionLimits {
@@ -177,7 +177,8 @@ export async function startGrpcServer(broker: Broker, opts: GrpcServerOptions): 
       );
     };
   }
-  server.addService(mqliteServiceDefinition, implementation);
+  // PublishStream's messages go through its own codec (publish-stream-codec.ts).
+  server.addService({ ...mqliteServiceDefinition, publishStream: publishStreamDefinition }, implementation);
   addReflection(server, [MQLiteService]);
 
   const credentials = credentialsOf(opts.tls);

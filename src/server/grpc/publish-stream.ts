@@ -19,31 +19,30 @@
  *   last publish is answered. A cancelled stream drops its answers; what
  *   was published stays published.
  */
-import { create } from '@bufbuild/protobuf';
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { MethodDefinition, ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
 import { invalid, isBrokerError } from '../../broker/errors.js';
 import type { PublishResult } from '../../broker/types.js';
 import { FULL_ACCESS, type Principal } from '../../auth/api-keys.js';
-import {
-  type PublishStreamEntry,
-  type PublishStreamRequest,
-  type PublishStreamResponse,
-  PublishStreamResponseSchema,
-  type PublishStreamResult,
-  PublishStreamResultSchema,
-} from '../../../gen/mqlite/v1/mqlite_pb.js';
-import { MalformedRequest } from '../../protocol/grpc-definition.js';
+import { MalformedRequest, mqliteServiceDefinition } from '../../protocol/grpc-definition.js';
 import { publish } from '../commands/table.js';
 import { malformed, statusOf } from './errors.js';
+import { type CorrelationId, decodePublishStreamRequest, encodePublishStreamResponse, type StreamEntry, StreamResult } from './publish-stream-codec.js';
 import type { CallAuthorizer } from './index.js';
 import { sendBufferedTogether, type LiveStream } from './subscribe.js';
 
 /** Publishes of one stream read and not yet answered, past which it stops reading (as the TCP front's MAX_WEIGHT). */
 export const DEFAULT_MAX_UNANSWERED = 4096;
 
-type Call = ServerDuplexStream<PublishStreamRequest | MalformedRequest, PublishStreamResponse>;
+type Call = ServerDuplexStream<StreamEntry[] | MalformedRequest, Buffer>;
+
+/** The method as the server registers it: its messages read and written by publish-stream-codec.ts. */
+export const publishStreamDefinition: MethodDefinition<StreamEntry[] | MalformedRequest, Buffer> = {
+  ...(mqliteServiceDefinition.publishStream as unknown as MethodDefinition<StreamEntry[] | MalformedRequest, Buffer>),
+  requestDeserialize: decodePublishStreamRequest,
+  responseSerialize: (bytes: Buffer) => bytes,
+};
 
 export function publishStreamHandler(broker: Broker, live: Set<LiveStream>, log: Logger, maxUnanswered: number, authorize?: CallAuthorizer) {
   return (call: Call): void => {
@@ -65,7 +64,7 @@ class PublishStream implements LiveStream {
   /** Publishes read and not answered yet (answered: in `ready` or written). */
   private unanswered = 0;
   /** Answers not written yet: they leave together at the end of the turn. */
-  private ready: PublishStreamResult[] = [];
+  private ready: StreamResult[] = [];
   private flushScheduled = false;
   private writeBlocked = false;
   private reading = true;
@@ -88,7 +87,7 @@ class PublishStream implements LiveStream {
     const call = this.call;
     sendBufferedTogether(call);
     this.live.add(this);
-    call.on('data', (req: PublishStreamRequest | MalformedRequest) => this.read(req));
+    call.on('data', (req: StreamEntry[] | MalformedRequest) => this.read(req));
     call.on('end', () => {
       this.inputEnded = true;
       this.endIfDone();
@@ -114,13 +113,13 @@ class PublishStream implements LiveStream {
     return true;
   }
 
-  private read(req: PublishStreamRequest | MalformedRequest): void {
+  private read(req: StreamEntry[] | MalformedRequest): void {
     if (this.done) return;
     if (req instanceof MalformedRequest) {
       this.unanswered++;
-      this.answerError(0n, malformed(req));
+      this.answerError(0, malformed(req));
     } else {
-      const entries = req.entries;
+      const entries = req;
       const maxBatch = this.broker.limits.maxBatch;
       if (entries.length > maxBatch) {
         const err = invalid(`a PublishStreamRequest holds at most ${maxBatch} entries (limits.max_batch), this one ${entries.length}: send fewer per message; none of them was published`);
@@ -135,7 +134,7 @@ class PublishStream implements LiveStream {
     this.updateReading();
   }
 
-  private publishEntry(entry: PublishStreamEntry): void {
+  private publishEntry(entry: StreamEntry): void {
     this.unanswered++;
     const correlationId = entry.correlationId;
     const req = entry.publish;
@@ -153,19 +152,19 @@ class PublishStream implements LiveStream {
       return;
     }
     result.then(
-      (r) => this.answer(create(PublishStreamResultSchema, { correlationId, messageId: r.messageId, queueId: r.queueId, duplicate: r.duplicate === true })),
+      (r) => this.answer(new StreamResult(correlationId, r.messageId, r.queueId, r.duplicate === true, '', '')),
       (err: unknown) => this.answerError(correlationId, err),
     );
   }
 
-  private answerError(correlationId: bigint, err: unknown): void {
+  private answerError(correlationId: CorrelationId, err: unknown): void {
     const errorCode = isBrokerError(err) ? err.code : 'INTERNAL';
     // statusOf logs an internal error and hides its detail, as for a unary call.
     const error = statusOf(err, this.log, 'PublishStream').details;
-    this.answer(create(PublishStreamResultSchema, { correlationId, errorCode, error }));
+    this.answer(new StreamResult(correlationId, '', 0, false, errorCode, error));
   }
 
-  private answer(result: PublishStreamResult): void {
+  private answer(result: StreamResult): void {
     if (this.done) return;
     this.ready.push(result);
     if (!this.flushScheduled) {
@@ -181,7 +180,7 @@ class PublishStream implements LiveStream {
     const results = this.ready;
     this.ready = [];
     this.unanswered -= results.length;
-    if (!this.call.write(create(PublishStreamResponseSchema, { results }))) this.writeBlocked = true;
+    if (!this.call.write(encodePublishStreamResponse(results))) this.writeBlocked = true;
     this.updateReading();
     this.endIfDone();
   }
