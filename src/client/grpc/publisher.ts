@@ -19,12 +19,11 @@
  * - `timeoutMs`: a publish not answered within it ends the stream with
  *   DEADLINE_EXCEEDED (one timer per stream, not per publish).
  */
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { type PublishStreamEntry, PublishStreamEntrySchema, PublishStreamRequestSchema, PublishStreamResponseSchema } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import { mqliteServiceDefinition } from '../../protocol/grpc-definition.js';
+import { ProtoReader, WIRE_LEN, WIRE_VARINT, lenHeaderSize, varintSize, writeLenHeader, writeVarint } from '../../protocol/proto-wire.js';
+import { measurePublishRequest, writePublishRequest } from '../../protocol/publish-request.js';
 import { ClientError, type PublishExtras } from '../types.js';
-import { publishFields } from './features.js';
-import { type CallStatus, Code, type GrpcTransport, type OpenBidiCall } from './transport.js';
+import { type CallStatus, Code, type GrpcTransport, MESSAGE_PREFIX_BYTES, type OpenBidiCall, writeMessagePrefix } from './transport.js';
 
 export interface StreamPublishResult {
   messageId: string;
@@ -43,11 +42,108 @@ export interface GrpcPublisherOptions {
 
 type Publish = (namespace: string, topic: string, payload: Uint8Array | string, opts: PublishExtras) => Promise<StreamPublishResult>;
 
-interface Waiting {
-  readonly entry: PublishStreamEntry;
-  readonly resolve: (r: StreamPublishResult) => void;
-  readonly reject: (err: ClientError) => void;
-  sentAt: number;
+/** A publish until its answer: what it sends, and whom to tell. */
+class Waiting {
+  sentAt = 0;
+  constructor(
+    readonly id: number,
+    readonly namespace: string,
+    readonly topic: string,
+    readonly payload: Uint8Array | string,
+    readonly opts: PublishExtras,
+    readonly resolve: (r: StreamPublishResult) => void,
+    readonly reject: (err: ClientError) => void,
+  ) {}
+}
+
+/** One PublishStreamResult as read (publisher-side: ids are this stream's counter, numbers). */
+interface Answer {
+  correlationId: number;
+  messageId: string;
+  queueId: number;
+  duplicate: boolean;
+  errorCode: string;
+  error: string;
+}
+
+const T_ENTRY = (1 << 3) | WIRE_LEN;
+const T_CORRELATION = (1 << 3) | WIRE_VARINT;
+const T_PUBLISH_FIELD = 2;
+
+/** A PublishStreamRequest holding `batch`, behind its gRPC message prefix. */
+function encodeRequest(batch: readonly Waiting[]): Buffer {
+  const sizes: number[] = new Array(batch.length);
+  let total = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const w = batch[i]!;
+    const inner = measurePublishRequest(w.namespace, w.topic, w.payload, w.opts);
+    const entry = 1 + varintSize(w.id) + lenHeaderSize(T_PUBLISH_FIELD, inner) + inner;
+    sizes[i] = inner;
+    total += 1 + varintSize(entry) + entry;
+  }
+  const buf = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES + total);
+  writeMessagePrefix(buf, total);
+  let pos = MESSAGE_PREFIX_BYTES;
+  for (let i = 0; i < batch.length; i++) {
+    const w = batch[i]!;
+    const inner = measurePublishRequest(w.namespace, w.topic, w.payload, w.opts);
+    buf[pos++] = T_ENTRY;
+    pos = writeVarint(buf, pos, 1 + varintSize(w.id) + lenHeaderSize(T_PUBLISH_FIELD, inner) + inner);
+    buf[pos++] = T_CORRELATION;
+    pos = writeVarint(buf, pos, w.id);
+    pos = writeLenHeader(buf, pos, T_PUBLISH_FIELD, sizes[i]!);
+    pos = writePublishRequest(buf, pos);
+  }
+  return buf;
+}
+
+const responseReader = new ProtoReader(Buffer.alloc(0), 0, 0);
+const resultReader = new ProtoReader(Buffer.alloc(0), 0, 0);
+
+/** Reads each PublishStreamResult of a PublishStreamResponse into `answer` and hands it to `each`. */
+function readResponse(bytes: Buffer, answer: Answer, each: (a: Answer) => boolean): void {
+  const r = responseReader.reset(bytes, 0, bytes.length);
+  while (!r.done) {
+    const t = r.tag();
+    if (t !== T_ENTRY) {
+      r.skip(t & 7);
+      continue;
+    }
+    r.len();
+    const e = resultReader.reset(bytes, r.rs, r.re);
+    answer.correlationId = 0;
+    answer.messageId = '';
+    answer.queueId = 0;
+    answer.duplicate = false;
+    answer.errorCode = '';
+    answer.error = '';
+    while (!e.done) {
+      const f = e.tag();
+      switch (f) {
+        case T_CORRELATION:
+          answer.correlationId = Number(e.uint64());
+          break;
+        case (2 << 3) | WIRE_LEN:
+          answer.messageId = e.string();
+          break;
+        case (3 << 3) | WIRE_VARINT:
+          answer.queueId = e.int32();
+          break;
+        case (4 << 3) | WIRE_VARINT:
+          answer.duplicate = e.bool();
+          break;
+        case (5 << 3) | WIRE_LEN:
+          answer.errorCode = e.string();
+          break;
+        case (6 << 3) | WIRE_LEN:
+          answer.error = e.string();
+          break;
+        default:
+          e.skip(f & 7);
+      }
+    }
+    if (!each(answer)) return;
+  }
 }
 
 const UNIMPLEMENTED = 12;
@@ -71,6 +167,21 @@ export class GrpcPublisher {
   private readonly maxInFlight: number;
   private readonly maxPerMessage: number;
   private readonly flush = (): void => this.send();
+  /** The answer being read (one object, reused). */
+  private readonly answer: Answer = { correlationId: 0, messageId: '', queueId: 0, duplicate: false, errorCode: '', error: '' };
+  /** Settles the publish `a` answers; false stops reading (the stream is aborted). */
+  private readonly settle = (a: Answer): boolean => {
+    const w = this.inFlight.get(a.correlationId);
+    if (w === undefined) {
+      // correlation_id 0: the broker could not read one of our messages; its publishes would wait forever.
+      this.call?.abort({ code: Code.INTERNAL, details: `the broker answered a publish this stream did not send (correlation_id ${a.correlationId}): ${a.errorCode} ${a.error}`, trailers: {} });
+      return false;
+    }
+    this.inFlight.delete(a.correlationId);
+    if (a.errorCode !== '') w.reject(new ClientError(a.errorCode, a.error));
+    else w.resolve({ messageId: a.messageId, queueId: a.queueId, duplicate: a.duplicate });
+    return true;
+  };
 
   constructor(
     private readonly transport: GrpcTransport,
@@ -89,9 +200,7 @@ export class GrpcPublisher {
     if (this.closed) return Promise.reject(new ClientError('CLOSED', 'this publisher is closed: open a new one'));
     if (this.unsupported) return this.unary(namespace, topic, payload, opts);
     return new Promise<StreamPublishResult>((resolve, reject) => {
-      const id = this.nextId++;
-      const entry = create(PublishStreamEntrySchema, { correlationId: BigInt(id), publish: { namespace, topic, ...publishFields(payload, opts) } });
-      this.queue.push({ entry, resolve, reject, sentAt: 0 });
+      this.queue.push(new Waiting(this.nextId++, namespace, topic, payload, opts, resolve, reject));
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // The publishes of this turn leave together.
@@ -123,16 +232,13 @@ export class GrpcPublisher {
     const queue = this.queue;
     while (start < queue.length && this.inFlight.size < this.maxInFlight) {
       const n = Math.min(queue.length - start, this.maxPerMessage, this.maxInFlight - this.inFlight.size);
-      const entries: PublishStreamEntry[] = new Array(n);
-      for (let i = 0; i < n; i++) {
-        const w = queue[start + i]!;
+      const batch = start === 0 && n === queue.length ? queue : queue.slice(start, start + n);
+      for (const w of batch) {
         w.sentAt = now;
-        entries[i] = w.entry;
-        this.inFlight.set(Number(w.entry.correlationId), w);
+        this.inFlight.set(w.id, w);
       }
       start += n;
-      const ok = call.write(toBinary(PublishStreamRequestSchema, create(PublishStreamRequestSchema, { entries })));
-      if (!ok) {
+      if (!call.writeFramed(encodeRequest(batch))) {
         this.blocked = true;
         break;
       }
@@ -155,24 +261,11 @@ export class GrpcPublisher {
   }
 
   private answered(call: OpenBidiCall, bytes: Buffer): void {
-    let res;
     try {
-      res = fromBinary(PublishStreamResponseSchema, bytes);
+      readResponse(bytes, this.answer, this.settle);
     } catch (err) {
       call.abort({ code: Code.INTERNAL, details: `a PublishStream answer did not decode: ${(err as Error).message}`, trailers: {} });
       return;
-    }
-    for (const r of res.results) {
-      const id = Number(r.correlationId);
-      const w = this.inFlight.get(id);
-      if (w === undefined) {
-        // correlation_id 0: the broker could not read one of our messages; its publishes would wait forever.
-        call.abort({ code: Code.INTERNAL, details: `the broker answered a publish this stream did not send (correlation_id ${r.correlationId}): ${r.errorCode} ${r.error}`, trailers: {} });
-        return;
-      }
-      this.inFlight.delete(id);
-      if (r.errorCode !== '') w.reject(new ClientError(r.errorCode, r.error));
-      else w.resolve({ messageId: r.messageId, queueId: r.queueId, duplicate: r.duplicate });
     }
     if (this.queue.length > 0 && !this.flushScheduled) this.send();
     this.checkIdle();
@@ -196,18 +289,7 @@ export class GrpcPublisher {
       this.unsupported = true;
       const all = [...waiting, ...this.queue];
       this.queue = [];
-      for (const w of all) {
-        const p = w.entry.publish!;
-        this.unary(p.namespace, p.topic, p.payload, {
-          headers: p.headers,
-          routingKey: p.routingKey || undefined,
-          queueId: p.queueId,
-          dedupId: p.dedupId || undefined,
-          delayMs: optionalNumber(p.delayMs),
-          deliverAtMs: optionalNumber(p.deliverAtMs),
-          ttlMs: optionalNumber(p.ttlMs),
-        }).then(w.resolve, w.reject);
-      }
+      for (const w of all) this.unary(w.namespace, w.topic, w.payload, w.opts).then(w.resolve, w.reject);
       this.checkIdle();
       return;
     }
@@ -247,8 +329,4 @@ export class GrpcPublisher {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
-}
-
-function optionalNumber(v: bigint | undefined): number | undefined {
-  return v === undefined ? undefined : Number(v);
 }

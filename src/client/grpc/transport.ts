@@ -50,6 +50,15 @@ class MessageReader {
   }
 }
 
+/** The gRPC message prefix: a compressed flag and a uint32 length. */
+export const MESSAGE_PREFIX_BYTES = 5;
+
+/** Writes the prefix of an uncompressed message of `length` bytes at the start of `buf`. */
+export function writeMessagePrefix(buf: Buffer, length: number): void {
+  buf[0] = 0;
+  buf.writeUInt32BE(length, 1);
+}
+
 function frame(message: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(5 + message.length);
   out[0] = 0;
@@ -97,8 +106,10 @@ export interface OpenCall {
 
 /** A call whose request side stays open: many request messages (`write`), then `end`. */
 export interface OpenBidiCall extends OpenCall {
-  /** Writes one framed message; false when HTTP/2's buffer is full: wait for `onDrain`. */
+  /** Writes one message; false when HTTP/2's buffer is full: wait for `onDrain`. */
   write(message: Uint8Array): boolean;
+  /** `write` for a message already behind its 5-byte gRPC prefix (see `MESSAGE_PREFIX_BYTES`): no copy. */
+  writeFramed(framed: Buffer): boolean;
   /** Half-closes: no more requests; the responses go on until the status. */
   end(): void;
 }
@@ -150,7 +161,7 @@ export class GrpcTransport {
   /** Any number of requests (`write`, then `end`), any number of responses, then a status. No deadline. */
   bidi(path: string, handlers: BidiHandlers): OpenBidiCall {
     const { call, stream } = this.open(path, undefined, handlers);
-    if (stream === undefined) return { ...call, write: () => true, end() {} };
+    if (stream === undefined) return { ...call, write: () => true, writeFramed: () => true, end() {} };
     stream.on('drain', () => handlers.onDrain());
     // The server ended the call (its status came): a stream closes only once both sides ended.
     stream.on('end', () => {
@@ -160,6 +171,7 @@ export class GrpcTransport {
       abort: call.abort,
       cancel: call.cancel,
       write: (message) => stream.write(frame(message)),
+      writeFramed: (framed) => stream.write(framed),
       end: () => {
         if (!stream.closed) stream.end();
       },
