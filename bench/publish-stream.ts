@@ -19,7 +19,7 @@
 import { GrpcClient } from '../src/client/grpc/index.js';
 import { TcpClient } from '../src/client/tcp/index.js';
 import { benchApiKey, startServerProcess } from './server-process.js';
-import { percentile, processCpuUs, progress, round } from './stats.js';
+import { percentile, pipelined, processCpuUs, progress, round, type PublishOne } from './stats.js';
 
 /** In flight on each side: the TCP bench's pipeline depth, under both fronts' bound of 4,096. */
 const DEPTH = 3000;
@@ -28,41 +28,6 @@ const WARMUP = 20_000;
 const ROUNDS = 3;
 const NS = 'bench-pubstream';
 const PAYLOAD = new Uint8Array(1024).fill(120);
-
-type PublishOne = () => Promise<unknown>;
-
-/** Keeps `depth` publishes in flight until `ms` passed or `count` were sent; returns msgs/s. */
-async function pipelined(publish: PublishOne, opts: { ms?: number; count?: number; depth: number }): Promise<number> {
-  const ms = opts.ms ?? Infinity;
-  const count = opts.count ?? Infinity;
-  const start = performance.now();
-  let sent = 0;
-  let done = 0;
-  let inflight = 0;
-  let stopped = false;
-  await new Promise<void>((resolve, reject) => {
-    const onDone = (): void => {
-      inflight--;
-      done++;
-      if (!stopped) pump();
-      else if (inflight === 0) resolve();
-    };
-    const pump = (): void => {
-      while (inflight < opts.depth) {
-        if (sent >= count || (sent % 128 === 0 && performance.now() - start >= ms)) {
-          stopped = true;
-          if (inflight === 0) resolve();
-          return;
-        }
-        inflight++;
-        sent++;
-        publish().then(onDone, reject);
-      }
-    };
-    pump();
-  });
-  return done / ((performance.now() - start) / 1000);
-}
 
 interface Figure {
   rate: number;
