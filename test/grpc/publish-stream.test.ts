@@ -285,4 +285,25 @@ describe('flow control', () => {
       await g.stop();
     }
   });
+
+  it('ends with UNAVAILABLE at shutdown; what was answered before stays published', async () => {
+    const store = new GatedStore();
+    const broker = new Broker({ store });
+    const g = await startFixture({ opened: broker });
+    try {
+      broker.createNamespace('sd');
+      broker.createTopic('sd', 't', 1);
+      store.open();
+      const s = openStream(g.raw);
+      s.send([{ id: 1, publish: { namespace: 'sd', topic: 't', payload: Buffer.from('before') } }]);
+      await waitFor(() => s.answers() === 1, 'the first answer');
+      await g.front.close();
+      await waitFor(() => s.ended() !== undefined, 'the stream to end');
+      expect(s.ended()).toMatchObject({ code: status.UNAVAILABLE, details: 'server shutting down' });
+      expect(s.results.get('1')!.error_code).toBe('');
+      expect(broker.stats().pending).toBe(1);
+    } finally {
+      await g.stop();
+    }
+  });
 });
