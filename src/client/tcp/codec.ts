@@ -12,17 +12,12 @@ import {
   ProtoReader,
   WIRE_LEN,
   WIRE_VARINT,
-  bigVarintSize,
   lenFieldSize,
   lenHeaderSize,
   utf8Length,
-  varintSize,
-  writeBytesField,
   writeLenHeader,
   writeString,
-  writeBigVarint,
   writeStringField,
-  writeVarint,
 } from '../../protocol/proto-wire.js';
 import { decodeMessage as decodeJsonMessage, payloadJsonText } from '../json-message.js';
 import type { ClientMessage, PublishExtras, ResizeSummary, TopicSummary } from '../types.js';
