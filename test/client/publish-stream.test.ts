@@ -11,6 +11,7 @@ import { ClientError, connect, GrpcClient } from '../../src/client/index.js';
 import type { FrontHandle } from '../../src/server/front.js';
 import { startGrpcServer } from '../../src/server/grpc/index.js';
 import { silent } from '../tcp/helpers.js';
+import { GatedStore } from '../grpc/harness.js';
 
 const KEY = 'a-key-long-enough-0123456789';
 const SCOPED = 'a-scoped-key-long-enough-0123';
@@ -139,6 +140,34 @@ describe('GrpcClient.publishStream()', () => {
       expect(await consumeAll('shop', 'mixed', 1)).toEqual([]);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('a publish not answered in time', () => {
+  it('fails with a retryable TRANSPORT error naming the time limit, and the next publish opens a new stream', async () => {
+    const store = new GatedStore();
+    const gated = new Broker({ logger: silent, store });
+    const g = await startGrpcServer(gated, { host: '127.0.0.1', port: 0, maxMessageBytes: 1 << 20, logger: silent });
+    const client = new GrpcClient({ host: '127.0.0.1', port: g.port });
+    try {
+      gated.createNamespace('slow');
+      gated.createTopic('slow', 't', 1);
+      const publisher = client.publishStream({ timeoutMs: 200 });
+      const err = (await publisher.publish('slow', 't', 'x').catch((e: unknown) => e)) as ClientError;
+      expect(err).toBeInstanceOf(ClientError);
+      expect(err.code).toBe('TRANSPORT');
+      expect(err.retryable).toBe(true);
+      expect(err.message).toMatch(/not answered within 200 ms/);
+      store.open();
+      // Applied before its durability timed out: published; the next one goes on a new stream.
+      expect((await publisher.publish('slow', 't', 'y')).messageId).not.toBe('');
+      await publisher.close();
+      expect(gated.stats().pending).toBe(2);
+    } finally {
+      await client.close();
+      await g.close();
+      await gated.close();
     }
   });
 });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
+import { MemoryStore } from '../../src/aof/memory-store.js';
 import { startGrpcServer } from '../../src/server/grpc/index.js';
 import type { ConnectionLimits, FrontHandle } from '../../src/server/front.js';
 
@@ -152,4 +153,20 @@ export async function stallableRelay(targetPort: number) {
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A memory store whose durable() waits for `open()`: publishes are applied, their answers held. */
+export class GatedStore extends MemoryStore {
+  private gate: Promise<void>;
+  private release!: () => void;
+  constructor() {
+    super();
+    this.gate = new Promise((r) => (this.release = r));
+  }
+  open(): void {
+    this.release();
+  }
+  override durable(): Promise<void> {
+    return this.gate.then(() => super.durable());
+  }
 }

@@ -7,8 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { MemoryStore } from '../../src/aof/memory-store.js';
-import { call, PROTO, serviceFromProto, stallableRelay, startFixture, waitFor, type Fixture } from './harness.js';
+import { call, GatedStore, PROTO, serviceFromProto, stallableRelay, startFixture, waitFor, type Fixture } from './harness.js';
 
 const { status } = grpc;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -201,22 +200,6 @@ describe('errors answer one publish; the stream goes on', () => {
     expect(consumed.map((m) => m.payload.toString())).toEqual(['ok']);
   });
 });
-
-/** A memory store whose durable() waits for `open()`: publishes are applied, their answers held. */
-class GatedStore extends MemoryStore {
-  private gate: Promise<void>;
-  private release!: () => void;
-  constructor() {
-    super();
-    this.gate = new Promise((r) => (this.release = r));
-  }
-  open(): void {
-    this.release();
-  }
-  override durable(): Promise<void> {
-    return this.gate.then(() => super.durable());
-  }
-}
 
 describe('flow control', () => {
   it('reads at most maxUnansweredPerStream publishes ahead of their answers, then the rest once answers go out', async () => {
