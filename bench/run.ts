@@ -8,6 +8,7 @@ import { benchCluster } from './cluster/bench.js';
 import { benchCore } from './core.js';
 import { benchGrpc } from './grpc.js';
 import { benchHttp } from './http.js';
+import { benchPublishStream } from './publish-stream.js';
 import { benchTcp } from './tcp.js';
 
 const SECTIONS: Record<string, () => Promise<Record<string, number>>> = {
@@ -16,6 +17,7 @@ const SECTIONS: Record<string, () => Promise<Record<string, number>>> = {
   tcp: benchTcp,
   http: benchHttp,
   grpc: benchGrpc,
+  pubstream: benchPublishStream,
   cluster: benchCluster,
 };
 

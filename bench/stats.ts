@@ -25,3 +25,38 @@ export function processCpuUs(pid: number): number {
     return NaN;
   }
 }
+
+export type PublishOne = () => Promise<unknown>;
+
+/** Keeps `depth` publishes in flight until `ms` passed or `count` were sent; returns msgs/s. */
+export async function pipelined(publish: PublishOne, opts: { ms?: number; count?: number; depth: number }): Promise<number> {
+  const ms = opts.ms ?? Infinity;
+  const count = opts.count ?? Infinity;
+  const start = performance.now();
+  let sent = 0;
+  let done = 0;
+  let inflight = 0;
+  let stopped = false;
+  await new Promise<void>((resolve, reject) => {
+    const onDone = (): void => {
+      inflight--;
+      done++;
+      if (!stopped) pump();
+      else if (inflight === 0) resolve();
+    };
+    const pump = (): void => {
+      while (inflight < opts.depth) {
+        if (sent >= count || (sent % 128 === 0 && performance.now() - start >= ms)) {
+          stopped = true;
+          if (inflight === 0) resolve();
+          return;
+        }
+        inflight++;
+        sent++;
+        publish().then(onDone, reject);
+      }
+    };
+    pump();
+  });
+  return done / ((performance.now() - start) / 1000);
+}

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from '../src/client/connect.js';
 import { TcpClient } from '../src/client/tcp/index.js';
 import { benchApiKey, startServerProcess } from './server-process.js';
-import { percentile, progress, round } from './stats.js';
+import { percentile, pipelined, progress, round } from './stats.js';
 
 /**
  * Requests in flight on the pipelined connection. A shallow window makes
@@ -39,35 +39,7 @@ async function pipelinedPublish(
   payload: Uint8Array | string,
   opts: { ms?: number; count?: number; depth: number },
 ): Promise<number> {
-  const ms = opts.ms ?? Infinity;
-  const count = opts.count ?? Infinity;
-  const start = performance.now();
-  let sent = 0;
-  let done = 0;
-  let inflight = 0;
-  let stopped = false;
-  await new Promise<void>((resolve, reject) => {
-    const onDone = (): void => {
-      inflight--;
-      done++;
-      if (!stopped) pump();
-      else if (inflight === 0) resolve();
-    };
-    const pump = (): void => {
-      while (inflight < opts.depth) {
-        if (sent >= count || (sent % 128 === 0 && performance.now() - start >= ms)) {
-          stopped = true;
-          if (inflight === 0) resolve();
-          return;
-        }
-        inflight++;
-        sent++;
-        c.publish(NS, topic, payload).then(onDone, reject);
-      }
-    };
-    pump();
-  });
-  return done / ((performance.now() - start) / 1000);
+  return pipelined(() => c.publish(NS, topic, payload), opts);
 }
 
 /** CPU time (user + system, ms) a process has used so far; undefined off Linux. */

@@ -104,7 +104,8 @@ export async function openClient(e: Endpoint): Promise<CliClient> {
     }
     case 'grpc': {
       const { GrpcClient } = await import('../client/grpc/index.js');
-      return new GrpcClient({ host: e.host, port: e.port, timeoutMs: e.timeoutMs, apiKey: e.apiKey, tls: e.tls });
+      // Publishes go over one PublishStream: many in flight, in order (docs/CLIENT.md, "Publishing over a gRPC stream").
+      return new GrpcClient({ host: e.host, port: e.port, timeoutMs: e.timeoutMs, apiKey: e.apiKey, tls: e.tls, publishStream: true });
     }
   }
 }

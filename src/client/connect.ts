@@ -32,6 +32,12 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Reconnect with backoff and jitter when the connection drops (default on); `false` to fail instead. */
   reconnect?: ReconnectOptions | false;
+  /**
+   * gRPC only: `publish` and `publishEx` go over one PublishStream, many in
+   * flight on one HTTP/2 stream (docs/CLIENT.md, "Publishing over a gRPC
+   * stream"); the other protocols ignore it. Default off.
+   */
+  publishStream?: boolean;
 }
 
 /** Opens one protocol client for an endpoint (a reconnect calls it again). */
@@ -46,7 +52,7 @@ export async function openTransport(ep: Endpoint, opts: ConnectOptions): Promise
       return new HttpClient({ baseUrl: `${ep.tls ? 'https' : 'http'}://${host}:${ep.port}`, ...common });
     }
     case 'grpc':
-      return new GrpcClient({ host: ep.host, port: ep.port, ...common });
+      return new GrpcClient({ host: ep.host, port: ep.port, ...common, publishStream: opts.publishStream });
   }
 }
 

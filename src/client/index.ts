@@ -10,4 +10,4 @@ export { DoNotRetry, Job, RetryLater, Worker, type ConsumerOptions, type Message
 export * from './types.js';
 export { TcpClient, type TcpClientOptions } from './tcp/index.js';
 export { HttpClient, type HttpClientOptions } from './http/index.js';
-export { GrpcClient, type GrpcClientOptions } from './grpc/index.js';
+export { GrpcClient, GrpcPublisher, type GrpcClientOptions, type GrpcPublisherOptions, type StreamPublishResult } from './grpc/index.js';

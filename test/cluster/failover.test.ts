@@ -96,6 +96,13 @@ describe('a cluster of MQLite nodes on JetStream', () => {
         await t.close();
       }
     }
+    // a gRPC PublishStream's entries are answered the same way
+    const streamer = await openTransport(parseUrl(`grpc://127.0.0.1:${b!.ports.grpc}`), { publishStream: true });
+    try {
+      await expect(streamer.publish('n', 't', '"x"')).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(`node 'a' owns the broker`) });
+    } finally {
+      await streamer.close();
+    }
     // the dashboard's server panel names the role and the owner
     expect((await http(b!, 'GET', '/v1/server')).body.data).toMatchObject({ cluster: { node: 'b', role: 'standby', owner: { node: 'a', http: `127.0.0.1:${a!.ports.http}` } } });
     expect((await http(a!, 'GET', '/v1/server')).body.data).toMatchObject({ cluster: { node: 'a', role: 'owner', takeovers: 1 } });

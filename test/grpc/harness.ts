@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
+import { MemoryStore } from '../../src/aof/memory-store.js';
 import { startGrpcServer } from '../../src/server/grpc/index.js';
 import type { ConnectionLimits, FrontHandle } from '../../src/server/front.js';
 
@@ -70,7 +71,7 @@ export interface Fixture {
 
 /** `opened`: a broker already built (e.g. by `Broker.open` over a store, to test a restart); else one from `broker`. */
 export async function startFixture(
-  opts: { broker?: BrokerOptions; opened?: Broker; maxMessageBytes?: number } & ConnectionLimits = {},
+  opts: { broker?: BrokerOptions; opened?: Broker; maxMessageBytes?: number; maxUnansweredPerStream?: number } & ConnectionLimits = {},
 ): Promise<Fixture> {
   const broker = opts.opened ?? new Broker(opts.broker);
   const front = await startGrpcServer(broker, {
@@ -79,6 +80,7 @@ export async function startFixture(
     maxMessageBytes: opts.maxMessageBytes ?? 1024 * 1024,
     maxConnections: opts.maxConnections,
     maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection,
+    maxUnansweredPerStream: opts.maxUnansweredPerStream,
     logger: pino({ level: 'silent' }),
   });
   const address = `127.0.0.1:${front.port}`;
@@ -151,4 +153,20 @@ export async function stallableRelay(targetPort: number) {
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A memory store whose durable() waits for `open()`: publishes are applied, their answers held. */
+export class GatedStore extends MemoryStore {
+  private gate: Promise<void>;
+  private release!: () => void;
+  constructor() {
+    super();
+    this.gate = new Promise((r) => (this.release = r));
+  }
+  open(): void {
+    this.release();
+  }
+  override durable(): Promise<void> {
+    return this.gate.then(() => super.durable());
+  }
 }

@@ -88,7 +88,7 @@ describe.each(['v1', 'v1alpha'] as const)('reflection %s', (version) => {
     const def = protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet(files), { keepCase: true, longs: String, defaults: true });
     const pkg = grpc.loadPackageDefinition(def) as any;
     const Service = pkg.mqlite.v1.MQLiteService as grpc.ServiceClientConstructor;
-    expect(Object.keys(Service.service)).toHaveLength(23);
+    expect(Object.keys(Service.service)).toHaveLength(24);
     const dyn = new Service(f.address, grpc.credentials.createInsecure());
     try {
       const ns = `refl-${version}`;
@@ -143,12 +143,13 @@ async function bufCurl(args: string[]): Promise<{ code: number; stdout: string; 
 describe.each(['grpc-v1', 'grpc-v1alpha'])('a generic tool (buf curl, %s reflection)', (protocol) => {
   const url = (method = ''): string => `http://${f.address}${method && `/mqlite.v1.MQLiteService/${method}`}`;
 
-  it('lists the twenty-three methods (twelve of the contract, eleven extensions)', async () => {
+  it('lists the twenty-four methods (twelve of the contract, twelve extensions)', async () => {
     const res = await bufCurl(['--reflect-protocol', protocol, '--list-methods', url()]);
     expect(res.stderr).toBe('');
-    expect(res.stdout.trim().split('\n')).toHaveLength(23);
+    expect(res.stdout.trim().split('\n')).toHaveLength(24);
     expect(res.stdout).toContain('mqlite.v1.MQLiteService/Subscribe');
     expect(res.stdout).toContain('mqlite.v1.MQLiteService/GetTopicStats');
+    expect(res.stdout).toContain('mqlite.v1.MQLiteService/PublishStream');
   });
 
   it('calls Publish and Consume with JSON, map headers and explicit queue_id 0 included', async () => {
@@ -193,6 +194,28 @@ describe.each(['grpc-v1', 'grpc-v1alpha'])('a generic tool (buf curl, %s reflect
     expect(page.nextCursor).toBeTruthy();
     const stats = await curl('GetTopicStats', { namespace: ns, topic: 't' });
     expect(stats.stats).toMatchObject({ pending: '2', delayed: '1' });
+  });
+
+  it('streams publishes on PublishStream with JSON: one answer per entry, matched by correlation id', async () => {
+    const ns = `curl-stream-${protocol}`;
+    await call(f.raw, 'CreateNamespace', { name: ns });
+    await call(f.raw, 'CreateTopic', { namespace: ns, name: 't', queue_count: 1 });
+    const first = { entries: [{ correlationId: '1', publish: { namespace: ns, topic: 't', payload: 'YQ==' } }, { correlationId: '2', publish: { namespace: ns, topic: 'nope', payload: 'Yg==' } }] };
+    const second = { entries: [{ correlationId: '3', publish: { namespace: ns, topic: 't', payload: 'Yw==' } }] };
+    // Two request messages on one stream.
+    const res = await bufCurl(['--reflect-protocol', protocol, '-d', `${JSON.stringify(first)} ${JSON.stringify(second)}`, url('PublishStream')]);
+    expect(res.stderr).toBe('');
+    const results = res.stdout
+      .trim()
+      .split(/\n(?=\{)/)
+      .flatMap((chunk) => JSON.parse(chunk).results as { correlationId: string; messageId?: string; errorCode?: string }[]);
+    const byId = new Map(results.map((r) => [r.correlationId, r]));
+    expect(byId.size).toBe(3);
+    expect(byId.get('1')!.messageId).toBeTruthy();
+    expect(byId.get('2')).toMatchObject({ errorCode: 'NOT_FOUND' });
+    expect(byId.get('3')!.messageId).toBeTruthy();
+    const { messages } = await call(f.raw, 'Consume', { namespace: ns, topic: 't', queue_id: 0, batch_size: 10, auto_ack: true });
+    expect(messages.map((m: { payload: Buffer }) => m.payload.toString())).toEqual(['a', 'c']);
   });
 
   it('shows a broker error as its status code and message', async () => {

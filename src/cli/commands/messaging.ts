@@ -93,11 +93,12 @@ async function* payloads(ctx: Ctx, arg: string | undefined, lines: boolean): Asy
 /**
  * Requests in flight per publisher. TCP answers in request order and the
  * server handles a connection's frames in order, so pipelining keeps the
- * published order; over HTTP and gRPC concurrent requests may be reordered,
- * so they go one at a time.
+ * published order; so does gRPC, whose publishes share one PublishStream,
+ * applied in the order sent (docs/PROTOCOL.md, "PublishStream"). Over HTTP
+ * concurrent requests may be reordered, so they go one at a time.
  */
 function publishWindow(ctx: Ctx): number {
-  return ctx.g.proto === 'tcp' || ctx.g.proto === 'tcp-json' ? 64 : 1;
+  return ctx.g.proto === 'http' ? 1 : 64;
 }
 
 export async function pub(ctx: Ctx, ns: string, topic: string, payloadArg: string | undefined, opts: PubOptions): Promise<void> {

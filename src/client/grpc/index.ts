@@ -43,7 +43,10 @@ import {
   wireBatchMode,
   wirePeekOrder,
 } from './features.js';
+import { GrpcPublisher, type GrpcPublisherOptions, type StreamPublishResult } from './publisher.js';
 import { Code, GrpcTransport, type CallStatus } from './transport.js';
+
+export { GrpcPublisher, type GrpcPublisherOptions, type StreamPublishResult } from './publisher.js';
 
 export interface GrpcClientOptions {
   host: string;
@@ -54,6 +57,12 @@ export interface GrpcClientOptions {
   apiKey?: string;
   /** Speak TLS (the broker has `server.tls` set). */
   tls?: ClientTlsOptions;
+  /**
+   * `publish` and `publishEx` go over one PublishStream (publisher.ts;
+   * docs/CLIENT.md, "Publishing over a gRPC stream") instead of a unary
+   * call each: the way to many publishes in flight. Default off.
+   */
+  publishStream?: boolean | GrpcPublisherOptions;
 }
 
 const STATUS_NAMES = [
@@ -96,12 +105,31 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
   private readonly transport: GrpcTransport;
   private readonly timeoutMs: number | undefined;
   private closed = false;
+  /** The shared PublishStream of `publish`, when `publishStream` is on. */
+  private readonly publisher: GrpcPublisher | undefined;
 
   constructor(opts: GrpcClientOptions) {
     const host = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
     const metadata: Record<string, string> = opts.apiKey !== undefined ? { 'x-api-key': opts.apiKey } : {};
     this.transport = opts.tls ? new GrpcTransport(`https://${host}:${opts.port}`, metadata, opts.tls) : new GrpcTransport(`http://${host}:${opts.port}`, metadata);
     this.timeoutMs = opts.timeoutMs;
+    if (opts.publishStream !== undefined && opts.publishStream !== false) {
+      this.publisher = this.publishStream(opts.publishStream === true ? {} : opts.publishStream);
+    }
+  }
+
+  /**
+   * A publisher on a PublishStream of its own (docs/CLIENT.md, "Publishing
+   * over a gRPC stream"): many publishes in flight on one HTTP/2 stream,
+   * each resolved with its answer. `timeoutMs` defaults to the client's.
+   */
+  publishStream(opts: GrpcPublisherOptions = {}): GrpcPublisher {
+    return new GrpcPublisher(this.transport, (ns, topic, payload, o) => this.unaryPublish(ns, topic, payload, o), clientError, { timeoutMs: this.timeoutMs, ...opts });
+  }
+
+  private async unaryPublish(namespace: string, topic: string, payload: Uint8Array | string, opts: PublishExtras): Promise<StreamPublishResult> {
+    const res = await this.unary('publish', { namespace, topic, ...publishFields(payload, opts) });
+    return { messageId: res.messageId, queueId: res.queueId, duplicate: res.duplicate };
   }
 
   private async unary<K extends UnaryMethodName>(name: K, init: RequestInit<K>): Promise<ResponseOf<K>> {
@@ -155,7 +183,7 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
     payload: Uint8Array | string,
     opts: PublishOptions = {},
   ): Promise<{ messageId: string; queueId: number }> {
-    const res = await this.unary('publish', { namespace, topic, ...publishFields(payload, opts) });
+    const res = this.publisher !== undefined ? await this.publisher.publish(namespace, topic, payload, opts) : await this.unary('publish', { namespace, topic, ...publishFields(payload, opts) });
     return { messageId: res.messageId, queueId: res.queueId };
   }
 
@@ -165,8 +193,7 @@ export class GrpcClient implements MqliteClient, QueueFeaturesClient {
     payload: Uint8Array | string,
     opts: PublishExtras,
   ): Promise<{ messageId: string; queueId: number; duplicate: boolean }> {
-    const res = await this.unary('publish', { namespace, topic, ...publishFields(payload, opts) });
-    return { messageId: res.messageId, queueId: res.queueId, duplicate: res.duplicate };
+    return this.publisher !== undefined ? this.publisher.publish(namespace, topic, payload, opts) : this.unaryPublish(namespace, topic, payload, opts);
   }
 
   async publishBatch(namespace: string, topic: string, entries: readonly BatchPublishEntry[], mode: 'partial' | 'atomic'): Promise<BatchPublishItem[]> {

@@ -1,6 +1,6 @@
 /**
  * gRPC over one HTTP/2 connection (h2c, prior knowledge), straight on
- * node:http2: unary calls and server streams, as the gRPC HTTP/2 protocol
+ * node:http2: unary calls, server streams and bidirectional streams, as the gRPC HTTP/2 protocol
  * frames them (5-byte prefix: compressed flag, uint32 length; status in the
  * trailers, or in the headers of a trailers-only response).
  *
@@ -50,6 +50,15 @@ class MessageReader {
   }
 }
 
+/** The gRPC message prefix: a compressed flag and a uint32 length. */
+export const MESSAGE_PREFIX_BYTES = 5;
+
+/** Writes the prefix of an uncompressed message of `length` bytes at the start of `buf`. */
+export function writeMessagePrefix(buf: Buffer, length: number): void {
+  buf[0] = 0;
+  buf.writeUInt32BE(length, 1);
+}
+
 function frame(message: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(5 + message.length);
   out[0] = 0;
@@ -95,6 +104,21 @@ export interface OpenCall {
   cancel(): void;
 }
 
+/** A call whose request side stays open: many request messages (`write`), then `end`. */
+export interface OpenBidiCall extends OpenCall {
+  /** Writes one message; false when HTTP/2's buffer is full: wait for `onDrain`. */
+  write(message: Uint8Array): boolean;
+  /** `write` for a message already behind its 5-byte gRPC prefix (see `MESSAGE_PREFIX_BYTES`): no copy. */
+  writeFramed(framed: Buffer): boolean;
+  /** Half-closes: no more requests; the responses go on until the status. */
+  end(): void;
+}
+
+export interface BidiHandlers extends CallHandlers {
+  /** What `write` returned false for has left. */
+  onDrain(): void;
+}
+
 const failed = (code: number, details: string): CallStatus => ({ code, details, trailers: {} });
 
 export class GrpcTransport {
@@ -129,6 +153,32 @@ export class GrpcTransport {
 
   /** One request, any number of response messages, then a status. */
   call(path: string, request: Uint8Array, timeoutMs: number | undefined, handlers: CallHandlers): OpenCall {
+    const { call, stream } = this.open(path, timeoutMs, handlers);
+    stream?.end(frame(request));
+    return call;
+  }
+
+  /** Any number of requests (`write`, then `end`), any number of responses, then a status. No deadline. */
+  bidi(path: string, handlers: BidiHandlers): OpenBidiCall {
+    const { call, stream } = this.open(path, undefined, handlers);
+    if (stream === undefined) return { ...call, write: () => true, writeFramed: () => true, end() {} };
+    stream.on('drain', () => handlers.onDrain());
+    // The server ended the call (its status came): a stream closes only once both sides ended.
+    stream.on('end', () => {
+      if (!stream.writableEnded) stream.end();
+    });
+    return {
+      abort: call.abort,
+      cancel: call.cancel,
+      write: (message) => stream.write(frame(message)),
+      writeFramed: (framed) => stream.write(framed),
+      end: () => {
+        if (!stream.closed) stream.end();
+      },
+    };
+  }
+
+  private open(path: string, timeoutMs: number | undefined, handlers: CallHandlers): { call: OpenCall; stream: ClientHttp2Stream | undefined } {
     const headers: http2.OutgoingHttpHeaders = {
       ...this.metadata,
       ':method': 'POST',
@@ -143,7 +193,7 @@ export class GrpcTransport {
     } catch (err) {
       const status = failed(Code.UNAVAILABLE, (err as Error).message);
       queueMicrotask(() => handlers.onEnd(status));
-      return { abort() {}, cancel() {} };
+      return { call: { abort() {}, cancel() {} }, stream: undefined };
     }
     const reader = new MessageReader();
     let responseHeaders: IncomingHttpHeaders | undefined;
@@ -182,8 +232,7 @@ export class GrpcTransport {
       if (status.code === Code.OK && reader.partial) status = failed(Code.INTERNAL, 'the stream ended inside a message');
       handlers.onEnd(status);
     });
-    stream.end(frame(request));
-    return call;
+    return { call, stream };
   }
 
   /** One request, one response. Rejects only with a CallStatus. */

@@ -6,22 +6,18 @@
  */
 import { ENCODING_JSON, ENCODING_PROTOBUF, type Encoding, type FrameWriter } from '../../protocol/frame.js';
 import { PbBuilder } from '../../protocol/pb-builder.js';
+import { measurePublishRequest, writePublishRequest } from '../../protocol/publish-request.js';
 import { DATA_FIELD, FIRST_DATA_FIELD, LAST_DATA_FIELD } from '../../protocol/tcp-actions.js';
 import {
   ProtoReader,
   WIRE_LEN,
   WIRE_VARINT,
-  bigVarintSize,
   lenFieldSize,
   lenHeaderSize,
   utf8Length,
-  varintSize,
-  writeBytesField,
   writeLenHeader,
   writeString,
-  writeBigVarint,
   writeStringField,
-  writeVarint,
 } from '../../protocol/proto-wire.js';
 import { decodeMessage as decodeJsonMessage, payloadJsonText } from '../json-message.js';
 import type { ClientMessage, PublishExtras, ResizeSummary, TopicSummary } from '../types.js';
@@ -176,32 +172,8 @@ export function writePublish(
     writeString(buf, pos + body.length, tail, tailLen);
     return;
   }
-  const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-  const nsLen = utf8Length(namespace);
-  const topicLen = utf8Length(topic);
-  const rkLen = routingKey ? utf8Length(routingKey) : 0;
   const ridLen = requestId ? utf8Length(requestId) : 0;
-  const dedupLen = dedupId ? utf8Length(dedupId) : 0;
-  // int64 fields: a bigint varint, so that a negative value is the 10-byte two's complement
-  const delay = delayMs === undefined ? undefined : BigInt(delayMs);
-  const deliverAt = deliverAtMs === undefined ? undefined : BigInt(deliverAtMs);
-  const ttl = ttlMs === undefined ? undefined : BigInt(ttlMs);
-  let headerBytes: Buffer | undefined;
-  if (headers && Object.keys(headers).length > 0) {
-    // map<string,string> is field 4: reuse the builder for its entries
-    headerBytes = new PbBuilder().map(4, headers).finish();
-  }
-  let inner = 0;
-  if (nsLen) inner += lenFieldSize(nsLen);
-  if (topicLen) inner += lenFieldSize(topicLen);
-  if (bytes.length) inner += lenFieldSize(bytes.length);
-  if (headerBytes) inner += headerBytes.length;
-  if (rkLen) inner += lenFieldSize(rkLen);
-  if (queueId !== undefined) inner += 1 + varintSize(queueId);
-  if (dedupLen) inner += lenFieldSize(dedupLen);
-  if (delay !== undefined) inner += 1 + bigVarintSize(delay);
-  if (deliverAt !== undefined) inner += 1 + bigVarintSize(deliverAt);
-  if (ttl !== undefined) inner += 1 + bigVarintSize(ttl);
+  const inner = measurePublishRequest(namespace, topic, payload, opts);
   const size =
     lenFieldSize(PUBLISH_ACTION.length) + (ridLen ? lenFieldSize(ridLen) : 0) + lenHeaderSize(DATA_FIELD.publish, inner) + inner;
   let pos = out.begin(ENCODING_PROTOBUF, size);
@@ -209,31 +181,7 @@ export function writePublish(
   pos = writeStringField(buf, pos, 1, PUBLISH_ACTION, PUBLISH_ACTION.length);
   if (ridLen) pos = writeStringField(buf, pos, 2, requestId!, ridLen);
   pos = writeLenHeader(buf, pos, DATA_FIELD.publish, inner);
-  if (nsLen) pos = writeStringField(buf, pos, 1, namespace, nsLen);
-  if (topicLen) pos = writeStringField(buf, pos, 2, topic, topicLen);
-  if (bytes.length) pos = writeBytesField(buf, pos, 3, bytes);
-  if (headerBytes) {
-    buf.set(headerBytes, pos);
-    pos += headerBytes.length;
-  }
-  if (rkLen) pos = writeStringField(buf, pos, 5, routingKey!, rkLen);
-  if (queueId !== undefined) {
-    buf[pos++] = (6 << 3) | WIRE_VARINT;
-    pos = writeVarint(buf, pos, queueId);
-  }
-  if (dedupLen) pos = writeStringField(buf, pos, 7, dedupId!, dedupLen);
-  if (delay !== undefined) {
-    buf[pos++] = (8 << 3) | WIRE_VARINT;
-    pos = writeBigVarint(buf, pos, delay);
-  }
-  if (deliverAt !== undefined) {
-    buf[pos++] = (9 << 3) | WIRE_VARINT;
-    pos = writeBigVarint(buf, pos, deliverAt);
-  }
-  if (ttl !== undefined) {
-    buf[pos++] = (10 << 3) | WIRE_VARINT;
-    writeBigVarint(buf, pos, ttl);
-  }
+  writePublishRequest(buf, pos);
 }
 
 // ------------------------------------------------------------------- results

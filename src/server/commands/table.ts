@@ -5,6 +5,7 @@
  * its result mapping (command.ts). The three fronts are codecs over it.
  */
 import type { DescMessage } from '@bufbuild/protobuf';
+import { PublishStreamRequestSchema } from '../../../gen/mqlite/v1/mqlite_pb.js';
 import type { Access } from '../../auth/access.js';
 import type { AnyCommand, Decoded } from './command.js';
 import {
@@ -28,7 +29,7 @@ import { consumeDlq, peek, redriveDlq } from './dlq.js';
 import { ack, consume, nack, publish, publishBatch, renewLease, subscribe } from './messages.js';
 
 export { metrics, rewriteAof } from './admin.js';
-export { subscribe } from './messages.js';
+export { publish, subscribe } from './messages.js';
 
 /** The request-response commands, by name. */
 export const COMMANDS = {
@@ -63,9 +64,13 @@ export function commandNamed(name: string): AnyCommand | undefined {
   return Object.hasOwn(COMMANDS, name) ? (COMMANDS[name as CommandName] as AnyCommand) : undefined;
 }
 
-/** The command or subscription whose request is `message`: how a gRPC method finds its entry. */
+/**
+ * The command or subscription whose request is `message`: how a gRPC method
+ * finds its entry. PublishStream's is `publish`, run once per entry.
+ */
 export function operationOfRequest(message: DescMessage): AnyCommand | Decoded | undefined {
   if (message === subscribe.request) return subscribe as Decoded;
+  if (message === PublishStreamRequestSchema) return publish as AnyCommand;
   return Object.values(COMMANDS).find((c) => c.request === message) as AnyCommand | undefined;
 }
 

@@ -4,7 +4,8 @@
  * (src/server/commands/): the service definition decodes each request
  * message, the method's command (the one whose request is that message)
  * maps it to the Broker call and its result to the response message, and
- * errors.ts maps failures.
+ * errors.ts maps failures. `PublishStream` runs the `publish` command per
+ * entry of its stream (publish-stream.ts).
  */
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { create } from '@bufbuild/protobuf';
@@ -28,6 +29,7 @@ import type { AnyCommand, RequestOf } from '../commands/command.js';
 import { operationOfRequest } from '../commands/table.js';
 import { malformed, shuttingDown, statusOf } from './errors.js';
 import { addReflection } from './reflection.js';
+import { DEFAULT_MAX_UNANSWERED, publishStreamDefinition, publishStreamHandler } from './publish-stream.js';
 import { subscribeHandler, type LiveStream } from './subscribe.js';
 
 export interface GrpcServerOptions extends ConnectionLimits {
@@ -44,6 +46,8 @@ export interface GrpcServerOptions extends ConnectionLimits {
   tls?: ServerTls;
   /** The compatibility mode for the original's clients (docs/PROTOCOL.md, "Compatibility mode"). */
   compat?: boolean;
+  /** PublishStream: publishes read and not yet answered per stream before it stops reading (default 4096). */
+  maxUnansweredPerStream?: number;
 }
 
 /** Codes the original answered as OK with `success: false`: the request's failures, not the broker's state or the caller's rights. */
@@ -78,9 +82,10 @@ export interface CallerInfo {
  * Checks a call's API key (metadata `x-api-key`, or `authorization: Bearer`)
  * and its scope for `op` on the request's namespace; throws UNAUTHENTICATED
  * or PERMISSION_DENIED, counted and logged. A request that did not decode
- * is checked for the key alone (it is refused as malformed next).
+ * is checked for the key alone (it is refused as malformed next), and so
+ * is `undefined` (a stream's key, checked at open; its requests later).
  */
-export type CallAuthorizer = (call: CallerInfo, op: Access, request: object) => Principal;
+export type CallAuthorizer = (call: CallerInfo, op: Access, request: object | undefined) => Principal;
 
 function metadataString(metadata: Metadata, key: string): string | undefined {
   const v = metadata.get(key)[0];
@@ -93,7 +98,7 @@ function callAuthorizer(apiKeys: ApiKeys, log: Logger): CallAuthorizer | undefin
     const presented = metadataString(call.metadata, 'x-api-key') ?? bearerToken(metadataString(call.metadata, 'authorization'));
     const remote = call.getPeer();
     const principal = apiKeys.require(presented, 'grpc', remote, log);
-    if (!(request instanceof MalformedRequest)) apiKeys.authorize(principal, op, requestNamespace(request), 'grpc', remote, log);
+    if (request !== undefined && !(request instanceof MalformedRequest)) apiKeys.authorize(principal, op, requestNamespace(request), 'grpc', remote, log);
     return principal;
   };
 }
@@ -133,12 +138,14 @@ export async function startGrpcServer(broker: BrokerAccess, opts: GrpcServerOpti
   const log = opts.logger;
   const server = new Server({ ...SERVER_OPTIONS, 'grpc.max_receive_message_length': opts.maxMessageBytes });
   const live = new Set<LiveStream>();
+  const publishing = new Set<LiveStream>();
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxSubscriptions = opts.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
 
   const authorize = callAuthorizer(opts.apiKeys ?? NO_API_KEYS, log);
   const implementation: UntypedServiceImplementation = {
     subscribe: subscribeHandler(broker, live, log, maxSubscriptions, authorize),
+    publishStream: publishStreamHandler(broker, publishing, log, opts.maxUnansweredPerStream ?? DEFAULT_MAX_UNANSWERED, authorize),
   };
   for (const m of MQLiteService.methods) {
     if (m.methodKind !== 'unary') continue;
@@ -170,7 +177,8 @@ export async function startGrpcServer(broker: BrokerAccess, opts: GrpcServerOpti
       );
     };
   }
-  server.addService(mqliteServiceDefinition, implementation);
+  // PublishStream's messages go through its own codec (publish-stream-codec.ts).
+  server.addService({ ...mqliteServiceDefinition, publishStream: publishStreamDefinition }, implementation);
   addReflection(server, [MQLiteService]);
 
   const credentials = credentialsOf(opts.tls);
@@ -208,7 +216,7 @@ export async function startGrpcServer(broker: BrokerAccess, opts: GrpcServerOpti
       listener.close();
       refuser.forceShutdown();
       const timer = setTimeout(() => {
-        log.warn({ streams: live.size }, 'grpc calls still open at shutdown timeout: cutting them');
+        log.warn({ streams: live.size + publishing.size }, 'grpc calls still open at shutdown timeout: cutting them');
         server.forceShutdown();
         for (const socket of sockets) socket.destroy();
         resolve();
@@ -219,7 +227,7 @@ export async function startGrpcServer(broker: BrokerAccess, opts: GrpcServerOpti
         clearTimeout(timer);
         resolve();
       });
-      for (const stream of [...live]) stream.end(shuttingDown());
+      for (const stream of [...live, ...publishing]) stream.end(shuttingDown());
     }).then(() => log.info({ port }, 'grpc closed'));
     return closing;
   };

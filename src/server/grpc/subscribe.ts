@@ -38,7 +38,7 @@ interface MessageSink {
  * pausing the subscription as before. It relies on the `call` property that
  * grpc-js's own `_write` uses (1.10 to 1.14); without it, nothing changes.
  */
-function sendBufferedTogether(stream: ServerWritableStream<unknown, Message>): void {
+export function sendBufferedTogether(stream: { write(chunk: never): boolean }): void {
   const sink = (stream as unknown as { call?: Partial<MessageSink> }).call;
   if (typeof sink?.sendMessage !== 'function') return;
   const send = sink.sendMessage.bind(sink);
@@ -51,7 +51,7 @@ function sendBufferedTogether(stream: ServerWritableStream<unknown, Message>): v
   };
 }
 
-/** An open Subscribe stream, as the server tracks it to end it on shutdown. */
+/** An open stream (Subscribe, PublishStream), as the server tracks it to end it on shutdown. */
 export interface LiveStream {
   end(status: StatusObject): void;
 }
