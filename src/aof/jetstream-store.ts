@@ -274,6 +274,7 @@ export class JetStreamStore implements Store {
         const ack = await this.js.publish(subj, data, { headers: h, msgID, expect: { lastSequence: this.lastSeq, streamName: this.stream }, timeout: attempt });
         return ack.seq;
       } catch (err) {
+        if (this.failed !== undefined) throw this.failed;
         if (/wrong last sequence/i.test((err as Error).message) || this.closed || performance.now() + wait > giveUp) throw err;
         await new Promise((r) => setTimeout(r, wait));
       }
@@ -328,6 +329,15 @@ export class JetStreamStore implements Store {
     this.tail = job.done;
     void this.pump();
     await job.done;
+  }
+
+  /**
+   * Fails the store for good with `reason` (docs/DESIGN.md, "Cluster": a
+   * node that stands down). An append being retried stops at its next
+   * attempt, and what waits for it is answered UNAVAILABLE at once.
+   */
+  abandon(reason: string): void {
+    if (this.failed === undefined) this.failed = new StoreUnavailableError(reason);
   }
 
   async durable(): Promise<void> {

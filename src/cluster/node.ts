@@ -268,6 +268,9 @@ export class ClusterNode implements BrokerAccess {
     if (this.role === 'standby') return;
     const broker = this.broker;
     const rev = this.rev;
+    const reason = `node '${this.id}' is no longer the owner of cluster '${this.name}' (${why}): reconnect to the owner`;
+    // changes still waiting for the engine are answered now, not after their retries
+    this.store?.abandon(reason);
     this.broker = undefined;
     this.store = undefined;
     this.role = 'standby';
@@ -276,7 +279,7 @@ export class ClusterNode implements BrokerAccess {
     this.opts.log.warn({ why }, 'no longer the owner: standing by');
     if (release) await this.ownership.release(rev).catch(() => {});
     this.owner = await this.ownership.owner().catch(() => undefined);
-    await broker?.close(`node '${this.id}' is no longer the owner of cluster '${this.name}' (${why}): reconnect to the owner`).catch(() => {});
+    await broker?.close(reason).catch(() => {});
   }
 
   /** Closes the broker (flushing its store) and gives the ownership record up at once. */

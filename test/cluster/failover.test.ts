@@ -10,7 +10,7 @@ import { ClusterMember, waitForOwner } from '../../bench/cluster/local.js';
 import { serverEntry } from '../../bench/server-process.js';
 import { openTransport } from '../../src/client/connect.js';
 import { parseUrl } from '../../src/client/url.js';
-import { freePort, type NatsNode, startNats, stopAll } from '../engine/nats-server.js';
+import { freePort, type NatsNode, restartNats, startNats, stopAll } from '../engine/nats-server.js';
 
 let nats: NatsNode;
 const members: ClusterMember[] = [];
@@ -150,6 +150,21 @@ describe('a cluster of MQLite nodes on JetStream', () => {
     await expect.poll(() => a!.role(), { timeout: 10_000 }).toBe('standby');
     expect(await b!.role()).toBe('ok');
     expect(await drain(b!)).toEqual([...Array(10).keys(), 50]);
+  });
+
+  it('the engine lost at run time: the owner refuses changes, then stands down (503); once the engine is back a node serves again with every change answered ok', async () => {
+    const [a, b] = await cluster(['a', 'b']);
+    await setUp(a!);
+    for (let i = 0; i < 10; i++) expect((await publish(a!, i)).status).toBe(200);
+    nats.proc.kill('SIGKILL');
+    await new Promise((r) => nats.proc.once('exit', r));
+    const refused = await publish(a!, 99);
+    expect(refused.status).toBe(503);
+    expect(refused.body.success).toBe(false);
+    await expect.poll(() => a!.role(), { timeout: 20_000 }).not.toBe('ok');
+    nats = await restartNats(nats);
+    const owner = await waitForOwner([a!, b!], 30_000);
+    expect(await drain(owner)).toEqual([...Array(10).keys()]);
   });
 
   it('stops at startup naming the servers when JetStream is unreachable', async () => {
