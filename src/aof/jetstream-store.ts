@@ -12,9 +12,11 @@
  *   subject. An append the engine rejects (another writer appended) puts the
  *   store in the failed state for good: every durable() rejects and the
  *   broker refuses changes, never a silent divergence.
- * - Rewrite: the snapshot is written on the snapshot subject in parts, the
- *   last naming the log sequence it covers; then both subjects are purged
- *   before it. Replay = the last whole snapshot + the log after its cut.
+ * - Rewrite: the snapshot is written on the snapshot subject in parts, then
+ *   an end marker on its own subject names the parts and the log sequence
+ *   they cover; then what came before is purged. Replay = the snapshot of
+ *   the last end marker + the log after its cut, so a rewrite that stopped
+ *   halfway is never read.
  */
 import { connect, DeliverPolicy, headers, RetentionPolicy, StorageType } from 'nats';
 import type { JetStreamClient, JetStreamManager, MsgHdrs, NatsConnection } from 'nats';
@@ -52,6 +54,7 @@ export interface JetStreamStoreOptions {
 const H_MORE = 'Mqlite-More';
 const H_SNAP_FIRST = 'Mqlite-Snap-First';
 const H_SNAP_CUT = 'Mqlite-Snap-Cut';
+const H_SNAP_LAST = 'Mqlite-Snap-Last';
 /** On a fence (an empty log message): the node that took ownership (docs/DESIGN.md, "Cluster"). */
 const H_OWNER = 'Mqlite-Owner';
 /** Room left in a message for its headers and the protocol line. */
@@ -108,6 +111,8 @@ export class JetStreamStore implements Store {
   private readonly maxPart: number;
   private readonly logSubj: string;
   private readonly snapSubj: string;
+  /** The end markers of whole snapshots: the last one names the snapshot to replay. */
+  private readonly snapEndSubj: string;
   readonly stream: string;
   /** Prefix of this store's message ids: a retried append is stored once (the stream's duplicate window). */
   private readonly idPrefix: string;
@@ -127,6 +132,7 @@ export class JetStreamStore implements Store {
     this.stream = streamName(opts.name);
     this.logSubj = `mqlite.${opts.name}.log`;
     this.snapSubj = `mqlite.${opts.name}.snap`;
+    this.snapEndSubj = `mqlite.${opts.name}.snapend`;
     this.idPrefix = `${opts.writer ?? 'mqlite'}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.`;
     this.maxPart = Math.max(1024, nc.info!.max_payload - HEADER_ROOM);
     this.encoder = new RecordEncoder(64 * 1024, () => this.schedule());
@@ -163,13 +169,16 @@ export class JetStreamStore implements Store {
   }
 
   private async ensureStream(): Promise<void> {
+    const subjects = [this.logSubj, this.snapSubj, this.snapEndSubj];
     try {
-      await this.jsm.streams.info(this.stream);
+      const info = await this.jsm.streams.info(this.stream);
+      // a stream made before the end markers had their own subject
+      if (!info.config.subjects.includes(this.snapEndSubj)) await this.jsm.streams.update(this.stream, { ...info.config, subjects });
     } catch (err) {
       if (!/not found/i.test((err as Error).message)) throw err;
       await this.jsm.streams.add({
         name: this.stream,
-        subjects: [this.logSubj, this.snapSubj],
+        subjects,
         num_replicas: this.opts.replicas ?? 1,
         storage: StorageType.File,
         retention: RetentionPolicy.Limits,
@@ -359,11 +368,17 @@ export class JetStreamStore implements Store {
       bytes += buf.length;
     };
     let cut = 0;
-    const end = await this.lastOf(this.snapSubj);
+    // The last whole snapshot: a rewrite that stopped halfway (its node died or was deposed)
+    // left parts on the snapshot subject but no end marker.
+    const end = await this.lastOf(this.snapEndSubj);
     if (end !== undefined) {
       const first = Number(end.header.get(H_SNAP_FIRST));
+      const last = Number(end.header.get(H_SNAP_LAST));
       cut = Number(end.header.get(H_SNAP_CUT));
-      decode(await this.read(this.snapSubj, first, end.seq), `the snapshot at ${first}`);
+      if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last) || !Number.isSafeInteger(cut)) {
+        throw new Error(`JetStream stream ${this.stream}: the snapshot end marker at ${end.seq} has no valid ${H_SNAP_FIRST}, ${H_SNAP_LAST} and ${H_SNAP_CUT} headers`);
+      }
+      decode(await this.read(this.snapSubj, first, last), `the snapshot at ${first}`);
     }
     this.lastSeq = (await this.jsm.streams.info(this.stream)).state.last_seq;
     const lastLog = await this.lastOf(this.logSubj);
@@ -455,8 +470,8 @@ export class JetStreamStore implements Store {
     const cut = covered !== undefined ? await covered : (await this.lastOf(this.logSubj))?.seq ?? 0;
     const base = snap.take();
     try {
-      // The parts, then an empty end marker naming where they start and the log sequence they
-      // cover, then the purges, all in their place in the queue of writes: no append lands between
+      // The parts, then an empty end marker (on its own subject) naming where they start and end
+      // and the log sequence they cover, then the purges, all in their place in the queue of writes: no append lands between
       // counting what to keep and purging. (A purge by sequence with a subject filter dropped
       // messages after the sequence on nats-server 2.9.10, so the purges keep a count instead.)
       const partsAtCut = coveredBatch !== undefined ? coveredBatch.parts : partsNow;
@@ -470,11 +485,15 @@ export class JetStreamStore implements Store {
           await this.publishParts(this.snapSubj, base.subarray(this.maxPart), undefined);
           snapParts += this.lastSeq - before;
         }
-        const seq = await this.publishParts(this.snapSubj, Buffer.alloc(0), this.endHeader(first, cut));
+        const last = this.lastSeq;
+        const seq = await this.publishParts(this.snapEndSubj, Buffer.alloc(0), this.endHeader(first, last, cut));
         this.sinceSnapshot = 0;
         this.messagesSinceSnapshot = 0;
-        snapParts++;
+        // Purge only while the stream ends at our last write: a node deposed while it rewrote
+        // (and so fenced) must not purge what the new owner wrote since.
+        if ((await this.jsm.streams.info(this.stream)).state.last_seq !== seq || this.failed !== undefined) return seq;
         await this.jsm.streams.purge(this.stream, { filter: this.snapSubj, keep: snapParts });
+        await this.jsm.streams.purge(this.stream, { filter: this.snapEndSubj, keep: 1 });
         if (cut > 0) await this.jsm.streams.purge(this.stream, { filter: this.logSubj, keep: this.logParts - partsAtCut + 1 });
         return seq;
       };
@@ -488,9 +507,10 @@ export class JetStreamStore implements Store {
     return { records: snap.records, bytes: base.length, seconds: (performance.now() - started) / 1000 };
   }
 
-  private endHeader(first: number, cut: number): MsgHdrs {
+  private endHeader(first: number, last: number, cut: number): MsgHdrs {
     const h = headers();
     h.set(H_SNAP_FIRST, String(first));
+    h.set(H_SNAP_LAST, String(last));
     h.set(H_SNAP_CUT, String(cut));
     return h;
   }
