@@ -5,6 +5,7 @@
  */
 import { benchAof } from './aof.js';
 import { benchCore } from './core.js';
+import { benchFloors } from './floors.js';
 import { benchGrpc } from './grpc.js';
 import { benchHttp } from './http.js';
 import { benchTcp } from './tcp.js';
@@ -15,6 +16,7 @@ const SECTIONS: Record<string, () => Promise<Record<string, number>>> = {
   tcp: benchTcp,
   http: benchHttp,
   grpc: benchGrpc,
+  floors: benchFloors,
 };
 
 const args = process.argv.slice(2);
