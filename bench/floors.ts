@@ -17,6 +17,13 @@
  *   body), HTTP as HTTP/1.1 (`--h1`, 32 connections, one request each at a
  *   time). Left out (with a note) when h2load is not installed.
  *
+ * - floors.core.publish_cpu_us: what the broker's own publish costs with no
+ *   front, through the Broker API in this process (a FileStore at everysec,
+ *   64 publishes in flight), measured in the same rounds: the floor plus
+ *   this is what a front with nothing of its own would cost, so
+ *   floors.*.front_ratio, (mqlite - core) / floor, is what the front adds
+ *   over the library.
+ *
  * The broker's topic is checked at the end to hold every publish answered,
  * so that a request h2load counted as done was a publish.
  */
@@ -28,6 +35,8 @@ import { PublishRequestSchema } from '../gen/mqlite/v1/mqlite_pb.js';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { FileStore } from '../src/aof/file-store.js';
+import { Broker } from '../src/broker/broker.js';
 import { GrpcClient } from '../src/client/grpc/index.js';
 import { HttpClient } from '../src/client/http/index.js';
 import { benchApiKey, startServerProcess } from './server-process.js';
@@ -47,6 +56,7 @@ const JSON_PAYLOAD = `{"data":"${'x'.repeat(1024 - 11)}"}`;
 const H2LOAD = '/usr/bin/h2load';
 const H2LOAD_GRPC_REQUESTS = 8_000;
 const H2LOAD_HTTP_REQUESTS = 16_000;
+const CORE_PUBLISHES = 40_000;
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -140,7 +150,12 @@ export async function benchFloors(): Promise<Record<string, number>> {
   const ourHttp = new HttpClient({ baseUrl: `http://127.0.0.1:${ours.ports.http}`, transport: 'raw', apiKey: benchApiKey });
   const floorHttp = new HttpClient({ baseUrl: `http://127.0.0.1:${httpFloor.port}`, transport: 'raw' });
   const dir = mkdtempSync(join(tmpdir(), 'mqlite-floors-'));
+  const store = await FileStore.open({ dir, filename: 'core.aof', fsync: 'everysec', rewriteMinSize: 2 ** 40, rewritePercentage: 100 });
+  const { broker } = await Broker.open({ store });
   try {
+    await broker.createNamespace(NS);
+    await broker.createTopic(NS, TOPIC, 4);
+    const corePayload = Buffer.from(JSON_PAYLOAD);
     await ourGrpc.createNamespace(NS);
     await ourGrpc.createTopic(NS, TOPIC, 4);
     let ourPublishes = 0;
@@ -160,6 +175,23 @@ export async function benchFloors(): Promise<Record<string, number>> {
       typed('http.floor', httpFloor.pid, HTTP_CONNECTIONS, () => floorHttp.publish(NS, TOPIC, JSON_PAYLOAD), false),
       typed('http.mqlite', ours.pid, HTTP_CONNECTIONS, () => ourHttp.publish(NS, TOPIC, JSON_PAYLOAD), true),
     ];
+    // A fixed count per pass (the topic emptied first), so that this process does not hold every message of the run.
+    targets.push({
+      name: 'core',
+      pid: process.pid,
+      samples: [],
+      run: async (seconds) => {
+        await broker.deleteTopic(NS, TOPIC);
+        await broker.createTopic(NS, TOPIC, 4);
+        let left = seconds < SECONDS ? CORE_PUBLISHES / 4 : CORE_PUBLISHES;
+        await Promise.all(
+          Array.from({ length: GRPC_IN_FLIGHT }, async () => {
+            while (left-- > 0) await broker.publish(NS, TOPIC, corePayload);
+          }),
+        );
+        return seconds < SECONDS ? CORE_PUBLISHES / 4 : CORE_PUBLISHES;
+      },
+    });
     if (existsSync(H2LOAD)) {
       const grpcBody = join(dir, 'publish.grpc');
       const request = toBinary(PublishRequestSchema, create(PublishRequestSchema, { namespace: NS, topic: TOPIC, payload: PAYLOAD }));
@@ -213,7 +245,8 @@ export async function benchFloors(): Promise<Record<string, number>> {
     if (Number(stats.published) !== ourPublishes) {
       throw new Error(`floors: the broker's topic counts ${stats.published} publishes, the clients had ${ourPublishes} answered: some answers were not publishes`);
     }
-    const figures: Record<string, number> = {};
+    const core = median(targets.find((t) => t.name === 'core')!.samples);
+    const figures: Record<string, number> = { 'floors.core.publish_cpu_us': round(core, 1) };
     for (const client of ['', 'h2load.']) {
       for (const front of ['grpc', 'http']) {
         const floorT = targets.find((t) => t.name === `${client}${front}.floor`);
@@ -224,10 +257,12 @@ export async function benchFloors(): Promise<Record<string, number>> {
         figures[`floors.${client}${front}.floor_cpu_us_per_req`] = round(floor, 1);
         figures[`floors.${client}${front}.mqlite_cpu_us_per_req`] = round(mqlite, 1);
         figures[`floors.${client}${front}.ratio`] = round(mqlite / floor, 2);
+        figures[`floors.${client}${front}.front_ratio`] = round((mqlite - core) / floor, 2);
       }
     }
     return figures;
   } finally {
+    await broker.close();
     rmSync(dir, { recursive: true, force: true });
     await Promise.allSettled([ourGrpc.close(), floorGrpc.close(), ourHttp.close(), floorHttp.close()]);
     await Promise.allSettled([ours.stop(), grpcFloor.stop(), httpFloor.stop()]);
