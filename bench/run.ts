@@ -6,6 +6,7 @@
 import { benchAof } from './aof.js';
 import { benchCluster } from './cluster/bench.js';
 import { benchCore } from './core.js';
+import { benchFloors } from './floors.js';
 import { benchGrpc } from './grpc.js';
 import { benchHttp } from './http.js';
 import { benchPublishStream } from './publish-stream.js';
@@ -18,6 +19,7 @@ const SECTIONS: Record<string, () => Promise<Record<string, number>>> = {
   http: benchHttp,
   grpc: benchGrpc,
   pubstream: benchPublishStream,
+  floors: benchFloors,
   cluster: benchCluster,
 };
 

@@ -1,0 +1,62 @@
+/**
+ * The library floors of the gRPC and HTTP publish (`node
+ * dist/bench/floor-server.js grpc|http`): what grpc-js and Hono on
+ * @hono/node-server cost per request with nothing of ours in the handler,
+ * served in a child process of its own so that its CPU can be read apart.
+ *
+ * - grpc: one unary method on the broker's path `/mqlite.v1.MQLiteService/Publish`
+ *   with the same protobuf-es codecs (src/protocol/grpc-definition.ts); the
+ *   handler answers a fixed PublishResponse.
+ * - http: one Hono route `POST /v1/namespaces/:namespace/topics/:topic/publish`
+ *   that reads the JSON body (`c.req.json()`) and answers the envelope of a
+ *   publish as JSON text.
+ *
+ * Both answer what the typed clients expect, so the same client drives the
+ * floor and the broker. Prints `{"port": N}` once listening; SIGTERM ends it.
+ */
+import { create } from '@bufbuild/protobuf';
+import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { PublishResponseSchema } from '../gen/mqlite/v1/mqlite_pb.js';
+import { mqliteServiceDefinition } from '../src/protocol/grpc-definition.js';
+
+const MESSAGE_ID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+
+function ready(port: number): void {
+  process.stdout.write(`${JSON.stringify({ port })}\n`);
+}
+
+async function grpcFloor(): Promise<void> {
+  const server = new Server({ 'grpc.enable_channelz': 0 });
+  const response = create(PublishResponseSchema, { messageId: MESSAGE_ID, queueId: 0 });
+  server.addService(
+    { publish: mqliteServiceDefinition.publish },
+    { publish: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => callback(null, response) },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  process.once('SIGTERM', () => server.forceShutdown());
+  ready(port);
+}
+
+function httpFloor(): void {
+  const app = new Hono();
+  const reply = `{"success":true,"data":{"message_id":"${MESSAGE_ID}","queue_id":0}}`;
+  app.post('/v1/namespaces/:namespace/topics/:topic/publish', async (c) => {
+    const body = (await c.req.json()) as { payload?: unknown };
+    if (body.payload === undefined) return c.body('{"success":false,"message":"payload is required"}', 400, { 'content-type': 'application/json' });
+    return c.body(reply, 200, { 'content-type': 'application/json' });
+  });
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => ready(info.port));
+  process.once('SIGTERM', () => server.close());
+}
+
+const mode = process.argv[2];
+if (mode === 'grpc') await grpcFloor();
+else if (mode === 'http') httpFloor();
+else {
+  process.stderr.write(`floor-server: mode '${mode}' is unknown: give grpc or http\n`);
+  process.exit(2);
+}
