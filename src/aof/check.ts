@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { nodeFiles, osError, type AofFiles } from './files.js';
-import { manifestName, readManifest, writeManifest, type AofFileType, type ManifestEntry } from './manifest.js';
+import { manifestName, readManifest, tailFileIndex, writeManifest, type AofFileType, type ManifestEntry } from './manifest.js';
 import { scanFile } from './reader.js';
 import { DEFAULT_AOF_FILENAME } from './file-store.js';
 
@@ -57,12 +57,13 @@ export async function checkAof(
   if (manifest === undefined) throw new Error(`no AOF manifest at ${manifestPath}`);
   const reports: AofFileReport[] = [];
   let records = 0;
+  const tail = tailFileIndex(files, dir, manifest);
   for (let i = 0; i < manifest.length; i++) {
     const e = manifest[i]!;
     const file = path.join(dir, e.name);
     let res;
     try {
-      res = await scanFile(files, file, undefined, { lastFile: i === manifest.length - 1 });
+      res = await scanFile(files, file, undefined, { lastFile: i === tail });
     } catch (err) {
       reports.push({ name: e.name, type: e.type, bytes: 0, records: 0 });
       return {

@@ -92,6 +92,7 @@ import {
   manifestName,
   readManifest,
   seqOf,
+  tailFileIndex,
   writeManifest,
   type ManifestEntry,
 } from './manifest.js';
@@ -821,9 +822,13 @@ export class FileStore implements Store {
     let truncatedBytes = 0;
     const fileNames: string[] = [];
     try {
+      // Appends go to one file at a time, so a crash mid-write tears only that one: the last file
+      // listed, or one followed only by empty incrs (a rewrite lists its new incr before appends
+      // move there, and the old incr takes writes until then). That file may end torn.
+      const tail = tailFileIndex(this.files, this.dir, this.manifest);
       for (let i = 0; i < this.manifest.length; i++) {
         const file = path.join(this.dir, this.manifest[i]!.name);
-        const last = i === this.manifest.length - 1;
+        const last = i === tail;
         fileNames.push(file);
         const res = await scanFile(this.files, file, apply, { lastFile: last });
         records += res.records;
@@ -838,10 +843,20 @@ export class FileStore implements Store {
           `AOF ends with a torn record (crash mid-write): dropping the last ${truncatedBytes} bytes of ${file}`,
         );
         // Cut before anything is appended, or the torn bytes would end up in the middle of the log.
-        this.files.truncate(this.fd, p.offset);
-        this.files.fdatasyncSync(this.fd);
+        if (i === this.manifest.length - 1) {
+          this.files.truncate(this.fd, p.offset);
+          this.files.fdatasyncSync(this.fd);
+          this.incrSize -= truncatedBytes;
+        } else {
+          const fd = this.files.open(file, 'r+');
+          try {
+            this.files.truncate(fd, p.offset);
+            this.files.fdatasyncSync(fd);
+          } finally {
+            this.files.close(fd);
+          }
+        }
         this.aofSize -= truncatedBytes;
-        this.incrSize -= truncatedBytes;
         this.rewriteBaseSize = this.aofSize;
       }
     } catch (err) {

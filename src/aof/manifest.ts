@@ -99,3 +99,30 @@ export function seqOf(filename: string, name: string): number {
   const m = /^(\d+)\.(base|incr)\.aof(\.tmp)?$/.exec(name.slice(filename.length + 1));
   return m && name.startsWith(`${filename}.`) ? Number(m[1]) : -1;
 }
+
+/**
+ * The index of the file appends went to last, the only one a crash can
+ * leave with a torn tail (docs/DESIGN.md, "Startup and repair"): the last
+ * listed incr that is not empty, else the last listed file. A rewrite lists
+ * its new incr before appends move there, so empty incrs may follow it.
+ */
+export function tailFileIndex(files: AofFiles, dir: string, entries: readonly ManifestEntry[]): number {
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const e = entries[i]!;
+    // a base is written whole, fsynced and renamed into place: never torn
+    if (e.type !== 'incr') return entries.length - 1;
+    let size: number;
+    try {
+      const fd = files.open(path.join(dir, e.name), 'r');
+      try {
+        size = files.size(fd);
+      } finally {
+        files.close(fd);
+      }
+    } catch {
+      return i; // missing: the scan names it
+    }
+    if (size > 0) return i;
+  }
+  return entries.length - 1;
+}

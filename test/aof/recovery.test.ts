@@ -10,6 +10,8 @@ import { RecordEncoder } from '../../src/aof/codec.js';
 import { AofCorruptError } from '../../src/aof/errors.js';
 import { nodeFiles } from '../../src/aof/files.js';
 import { scanFile } from '../../src/aof/reader.js';
+import { checkAof } from '../../src/aof/check.js';
+import { readManifest, writeManifest } from '../../src/aof/manifest.js';
 import type { FileStore } from '../../src/aof/file-store.js';
 import type { LogRecord } from '../../src/aof/store.js';
 import { append, captureLogger, comparable, openStore, publishRecord, replayAll, tempDir } from './helpers.js';
@@ -83,6 +85,40 @@ describe('a torn record at the end of the last file is cut, with a warning, befo
     store = await open(again.logger);
     expect(comparable(await replayAll(store))).toEqual(comparable([...records, after]));
     expect(again.lines.filter((l) => l.level >= 40)).toEqual([]);
+  });
+
+  it('a torn tail of the incr before the empty one a rewrite had just listed is cut too (a crash before appends moved on)', async () => {
+    const records = Array.from({ length: 20 }, () => publishRecord(300));
+    await seed(records);
+    const cleanSize = fs.statSync(incr1()).size;
+    const torn = encoded(publishRecord(300)).subarray(0, 40);
+    fs.appendFileSync(incr1(), torn);
+    // what listNewIncr leaves: the next incr created empty and listed after the live one
+    const manifest = readManifest(nodeFiles, t.dir, 'appendonly.aof')!;
+    fs.writeFileSync(path.join(t.dir, 'appendonly.aof.2.incr.aof'), '');
+    await writeManifest(nodeFiles, t.dir, 'appendonly.aof', [...manifest, { name: 'appendonly.aof.2.incr.aof', seq: 2, type: 'incr' }]);
+
+    expect((await checkAof(t.dir, 'appendonly.aof')).firstBad).toMatchObject({ file: incr1(), offset: cleanSize, tornTail: true });
+    const store = await open();
+    const stats = await store.replay(() => {});
+    expect(stats.records).toBe(20);
+    expect(stats.truncatedBytes).toBe(torn.length);
+    expect(fs.statSync(incr1()).size).toBe(cleanSize);
+    const after = publishRecord(300);
+    append(store, [after]);
+    await store.durable();
+    await store.close();
+    expect(comparable(await replayAll(await open()))).toEqual(comparable([...records, after]));
+  });
+
+  it('torn bytes in an incr followed by one with records are corruption: startup stops', async () => {
+    await seed(Array.from({ length: 5 }, () => publishRecord(100)));
+    fs.appendFileSync(incr1(), encoded(publishRecord(300)).subarray(0, 40));
+    const manifest = readManifest(nodeFiles, t.dir, 'appendonly.aof')!;
+    fs.writeFileSync(path.join(t.dir, 'appendonly.aof.2.incr.aof'), encoded(publishRecord(100)));
+    await writeManifest(nodeFiles, t.dir, 'appendonly.aof', [...manifest, { name: 'appendonly.aof.2.incr.aof', seq: 2, type: 'incr' }]);
+    const store = await open();
+    await expect(store.replay(() => {})).rejects.toThrow(AofCorruptError);
   });
 
   it('a checksum mismatch on the very last record, with nothing after it, is a torn write', async () => {
