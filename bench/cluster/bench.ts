@@ -12,26 +12,12 @@
  */
 import { TcpClient } from '../../src/client/tcp/index.js';
 import { benchApiKey, startServerProcess } from '../server-process.js';
-import { progress, round } from '../stats.js';
+import { pipelined, progress, round } from '../stats.js';
 import { ClusterMember, waitForOwner } from './local.js';
 import { freePort, startNatsCluster, stopAll } from './nats.js';
 
 const MEASURE_MS = 3000;
 const NS = 'bench-cluster';
-
-/** Calls `send` with `depth` calls in flight for `ms`; returns calls answered per second. */
-async function closedLoop(depth: number, ms: number, send: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  let done = 0;
-  const lane = async (): Promise<void> => {
-    while (performance.now() - start < ms) {
-      await send();
-      done++;
-    }
-  };
-  await Promise.all(Array.from({ length: depth }, lane));
-  return done / ((performance.now() - start) / 1000);
-}
 
 async function publishFigures(port: number, label: string): Promise<{ c1: number; c64: number }> {
   const c = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf', apiKey: benchApiKey });
@@ -39,9 +25,9 @@ async function publishFigures(port: number, label: string): Promise<{ c1: number
   await c.createTopic(NS, 't', 4);
   const payload = new Uint8Array(1024).fill(120);
   const send = () => c.publish(NS, 't', payload);
-  await closedLoop(64, 1000, send); // warm-up
-  const c1 = await closedLoop(1, MEASURE_MS, send);
-  const c64 = await closedLoop(64, MEASURE_MS, send);
+  await pipelined(send, { ms: 1000, depth: 64 }); // warm-up
+  const c1 = await pipelined(send, { ms: MEASURE_MS, depth: 1 });
+  const c64 = await pipelined(send, { ms: MEASURE_MS, depth: 64 });
   progress(`cluster: ${label}: c1 ${Math.round(c1)} msgs/s, c64 ${Math.round(c64)} msgs/s`);
   await c.deleteNamespace(NS);
   await c.close();

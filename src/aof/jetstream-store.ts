@@ -82,6 +82,21 @@ function batch(bytes: Buffer): Batch {
   return { bytes, done, resolve, reject, parts: 0 };
 }
 
+/**
+ * A connection to the engine that reconnects by itself; the engine
+ * unreachable at first is an error naming the servers and what to do.
+ */
+export async function connectEngine(servers: readonly string[], timeout: number, name: string): Promise<NatsConnection> {
+  try {
+    return await connect({ servers: [...servers], timeout, maxReconnectAttempts: -1, name });
+  } catch (err) {
+    throw new Error(
+      `JetStream unreachable at ${servers.join(', ')}: ${(err as Error).message}. ` +
+        `Start nats-server with JetStream (-js) there, or fix persistence.jetstream.servers (env MQLITE_NATS_URL).`,
+    );
+  }
+}
+
 /** A stream name NATS accepts, from the cluster name. */
 export function streamName(name: string): string {
   return `MQLITE_${name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -145,15 +160,7 @@ export class JetStreamStore implements Store {
    */
   static async open(opts: JetStreamStoreOptions): Promise<JetStreamStore> {
     const timeout = opts.timeoutMs ?? 5000;
-    let nc: NatsConnection;
-    try {
-      nc = await connect({ servers: [...opts.servers], timeout, maxReconnectAttempts: -1, name: `mqlite:${opts.name}` });
-    } catch (err) {
-      throw new Error(
-        `JetStream unreachable at ${opts.servers.join(', ')}: ${(err as Error).message}. ` +
-          `Start nats-server with JetStream (-js) there, or fix persistence.jetstream.servers (env MQLITE_NATS_URL).`,
-      );
-    }
+    const nc = await connectEngine(opts.servers, timeout, `mqlite:${opts.name}`);
     try {
       const jsm = await nc.jetstreamManager({ timeout });
       const store = new JetStreamStore(nc, nc.jetstream({ timeout }), jsm, opts);

@@ -19,10 +19,10 @@
  *   lost an append), the node closes its broker (its subscriptions end with
  *   UNAVAILABLE), gives the record up if it still holds it, and stands by.
  */
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { JetStreamStore } from '../aof/jetstream-store.js';
+import { connectEngine, JetStreamStore } from '../aof/jetstream-store.js';
 import type { Store } from '../aof/store.js';
 import type { Broker } from '../broker/broker.js';
 import { unavailable } from '../broker/errors.js';
@@ -81,15 +81,7 @@ export class ClusterNode implements BrokerAccess {
     const { jetstream } = opts.config.persistence;
     const { cluster } = opts.config;
     const servers = jetstream.servers.join(', ');
-    let nc: NatsConnection;
-    try {
-      nc = await connect({ servers: jetstream.servers, timeout: jetstream.timeout, maxReconnectAttempts: -1, name: `mqlite:${cluster.name}:${cluster.node_id}:ownership` });
-    } catch (err) {
-      throw new Error(
-        `JetStream unreachable at ${servers}: ${(err as Error).message}. ` +
-          `Start nats-server with JetStream (-js) there, or fix persistence.jetstream.servers (env MQLITE_NATS_URL).`,
-      );
-    }
+    const nc = await connectEngine(jetstream.servers, jetstream.timeout, `mqlite:${cluster.name}:${cluster.node_id}:ownership`);
     let ownership: Ownership;
     try {
       ownership = await Ownership.open(nc.jetstream({ timeout: jetstream.timeout }), cluster.name, cluster.lease_ttl, jetstream.replicas, jetstream.timeout);
