@@ -59,6 +59,7 @@ export class ClusterNode implements BrokerAccess {
   private takeovers = 0;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  private renewal: Promise<void> | undefined;
   private closed = false;
   private readonly name: string;
   private readonly id: string;
@@ -148,7 +149,18 @@ export class ClusterNode implements BrokerAccess {
     if (failure !== undefined && this.role === 'owner') await this.stepDown(`its store failed: ${failure.message}`, true);
   }
 
-  private async renew(): Promise<void> {
+  /**
+   * One renewal at a time: two sent with the same revision would refuse
+   * each other, and the loser would read it as another owner. (Renewals run
+   * on a timer while a takeover replays, and one may outlast the period.)
+   */
+  private renew(): Promise<void> {
+    return (this.renewal ??= this.renewOnce().finally(() => {
+      this.renewal = undefined;
+    }));
+  }
+
+  private async renewOnce(): Promise<void> {
     const sent = performance.now();
     try {
       this.rev = await this.ownership.renew(this.record, this.rev);
