@@ -63,14 +63,18 @@ export async function startServerProcess(
       child.kill('SIGKILL');
       reject(new Error('broker did not report ready within 20 s'));
     }, 20_000);
-    void exited.then((code) => reject(new Error(`broker exited with code ${code} before it was ready`)));
+    // What the broker said last at warn or above: why it exited, in the error.
+    let said = '';
+    void exited.then((code) => reject(new Error(`broker exited with code ${code} before it was ready${said && `: ${said}`}`)));
     lines.on('line', (line) => {
-      let rec: { msg?: string; front?: keyof typeof ports; port?: number };
+      let rec: { msg?: string; front?: keyof typeof ports; port?: number; level?: number };
       try {
         rec = JSON.parse(line);
       } catch {
+        said = line;
         return;
       }
+      if ((rec.level ?? 0) >= 40) said = rec.msg ?? line;
       opts.onLog?.(rec);
       if (rec.msg === 'listening' && rec.front) ports[rec.front] = rec.port!;
       if (rec.msg === 'mqlite ready') {
