@@ -75,7 +75,9 @@ function run<A extends unknown[]>(session: Session, handler: (ctx: Ctx, ...args:
  * `--url`, else $MQLITE_URL, sets --proto, --host, --port and --tls (one
  * way to name a broker, as the client's connect() takes it). Given with
  * one of those on the command line, it is a usage error; $MQLITE_URL
- * gives way to them.
+ * gives way to them. Several URLs, comma-separated, name the nodes of a
+ * cluster (docs/CLIENT.md, "Clusters"), one protocol for all: commands go
+ * to the node that owns the broker.
  */
 function applyUrl(program: Command, envUrl: string | undefined): void {
   const flag: unknown = program.getOptionValue('url');
@@ -83,20 +85,25 @@ function applyUrl(program: Command, envUrl: string | undefined): void {
   const text = fromFlag ? flag : envUrl;
   if (text === undefined || text === '') return;
   const explicit = ['proto', 'host', 'port'].filter((k) => program.getOptionValueSource(k) === 'cli');
+  const where = fromFlag ? '--url' : 'MQLITE_URL';
   if (explicit.length > 0) {
     if (fromFlag) throw new UsageError(`--url names the broker: leave out --${explicit.join(', --')}`);
     return;
   }
-  let ep: Endpoint;
+  let eps: Endpoint[];
   try {
-    ep = parseUrl(text);
+    eps = text.split(',').map((u) => parseUrl(u.trim()));
   } catch (err) {
-    throw new UsageError(`${fromFlag ? '--url' : 'MQLITE_URL'}: ${(err as Error).message}`);
+    throw new UsageError(`${where}: ${(err as Error).message}`);
   }
+  const ep = eps[0]!;
+  const odd = eps.find((e) => e.protocol !== ep.protocol || e.tls !== ep.tls || e.encoding !== ep.encoding);
+  if (odd !== undefined) throw new UsageError(`${where}: the nodes of a cluster take one protocol: ${odd.url} differs from ${ep.url}`);
   program.setOptionValue('proto', ep.protocol === 'tcp' && ep.encoding === 'json' ? 'tcp-json' : ep.protocol);
   program.setOptionValue('host', ep.host);
   program.setOptionValue('port', ep.port);
   if (ep.tls) program.setOptionValue('tls', true);
+  if (eps.length > 1) program.setOptionValue('nodes', eps.map((e) => ({ host: e.host, port: e.port })));
 }
 
 export function buildProgram(session: Session, hooks: ProgramHooks): Command {
@@ -104,7 +111,7 @@ export function buildProgram(session: Session, hooks: ProgramHooks): Command {
   const program = new Command('mqlite-cli')
     .description('Command-line client of the MQLite broker: every command over tcp, tcp-json, http or grpc, an interactive prompt, and a benchmark')
     .version(hooks.version, '-V, --version')
-    .option('--url <url>', 'the broker as one URL: tcp://host:7070 (?encoding=json), tls://, http://, https://, grpc://, grpcs:// (default: $MQLITE_URL; instead of --proto, --host, --port, --tls)')
+    .option('--url <url>', 'the broker as a URL: tcp://host:7070 (?encoding=json), tls://, http://, https://, grpc://, grpcs://; the nodes of a cluster comma-separated (default: $MQLITE_URL; instead of --proto, --host, --port, --tls)')
     .addOption(new Option('--proto <proto>', 'protocol').choices(PROTOS).default('tcp'))
     .option('--host <host>', 'broker host', '127.0.0.1')
     .addOption(new Option('--port <port>', 'broker port (default: 7070 tcp/tcp-json, 8080 http, 9090 grpc)').argParser(intArg(1, 65535)))

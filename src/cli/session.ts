@@ -4,7 +4,7 @@
  * the REPL keeps one session, so its commands share one connection.
  */
 import { readFileSync } from 'node:fs';
-import type { ClientTlsOptions, MqliteClient, QueueFeaturesClient } from '../client/types.js';
+import { ClientError, type ClientTlsOptions, type MqliteClient, type QueueFeaturesClient } from '../client/types.js';
 import { UsageError } from './errors.js';
 import { Output, type OutStream } from './output.js';
 
@@ -35,6 +35,8 @@ export interface GlobalOptions {
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** The nodes of a cluster, from a --url listing several (the first is host and port). */
+  nodes?: { host: string; port: number }[];
 }
 
 export interface Endpoint {
@@ -45,6 +47,8 @@ export interface Endpoint {
   apiKey?: string;
   /** Set: connect with TLS. */
   tls?: ClientTlsOptions;
+  /** Several: the nodes of a cluster; the client goes to the one that owns the broker. */
+  nodes?: readonly { host: string; port: number }[];
 }
 
 function readPem(option: string, path: string): Buffer {
@@ -73,7 +77,7 @@ export function tlsOf(g: Pick<GlobalOptions, 'tls' | 'tlsCa' | 'tlsCert' | 'tlsK
 }
 
 export function endpointOf(g: GlobalOptions): Endpoint {
-  return { proto: g.proto, host: g.host, port: g.port ?? DEFAULT_PORTS[g.proto], timeoutMs: g.timeout ?? DEFAULT_TIMEOUT_MS, apiKey: g.apiKey, tls: tlsOf(g) };
+  return { proto: g.proto, host: g.host, port: g.port ?? DEFAULT_PORTS[g.proto], timeoutMs: g.timeout ?? DEFAULT_TIMEOUT_MS, apiKey: g.apiKey, tls: tlsOf(g), nodes: g.nodes };
 }
 
 export function hostPort(host: string, port: number): string {
@@ -91,7 +95,7 @@ export function httpBaseUrl(g: GlobalOptions): string {
  * code path. Each is loaded when used: gRPC's runtime alone costs a few
  * hundred ms of startup, which a `--proto tcp` command should not pay.
  */
-export async function openClient(e: Endpoint): Promise<CliClient> {
+async function openOne(e: Endpoint): Promise<CliClient> {
   switch (e.proto) {
     case 'tcp':
     case 'tcp-json': {
@@ -108,6 +112,32 @@ export async function openClient(e: Endpoint): Promise<CliClient> {
       return new GrpcClient({ host: e.host, port: e.port, timeoutMs: e.timeoutMs, apiKey: e.apiKey, tls: e.tls, publishStream: true });
     }
   }
+}
+
+/**
+ * The client for `e`; with the nodes of a cluster, the client of the node
+ * that owns the broker (docs/CLIENT.md, "Clusters"): a standby answers
+ * UNAVAILABLE naming the owner, and is passed over, as is a node down.
+ */
+export async function openClient(e: Endpoint): Promise<CliClient> {
+  const isRetryable = (err: unknown) => err instanceof ClientError && err.retryable;
+  if (e.nodes === undefined || e.nodes.length < 2) return openOne(e);
+  let last: unknown;
+  for (const node of e.nodes) {
+    let c: CliClient | undefined;
+    try {
+      c = await openOne({ ...e, ...node });
+      await c.listNamespaces();
+      return c;
+    } catch (err) {
+      // a refusal that is not about this node (a key without the right): every node would say the same
+      if (c !== undefined && !isRetryable(err)) return c;
+      if (!isRetryable(err)) throw err;
+      last = err;
+      await c?.close().catch(() => undefined);
+    }
+  }
+  throw last;
 }
 
 export interface SessionIO {
@@ -137,7 +167,7 @@ export class Session {
   /** The client for these options; reused while they stay the same. */
   async client(g: GlobalOptions): Promise<CliClient> {
     const e = endpointOf(g);
-    const key = `${e.proto} ${e.host} ${e.port} ${e.timeoutMs} ${e.apiKey ?? ''} ${e.tls ? `tls ${g.tlsCa} ${g.tlsCert} ${g.tlsKey}` : ''}`;
+    const key = `${e.proto} ${e.host} ${e.port} ${JSON.stringify(e.nodes ?? [])} ${e.timeoutMs} ${e.apiKey ?? ''} ${e.tls ? `tls ${g.tlsCa} ${g.tlsCert} ${g.tlsKey}` : ''}`;
     if (this.cached?.key !== key) {
       await this.close();
       const client = openClient(e);

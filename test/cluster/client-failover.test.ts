@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterMember, waitForOwner } from '../../bench/cluster/local.js';
 import { connect } from '../../src/client/connect.js';
 import { isRetryable } from '../../src/client/client.js';
+import { runCli } from '../cli/harness.js';
 import { freePort, type NatsNode, startNats, stopAll } from '../engine/nats-server.js';
 
 let nats: NatsNode;
@@ -59,4 +60,34 @@ describe.each(['tcp', 'grpc'] as const)('a %s client given every node of a clust
       await client.close();
     }
   });
+});
+
+describe('mqlite-cli given every node of a cluster', () => {
+  it('runs each command on the owner past a standby or a node down; given the standby alone, it fails naming the owner', async () => {
+    const [a, b] = await Promise.all(['a', 'b'].map(async (id) => new ClusterMember(id, { tcp: await freePort(), http: await freePort(), grpc: await freePort() }, { name: 'cli', servers: [nats.url], replicas: 1 })));
+    members.push(a!, b!);
+    await a!.start();
+    await b!.start();
+    const down = await freePort();
+    for (const scheme of ['tcp', 'http', 'grpc'] as const) {
+      const at = (m: ClusterMember) => `${scheme}://127.0.0.1:${scheme === 'tcp' ? m.ports.tcp : scheme === 'http' ? m.ports.http : m.ports.grpc}`;
+      const nodes = `${scheme}://127.0.0.1:${down},${at(b!)},${at(a!)}`;
+      const created = await runCli(['--url', nodes, 'ns', 'create', `from-${scheme}`]);
+      expect(created.stderr).toBe('');
+      expect(created.code).toBe(0);
+      // MQLITE_URL takes the same list
+      const listed = await runCli(['--json', 'ns', 'list'], { env: { MQLITE_URL: nodes } });
+      expect(listed.code).toBe(0);
+      expect(listed.json()).toContain(`from-${scheme}`);
+      const standby = await runCli(['--url', at(b!), 'ns', 'create', `lost-${scheme}`]);
+      expect(standby.code).not.toBe(0);
+      expect(standby.stderr).toMatch(/node 'b' of cluster 'cli' stands by: node 'a' owns the broker/);
+    }
+    const all = await runCli(['--json', '--url', `tcp://127.0.0.1:${b!.ports.tcp},tcp://127.0.0.1:${a!.ports.tcp}`, 'ns', 'list']);
+    expect(all.json()).toEqual(['from-grpc', 'from-http', 'from-tcp']);
+    // one protocol for all the nodes
+    const mixed = await runCli(['--url', `tcp://127.0.0.1:${a!.ports.tcp},http://127.0.0.1:${b!.ports.http}`, 'ns', 'list']);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/--url: the nodes of a cluster take one protocol: http:\/\/127\.0\.0\.1:\d+ differs from tcp:\/\/127\.0\.0\.1:\d+/);
+  }, 90_000);
 });
