@@ -388,6 +388,8 @@ export function featuresSuite(proto: Proto): void {
           queue_count: 2,
           version: '0',
           draining: false,
+          paused: false,
+          purged: 0,
           dlq_depth: 1,
           policy: { max_retries: 0, retry_base_ms: 1000, retry_cap_ms: 60_000, dedup_window_ms: 3_600_000 },
           pending: 0,
@@ -423,6 +425,7 @@ export function featuresSuite(proto: Proto): void {
         expect((await cli(['pub', ns, t, '2'])).code).toBe(0);
         expect(await b.broker.consume(ns, t, 0, 10, true)).toEqual([]);
         expect(b.broker.topicStats(ns, t)).toMatchObject({ paused: true, pending: 2 });
+        expect((await cli(['--json', 'stats', ns, t])).json()).toMatchObject({ paused: true, purged: 0, pending: 2 });
         const resumed = await cli(['--json', 'topic', 'resume', ns, t]);
         expect(resumed.json()).toEqual({ ok: true, namespace: ns, topic: t, paused: false });
         expect((await b.broker.consume(ns, t, 0, 10, true)).map((m) => Buffer.from(m.payload).toString())).toEqual(['1', '2']);

@@ -77,6 +77,8 @@ export function statsToJson(s: ClientTopicStats): Record<string, unknown> {
     queue_count: s.queueCount,
     version: s.version,
     draining: s.draining,
+    paused: s.paused,
+    purged: s.purged,
     dlq_depth: s.dlqDepth,
     policy: policyToJson(s.policy),
     ...countersToJson(s),
@@ -123,7 +125,7 @@ export async function stats(ctx: Ctx, ns: string, topic: string): Promise<void> 
   const s = await (await ctx.client()).topicStats(ns, topic);
   if (ctx.out.json) return ctx.out.jsonResult(statsToJson(s));
   if (ctx.out.tty) {
-    const shape = `${s.queueCount} queue${s.queueCount === 1 ? '' : 's'}, version ${s.version}${s.draining ? ', draining' : ''}`;
+    const shape = `${s.queueCount} queue${s.queueCount === 1 ? '' : 's'}, version ${s.version}${s.draining ? ', draining' : ''}${s.paused ? ', paused (nothing is delivered)' : ''}`;
     ctx.out.line(`${ctx.out.paint('bold', `${ns}/${topic}`)}: ${shape}; ${policyLine(s.policy)}`);
   }
   const dlqRow = ['dlq', String(s.dlqDepth), ...Array<string>(STATS_COLUMNS.length - 2).fill('-')];
