@@ -210,6 +210,41 @@ describe('the dashboard at /ui', () => {
     await w.done();
   });
 
+  it('pauses and resumes deliveries, and purges only once confirmed', async () => {
+    await api(plain, 'POST', '/v1/namespaces', { name: 'hold' });
+    await api(plain, 'POST', '/v1/namespaces/hold/topics', { name: 'jobs', queue_count: 2 });
+    for (const job of [1, 2, 3]) await api(plain, 'POST', '/v1/namespaces/hold/topics/jobs/publish', { payload: { job } });
+    const w = await open(plain, '#/ns/hold/t/jobs');
+    const { page } = w;
+    await until(() => figure(page, 'Deliveries'), 'on', 'deliveries on the page');
+    await page.getByRole('button', { name: 'Pause deliveries' }).click();
+    await page.getByText('Paused: publishes are accepted, nothing is delivered until resumed.').waitFor();
+    expect((await api(plain, 'GET', '/v1/namespaces/hold/topics/jobs/stats')).paused).toBe(true);
+    await until(() => figure(page, 'Deliveries'), 'paused', 'deliveries paused on the page');
+    expect(await api(plain, 'POST', '/v1/namespaces/hold/topics/jobs/queues/0/consume', { batch_size: 10 })).toEqual([]);
+    await page.getByRole('button', { name: 'Resume deliveries' }).click();
+    await page.getByText('Resumed: deliveries go on in order.').waitFor();
+    expect((await api(plain, 'GET', '/v1/namespaces/hold/topics/jobs/stats')).paused).toBe(false);
+    // paused elsewhere (the CLI, another page): the page follows
+    await api(plain, 'POST', '/v1/namespaces/hold/topics/jobs/pause');
+    await page.getByRole('button', { name: 'Resume deliveries' }).waitFor();
+    await api(plain, 'POST', '/v1/namespaces/hold/topics/jobs/resume');
+    await page.getByRole('button', { name: 'Pause deliveries' }).waitFor();
+
+    // cancelled: nothing purged
+    await page.getByRole('button', { name: 'Purge' }).click();
+    const dialog = page.getByRole('dialog');
+    expect(await dialog.textContent()).toContain('every pending and delayed message of "hold/jobs"');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect((await api(plain, 'GET', '/v1/namespaces/hold/topics/jobs/stats')).pending).toBe(3);
+    await page.getByRole('button', { name: 'Purge' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Purge' }).click();
+    await page.getByText('Purged 3 messages.').waitFor();
+    expect((await api(plain, 'GET', '/v1/namespaces/hold/topics/jobs/stats')).pending).toBe(0);
+    await until(() => figure(page, 'Pending'), '0', 'pending after the purge');
+    await w.done();
+  });
+
   it('shows an API error next to the action that failed, and deletes a topic only once confirmed', async () => {
     await api(plain, 'POST', '/v1/namespaces', { name: 'errs' });
     await api(plain, 'POST', '/v1/namespaces/errs/topics', { name: 'taken', queue_count: 1 });

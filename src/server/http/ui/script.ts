@@ -608,6 +608,30 @@ function topicView(ns, topic) {
     );
   });
 
+  // pause / resume deliveries (docs/DESIGN.md, "Pause"), purge (docs/DESIGN.md, "Purge")
+  let paused = false;
+  const pause = h('button', { type: 'button', text: 'Pause deliveries' });
+  const purge = h('button', { type: 'button', class: 'danger', text: 'Purge' });
+  const holdOut = h('p', { class: 'error', role: 'alert' });
+  pause.addEventListener('click', () =>
+    act(pause, holdOut, async () => {
+      const r = await api('POST', base + (paused ? '/resume' : '/pause'));
+      showPaused(r.paused);
+      return r.paused ? 'Paused: publishes are accepted, nothing is delivered until resumed.' : 'Resumed: deliveries go on in order.';
+    }),
+  );
+  purge.addEventListener('click', async () => {
+    if (!(await confirmAction('Purge every pending and delayed message of "' + ns + '/' + topic + '"? Messages in flight are kept.', 'Purge'))) return;
+    act(purge, holdOut, async () => {
+      const r = await api('POST', base + '/purge');
+      return 'Purged ' + fmtInt(r.purged) + ' message' + (r.purged === 1 ? '' : 's') + '.';
+    });
+  });
+  function showPaused(p) {
+    paused = p;
+    pause.textContent = p ? 'Resume deliveries' : 'Pause deliveries';
+  }
+
   // publish a test message
   const [payloadBox, payloadInput] = field('Payload', { tag: 'textarea', spellcheck: 'false' });
   payloadInput.value = '{"hello":"world"}';
@@ -715,8 +739,9 @@ function topicView(ns, topic) {
     h(
       'section',
       { class: 'card' },
-      h('div', { class: 'row between' }, heading, h('div', null, del)),
+      h('div', { class: 'row between' }, heading, h('div', { class: 'row' }, pause, purge, del)),
       delOut,
+      holdOut,
       summary,
       h('div', { class: 'row' }, h('span', { class: 'legend' }, 'Last 5 minutes: ', h('span', { class: 'pub', text: '— publish/s' }), ' ', h('span', { class: 'ack', text: '- - ack/s' }))),
       chartBox,
@@ -755,8 +780,10 @@ function topicView(ns, topic) {
     async update() {
       const st = await api('GET', base + '/stats');
       remember(st, Date.now());
+      if (!pause.disabled) showPaused(st.paused);
       figures(summary, [
         ['Queues', fmtInt(st.queue_count) + (st.draining ? ' (draining)' : '')],
+        ['Deliveries', st.paused ? 'paused' : 'on'],
         ['Pending', fmtInt(st.pending)],
         ['In flight', fmtInt(st.in_flight)],
         ['Delayed', fmtInt(st.delayed)],
