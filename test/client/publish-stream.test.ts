@@ -4,11 +4,13 @@
  * publishes in flight, each resolved with its own answer, errors that fail
  * one publish, API keys, and the end of the stream.
  */
+import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.js';
 import { Broker } from '../../src/broker/broker.js';
 import { ClientError, connect, GrpcClient } from '../../src/client/index.js';
 import type { FrontHandle } from '../../src/server/front.js';
+import { mqliteServiceDefinition, request, response } from '../../src/protocol/grpc-definition.js';
 import { startGrpcServer } from '../../src/server/grpc/index.js';
 import { silent } from '../tcp/helpers.js';
 import { GatedStore } from '../grpc/harness.js';
@@ -168,6 +170,34 @@ describe('a publish not answered in time', () => {
       await client.close();
       await g.close();
       await gated.close();
+    }
+  });
+});
+
+describe('a broker without PublishStream (an earlier MQLite)', () => {
+  it('gets every publish as a unary Publish: all answered with their own ids, nothing lost or sent twice', async () => {
+    // Publish alone, as a broker before PublishStream served it: the stream is answered UNIMPLEMENTED.
+    const server = new Server();
+    const seen: string[] = [];
+    server.addService({ publish: mqliteServiceDefinition.publish }, {
+      publish: (call: ServerUnaryCall<ReturnType<typeof request<'publish'>>, unknown>, callback: sendUnaryData<unknown>) => {
+        seen.push(Buffer.from(call.request.payload).toString());
+        callback(null, response('publish', { messageId: `m${seen.length}`, queueId: 0 }));
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    const client = new GrpcClient({ host: '127.0.0.1', port, publishStream: true });
+    try {
+      const first = await Promise.all(Array.from({ length: 50 }, (_, i) => client.publish('shop', 'orders', `a${i}`)));
+      // after the fallback, publishes go unary from the start
+      const later = await client.publish('shop', 'orders', 'later');
+      const ids = [...first, later].map((r) => r.messageId);
+      expect(new Set(ids).size).toBe(51);
+      expect([...seen].sort()).toEqual([...Array.from({ length: 50 }, (_, i) => `a${i}`), 'later'].sort());
+      expect(seen.at(-1)).toBe('later');
+    } finally {
+      await client.close();
+      server.forceShutdown();
     }
   });
 });
