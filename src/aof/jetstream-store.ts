@@ -59,6 +59,13 @@ const H_SNAP_LAST = 'Mqlite-Snap-Last';
 const H_OWNER = 'Mqlite-Owner';
 /** Room left in a message for its headers and the protocol line. */
 const HEADER_ROOM = 1024;
+/**
+ * Group commit under load (see linger()): after a log append of at least
+ * LINGER_FROM bytes, a batch under half its size waits up to LINGER_MS for
+ * more. One publish at a time never waits: its appends are small.
+ */
+const LINGER_FROM = 16 * 1024;
+const LINGER_MS = 1;
 
 interface Batch {
   readonly bytes: Buffer;
@@ -110,6 +117,11 @@ export class JetStreamStore implements Store {
   /** Batches taken from the encoder and not yet acked, oldest first. */
   private readonly queue: Batch[] = [];
   private writing = false;
+  /** Bytes of the last log append, and whether the batch at the head of the queue waited already. */
+  private lastAppend = 0;
+  private lingered = false;
+  /** A linger in progress: ends early once the queue holds `bytes`. */
+  private lingering: { bytes: number; resolve(): void } | undefined;
   /**
    * Sequence of the last message in the stream (what the next write
    * expects). Every write is serialized through the queue, so it moves only
@@ -215,6 +227,12 @@ export class JetStreamStore implements Store {
     } else {
       this.queue.push(b);
       void this.pump();
+      const l = this.lingering;
+      if (l !== undefined) {
+        let queued = 0;
+        for (const q of this.queue) queued += q.bytes.length;
+        if (queued >= l.bytes) l.resolve();
+      }
     }
     this.tail = b.done;
   }
@@ -232,9 +250,16 @@ export class JetStreamStore implements Store {
       while (this.queue.length > 0) {
         const first = this.queue[0]!;
         let n = 1;
+        let size = first.bytes.length;
         if (first.run === undefined) {
-          let size = first.bytes.length;
           for (let next = this.queue[n]; next !== undefined && next.run === undefined && size + next.bytes.length <= this.maxPart; next = this.queue[++n]) size += next.bytes.length;
+          if (size < this.lastAppend / 2 && this.lastAppend >= LINGER_FROM && !this.lingered) {
+            this.lingered = true;
+            await this.linger(this.lastAppend / 2);
+            continue;
+          }
+          this.lingered = false;
+          this.lastAppend = size;
         }
         const group = this.queue.slice(0, n);
         if (this.failed !== undefined) {
@@ -258,6 +283,25 @@ export class JetStreamStore implements Store {
     } finally {
       this.writing = false;
     }
+  }
+
+  /**
+   * Waits up to LINGER_MS for the queue to hold `bytes`, then takes what
+   * came meanwhile. Under load, clients send their next publishes as the
+   * answers of an append reach them; without this the first few of them
+   * would go as an append of their own, and the rest wait a whole round
+   * trip behind it: measured, 1.4 times the publishes a second with this
+   * at 64 in flight (README, "Running a cluster").
+   */
+  private async linger(bytes: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.lingering = { bytes, resolve };
+      timer = setTimeout(resolve, LINGER_MS);
+    });
+    clearTimeout(timer);
+    this.lingering = undefined;
+    this.collect();
   }
 
   /** Starts a rewrite once the log since the last snapshot passed rewriteMinBytes. */
