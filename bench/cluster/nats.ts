@@ -93,19 +93,25 @@ export async function startNats(): Promise<NatsNode> {
 
 /** Three nats-server nodes with JetStream, routed to each other on loopback. */
 export async function startNatsCluster(name = 'mqlite-test', fixed?: { ports: number[]; routes: number[] }): Promise<NatsNode[]> {
-  const ports = fixed?.ports ?? [await freePort(), await freePort(), await freePort()];
-  const routes = fixed?.routes ?? [await freePort(), await freePort(), await freePort()];
-  const routeList = routes.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
-  return Promise.all(
-    ports.map((port, i) => {
-      const dir = tempStore();
-      return launch(
-        ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '-n', `n${i + 1}`,
-          '--cluster_name', name, '--cluster', `nats://127.0.0.1:${routes[i]}`, '--routes', routeList],
-        port,
-        dir,
-      );
-    }),
+  const plan = fixed ?? (await planNatsCluster());
+  return Promise.all([0, 1, 2].map((i) => startNatsClusterNode(name, plan, i)));
+}
+
+/** Ports for a cluster of three: client ports and route ports. */
+export async function planNatsCluster(): Promise<{ ports: number[]; routes: number[] }> {
+  return { ports: [await freePort(), await freePort(), await freePort()], routes: [await freePort(), await freePort(), await freePort()] };
+}
+
+/** Node `i` (0-2) of a cluster of three on `plan`'s ports; the others may start later. */
+export function startNatsClusterNode(name: string, plan: { ports: number[]; routes: number[] }, i: number): Promise<NatsNode> {
+  const routeList = plan.routes.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
+  const port = plan.ports[i]!;
+  const dir = tempStore();
+  return launch(
+    ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '-n', `n${i + 1}`,
+      '--cluster_name', name, '--cluster', `nats://127.0.0.1:${plan.routes[i]}`, '--routes', routeList],
+    port,
+    dir,
   );
 }
 

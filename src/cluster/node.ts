@@ -43,6 +43,8 @@ type Role = ClusterStatus['role'];
 
 /** Replays a takeover tries, while it holds the lease, before it gives the record up. */
 const TAKEOVER_ATTEMPTS = 5;
+/** How long a node starting with its engine waits for JetStream to answer at all. */
+const STARTUP_WAIT_MS = 30_000;
 const TAKEOVER_RETRY_MS = 500;
 /** Log messages behind the snapshot past which a new owner rewrites at once. */
 const REPLAY_COMPACT_MESSAGES = 1000;
@@ -84,14 +86,25 @@ export class ClusterNode implements BrokerAccess {
     const servers = jetstream.servers.join(', ');
     const nc = await connectEngine(jetstream.servers, jetstream.timeout, `mqlite:${cluster.name}:${cluster.node_id}:ownership`);
     let ownership: Ownership;
-    try {
-      ownership = await Ownership.open(nc.jetstream({ timeout: jetstream.timeout }), cluster.name, cluster.lease_ttl, jetstream.replicas, jetstream.timeout);
-    } catch (err) {
-      await nc.close().catch(() => {});
-      throw new Error(
-        `JetStream at ${servers} cannot hold the ownership record of cluster '${cluster.name}': ${(err as Error).message}. ` +
-          `Is JetStream enabled (nats-server -js) on at least ${jetstream.replicas} nodes (persistence.jetstream.replicas)?`,
-      );
+    // A cluster of nats-servers that has just started answers nothing (timeouts) until it has
+    // elected its JetStream leader, which takes seconds: nodes started with it wait for that.
+    const readyBy = performance.now() + STARTUP_WAIT_MS;
+    for (let waited = false; ; ) {
+      try {
+        ownership = await Ownership.open(nc.jetstream({ timeout: jetstream.timeout }), cluster.name, cluster.lease_ttl, jetstream.replicas, jetstream.timeout);
+        break;
+      } catch (err) {
+        if (/timeout/i.test((err as Error).message) && performance.now() < readyBy) {
+          if (!waited) opts.log.warn({ servers: jetstream.servers, wait_ms: STARTUP_WAIT_MS }, 'JetStream does not answer yet (a cluster electing its leader?): waiting for it');
+          waited = true;
+          continue;
+        }
+        await nc.close().catch(() => {});
+        throw new Error(
+          `JetStream at ${servers} cannot hold the ownership record of cluster '${cluster.name}': ${(err as Error).message}. ` +
+            `Is JetStream enabled (nats-server -js) on at least ${jetstream.replicas} nodes (persistence.jetstream.replicas)?`,
+        );
+      }
     }
     if (ownership.ttlMs !== cluster.lease_ttl) {
       opts.log.warn({ bucket: ownership.bucket, ttl_ms: ownership.ttlMs, configured_ms: cluster.lease_ttl }, 'the ownership bucket was made with another lease; its TTL is the lease');
