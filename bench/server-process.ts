@@ -40,6 +40,8 @@ export async function startServerProcess(
     extraConfig?: Record<string, unknown>;
     dataDir?: string;
     onLog?: (rec: Record<string, unknown>) => void;
+    /** Each line of the child's stderr (default: it goes to this process's stderr). */
+    onStderr?: (line: string) => void;
     /** The child's environment (default: this process's). */
     env?: NodeJS.ProcessEnv;
   } = {},
@@ -53,7 +55,8 @@ export async function startServerProcess(
   };
   const configPath = join(dataDir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
-  const child = spawn(process.execPath, [serverEntry, '--config', configPath], { stdio: ['ignore', 'pipe', 'inherit'], env: opts.env ?? process.env });
+  const child = spawn(process.execPath, [serverEntry, '--config', configPath], { stdio: ['ignore', 'pipe', opts.onStderr ? 'pipe' : 'inherit'], env: opts.env ?? process.env });
+  if (opts.onStderr) createInterface({ input: child.stderr! }).on('line', opts.onStderr);
   const ports = { grpc: 0, http: 0, tcp: 0 };
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {

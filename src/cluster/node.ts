@@ -86,17 +86,19 @@ export class ClusterNode implements BrokerAccess {
     const servers = jetstream.servers.join(', ');
     const nc = await connectEngine(jetstream.servers, jetstream.timeout, `mqlite:${cluster.name}:${cluster.node_id}:ownership`);
     let ownership: Ownership;
-    // A cluster of nats-servers that has just started answers nothing (timeouts) until it has
-    // elected its JetStream leader, which takes seconds: nodes started with it wait for that.
+    // A cluster of nats-servers that has just started answers JetStream requests with timeouts
+    // or 503 until it has elected its leader, which takes seconds: nodes started with it wait.
     const readyBy = performance.now() + STARTUP_WAIT_MS;
     for (let waited = false; ; ) {
       try {
         ownership = await Ownership.open(nc.jetstream({ timeout: jetstream.timeout }), cluster.name, cluster.lease_ttl, jetstream.replicas, jetstream.timeout);
         break;
       } catch (err) {
-        if (/timeout/i.test((err as Error).message) && performance.now() < readyBy) {
+        // (its server says whether it runs JetStream at all: off, no wait helps)
+        if (nc.info?.jetstream === true && /timeout|503/i.test((err as Error).message) && performance.now() < readyBy) {
           if (!waited) opts.log.warn({ servers: jetstream.servers, wait_ms: STARTUP_WAIT_MS }, 'JetStream does not answer yet (a cluster electing its leader?): waiting for it');
           waited = true;
+          await new Promise((r) => setTimeout(r, 250));
           continue;
         }
         await nc.close().catch(() => {});
