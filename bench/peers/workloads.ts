@@ -10,6 +10,11 @@ export interface Settings {
   seconds: number;
   /** Untimed publishing before it (JIT, connections, first allocations). */
   warmupSeconds: number;
+  /**
+   * Publishes made one at a time on each system before any measurement
+   * (see `oneInFlightWarmUp`), at most WARM_UP_MAX_MS.
+   */
+  warmupOps: number;
   /** Messages drained by the consume workload (after an untimed 5%). */
   consumeCount: number;
   /** Timed round trips of the push-latency workload (after an untimed 50%: JIT on both sides). */
@@ -166,6 +171,36 @@ const pushLatencyWorkload: Workload = {
     }
     samples.sort((a, b) => a - b);
     return { p50_ms: percentile(samples, 50), p99_ms: percentile(samples, 99) };
+  },
+};
+
+/** A slow disk under `always` must not stretch the warm-up without bound. */
+const WARM_UP_MAX_MS = 20_000;
+
+/**
+ * Untimed, once per system before the rounds: `warmupOps` publishes one at
+ * a time. The time-based warm-up of each run is a few hundred publishes
+ * when every one waits for an fdatasync (150-800 a second here), and V8
+ * optimises a function after some thousands of calls, not seconds: traced
+ * with --trace-opt, the broker's TCP publish path (runFrame, publish,
+ * newMessage, writeOk) was still being compiled 4 s into a run at 850
+ * publishes/s, so `always` rows measured half-compiled code. Redis, which
+ * needs none, gets the same warm-up.
+ */
+export const oneInFlightWarmUp: Workload = {
+  id: 'warm_c1',
+  title: 'warm-up, 1 in flight',
+  concurrency: 1,
+  description: 'untimed warm-up',
+  metrics: [],
+  async run(q, s) {
+    let ops = 0;
+    const end = performance.now() + WARM_UP_MAX_MS;
+    while (ops < s.warmupOps && performance.now() < end) {
+      await q.publish();
+      ops++;
+    }
+    return {};
   },
 };
 
