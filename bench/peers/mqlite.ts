@@ -2,8 +2,13 @@
  * MQLite through one of its fronts and the typed client of that front. A
  * queue is a topic of one queue; consume-with-acks is `consume` without
  * auto-ack then one `ack` of the batch's ids; push is `subscribe` with
- * auto-ack. Fills go through a TCP protobuf connection whatever the front,
- * so the set-up of an HTTP measurement does not take the time of its run.
+ * auto-ack, from a client of its own (its own connection), as Redis's
+ * BRPOP has its own connection: on the publisher's connection a push would
+ * wait behind the publish's reply (docs/PROTOCOL.md, "Subscriptions and
+ * push frames": no push frame before a reply owed to an earlier request),
+ * which waits for the AOF. Fills go through a TCP protobuf connection
+ * whatever the front, so the set-up of an HTTP measurement does not take
+ * the time of its run.
  */
 import { GrpcClient } from '../../src/client/grpc/index.js';
 import { HttpClient } from '../../src/client/http/index.js';
@@ -46,7 +51,7 @@ export async function mqliteSystem(server: ServerProcess, front: Front, fsync: F
     id: `mqlite-${front}.${fsync}`,
     label: `MQLite ${FRONT_LABELS[front]}`,
     serverPid: server.pid,
-    describe: `MQLite over ${FRONT_LABELS[front]}, AOF fsync ${fsync}: publish; consume (batch, no auto-ack) then ack of the batch's ids; subscribe with auto-ack`,
+    describe: `MQLite over ${FRONT_LABELS[front]}, AOF fsync ${fsync}: publish; consume (batch, no auto-ack) then ack of the batch's ids; subscribe with auto-ack on a second client`,
     async newQueue(topic: string): Promise<BenchQueue> {
       await client.createTopic(NS, topic, 1);
       return {
@@ -59,8 +64,17 @@ export async function mqliteSystem(server: ServerProcess, front: Front, fsync: F
           return batch.length;
         },
         subscribe: async (onMessage) => {
-          const sub = await client.subscribe(NS, topic, 0, { autoAck: true, onMessage });
-          return () => sub.close();
+          const subscriber = await connect(front, server.ports);
+          try {
+            const sub = await subscriber.subscribe(NS, topic, 0, { autoAck: true, onMessage });
+            return async () => {
+              await sub.close();
+              await subscriber.close();
+            };
+          } catch (err) {
+            await subscriber.close();
+            throw err;
+          }
         },
         fill: (count) => runConcurrently(count, FILL_DEPTH, () => filler.publish(NS, topic, fillPayload)),
         drop: () => client.deleteTopic(NS, topic),

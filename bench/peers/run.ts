@@ -11,7 +11,7 @@
  *
  * Options: --json (one JSON object on stdout), --write-docs (docs/bench/
  * peers.{md,svg,json}), --rounds N, --seconds S, --consume-count N,
- * --latency-samples N, --no-install; to run a part of it (for a change's
+ * --latency-samples N, --warmup-ops N, --no-install; to run a part of it (for a change's
  * before/after, not for the docs): --only-workloads push,publish_c1,
  * --only-fronts tcp, --only-groups always, --only-peers redis.
  */
@@ -29,7 +29,7 @@ import { binaryVersion, startNats, startRedis } from './processes.js';
 import { redisSystem } from './redis.js';
 import { ahead, advantage, LEGEND, ratioGrid, ratioSummaryGrid, renderMarkdown, renderText, svgChart, type Context, type Grid, type Row } from './report.js';
 import type { BenchSystem } from './system.js';
-import { WORKLOADS as ALL_WORKLOADS, type Settings, type Workload } from './workloads.js';
+import { WORKLOADS as ALL_WORKLOADS, oneInFlightWarmUp, type Settings, type Workload } from './workloads.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = here.endsWith(join('dist', 'bench', 'peers')) ? join(here, '..', '..', '..') : join(here, '..', '..');
@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '2' },
     'consume-count': { type: 'string', default: '100000' },
     'latency-samples': { type: 'string', default: '1000' },
+    'warmup-ops': { type: 'string', default: '3000' },
     'only-workloads': { type: 'string' },
     'only-fronts': { type: 'string' },
     'only-groups': { type: 'string' },
@@ -66,6 +67,7 @@ const rounds = Number(args.rounds);
 const settings: Settings = {
   seconds: Number(args.seconds),
   warmupSeconds: 0.5,
+  warmupOps: Number(args['warmup-ops']),
   consumeCount: Number(args['consume-count']),
   latencySamples: Number(args['latency-samples']),
 };
@@ -170,8 +172,10 @@ async function runGroup(fsync: Fsync): Promise<void> {
   const systems = await startGroup(fsync);
   for (const sys of systems) {
     described[sys.id] = sys.describe;
-    // Untimed: brings each system's JIT, connections and buffers to speed.
+    // Untimed: brings each system's JIT, connections and buffers to speed,
+    // with many requests in flight and then with one (its own code paths).
     await measure(sys, ALL_WORKLOADS[1]!, `warm-${sys.id}`, { ...settings, seconds: 1 });
+    await measure(sys, oneInFlightWarmUp, `warm1-${sys.id}`, settings);
   }
   for (const w of WORKLOADS) {
     for (let round = 1; round <= rounds; round++) {

@@ -145,6 +145,21 @@ describe('GET /metrics: AOF', () => {
     expect(sample(text, 'mqlite_aof_fsync_duration_seconds_bucket{le="+Inf"}')).toBe(sample(text, 'mqlite_aof_fsync_duration_seconds_count'));
     expect(text).toMatch(/# TYPE mqlite_aof_fsync_duration_seconds histogram/);
   });
+
+  it('every fsync is counted: those held between scrapes, and past what is held', async () => {
+    const timings = new FsyncTimings();
+    const files = timings.wrap({ ...nodeFiles, fdatasyncSync: () => {}, fdatasync: async () => {} });
+    const count = async (): Promise<number> => {
+      const { values } = await timings.histogram.get();
+      return values.find((v) => v.metricName === 'mqlite_aof_fsync_duration_seconds_count')!.value;
+    };
+    for (let i = 0; i < 10_000; i++) files.fdatasyncSync(0);
+    await files.fdatasync(0);
+    expect(await count()).toBe(10_001);
+    files.fdatasyncSync(0);
+    expect(await count()).toBe(10_002);
+    expect(await count()).toBe(10_002);
+  });
 });
 
 describe('GET /metrics: fronts, requests, process', () => {
