@@ -630,10 +630,11 @@ const TABLE: Record<string, Scenario[]> = {
       name: 'delay_ms holds the message, then it is delivered',
       topic: 1,
       steps: [
-        publish(1, { delay_ms: 60 }),
+        // a second of delay: the two steps after the publish must run before it passes, on a loaded machine too
+        publish(1, { delay_ms: 1000 }),
         stats({ delayed: 1, pending: 0 }),
         step('consume', {}, ok({ messages: [] })),
-        sleep(120),
+        sleep(1100),
         step('consume', {}, ok({ messages: [msg('$m1', 1)] })),
       ],
     },
