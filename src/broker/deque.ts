@@ -50,8 +50,9 @@ export class Deque<T> {
     const bi = this.first + (p >>> BLOCK_BITS);
     let b = this.blocks[bi];
     if (b === undefined) {
-      // Grows as it fills: a queue of a few messages holds a small array, not a whole block.
-      b = [];
+      // A queue's first block grows as it fills (a queue of a few messages holds a small
+      // array); the next ones, of a long queue, are allocated whole.
+      b = bi === this.first ? [] : new Array<T | undefined>(BLOCK);
       this.blocks[bi] = b;
     } else if (this.shared !== undefined && this.shared.has(b)) {
       b = this.own(bi);
@@ -174,8 +175,8 @@ export class Deque<T> {
    * every message allocates nothing).
    */
   private emptied(): void {
-    const b = this.blocks[this.first];
-    const keep = b !== undefined && (this.shared === undefined || !this.shared.has(b));
+    const b = this.blocks[this.first]!;
+    const keep = this.shared === undefined || !this.shared.has(b);
     if (keep && this.first === 0 && this.blocks.length === 1) {
       this.head = 0;
       return;
