@@ -628,6 +628,8 @@ class BodyReader {
   private buf: Buffer = Buffer.alloc(0);
   private end = 0;
   pos = 0;
+  /** Payloads are views into the buffer decoded, not copies (see bytes()). */
+  views = false;
 
   /** Points the reader at the next body: one reader serves every record, no allocation each. */
   reset(buf: Buffer, start: number, end: number): this {
@@ -691,15 +693,19 @@ class BodyReader {
     return s;
   }
 
-  /** An owned copy: replayed payloads must not pin the big read chunk. */
+  /**
+   * The payload: an owned copy, as replayed payloads must not pin the big
+   * read chunk, carved from a shared slab as live publishes are (one
+   * ArrayBuffer per few hundred payloads keeps the GC quiet while a
+   * million replayed messages pile up; Buffer.allocUnsafe's 8 KiB pool made
+   * replay slow down as the heap grew). With `views` (records only
+   * validated, then dropped: aof check, the torn-tail probe), a view: a
+   * copy there only costs fresh pages, a page fault per 4 KiB.
+   */
   bytes(): Uint8Array {
     const n = this.u32();
     this.need(n);
-    // An owned copy carved from a shared slab, as live publishes are: one
-    // ArrayBuffer per few hundred payloads keeps the GC quiet while a
-    // million replayed messages pile up (Buffer.allocUnsafe's 8 KiB pool
-    // made replay slow down as the heap grew).
-    const out = replayArena.copy(this.buf.subarray(this.pos, this.pos + n));
+    const out = this.views ? this.buf.subarray(this.pos, this.pos + n) : replayArena.copy(this.buf.subarray(this.pos, this.pos + n));
     this.pos += n;
     return out;
   }
@@ -737,8 +743,9 @@ function decodeHeaders(r: BodyReader): Record<string, string> | undefined {
 /** Decodes one body (already checksummed). Throws MalformedRecord on a body that does not parse. */
 const bodyReader = new BodyReader();
 
-function decodeBody(buf: Buffer, start: number, end: number): LogRecord {
+function decodeBody(buf: Buffer, start: number, end: number, views: boolean): LogRecord {
   const r = bodyReader.reset(buf, start, end);
+  r.views = views;
   const type = r.u8();
   let rec: LogRecord;
   switch (type) {
@@ -1018,7 +1025,8 @@ export function decodeFrames(
     }
     let rec: LogRecord;
     try {
-      rec = decodeBody(buf, body, frameEnd);
+      // Records that are only validated are dropped at once: their payloads need no copy.
+      rec = decodeBody(buf, body, frameEnd, apply === undefined);
     } catch (err) {
       if (!(err instanceof MalformedRecord || err instanceof RangeError)) throw err;
       return { next: off, records, problem: { kind: 'malformed', offset: off, frameEnd, detail: `malformed record: ${err.message}` } };
