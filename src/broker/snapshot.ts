@@ -8,7 +8,7 @@
  * later, a slice at a time, while the live state moves on.
  */
 import type { RecordSink, SnapshotSource } from '../aof/store.js';
-import type { Deque } from './deque.js';
+import type { Deque, DequeSnapshot } from './deque.js';
 import { DLQ_QUEUE_ID, type StoredMessage } from './message.js';
 import type { Namespaces } from './namespaces.js';
 import { policyFields, type Topic } from './topic.js';
@@ -43,7 +43,19 @@ function snapshot(namespaces: Namespaces, sink: RecordSink): Iterator<void> {
       };
     }),
   }));
-  return (function* write(): Generator<void> {
+  // Ends what the capture started: the topics' saved counts, and the queues'
+  // shared blocks (which their deques would otherwise copy before every
+  // write, and keep popped messages in).
+  const release = (): void => {
+    for (const { topics } of view) {
+      for (const t of topics) {
+        if (t.topic.countsBeforePop === t.saved) t.topic.countsBeforePop = undefined;
+        for (const run of t.queues) run.pending.release();
+        t.dlq.pending.release();
+      }
+    }
+  };
+  const records = (function* write(): Generator<void> {
     const SLICE = 256;
     let n = 0;
     const plain = { toDlq: false, deliveryCount: 0, visibleAt: 0, dedupId: undefined, dedupExpiresAt: 0 };
@@ -60,7 +72,8 @@ function snapshot(namespaces: Namespaces, sink: RecordSink): Iterator<void> {
           const runs = [...t.queues.map((run, q) => ({ run, q, toDlq: false })), { run: t.dlq, q: 0, toDlq: true }];
           for (const { run, q, toDlq } of runs) {
             for (const [list, popped] of [[run.inflight, 1], [run.pending, 0]] as const) {
-              for (const m of list) {
+              for (let i = 0; i < list.length; i++) {
+                const m = list.at(i)!;
                 const count = (t.saved.get(m) ?? m.deliveryCount) - popped;
                 if (count === 0 && !toDlq && m.expiresAt === 0) sink.publish(ns, t.name, q, m);
                 else sink.publishEx(ns, t.name, q, m, { ...plain, toDlq, deliveryCount: count, expiresAt: m.expiresAt });
@@ -83,18 +96,27 @@ function snapshot(namespaces: Namespaces, sink: RecordSink): Iterator<void> {
         }
       }
     } finally {
-      for (const { topics } of view) for (const t of topics) if (t.topic.countsBeforePop === t.saved) t.topic.countsBeforePop = undefined;
+      release();
     }
   })();
+  // A generator returned before its first step skips its finally: release here too.
+  return {
+    next: () => records.next(),
+    return: (value?: unknown) => {
+      release();
+      return records.return(value as void);
+    },
+  };
 }
 
 /**
  * In-flight then pending messages of one queue. Their delivery counts are
  * read when written, or from the topic's `countsBeforePop` when a pop
- * changed them since.
+ * changed them since. The pending ones are a snapshot sharing the queue's
+ * blocks (O(blocks), not O(messages): deque.ts), released once written.
  */
-function captureRun(inflight: StoredMessage[], pending: Deque<StoredMessage>): { inflight: StoredMessage[]; pending: StoredMessage[] } {
-  return { inflight, pending: pending.toArray() };
+function captureRun(inflight: StoredMessage[], pending: Deque<StoredMessage>): { inflight: StoredMessage[]; pending: DequeSnapshot<StoredMessage> } {
+  return { inflight, pending: pending.snapshot() };
 }
 
 function captureHeld(t: Topic): { msg: StoredMessage; at: number; queue: number; count: number }[] {
