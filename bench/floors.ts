@@ -17,6 +17,14 @@
  *   body), HTTP as HTTP/1.1 (`--h1`, 32 connections, one request each at a
  *   time). Left out (with a note) when h2load is not installed.
  *
+ * - floors.h2load.{grpc,http}.consumed_*: our publish again with h2load, the
+ *   topic purged after every CONSUMED_CHUNK requests, so that the broker
+ *   keeps few messages (as when consumers keep up): the part of our cost
+ *   that is the heap of retained messages (their GC, and the first touch of
+ *   fresh memory for their payloads) is mqlite - consumed. The purges'
+ *   own CPU is counted in, and the chunks open new connections, so the
+ *   consumed figure is if anything high.
+ *
  * - floors.core.publish_cpu_us: what the broker's own publish costs with no
  *   front, through the Broker API in this process (a FileStore at everysec,
  *   64 publishes in flight), measured in the same rounds: the floor plus
@@ -57,6 +65,8 @@ const H2LOAD = '/usr/bin/h2load';
 const H2LOAD_GRPC_REQUESTS = 8_000;
 const H2LOAD_HTTP_REQUESTS = 16_000;
 const CORE_PUBLISHES = 40_000;
+/** Requests between two purges in the consumed rows. */
+const CONSUMED_CHUNK = 1_000;
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -223,11 +233,28 @@ export async function benchFloors(): Promise<Record<string, number>> {
           return n;
         },
       });
+      /** `requests` in chunks, the topic purged after each: our publish with next to nothing retained. */
+      const consumed = (name: string, args: (n: number) => string[], requests: number): Target => ({
+        name,
+        pid: ours.pid,
+        samples: [],
+        run: async (seconds) => {
+          let n = 0;
+          for (let left = seconds < SECONDS ? requests / 4 : requests; left > 0; left -= CONSUMED_CHUNK) {
+            n += await h2load(args(Math.min(CONSUMED_CHUNK, left)));
+            await ourGrpc.purge(NS, TOPIC);
+          }
+          ourPublishes += n;
+          return n;
+        },
+      });
       targets.push(
         viaH2load('h2load.grpc.floor', grpcFloor.pid, (n) => grpcArgs(grpcFloor.port, n), H2LOAD_GRPC_REQUESTS, false),
         viaH2load('h2load.grpc.mqlite', ours.pid, (n) => grpcArgs(ours.ports.grpc, n), H2LOAD_GRPC_REQUESTS, true),
         viaH2load('h2load.http.floor', httpFloor.pid, (n) => httpArgs(httpFloor.port, n), H2LOAD_HTTP_REQUESTS, false),
         viaH2load('h2load.http.mqlite', ours.pid, (n) => httpArgs(ours.ports.http, n), H2LOAD_HTTP_REQUESTS, true),
+        consumed('h2load.grpc.consumed', (n) => grpcArgs(ours.ports.grpc, n), H2LOAD_GRPC_REQUESTS),
+        consumed('h2load.http.consumed', (n) => httpArgs(ours.ports.http, n), H2LOAD_HTTP_REQUESTS),
       );
     } else progress(`floors: ${H2LOAD} is not installed (Debian: nghttp2-client): the h2load rows are left out`);
     for (const t of targets) {
@@ -258,6 +285,12 @@ export async function benchFloors(): Promise<Record<string, number>> {
         figures[`floors.${client}${front}.mqlite_cpu_us_per_req`] = round(mqlite, 1);
         figures[`floors.${client}${front}.ratio`] = round(mqlite / floor, 2);
         figures[`floors.${client}${front}.front_ratio`] = round((mqlite - core) / floor, 2);
+        const consumedT = targets.find((t) => t.name === `${client}${front}.consumed`);
+        if (consumedT === undefined) continue;
+        const consumed = median(consumedT.samples);
+        figures[`floors.${client}${front}.consumed_cpu_us_per_req`] = round(consumed, 1);
+        figures[`floors.${client}${front}.consumed_ratio`] = round(consumed / floor, 2);
+        figures[`floors.${client}${front}.retained_cost_us`] = round(mqlite - consumed, 1);
       }
     }
     return figures;
