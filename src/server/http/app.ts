@@ -13,12 +13,12 @@
  * embedded as stored (json-payload.ts), and sent as plain string Responses,
  * which @hono/node-server writes with a single `end()`.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { HttpBindings } from '@hono/node-server';
 import type { Access } from '../../auth/access.js';
+import { newMessageId } from '../../broker/ids.js';
 import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, requestNamespace } from '../../auth/api-keys.js';
 import type { AnyCommand, Decoded } from '../commands/command.js';
 import { type JsonObject, JSON_TEXT, decodeJson } from '../commands/json-decode.js';
@@ -119,9 +119,13 @@ const shuttingDown = new HttpError(503, 'server is shutting down');
 /** The publish payload read from the body (set to each body just before its synchronous decode). */
 const bodyPayload = new JsonTextPayload(bodyPayloadRange, true);
 
-/** The client's X-Request-ID when it sent a usable one, else a new id. */
+/**
+ * The client's X-Request-ID when it sent a usable one, else a new random
+ * UUID, made as message ids are (a flat string; `crypto.randomUUID()`
+ * builds a tree of string pieces, garbage on every request).
+ */
 export function requestIdFrom(sent: string | string[] | undefined): string {
-  return typeof sent === 'string' && sent.length > 0 && sent.length <= MAX_REQUEST_ID ? sent : randomUUID();
+  return typeof sent === 'string' && sent.length > 0 && sent.length <= MAX_REQUEST_ID ? sent : newMessageId();
 }
 
 export function createApp(broker: BrokerAccess, opts: HttpAppOptions): HttpApp {
