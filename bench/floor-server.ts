@@ -12,12 +12,15 @@
  *   publish as JSON text.
  *
  * Both answer what the typed clients expect, so the same client drives the
- * floor and the broker. Prints `{"port": N}` once listening; SIGTERM ends it.
+ * floor and the broker. Prints `{"port": N}` once listening; on SIGUSR2
+ * prints `{"gc_seconds": S}`, the time spent in GC so far (as the broker's
+ * `nodejs_gc_duration_seconds` counts it); SIGTERM ends it.
  */
 import { create } from '@bufbuild/protobuf';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { PublishResponseSchema } from '../gen/mqlite/v1/mqlite_pb.js';
 import { mqliteServiceDefinition } from '../src/protocol/grpc-definition.js';
 
@@ -52,6 +55,12 @@ function httpFloor(): void {
   const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => ready(info.port));
   process.once('SIGTERM', () => server.close());
 }
+
+let gcSeconds = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcSeconds += e.duration / 1000;
+}).observe({ entryTypes: ['gc'] });
+process.on('SIGUSR2', () => process.stdout.write(`${JSON.stringify({ gc_seconds: gcSeconds })}\n`));
 
 const mode = process.argv[2];
 if (mode === 'grpc') await grpcFloor();

@@ -17,6 +17,20 @@
  *   body), HTTP as HTTP/1.1 (`--h1`, 32 connections, one request each at a
  *   time). Left out (with a note) when h2load is not installed.
  *
+ * - floors.h2load.{grpc,http}.consumed_*: our publish again with h2load, each
+ *   pass in CONSUMED_CHUNKS runs with the topic purged after each, so that
+ *   the broker never holds more than a few thousand messages (as when
+ *   consumers keep up) instead of every message of the benchmark: the part
+ *   of our cost that is the heap of retained messages (their GC, and the
+ *   first touch of fresh memory for their payloads) is retained_cost_us,
+ *   mqlite - consumed. The purges' own CPU and the extra connections are
+ *   counted in, so the consumed figure is if anything high. (Purging every
+ *   few milliseconds instead costs more in purges than it saves.)
+ * - floors.*.{floor,mqlite,consumed}_gc_us_per_req: of that CPU, the time
+ *   in GC (the broker's `nodejs_gc_duration_seconds`, the floors' own
+ *   PerformanceObserver; wall time of the pauses, so on a loaded machine
+ *   it can exceed the CPU it stands for).
+ *
  * - floors.core.publish_cpu_us: what the broker's own publish costs with no
  *   front, through the Broker API in this process (a FileStore at everysec,
  *   64 publishes in flight), measured in the same rounds: the floor plus
@@ -57,12 +71,16 @@ const H2LOAD = '/usr/bin/h2load';
 const H2LOAD_GRPC_REQUESTS = 8_000;
 const H2LOAD_HTTP_REQUESTS = 16_000;
 const CORE_PUBLISHES = 40_000;
+/** The consumed rows run each pass as this many h2load runs, the topic purged after each. */
+const CONSUMED_CHUNKS = 4;
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 export interface FloorProcess {
   port: number;
   pid: number;
+  /** Seconds the process has spent in GC so far. */
+  gcSeconds(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -70,13 +88,14 @@ export interface FloorProcess {
 export async function startFloor(mode: 'grpc' | 'http'): Promise<FloorProcess> {
   const child: ChildProcess = spawn(process.execPath, [join(here, 'floor-server.js'), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the ${mode} floor server did not report its port within 10 s`));
     }, 10_000);
     void exited.then(() => reject(new Error(`the ${mode} floor server exited before it was ready`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
+    lines.once('line', (line) => {
       clearTimeout(timer);
       resolve((JSON.parse(line) as { port: number }).port);
     });
@@ -84,6 +103,11 @@ export async function startFloor(mode: 'grpc' | 'http'): Promise<FloorProcess> {
   return {
     port,
     pid: child.pid!,
+    gcSeconds() {
+      const answer = new Promise<number>((resolve) => lines.once('line', (line) => resolve((JSON.parse(line) as { gc_seconds: number }).gc_seconds)));
+      child.kill('SIGUSR2');
+      return answer;
+    },
     async stop() {
       child.kill('SIGTERM');
       await exited;
@@ -133,12 +157,24 @@ function h2load(args: readonly string[]): Promise<number> {
 }
 
 /** Server CPU (µs) per request of `pid` during one pass of `t`. */
-async function measure(t: Target, seconds: number): Promise<{ us: number; perSecond: number }> {
+async function measure(t: Target, seconds: number, gc: (() => Promise<number>) | undefined): Promise<{ us: number; perSecond: number; gcUs: number }> {
+  const gc0 = (await gc?.()) ?? NaN;
   const cpu0 = processCpuUs(t.pid);
   const start = performance.now();
   const n = await t.run(seconds);
   const elapsed = (performance.now() - start) / 1000;
-  return { us: (processCpuUs(t.pid) - cpu0) / n, perSecond: n / elapsed };
+  const us = (processCpuUs(t.pid) - cpu0) / n;
+  const gc1 = (await gc?.()) ?? NaN;
+  return { us, perSecond: n / elapsed, gcUs: ((gc1 - gc0) * 1e6) / n };
+}
+
+/** The broker's GC seconds so far, from its `nodejs_gc_duration_seconds` (GET /metrics). */
+async function brokerGcSeconds(httpPort: number): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`, { headers: benchApiKey !== undefined ? { 'x-api-key': benchApiKey } : {} });
+  const text = await res.text();
+  let sum = 0;
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} ([0-9.e+-]+)$/gm)) sum += Number(m[1]);
+  return sum;
 }
 
 export async function benchFloors(): Promise<Record<string, number>> {
@@ -223,22 +259,49 @@ export async function benchFloors(): Promise<Record<string, number>> {
           return n;
         },
       });
+      /** Our publish with the topic purged after every quarter of the pass: next to nothing retained. */
+      const consumed = (name: string, args: (n: number) => string[], requests: number): Target => ({
+        name,
+        pid: ours.pid,
+        samples: [],
+        run: async (seconds) => {
+          const total = seconds < SECONDS ? requests / 4 : requests;
+          let n = 0;
+          for (let chunk = 0; chunk < CONSUMED_CHUNKS; chunk++) {
+            n += await h2load(args(total / CONSUMED_CHUNKS));
+            await ourGrpc.purge(NS, TOPIC);
+          }
+          ourPublishes += n;
+          return n;
+        },
+      });
       targets.push(
         viaH2load('h2load.grpc.floor', grpcFloor.pid, (n) => grpcArgs(grpcFloor.port, n), H2LOAD_GRPC_REQUESTS, false),
         viaH2load('h2load.grpc.mqlite', ours.pid, (n) => grpcArgs(ours.ports.grpc, n), H2LOAD_GRPC_REQUESTS, true),
         viaH2load('h2load.http.floor', httpFloor.pid, (n) => httpArgs(httpFloor.port, n), H2LOAD_HTTP_REQUESTS, false),
         viaH2load('h2load.http.mqlite', ours.pid, (n) => httpArgs(ours.ports.http, n), H2LOAD_HTTP_REQUESTS, true),
+        consumed('h2load.grpc.consumed', (n) => grpcArgs(ours.ports.grpc, n), H2LOAD_GRPC_REQUESTS),
+        consumed('h2load.http.consumed', (n) => httpArgs(ours.ports.http, n), H2LOAD_HTTP_REQUESTS),
       );
     } else progress(`floors: ${H2LOAD} is not installed (Debian: nghttp2-client): the h2load rows are left out`);
     for (const t of targets) {
       progress(`floors: warm-up ${t.name}`);
       await t.run(WARMUP_SECONDS);
     }
+    // GC time per request where the process tells it: the broker's own metric, the floors' observer.
+    const gcOf = new Map<number, () => Promise<number>>([
+      [ours.pid, () => brokerGcSeconds(ours.ports.http)],
+      [grpcFloor.pid, () => grpcFloor.gcSeconds()],
+      [httpFloor.pid, () => httpFloor.gcSeconds()],
+    ]);
+    const gcSamples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     for (let r = 1; r <= ROUNDS; r++) {
       for (const t of targets) {
-        const { us, perSecond } = await measure(t, SECONDS);
+        const { us, perSecond, gcUs } = await measure(t, SECONDS, gcOf.get(t.pid));
         t.samples.push(us);
-        progress(`floors: round ${r} ${t.name}: server ${us.toFixed(1)} µs CPU per request (${Math.round(perSecond)} req/s)`);
+        gcSamples.get(t.name)!.push(gcUs);
+        const gcText = Number.isNaN(gcUs) ? '' : `, ${gcUs.toFixed(1)} µs of it GC`;
+        progress(`floors: round ${r} ${t.name}: server ${us.toFixed(1)} µs CPU per request${gcText} (${Math.round(perSecond)} req/s)`);
       }
     }
     const stats = await ourGrpc.topicStats(NS, TOPIC);
@@ -256,8 +319,17 @@ export async function benchFloors(): Promise<Record<string, number>> {
         const mqlite = median(oursT.samples);
         figures[`floors.${client}${front}.floor_cpu_us_per_req`] = round(floor, 1);
         figures[`floors.${client}${front}.mqlite_cpu_us_per_req`] = round(mqlite, 1);
+        figures[`floors.${client}${front}.floor_gc_us_per_req`] = round(median(gcSamples.get(floorT.name)!), 1);
+        figures[`floors.${client}${front}.mqlite_gc_us_per_req`] = round(median(gcSamples.get(oursT.name)!), 1);
         figures[`floors.${client}${front}.ratio`] = round(mqlite / floor, 2);
         figures[`floors.${client}${front}.front_ratio`] = round((mqlite - core) / floor, 2);
+        const consumedT = targets.find((t) => t.name === `${client}${front}.consumed`);
+        if (consumedT === undefined) continue;
+        const consumed = median(consumedT.samples);
+        figures[`floors.${client}${front}.consumed_cpu_us_per_req`] = round(consumed, 1);
+        figures[`floors.${client}${front}.consumed_gc_us_per_req`] = round(median(gcSamples.get(consumedT.name)!), 1);
+        figures[`floors.${client}${front}.consumed_ratio`] = round(consumed / floor, 2);
+        figures[`floors.${client}${front}.retained_cost_us`] = round(mqlite - consumed, 1);
       }
     }
     return figures;

@@ -24,7 +24,12 @@ export interface ServerProcess {
 // Works from bench/ (tests, through vitest) and from dist/bench/ (npm run bench).
 const here = dirname(fileURLToPath(import.meta.url));
 const root = here.endsWith(join('dist', 'bench')) ? join(here, '..', '..') : join(here, '..');
-export const serverEntry = join(root, 'dist', 'cmd', 'mqlite.js');
+/**
+ * The broker the benchmarks start: this tree's build, or another one's
+ * (`MQLITE_BENCH_ENTRY=/other/dist/cmd/mqlite.js`) to compare two builds
+ * in one window with the same benchmark code.
+ */
+export const serverEntry = process.env.MQLITE_BENCH_ENTRY || join(root, 'dist', 'cmd', 'mqlite.js');
 
 /**
  * The API key the benchmarks' clients send: $MQLITE_API_KEY. The broker

@@ -150,8 +150,22 @@ export async function startGrpcServer(broker: BrokerAccess, opts: GrpcServerOpti
   for (const m of MQLiteService.methods) {
     if (m.methodKind !== 'unary') continue;
     const cmd = operationOfRequest(m.input) as AnyCommand;
-    const run = async (req: RequestOf<typeof m.input>, principal: Principal): Promise<object> =>
-      create(cmd.response, cmd.reply.pb(await cmd.run(broker.serving(), cmd.input(req), principal)));
+    const fail = (err: unknown, callback: sendUnaryData<object>): void => {
+      const compatAnswer = opts.compat ? compatFailure(cmd, err) : undefined;
+      if (compatAnswer !== undefined) callback(null, compatAnswer);
+      else callback(statusOf(err, log, m.name));
+    };
+    /** The response message of `out`, or the failure when building it throws. */
+    const answer = (out: unknown, callback: sendUnaryData<object>): void => {
+      let res: object;
+      try {
+        res = create(cmd.response, cmd.reply.pb(out));
+      } catch (err) {
+        fail(err, callback);
+        return;
+      }
+      callback(null, res);
+    };
     implementation[m.localName] = (call: ServerUnaryCall<RequestOf<typeof m.input> | MalformedRequest, object>, callback: sendUnaryData<object>) => {
       const req = call.request;
       let principal = FULL_ACCESS;
@@ -167,14 +181,16 @@ export async function startGrpcServer(broker: BrokerAccess, opts: GrpcServerOpti
         callback(statusOf(malformed(req), log, m.name));
         return;
       }
-      run(req, principal).then(
-        (res) => callback(null, res),
-        (err: unknown) => {
-          const answer = opts.compat ? compatFailure(cmd, err) : undefined;
-          if (answer !== undefined) callback(null, answer);
-          else callback(statusOf(err, log, m.name));
-        },
-      );
+      // The command's result straight to the callback: no async wrapper, one promise hop (the broker's own).
+      let out: unknown;
+      try {
+        out = cmd.run(broker.serving(), cmd.input(req), principal);
+      } catch (err) {
+        fail(err, callback);
+        return;
+      }
+      if (out instanceof Promise) out.then((res: unknown) => answer(res, callback), (err: unknown) => fail(err, callback));
+      else answer(out, callback);
     };
   }
   // PublishStream's messages go through its own codec (publish-stream-codec.ts).

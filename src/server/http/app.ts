@@ -13,15 +13,16 @@
  * embedded as stored (json-payload.ts), and sent as plain string Responses,
  * which @hono/node-server writes with a single `end()`.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { HttpBindings } from '@hono/node-server';
 import type { Access } from '../../auth/access.js';
+import { newMessageId } from '../../broker/ids.js';
 import { type ApiKeys, bearerToken, FULL_ACCESS, NO_API_KEYS, type Principal, requestNamespace } from '../../auth/api-keys.js';
 import type { AnyCommand, Decoded } from '../commands/command.js';
-import { type JsonObject, decodeJson } from '../commands/json-decode.js';
+import { type JsonObject, JSON_TEXT, decodeJson } from '../commands/json-decode.js';
+import { bodyPayloadRange, JsonTextPayload } from '../json-scan.js';
 import { type JsonStyle, NATIVE_JSON, ORIGINAL_JSON } from '../json-payload.js';
 import { COMMANDS, metrics as metricsAccess, rewriteAof, subscribe } from '../commands/table.js';
 import { batchResultsJson } from '../commands/values.js';
@@ -115,9 +116,16 @@ const MAX_REQUEST_ID = 200;
 
 const shuttingDown = new HttpError(503, 'server is shutting down');
 
-/** The client's X-Request-ID when it sent a usable one, else a new id. */
+/** The publish payload read from the body (set to each body just before its synchronous decode). */
+const bodyPayload = new JsonTextPayload(bodyPayloadRange, true);
+
+/**
+ * The client's X-Request-ID when it sent a usable one, else a new random
+ * UUID, made as message ids are (a flat string; `crypto.randomUUID()`
+ * builds a tree of string pieces, garbage on every request).
+ */
 export function requestIdFrom(sent: string | string[] | undefined): string {
-  return typeof sent === 'string' && sent.length > 0 && sent.length <= MAX_REQUEST_ID ? sent : randomUUID();
+  return typeof sent === 'string' && sent.length > 0 && sent.length <= MAX_REQUEST_ID ? sent : newMessageId();
 }
 
 export function createApp(broker: BrokerAccess, opts: HttpAppOptions): HttpApp {
@@ -128,22 +136,21 @@ export function createApp(broker: BrokerAccess, opts: HttpAppOptions): HttpApp {
   const sessions = new Set<SseSession>();
   let closing = false;
 
-  async function jsonBody(c: Ctx): Promise<unknown> {
+  /** The raw body of a route that reads one (a GET reads its query instead), at most `maxBody`. */
+  function bodyOf(c: Ctx, route: CommandRoute): Promise<Buffer> | undefined {
+    if (c.req.method === 'GET' || route.body === 'none') return undefined;
     const incoming = c.env?.incoming;
-    const raw =
-      incoming !== undefined
-        ? await readIncomingBody(incoming, maxBody)
-        : await readStreamBody(c.req.raw.body, c.req.header('content-length') ?? null, maxBody);
-    return parseJsonBody(raw);
+    return incoming !== undefined ? readIncomingBody(incoming, maxBody) : readStreamBody(c.req.raw.body, c.req.header('content-length') ?? null, maxBody);
   }
 
   /**
-   * The fields of a request from the path, the JSON body, or the query of a
-   * GET (typed by the request's fields); path parameters win.
+   * The fields of a request from the path, the JSON body `raw` (read by
+   * bodyOf), or the query of a GET (typed by the request's fields); path
+   * parameters win.
    */
-  async function fieldsOf(c: Ctx, spec: Decoded, route: CommandRoute): Promise<JsonObject> {
+  function fieldsOf(c: Ctx, spec: Decoded, route: CommandRoute, raw: Buffer | undefined): JsonObject {
     const fields =
-      c.req.method === 'GET' ? queryFields(c.req.query(), spec.request) : route.body === 'none' ? {} : asObject(await jsonBody(c), route.body === 'optional');
+      c.req.method === 'GET' ? queryFields(c.req.query(), spec.request) : route.body === 'none' ? {} : asObject(parseJsonBody(raw!), route.body === 'optional');
     const namespace = c.req.param('namespace');
     if (namespace !== undefined) fields[route.rename?.namespace ?? 'namespace'] = namespace;
     const topic = c.req.param('topic');
@@ -160,7 +167,11 @@ export function createApp(broker: BrokerAccess, opts: HttpAppOptions): HttpApp {
     const data = (route.data ?? cmd.reply.json) as (out: unknown, style: JsonStyle) => string;
     const done = cmd.reply.done;
     return async ({ c, principal }) => {
-      const req = decodeJson(cmd, await fieldsOf(c, cmd, route));
+      const reading = bodyOf(c, route);
+      const raw = reading === undefined ? undefined : await reading;
+      const fields = fieldsOf(c, cmd, route, raw);
+      // A publish payload is the body's own text where that is what serialising it would store (json-scan.ts).
+      const req = decodeJson(cmd, fields, raw === undefined ? JSON_TEXT : bodyPayload.at(raw, 0, raw.length));
       if (route.namespaceInBody && !principal.unrestricted) apiKeys.authorize(principal, cmd, requestNamespace(req), 'http', remoteOf(c), log);
       const out: unknown = await cmd.run(broker.serving(), cmd.input(req), principal);
       return done !== undefined ? okMessage(done, status) : okData(data(out, jsonStyle), status);
@@ -180,7 +191,7 @@ export function createApp(broker: BrokerAccess, opts: HttpAppOptions): HttpApp {
 
   const subscribeSse: RouteHandler = async ({ c, requestId }) => {
     // max_inflight is a query field of the SubscribeRequest, read as on every front; the core checks its range.
-    const { namespace, topic, queueId, autoAck, maxInflight } = subscribe.input(decodeJson(subscribe, await fieldsOf(c, subscribe, { body: 'none' })));
+    const { namespace, topic, queueId, autoAck, maxInflight } = subscribe.input(decodeJson(subscribe, fieldsOf(c, subscribe, { body: 'none' }, undefined)));
     const session = new SseSession({
       heartbeatMs: opts.sseHeartbeatMs,
       highWaterBytes: opts.sseHighWaterBytes ?? DEFAULT_SSE_HIGH_WATER,

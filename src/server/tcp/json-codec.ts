@@ -5,14 +5,12 @@
  * decoder (src/server/commands/json-decode.ts) and mapped by the command
  * table; only the envelope is this file's.
  */
-import { isUtf8 } from 'node:buffer';
-import { payloadFromJson } from '../json-payload.js';
 import { TOO_DEEP, jsonTooDeep } from '../json-depth.js';
 import { isBrokerError } from '../../broker/errors.js';
-import { FieldError, type PayloadReader, decodeJson } from '../commands/json-decode.js';
+import { FieldError, decodeJson } from '../commands/json-decode.js';
 import { type TcpOp, opOfAction } from './actions.js';
 import { CommandError } from './errors.js';
-import { payloadRange } from './json-scan.js';
+import { JsonTextPayload, payloadRange } from '../json-scan.js';
 
 /** A decoded command: its entry and its input (the Broker call's arguments), or why it did not decode. */
 export interface TcpRequest {
@@ -37,31 +35,8 @@ export function fieldErrorText(e: FieldError): string {
   return `field data.${e.path} must be ${e.expected}`;
 }
 
-/**
- * The publish payload: the client's JSON text taken straight from the
- * frame (json-scan.ts), or the value serialised again. Set to the frame
- * before each decode: one reader for the process, as decoding is
- * synchronous.
- */
-class FramePayload implements PayloadReader {
-  buf: Buffer = Buffer.alloc(0);
-  start = 0;
-  end = 0;
-
-  payload(value: unknown, nested: boolean): Uint8Array {
-    if (!nested) {
-      const range = payloadRange(this.buf, this.start, this.end);
-      if (range) {
-        const raw = this.buf.subarray(range[0], range[1]);
-        // invalid UTF-8 was replaced when the body was parsed: store what was parsed then
-        if (isUtf8(raw)) return raw;
-      }
-    }
-    return payloadFromJson(value);
-  }
-}
-
-const framePayload = new FramePayload();
+/** The publish payload: the client's JSON text taken straight from the frame (json-scan.ts). */
+const framePayload = new JsonTextPayload(payloadRange);
 
 export function decodeJsonCommand(buf: Buffer, start: number, end: number): TcpRequest {
   let root: unknown;
@@ -81,11 +56,8 @@ export function decodeJsonCommand(buf: Buffer, start: number, end: number): TcpR
   let data = root['data'];
   if (data === undefined || data === null) data = {};
   if (!isObj(data)) return fail(rid, 'field data must be an object');
-  framePayload.buf = buf;
-  framePayload.start = start;
-  framePayload.end = end;
   try {
-    return { op, args: op.input(decodeJson(op, data, framePayload) as never), requestId: rid, error: undefined };
+    return { op, args: op.input(decodeJson(op, data, framePayload.at(buf, start, end)) as never), requestId: rid, error: undefined };
   } catch (err) {
     if (err instanceof FieldError) return fail(rid, fieldErrorText(err));
     // payloadFromJson refuses a payload nested too deeply to serialise
