@@ -90,6 +90,21 @@ function batch(bytes: Buffer): Batch {
 }
 
 /**
+ * The bytes of `group` as one buffer: a view when they lie end to end in
+ * one slab (the encoder's batches of turns in a row do), else a copy.
+ */
+function joined(group: readonly Batch[], size: number): Buffer {
+  const first = group[0]!.bytes;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < group.length; i++) {
+    const b = group[i]!.bytes;
+    if (b.buffer !== first.buffer || b.byteOffset !== end) return Buffer.concat(group.map((g) => g.bytes), size);
+    end += b.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, size);
+}
+
+/**
  * A connection to the engine that reconnects by itself; the engine
  * unreachable at first is an error naming the servers and what to do.
  */
@@ -162,7 +177,8 @@ export class JetStreamStore implements Store {
     this.snapEndSubj = `mqlite.${opts.name}.snapend`;
     this.idPrefix = `${opts.writer ?? 'mqlite'}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.`;
     this.maxPart = Math.max(1024, nc.info!.max_payload - HEADER_ROOM);
-    this.encoder = new RecordEncoder(64 * 1024, () => this.schedule());
+    // Slabs of one message: the batches of turns in a row lie end to end, and go as one view (joined()).
+    this.encoder = new RecordEncoder(this.maxPart, () => this.schedule());
     this.sink = this.encoder;
   }
 
@@ -266,7 +282,7 @@ export class JetStreamStore implements Store {
           for (const b of group) b.reject(this.failed);
         } else {
           try {
-            const bytes = n === 1 ? first.bytes : Buffer.concat(group.map((b) => b.bytes));
+            const bytes = n === 1 ? first.bytes : joined(group, size);
             const seq = first.run !== undefined ? await first.run() : await this.publishParts(this.logSubj, bytes, undefined);
             for (const b of group) {
               b.parts = this.logParts;
@@ -280,6 +296,9 @@ export class JetStreamStore implements Store {
         }
         this.queue.splice(0, n);
       }
+      // Every batch taken is acked and its bytes sent: the encoder writes over its slab again
+      // (warm memory; fresh pages cost more than the copy itself).
+      this.encoder.recycle();
     } finally {
       this.writing = false;
     }
