@@ -99,6 +99,36 @@ describe('JetStreamStore', () => {
     await again.close();
   });
 
+  it('a snapshot larger than a message goes out in parts as it is made, with appends between them, and replays whole', async () => {
+    const s = await JetStreamStore.open({ servers: [nats.url], name: 'parts', replicas: 1, sliceRecords: 2 });
+    await replayAll(s);
+    const model = new Model();
+    s.setSnapshotSource(model.snapshot);
+    // 4 MiB of state: several engine messages (1 MiB each at most)
+    const recs = Array.from({ length: 40 }, () => publishRecord(100 * 1024));
+    for (const r of recs.slice(0, 30)) model.publish(s, r);
+    await s.durable();
+    const rewriting = s.rewrite();
+    // published while the snapshot is made and written: log messages land between its parts
+    for (const r of recs.slice(30)) {
+      model.publish(s, r);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    model.ack(s, [recs[3]!.id, recs[35]!.id]);
+    await Promise.all([rewriting, s.durable()]);
+    await s.close();
+    const nc = await connect({ servers: nats.url });
+    const info = await (await nc.jetstreamManager()).streams.info('MQLITE_parts', { subjects_filter: '>' });
+    await nc.close();
+    expect(info.state.subjects!['mqlite.parts.snap']).toBeGreaterThanOrEqual(3);
+    const again = await JetStreamStore.open({ servers: [nats.url], name: 'parts', replicas: 1 });
+    const replayed = new Model();
+    for (const r of await replayAll(again)) replayed.apply(r);
+    expect([...replayed.ids()].sort()).toEqual([...model.ids()].sort());
+    expect(replayed.ids()).toHaveLength(38);
+    await again.close();
+  });
+
   it('the engine unreachable at startup is an error naming the servers', async () => {
     const url = `nats://127.0.0.1:${await freePort()}`;
     await expect(JetStreamStore.open({ servers: [url], name: 'none', timeoutMs: 1000 })).rejects.toThrow(
