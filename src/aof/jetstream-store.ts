@@ -69,6 +69,11 @@ const LINGER_MS = 1;
 
 interface Batch {
   readonly bytes: Buffer;
+  /**
+   * The last batch a snapshot covers (its cut): it ends its log message, so
+   * that what came after the snapshot was taken is replayed after the cut.
+   */
+  cut?: boolean;
   /** Instead of a log append: a write run in its place in the order (a snapshot). */
   run?: () => Promise<number>;
   /** Log messages this store had written once this batch was acked. */
@@ -268,7 +273,7 @@ export class JetStreamStore implements Store {
         let n = 1;
         let size = first.bytes.length;
         if (first.run === undefined) {
-          for (let next = this.queue[n]; next !== undefined && next.run === undefined && size + next.bytes.length <= this.maxPart; next = this.queue[++n]) size += next.bytes.length;
+          for (let next = this.queue[n]; next !== undefined && next.run === undefined && this.queue[n - 1]!.cut !== true && size + next.bytes.length <= this.maxPart; next = this.queue[++n]) size += next.bytes.length;
           if (size < this.lastAppend / 2 && this.lastAppend >= LINGER_FROM && !this.lingered) {
             this.lingered = true;
             await this.linger(this.lastAppend / 2);
@@ -528,6 +533,9 @@ export class JetStreamStore implements Store {
     const started = performance.now();
     this.collect();
     const coveredBatch = this.queue.at(-1);
+    // Records of later turns must not join its log message: the cut would cover them, and
+    // replay would skip them although the snapshot does not hold them.
+    if (coveredBatch !== undefined) coveredBatch.cut = true;
     const partsNow = this.logParts;
     const covered = this.tail;
     // The snapshot goes out in parts as it is made, each in its place in the queue of writes
