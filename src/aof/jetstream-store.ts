@@ -538,55 +538,32 @@ export class JetStreamStore implements Store {
     if (coveredBatch !== undefined) coveredBatch.cut = true;
     const partsNow = this.logParts;
     const covered = this.tail;
-    // The snapshot goes out in parts as it is made, each in its place in the queue of writes
-    // (log appends between them are skipped by replay, which reads the snapshot's subject
-    // alone): at most two parts are held in memory, whatever the size of the state.
-    const snap = new RecordEncoder(this.maxPart);
-    let first = 0;
-    let last = 0;
-    let snapParts = 0;
-    let bytes = 0;
-    const publishPart = (part: Buffer): Promise<number> => {
-      const job = batch(part);
-      job.run = async () => {
-        const before = this.lastSeq;
-        const seq = await this.publishParts(this.snapSubj, part, undefined);
-        // fenced on `before`, so the part's first message is the next sequence
-        if (first === 0) first = before + 1;
-        last = seq;
-        snapParts += seq - before;
-        return seq;
-      };
-      bytes += part.length;
-      this.queue.push(job);
-      void this.pump();
-      return job.done;
-    };
-    let written: Promise<number> | undefined;
+    const snap = new RecordEncoder();
+    const it = source(snap);
+    let n = 0;
+    const slice = this.opts.sliceRecords ?? 1024;
+    while (it.next().done !== true) {
+      if (++n % slice === 0) await yieldToLoop();
+    }
+    const cut = covered !== undefined ? await covered : (await this.lastOf(this.logSubj))?.seq ?? 0;
+    const base = snap.take();
     try {
-      const it = source(snap);
-      let n = 0;
-      const slice = this.opts.sliceRecords ?? 1024;
-      while (it.next().done !== true) {
-        if (snap.size >= this.maxPart / 2) {
-          const previous = written;
-          written = publishPart(snap.take());
-          if (previous !== undefined) await previous;
-        }
-        if (++n % slice === 0) await yieldToLoop();
-      }
-      const cut = covered !== undefined ? await covered : (await this.lastOf(this.logSubj))?.seq ?? 0;
-      // the rest, and at least one part, so that the end marker names where the snapshot starts
-      if (snap.size > 0 || written === undefined) written = publishPart(snap.take());
-      await written;
-      // Then an empty end marker (on its own subject) naming where the parts start and end and
-      // the log sequence they cover, then the purges, in their place in the queue of writes: no
-      // append lands between counting what to keep and purging. (A purge by sequence with a
-      // subject filter dropped messages after the sequence on nats-server 2.9.10, so the
-      // purges keep a count instead.)
+      // The parts, then an empty end marker (on its own subject) naming where they start and end
+      // and the log sequence they cover, then the purges, all in their place in the queue of writes: no append lands between
+      // counting what to keep and purging. (A purge by sequence with a subject filter dropped
+      // messages after the sequence on nats-server 2.9.10, so the purges keep a count instead.)
       const partsAtCut = coveredBatch !== undefined ? coveredBatch.parts : partsNow;
-      const job = batch(Buffer.alloc(0));
+      const job = batch(base);
       job.run = async () => {
+        let snapParts = 1;
+        await this.publishParts(this.snapSubj, base.subarray(0, Math.min(base.length, this.maxPart)), undefined);
+        const first = this.lastSeq;
+        if (base.length > this.maxPart) {
+          const before = this.lastSeq;
+          await this.publishParts(this.snapSubj, base.subarray(this.maxPart), undefined);
+          snapParts += this.lastSeq - before;
+        }
+        const last = this.lastSeq;
         const seq = await this.publishParts(this.snapEndSubj, Buffer.alloc(0), this.endHeader(first, last, cut));
         this.sinceSnapshot = 0;
         this.messagesSinceSnapshot = 0;
@@ -602,11 +579,10 @@ export class JetStreamStore implements Store {
       void this.pump();
       await job.done;
     } catch (err) {
-      await written?.catch(() => {});
       this.fail(err as Error, 'a snapshot');
       throw this.failed!;
     }
-    return { records: snap.records, bytes, seconds: (performance.now() - started) / 1000 };
+    return { records: snap.records, bytes: base.length, seconds: (performance.now() - started) / 1000 };
   }
 
   private endHeader(first: number, last: number, cut: number): MsgHdrs {

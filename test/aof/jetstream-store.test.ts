@@ -99,7 +99,7 @@ describe('JetStreamStore', () => {
     await again.close();
   });
 
-  it('a snapshot larger than a message goes out in parts as it is made, with appends between them, and replays whole', async () => {
+  it('a snapshot larger than a message, made while publishes and acks go on, replays whole', async () => {
     const s = await JetStreamStore.open({ servers: [nats.url], name: 'parts', replicas: 1, sliceRecords: 2 });
     await replayAll(s);
     const model = new Model();
