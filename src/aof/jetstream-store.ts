@@ -183,6 +183,9 @@ export class JetStreamStore implements Store {
     this.idPrefix = `${opts.writer ?? 'mqlite'}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.`;
     this.maxPart = Math.max(1024, nc.info!.max_payload - HEADER_ROOM);
     // Slabs of one message: the batches of turns in a row lie end to end, and go as one view (joined()).
+    // A slab is never written over (no recycle(), unlike the file store): an append that timed
+    // out while the connection was down still sits, by reference, in the client's reconnect
+    // buffer, and goes out once it reconnects, under the message id its retry shares.
     this.encoder = new RecordEncoder(this.maxPart, () => this.schedule());
     this.sink = this.encoder;
   }
@@ -301,9 +304,6 @@ export class JetStreamStore implements Store {
         }
         this.queue.splice(0, n);
       }
-      // Every batch taken is acked and its bytes sent: the encoder writes over its slab again
-      // (warm memory; fresh pages cost more than the copy itself).
-      this.encoder.recycle();
     } finally {
       this.writing = false;
     }
