@@ -4,7 +4,8 @@
  * the REPL keeps one session, so its commands share one connection.
  */
 import { readFileSync } from 'node:fs';
-import { ClientError, type ClientTlsOptions, type MqliteClient, type QueueFeaturesClient } from '../client/types.js';
+import { openOwner } from '../client/cluster.js';
+import type { ClientTlsOptions, MqliteClient, QueueFeaturesClient } from '../client/types.js';
 import { UsageError } from './errors.js';
 import { Output, type OutStream } from './output.js';
 
@@ -120,24 +121,9 @@ async function openOne(e: Endpoint): Promise<CliClient> {
  * UNAVAILABLE naming the owner, and is passed over, as is a node down.
  */
 export async function openClient(e: Endpoint): Promise<CliClient> {
-  const isRetryable = (err: unknown) => err instanceof ClientError && err.retryable;
-  if (e.nodes === undefined || e.nodes.length < 2) return openOne(e);
-  let last: unknown;
-  for (const node of e.nodes) {
-    let c: CliClient | undefined;
-    try {
-      c = await openOne({ ...e, ...node });
-      await c.listNamespaces();
-      return c;
-    } catch (err) {
-      // a refusal that is not about this node (a key without the right): every node would say the same
-      if (c !== undefined && !isRetryable(err)) return c;
-      if (!isRetryable(err)) throw err;
-      last = err;
-      await c?.close().catch(() => undefined);
-    }
-  }
-  throw last;
+  const nodes = e.nodes;
+  if (nodes === undefined || nodes.length < 2) return openOne(e);
+  return (await openOwner(nodes.length, (i) => openOne({ ...e, ...nodes[i]! }))).conn;
 }
 
 export interface SessionIO {

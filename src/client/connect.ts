@@ -13,7 +13,8 @@
 import { GrpcClient } from './grpc/index.js';
 import { HttpClient } from './http/index.js';
 import { TcpClient } from './tcp/index.js';
-import { Client, isRetryable, type ReconnectOptions, type Transport } from './client.js';
+import { Client, type ReconnectOptions, type Transport } from './client.js';
+import { openOwner } from './cluster.js';
 import type { ClientTlsOptions } from './types.js';
 import { type Endpoint, parseUrl } from './url.js';
 
@@ -75,25 +76,8 @@ export async function connect(url?: string, opts: ConnectOptions = {}): Promise<
 function clusterOpener(eps: readonly Endpoint[], opts: ConnectOptions): () => Promise<Transport> {
   let next = 0;
   return async () => {
-    let last: unknown;
-    for (let k = 0; k < eps.length; k++) {
-      const i = (next + k) % eps.length;
-      let t: Transport | undefined;
-      try {
-        t = await openTransport(eps[i]!, opts);
-        await t.listNamespaces();
-        next = i;
-        return t;
-      } catch (err) {
-        last = err;
-        if (!isRetryable(err)) {
-          // a refusal that is not about this node (a wrong key): every node would say the same
-          if (t !== undefined) return t;
-          throw err;
-        }
-        await t?.close().catch(() => undefined);
-      }
-    }
-    throw last;
+    const { conn, index } = await openOwner(eps.length, (i) => openTransport(eps[i]!, opts), next);
+    next = index;
+    return conn;
   };
 }
