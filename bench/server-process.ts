@@ -60,8 +60,14 @@ export async function startServerProcess(
   };
   const configPath = join(dataDir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
-  const child = spawn(process.execPath, [serverEntry, '--config', configPath], { stdio: ['ignore', 'pipe', opts.onStderr ? 'pipe' : 'inherit'], env: opts.env ?? process.env });
-  if (opts.onStderr) createInterface({ input: child.stderr! }).on('line', opts.onStderr);
+  const child = spawn(process.execPath, [serverEntry, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  // A startup failure is printed on stderr (cmd/mqlite.ts): kept for the error below.
+  let said = '';
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    said = line;
+    if (opts.onStderr) opts.onStderr(line);
+    else process.stderr.write(`${line}\n`);
+  });
   const ports = { grpc: 0, http: 0, tcp: 0 };
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
@@ -71,8 +77,7 @@ export async function startServerProcess(
       child.kill('SIGKILL');
       reject(new Error('broker did not report ready within 20 s'));
     }, 20_000);
-    // What the broker said last at warn or above: why it exited, in the error.
-    let said = '';
+    // What the broker said last on stderr or at warn or above: why it exited, in the error.
     void exited.then((code) => reject(new Error(`broker exited with code ${code} before it was ready${said && `: ${said}`}`)));
     lines.on('line', (line) => {
       let rec: { msg?: string; front?: keyof typeof ports; port?: number; level?: number };

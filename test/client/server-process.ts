@@ -3,8 +3,10 @@
  * for tests that kill it or run programs against it as a user would.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../../bench/free-port.js';
+
+export { freePort };
 
 const SERVER = join(import.meta.dirname, '../../dist/cmd/mqlite.js');
 const children = new Set<ChildProcess>();
@@ -14,13 +16,6 @@ export function killAll(): void {
   for (const c of children) c.kill('SIGKILL');
 }
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 export interface Ports {
   tcp: number;
