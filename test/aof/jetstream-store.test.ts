@@ -157,6 +157,43 @@ describe('JetStreamStore', () => {
     await again.close();
   });
 
+  it("a rewrite's purge never takes what another writer appended after its end marker (a node deposed just then)", async () => {
+    const model = new Model();
+    const theirs: ReturnType<typeof publishRecord>[] = [];
+    // The moment a deposed node's purge could meet a new owner: after its end marker, before the purge.
+    const beforePurge = async (): Promise<void> => {
+      const b = await JetStreamStore.open({ servers: [nats.url], name: 'deposed', replicas: 1 });
+      await replayAll(b);
+      for (let i = 0; i < 3; i++) {
+        const r = publishRecord(10);
+        theirs.push(r);
+        append(b, [r]);
+        await b.durable(); // one log message each
+      }
+      await b.close();
+    };
+    const s = await JetStreamStore.open({ servers: [nats.url], name: 'deposed', replicas: 1, sliceRecords: 1, beforePurge });
+    await replayAll(s);
+    s.setSnapshotSource(model.snapshot);
+    // 1,000 records: the snapshot takes 20 turns (50 records a slice), the publishes below fewer
+    const recs = Array.from({ length: 1004 }, () => publishRecord(10));
+    for (const r of recs.slice(0, 1000)) model.publish(s, r);
+    await s.durable();
+    const rewriting = s.rewrite();
+    // log messages after the cut, while the snapshot is made
+    for (const r of recs.slice(1000)) {
+      model.publish(s, r);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all([rewriting, s.durable()]);
+    await s.close();
+    const again = await JetStreamStore.open({ servers: [nats.url], name: 'deposed', replicas: 1 });
+    const replayed = new Model();
+    for (const r of await replayAll(again)) replayed.apply(r);
+    expect([...replayed.ids()].sort()).toEqual([...model.ids(), ...theirs.map((r) => r.id)].sort());
+    await again.close();
+  });
+
   it('the engine unreachable at startup is an error naming the servers', async () => {
     const url = `nats://127.0.0.1:${await freePort()}`;
     await expect(JetStreamStore.open({ servers: [url], name: 'none', timeoutMs: 1000 })).rejects.toThrow(
