@@ -10,6 +10,10 @@
  * - http: one Hono route `POST /v1/namespaces/:namespace/topics/:topic/publish`
  *   that reads the JSON body (`c.req.json()`) and answers the envelope of a
  *   publish as JSON text.
+ * - tcp: a `net` server that splits the length-prefixed frames
+ *   (docs/PROTOCOL.md, "Framing") and answers each with the same protobuf
+ *   publish reply, the replies of one read in one write: what Node's own
+ *   sockets cost per request, the floor of any server written on them.
  *
  * Both answer what the typed clients expect, so the same client drives the
  * floor and the broker. Prints `{"port": N}` once listening; on SIGUSR2
@@ -20,9 +24,13 @@ import { create } from '@bufbuild/protobuf';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { createServer } from 'node:net';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { PublishResponseSchema } from '../gen/mqlite/v1/mqlite_pb.js';
 import { mqliteServiceDefinition } from '../src/protocol/grpc-definition.js';
+import { ENCODING_PROTOBUF, FrameWriter } from '../src/protocol/frame.js';
+import { publish } from '../src/server/commands/messages.js';
+import { writeOk } from '../src/server/tcp/reply.js';
 
 const MESSAGE_ID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 
@@ -56,6 +64,34 @@ function httpFloor(): void {
   process.once('SIGTERM', () => server.close());
 }
 
+function tcpFloor(): void {
+  const out = new FrameWriter();
+  writeOk(out, ENCODING_PROTOBUF, undefined, publish, { messageId: MESSAGE_ID, queueId: 0 });
+  const reply = Buffer.concat(out.take());
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    // Bytes of the frame being read that are still to come (its 4-byte length prefix included).
+    let carry = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      const buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      let frames = 0;
+      let pos = 0;
+      while (buf.length - pos >= 4) {
+        const len = buf.readUInt32BE(pos);
+        if (buf.length - pos - 4 < len) break;
+        pos += 4 + len;
+        frames++;
+      }
+      carry = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
+      if (frames === 1) socket.write(reply);
+      else if (frames > 1) socket.write(Buffer.concat(Array.from({ length: frames }, () => reply)));
+    });
+    socket.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1', () => ready((server.address() as { port: number }).port));
+  process.once('SIGTERM', () => server.close());
+}
+
 let gcSeconds = 0;
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) gcSeconds += e.duration / 1000;
@@ -65,7 +101,8 @@ process.on('SIGUSR2', () => process.stdout.write(`${JSON.stringify({ gc_seconds:
 const mode = process.argv[2];
 if (mode === 'grpc') await grpcFloor();
 else if (mode === 'http') httpFloor();
+else if (mode === 'tcp') tcpFloor();
 else {
-  process.stderr.write(`floor-server: mode '${mode}' is unknown: give grpc or http\n`);
+  process.stderr.write(`floor-server: mode '${mode}' is unknown: give grpc, http or tcp\n`);
   process.exit(2);
 }

@@ -11,6 +11,12 @@
  *
  * - floors.grpc.{floor,mqlite}_cpu_us_per_req, floors.grpc.ratio: GrpcClient, 64 calls in flight
  * - floors.http.{floor,mqlite}_cpu_us_per_req, floors.http.ratio: HttpClient (raw transport), 32 connections
+ * - floors.tcp.{floor,mqlite}_cpu_us_per_req, floors.tcp.ratio: TcpClient
+ *   (protobuf), one publish in flight, the broker at fsync everysec: the
+ *   row where Redis is ahead (bench:peers, "publish c1"). The floor is a
+ *   bare `net` server answering each frame; our figure holds, beyond it,
+ *   one AOF write(2) per publish (with one in flight each publish is its
+ *   own group commit), so front_ratio is not given for it.
  * - floors.h2load.{grpc,http}.*: the same, driven by h2load (nghttp2) instead,
  *   a client in C that is not the bottleneck: gRPC as HTTP/2 prior knowledge
  *   (one connection, 64 streams, the length-prefixed PublishRequest as the
@@ -53,6 +59,7 @@ import { FileStore } from '../src/aof/file-store.js';
 import { Broker } from '../src/broker/broker.js';
 import { GrpcClient } from '../src/client/grpc/index.js';
 import { HttpClient } from '../src/client/http/index.js';
+import { TcpClient } from '../src/client/tcp/index.js';
 import { benchApiKey, startServerProcess } from './server-process.js';
 import { processCpuUs, progress, round } from './stats.js';
 
@@ -85,7 +92,7 @@ export interface FloorProcess {
 }
 
 /** Starts bench/floor-server.ts (built) in its own process. */
-export async function startFloor(mode: 'grpc' | 'http'): Promise<FloorProcess> {
+export async function startFloor(mode: 'grpc' | 'http' | 'tcp'): Promise<FloorProcess> {
   const child: ChildProcess = spawn(process.execPath, [join(here, 'floor-server.js'), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines = createInterface({ input: child.stdout! });
@@ -181,6 +188,9 @@ export async function benchFloors(): Promise<Record<string, number>> {
   const ours = await startServerProcess({ fsync: 'everysec' });
   const grpcFloor = await startFloor('grpc');
   const httpFloor = await startFloor('http');
+  const tcpFloor = await startFloor('tcp');
+  const ourTcp = await TcpClient.connect({ host: '127.0.0.1', port: ours.ports.tcp, encoding: 'protobuf', apiKey: benchApiKey });
+  const floorTcp = await TcpClient.connect({ host: '127.0.0.1', port: tcpFloor.port, encoding: 'protobuf' });
   const ourGrpc = new GrpcClient({ host: '127.0.0.1', port: ours.ports.grpc, timeoutMs: 30_000, apiKey: benchApiKey });
   const floorGrpc = new GrpcClient({ host: '127.0.0.1', port: grpcFloor.port, timeoutMs: 30_000 });
   const ourHttp = new HttpClient({ baseUrl: `http://127.0.0.1:${ours.ports.http}`, transport: 'raw', apiKey: benchApiKey });
@@ -210,6 +220,8 @@ export async function benchFloors(): Promise<Record<string, number>> {
       typed('grpc.mqlite', ours.pid, GRPC_IN_FLIGHT, () => ourGrpc.publish(NS, TOPIC, PAYLOAD), true),
       typed('http.floor', httpFloor.pid, HTTP_CONNECTIONS, () => floorHttp.publish(NS, TOPIC, JSON_PAYLOAD), false),
       typed('http.mqlite', ours.pid, HTTP_CONNECTIONS, () => ourHttp.publish(NS, TOPIC, JSON_PAYLOAD), true),
+      typed('tcp.floor', tcpFloor.pid, 1, () => floorTcp.publish(NS, TOPIC, PAYLOAD), false),
+      typed('tcp.mqlite', ours.pid, 1, () => ourTcp.publish(NS, TOPIC, PAYLOAD), true),
     ];
     // A fixed count per pass (the topic emptied first), so that this process does not hold every message of the run.
     targets.push({
@@ -293,6 +305,7 @@ export async function benchFloors(): Promise<Record<string, number>> {
       [ours.pid, () => brokerGcSeconds(ours.ports.http)],
       [grpcFloor.pid, () => grpcFloor.gcSeconds()],
       [httpFloor.pid, () => httpFloor.gcSeconds()],
+      [tcpFloor.pid, () => tcpFloor.gcSeconds()],
     ]);
     const gcSamples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     for (let r = 1; r <= ROUNDS; r++) {
@@ -311,7 +324,7 @@ export async function benchFloors(): Promise<Record<string, number>> {
     const core = median(targets.find((t) => t.name === 'core')!.samples);
     const figures: Record<string, number> = { 'floors.core.publish_cpu_us': round(core, 1) };
     for (const client of ['', 'h2load.']) {
-      for (const front of ['grpc', 'http']) {
+      for (const front of ['grpc', 'http', 'tcp']) {
         const floorT = targets.find((t) => t.name === `${client}${front}.floor`);
         const oursT = targets.find((t) => t.name === `${client}${front}.mqlite`);
         if (floorT === undefined || oursT === undefined) continue;
@@ -322,7 +335,7 @@ export async function benchFloors(): Promise<Record<string, number>> {
         figures[`floors.${client}${front}.floor_gc_us_per_req`] = round(median(gcSamples.get(floorT.name)!), 1);
         figures[`floors.${client}${front}.mqlite_gc_us_per_req`] = round(median(gcSamples.get(oursT.name)!), 1);
         figures[`floors.${client}${front}.ratio`] = round(mqlite / floor, 2);
-        figures[`floors.${client}${front}.front_ratio`] = round((mqlite - core) / floor, 2);
+        if (front !== 'tcp') figures[`floors.${client}${front}.front_ratio`] = round((mqlite - core) / floor, 2);
         const consumedT = targets.find((t) => t.name === `${client}${front}.consumed`);
         if (consumedT === undefined) continue;
         const consumed = median(consumedT.samples);
@@ -336,7 +349,7 @@ export async function benchFloors(): Promise<Record<string, number>> {
   } finally {
     await broker.close();
     rmSync(dir, { recursive: true, force: true });
-    await Promise.allSettled([ourGrpc.close(), floorGrpc.close(), ourHttp.close(), floorHttp.close()]);
-    await Promise.allSettled([ours.stop(), grpcFloor.stop(), httpFloor.stop()]);
+    await Promise.allSettled([ourGrpc.close(), floorGrpc.close(), ourHttp.close(), floorHttp.close(), ourTcp.close(), floorTcp.close()]);
+    await Promise.allSettled([ours.stop(), grpcFloor.stop(), httpFloor.stop(), tcpFloor.stop()]);
   }
 }
