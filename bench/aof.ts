@@ -7,6 +7,11 @@
  *                                  than the wall figure when others share the machine
  *   aof.replay.store_only.*        the FileStore's replay alone (no apply), wall clock and per CPU second:
  *                                  on a shared machine the wall figure mostly measures the others
+ *   aof.replay.fresh_memory_bound_records_per_s
+ *                                  the ceiling this machine puts on any replay that holds the payloads in memory:
+ *                                  1M × 1 KiB written once into fresh memory (1 MiB slabs, as the payload
+ *                                  arena takes them), in a new process; the first touch of a page costs a
+ *                                  fault, several µs a page on a VM, whatever writes it
  *   aof.rewrite.seconds            broker rewrite of its state of 1M pending 1 KiB messages (in that new process, after the replay)
  *   aof.rewrite.max_stall_ms       longest event-loop stall seen by a 1 ms interval during that rewrite
  *   aof.rewrite.max_stall_cpu_ms   the most CPU the main thread used within one such stall (Linux schedstat):
@@ -131,6 +136,26 @@ function mainThreadCpuReader(): (() => number) | undefined {
 }
 
 const RESTART_ARG = '--restart-child';
+const FRESH_MEMORY_ARG = '--fresh-memory-child';
+
+/** RECORDS payloads of 1 KiB written once into fresh 1 MiB slabs: records per second. */
+function freshMemoryBound(): number {
+  const slabs: Buffer[] = [];
+  const started = performance.now();
+  const slab = 1 << 20;
+  for (let left = RECORDS * PAYLOAD.length; left > 0; left -= slab) {
+    const b = Buffer.allocUnsafeSlow(slab);
+    for (let off = 0; off < slab; off += PAYLOAD.length) PAYLOAD.copy(b, off);
+    slabs.push(b);
+  }
+  return Math.round(RECORDS / ((performance.now() - started) / 1000));
+}
+
+function benchFreshMemoryBound(): number {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), FRESH_MEMORY_ARG], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fresh-memory child failed (exit ${r.status}): ${r.stderr}`);
+  return Number(r.stdout);
+}
 
 /** The child's side of benchBrokerReplayAndRewrite: opens the broker in `dir`, then rewrites. */
 async function restart(dir: string): Promise<Restart> {
@@ -205,11 +230,13 @@ export async function benchAof(): Promise<Record<string, number>> {
   const replay = await benchReplay();
   const broker = await benchBrokerReplayAndRewrite();
   const always = await benchAlways();
+  const bound = benchFreshMemoryBound();
   return {
     'aof.replay.records_per_s': broker.replayPerSecond,
     'aof.replay.records_per_cpu_s': broker.replayPerCpuSecond,
     'aof.replay.store_only.records_per_s': replay.perSecond,
     'aof.replay.store_only.records_per_cpu_s': replay.perCpuSecond,
+    'aof.replay.fresh_memory_bound_records_per_s': bound,
     'aof.rewrite.seconds': Math.round(broker.rewriteSeconds * 1000) / 1000,
     'aof.rewrite.max_stall_ms': Math.round(broker.maxStallMs * 10) / 10,
     'aof.rewrite.max_stall_cpu_ms': Math.round(broker.maxStallCpuMs * 10) / 10,
@@ -220,5 +247,6 @@ export async function benchAof(): Promise<Record<string, number>> {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   if (process.argv[2] === RESTART_ARG) process.stdout.write(JSON.stringify(await restart(process.argv[3]!)) + '\n');
+  else if (process.argv[2] === FRESH_MEMORY_ARG) process.stdout.write(String(freshMemoryBound()));
   else console.log(JSON.stringify(await benchAof(), null, 2));
 }
