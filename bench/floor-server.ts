@@ -11,7 +11,7 @@
  *   that reads the JSON body (`c.req.json()`) and answers the envelope of a
  *   publish as JSON text.
  * - tcp: a `net` server that splits the length-prefixed frames
- *   (docs/PROTOCOL.md, "Framing") and answers each with the same protobuf
+ *   (docs/PROTOCOL.md, "Frame layout") and answers each with the same protobuf
  *   publish reply, the replies of one read in one write: what Node's own
  *   sockets cost per request, the floor of any server written on them.
  *
