@@ -30,6 +30,11 @@ const root = here.endsWith(join('dist', 'bench')) ? join(here, '..', '..') : joi
  * in one window with the same benchmark code.
  */
 export const serverEntry = process.env.MQLITE_BENCH_ENTRY || join(root, 'dist', 'cmd', 'mqlite.js');
+/**
+ * Flags for the broker's node process (`MQLITE_BENCH_NODE_FLAGS="--single-threaded-gc"`),
+ * space-separated: to compare runtime settings in one window, as above for builds.
+ */
+const nodeFlags = (process.env.MQLITE_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 
 /**
  * The API key the benchmarks' clients send: $MQLITE_API_KEY. The broker
@@ -60,7 +65,7 @@ export async function startServerProcess(
   };
   const configPath = join(dataDir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
-  const child = spawn(process.execPath, [serverEntry, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const child = spawn(process.execPath, [...nodeFlags, serverEntry, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   // A startup failure is printed on stderr (cmd/mqlite.ts): kept for the error below.
   let said = '';
   createInterface({ input: child.stderr! }).on('line', (line) => {
