@@ -88,6 +88,39 @@ interface Batch {
   reject(err: Error): void;
 }
 
+/**
+ * `chunks` (`size` bytes in all) as engine messages of `max` bytes, the last
+ * shorter; one empty message when there are no bytes, so that a snapshot
+ * always has a first part. Each is a new buffer, never written over (the
+ * client may still hold a message it sent; see the constructor), made when
+ * its turn comes, and the chunks are let go as they are copied: a rewrite
+ * holds the state once, plus the message going out.
+ */
+function* messagesOf(chunks: (Buffer | undefined)[], size: number, max: number): Generator<Buffer> {
+  if (size === 0) {
+    yield Buffer.alloc(0);
+    return;
+  }
+  let ci = 0;
+  let co = 0;
+  for (let left = size; left > 0; ) {
+    const msg = Buffer.allocUnsafe(Math.min(max, left));
+    for (let at = 0; at < msg.length; ) {
+      const c = chunks[ci]!;
+      const n = Math.min(c.length - co, msg.length - at);
+      c.copy(msg, at, co, co + n);
+      at += n;
+      co += n;
+      if (co === c.length) {
+        chunks[ci++] = undefined;
+        co = 0;
+      }
+    }
+    left -= msg.length;
+    yield msg;
+  }
+}
+
 function batch(bytes: Buffer): Batch {
   let resolve!: (seq: number) => void;
   let reject!: (err: Error) => void;
@@ -543,26 +576,38 @@ export class JetStreamStore implements Store {
     if (coveredBatch !== undefined) coveredBatch.cut = true;
     const partsNow = this.logParts;
     const covered = this.tail;
-    const snap = new RecordEncoder();
+    // The snapshot's bytes are taken from the encoder after every step, as views of its slabs:
+    // its state is held once, never grown into one buffer by doubling and copying.
+    const snap = new RecordEncoder(this.maxPart);
+    const chunks: (Buffer | undefined)[] = [];
+    let size = 0;
     const it = source(snap);
     let n = 0;
     const slice = this.opts.sliceRecords ?? 1024;
-    while (it.next().done !== true) {
+    for (;;) {
+      const done = it.next().done === true;
+      const chunk = snap.take();
+      if (chunk.length > 0) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
+      if (done) break;
       if (++n % slice === 0) await yieldToLoop();
     }
     const cut = covered !== undefined ? await covered : (await this.lastOf(this.logSubj))?.seq ?? 0;
-    const base = snap.take();
     try {
       // The parts, then an empty end marker (on its own subject) naming where they start and end
       // and the log sequence they cover, then the purges, all in their place in the queue of writes: no append lands between
       // counting what to keep and purging. (A purge by sequence with a subject filter dropped
       // messages after the sequence on nats-server 2.9.10, so the purges keep a count instead.)
       const partsAtCut = coveredBatch !== undefined ? coveredBatch.parts : partsNow;
-      const job = batch(base);
+      const job = batch(Buffer.alloc(0));
       job.run = async () => {
-        await this.publishParts(this.snapSubj, base.subarray(0, Math.min(base.length, this.maxPart)), undefined);
-        const first = this.lastSeq;
-        if (base.length > this.maxPart) await this.publishParts(this.snapSubj, base.subarray(this.maxPart), undefined);
+        let first = 0;
+        for (const part of messagesOf(chunks, size, this.maxPart)) {
+          await this.publishParts(this.snapSubj, part, undefined);
+          if (first === 0) first = this.lastSeq;
+        }
         const last = this.lastSeq;
         const seq = await this.publishParts(this.snapEndSubj, Buffer.alloc(0), this.endHeader(first, last, cut));
         this.sinceSnapshot = 0;
@@ -587,7 +632,7 @@ export class JetStreamStore implements Store {
       this.fail(err as Error, 'a snapshot');
       throw this.failed!;
     }
-    return { records: snap.records, bytes: base.length, seconds: (performance.now() - started) / 1000 };
+    return { records: snap.records, bytes: size, seconds: (performance.now() - started) / 1000 };
   }
 
   private endHeader(first: number, last: number, cut: number): MsgHdrs {
