@@ -114,29 +114,47 @@ function eachMember(buf: Buffer, pos: number, end: number, member: (ks: number, 
   }
 }
 
+/** Runs a scan; its GIVE_UP (anything unusual) is undefined. */
+function scanned(scan: () => [number, number] | undefined): [number, number] | undefined {
+  try {
+    return scan();
+  } catch (err) {
+    if (err === GIVE_UP) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Scans the object at `pos` and sets `found.range` to the value's range of
+ * its member `name`, the last one when keys repeat (as JSON.parse keeps),
+ * or undefined. Returns the position after the object.
+ */
+function lastMember(buf: Buffer, pos: number, end: number, name: Buffer, found: { range?: [number, number] }): number {
+  found.range = undefined;
+  return eachMember(buf, pos, end, (ks, ke, vs) => {
+    const after = skipValue(buf, vs, end);
+    if (keyIs(buf, ks, ke, name)) found.range = [vs, after];
+    return after;
+  });
+}
+
 /**
  * The byte range `[start, end)` of `data.payload`'s value in the JSON
  * document `buf[start, end)`, the last one when keys repeat (as JSON.parse
  * does); undefined when there is none or the scan gave up.
  */
 export function payloadRange(buf: Buffer, start: number, end: number): [number, number] | undefined {
-  let found: [number, number] | undefined;
-  try {
+  return scanned(() => {
+    const found: { range?: [number, number] } = {};
     eachMember(buf, skipWs(buf, start, end), end, (ks, ke, vs) => {
       if (!keyIs(buf, ks, ke, DATA)) return skipValue(buf, vs, end);
-      found = undefined; // a later "data" replaces an earlier one
-      if (buf[vs] !== LBRACE) return skipValue(buf, vs, end);
-      return eachMember(buf, vs, end, (pks, pke, pvs) => {
-        const after = skipValue(buf, pvs, end);
-        if (keyIs(buf, pks, pke, PAYLOAD)) found = [pvs, after];
-        return after;
-      });
+      // a later "data" replaces an earlier one
+      if (buf[vs] === LBRACE) return lastMember(buf, vs, end, PAYLOAD, found);
+      found.range = undefined;
+      return skipValue(buf, vs, end);
     });
-  } catch (err) {
-    if (err === GIVE_UP) return undefined;
-    throw err;
-  }
-  return found;
+    return found.range;
+  });
 }
 
 /**
@@ -145,18 +163,11 @@ export function payloadRange(buf: Buffer, start: number, end: number): [number, 
  * keys repeat; undefined when there is none or the scan gave up.
  */
 export function bodyPayloadRange(buf: Buffer, start: number, end: number): [number, number] | undefined {
-  let found: [number, number] | undefined;
-  try {
-    eachMember(buf, skipWs(buf, start, end), end, (ks, ke, vs) => {
-      const after = skipValue(buf, vs, end);
-      if (keyIs(buf, ks, ke, PAYLOAD)) found = [vs, after];
-      return after;
-    });
-  } catch (err) {
-    if (err === GIVE_UP) return undefined;
-    throw err;
-  }
-  return found;
+  return scanned(() => {
+    const found: { range?: [number, number] } = {};
+    lastMember(buf, skipWs(buf, start, end), end, PAYLOAD, found);
+    return found.range;
+  });
 }
 
 const ZERO = 0x30;

@@ -16,6 +16,15 @@ beforeAll(async () => {
 });
 afterAll(stopAll);
 
+/** The ids pending after a new store on stream `name` replays it, sorted. */
+async function replayedIds(name: string): Promise<string[]> {
+  const again = await JetStreamStore.open({ servers: [nats.url], name, replicas: 1 });
+  const replayed = new Model();
+  for (const r of await replayAll(again)) replayed.apply(r);
+  await again.close();
+  return replayed.ids().sort();
+}
+
 describe('JetStreamStore', () => {
   it('a second writer fences the first: its next append is refused, the store is failed, nothing of it is replayed', async () => {
     const a = await JetStreamStore.open({ servers: [nats.url], name: 'fence', replicas: 1 });
@@ -68,11 +77,8 @@ describe('JetStreamStore', () => {
     await nc.close();
     // 45 publishes and 15 acks were 60 log messages; at most 10 (and the fence-free snapshot) remain
     expect(info.state.subjects!['mqlite.auto.log']).toBeLessThanOrEqual(10);
-    const again = await JetStreamStore.open({ servers: [nats.url], name: 'auto', replicas: 1 });
-    const replayed = new Model();
-    for (const r of await replayAll(again)) replayed.apply(r);
-    expect([...replayed.ids()].sort()).toEqual([...model.ids()].sort());
-    await again.close();
+    const ids = await replayedIds('auto');
+    expect(ids).toEqual([...model.ids()].sort());
   });
 
   it('replays the last whole snapshot: parts of a rewrite that stopped halfway (its node died) are never read', async () => {
@@ -92,11 +98,8 @@ describe('JetStreamStore', () => {
     const nc = await connect({ servers: nats.url });
     await nc.jetstream().publish('mqlite.half.snap', new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]));
     await nc.close();
-    const again = await JetStreamStore.open({ servers: [nats.url], name: 'half', replicas: 1 });
-    const replayed = new Model();
-    for (const r of await replayAll(again)) replayed.apply(r);
-    expect([...replayed.ids()].sort()).toEqual([...model.ids()].sort());
-    await again.close();
+    const ids = await replayedIds('half');
+    expect(ids).toEqual([...model.ids()].sort());
   });
 
   it('a snapshot larger than a message, made while publishes and acks go on, replays whole', async () => {
@@ -121,12 +124,9 @@ describe('JetStreamStore', () => {
     const info = await (await nc.jetstreamManager()).streams.info('MQLITE_parts', { subjects_filter: '>' });
     await nc.close();
     expect(info.state.subjects!['mqlite.parts.snap']).toBeGreaterThanOrEqual(3);
-    const again = await JetStreamStore.open({ servers: [nats.url], name: 'parts', replicas: 1 });
-    const replayed = new Model();
-    for (const r of await replayAll(again)) replayed.apply(r);
-    expect([...replayed.ids()].sort()).toEqual([...model.ids()].sort());
-    expect(replayed.ids()).toHaveLength(38);
-    await again.close();
+    const ids = await replayedIds('parts');
+    expect(ids).toEqual([...model.ids()].sort());
+    expect(ids).toHaveLength(38);
   });
 
   it('records of turns after a snapshot was taken never share the log message its cut names, so replay keeps them', async () => {
@@ -148,13 +148,10 @@ describe('JetStreamStore', () => {
     model.ack(s, [before.id]);
     await Promise.all([rewriting, s.durable()]);
     await s.close();
-    const again = await JetStreamStore.open({ servers: [nats.url], name: 'cut', replicas: 1 });
-    const replayed = new Model();
-    for (const r of await replayAll(again)) replayed.apply(r);
-    expect([...replayed.ids()].sort()).toEqual([...model.ids()].sort());
-    expect(replayed.ids()).toContain(after.id);
-    expect(replayed.ids()).not.toContain(before.id);
-    await again.close();
+    const ids = await replayedIds('cut');
+    expect(ids).toEqual([...model.ids()].sort());
+    expect(ids).toContain(after.id);
+    expect(ids).not.toContain(before.id);
   });
 
   it("a rewrite's purge never takes what another writer appended after its end marker (a node deposed just then)", async () => {
@@ -187,11 +184,8 @@ describe('JetStreamStore', () => {
     }
     await Promise.all([rewriting, s.durable()]);
     await s.close();
-    const again = await JetStreamStore.open({ servers: [nats.url], name: 'deposed', replicas: 1 });
-    const replayed = new Model();
-    for (const r of await replayAll(again)) replayed.apply(r);
-    expect([...replayed.ids()].sort()).toEqual([...model.ids(), ...theirs.map((r) => r.id)].sort());
-    await again.close();
+    const ids = await replayedIds('deposed');
+    expect(ids).toEqual([...model.ids(), ...theirs.map((r) => r.id)].sort());
   });
 
   it('the engine unreachable at startup is an error naming the servers', async () => {
