@@ -15,7 +15,15 @@
  *   publish reply, the replies of one read in one write: what Node's own
  *   sockets cost per request, the floor of any server written on them.
  *
- * Both answer what the typed clients expect, so the same client drives the
+ * - push: the same `net` server relaying: a `subscribe` frame makes its
+ *   connection the subscriber (answered "subscribed"); each publish frame is
+ *   answered, as the broker does for an idle queue, by a push frame to the
+ *   subscriber and then the publish reply, each its own write. The frames
+ *   are decoded with the broker's own protobuf decoder and the push is a
+ *   fixed frame of a 1 KiB message: what a push costs in latency on Node's
+ *   sockets with no queue behind it (bench/push.ts).
+ *
+ * All answer what the typed clients expect, so the same client drives the
  * floor and the broker. Prints `{"port": N}` once listening; on SIGUSR2
  * prints `{"gc_seconds": S}`, the time spent in GC so far (as the broker's
  * `nodejs_gc_duration_seconds` counts it); SIGTERM ends it.
@@ -24,13 +32,14 @@ import { create } from '@bufbuild/protobuf';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { PublishResponseSchema } from '../gen/mqlite/v1/mqlite_pb.js';
 import { mqliteServiceDefinition } from '../src/protocol/grpc-definition.js';
-import { ENCODING_PROTOBUF, FrameWriter } from '../src/protocol/frame.js';
-import { publish } from '../src/server/commands/messages.js';
-import { writeOk } from '../src/server/tcp/reply.js';
+import { ENCODING_PROTOBUF, FrameReader, FrameWriter, ReadResult } from '../src/protocol/frame.js';
+import { publish, subscribe } from '../src/server/commands/messages.js';
+import { decodePbCommand } from '../src/server/tcp/pb-codec.js';
+import { writeOk, writePush } from '../src/server/tcp/reply.js';
 
 const MESSAGE_ID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 
@@ -92,6 +101,44 @@ function tcpFloor(): void {
   process.once('SIGTERM', () => server.close());
 }
 
+/** The bytes of one frame written by `write`. */
+function frameOf(write: (out: FrameWriter) => void): Buffer {
+  const out = new FrameWriter();
+  write(out);
+  return Buffer.concat(out.take());
+}
+
+function pushFloor(): void {
+  const reply = frameOf((out) => writeOk(out, ENCODING_PROTOBUF, undefined, publish, { messageId: MESSAGE_ID, queueId: 0 }));
+  const message = { id: MESSAGE_ID, namespace: 'bench', topic: 'push', queueId: 0, payload: Buffer.alloc(1024, 'x'), timestampMs: Date.now(), headers: undefined, deliveryCount: 1 };
+  let subscriber: { socket: Socket; push: Buffer } | undefined;
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    const reader = new FrameReader(1 << 20);
+    socket.on('data', (chunk: Buffer) => {
+      reader.push(chunk);
+      let r: ReadResult;
+      while ((r = reader.next()) === ReadResult.Frame) {
+        const req = decodePbCommand(reader.buf, reader.start, reader.end);
+        if (req.op === subscribe) {
+          subscriber = { socket, push: frameOf((out) => writePush(out, ENCODING_PROTOBUF, req.requestId, message)) };
+          socket.write(frameOf((out) => writeOk(out, ENCODING_PROTOBUF, req.requestId, subscribe, undefined)));
+        } else if (req.op === publish) {
+          subscriber?.socket.write(subscriber.push);
+          socket.write(reply);
+        } else socket.destroy(new Error('the push floor takes subscribe and publish frames only'));
+      }
+      if (r !== ReadResult.NeedMore) socket.destroy();
+    });
+    socket.on('close', () => {
+      if (subscriber?.socket === socket) subscriber = undefined;
+    });
+    socket.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1', () => ready((server.address() as { port: number }).port));
+  process.once('SIGTERM', () => server.close());
+}
+
 let gcSeconds = 0;
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) gcSeconds += e.duration / 1000;
@@ -102,7 +149,8 @@ const mode = process.argv[2];
 if (mode === 'grpc') await grpcFloor();
 else if (mode === 'http') httpFloor();
 else if (mode === 'tcp') tcpFloor();
+else if (mode === 'push') pushFloor();
 else {
-  process.stderr.write(`floor-server: mode '${mode}' is unknown: give grpc, http or tcp\n`);
+  process.stderr.write(`floor-server: mode '${mode}' is unknown: give grpc, http, tcp or push\n`);
   process.exit(2);
 }

@@ -81,7 +81,9 @@ const CORE_PUBLISHES = 40_000;
 /** The consumed rows run each pass as this many h2load runs, the topic purged after each. */
 const CONSUMED_CHUNKS = 4;
 
+// The built floor server, from bench/ (tests, through vitest) or dist/bench/ (npm run bench).
 const here = dirname(fileURLToPath(import.meta.url));
+const floorEntry = here.endsWith(join('dist', 'bench')) ? join(here, 'floor-server.js') : join(here, '..', 'dist', 'bench', 'floor-server.js');
 
 export interface FloorProcess {
   port: number;
@@ -92,8 +94,8 @@ export interface FloorProcess {
 }
 
 /** Starts bench/floor-server.ts (built) in its own process. */
-export async function startFloor(mode: 'grpc' | 'http' | 'tcp'): Promise<FloorProcess> {
-  const child: ChildProcess = spawn(process.execPath, [join(here, 'floor-server.js'), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startFloor(mode: 'grpc' | 'http' | 'tcp' | 'push'): Promise<FloorProcess> {
+  const child: ChildProcess = spawn(process.execPath, [floorEntry, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {

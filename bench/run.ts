@@ -10,6 +10,7 @@ import { benchFloors } from './floors.js';
 import { benchGrpc } from './grpc.js';
 import { benchHttp } from './http.js';
 import { benchPublishStream } from './publish-stream.js';
+import { benchPush } from './push.js';
 import { benchTcp } from './tcp.js';
 
 const SECTIONS: Record<string, () => Promise<Record<string, number>>> = {
@@ -20,6 +21,7 @@ const SECTIONS: Record<string, () => Promise<Record<string, number>>> = {
   grpc: benchGrpc,
   pubstream: benchPublishStream,
   floors: benchFloors,
+  push: benchPush,
   cluster: benchCluster,
 };
 

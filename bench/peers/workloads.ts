@@ -139,17 +139,19 @@ const consumeWorkload: Workload = {
   },
 };
 
-/**
- * `count` publishes one at a time through the push subscription `q.subscribe`
- * opens (at most until `deadline`, a performance.now() time): for each, the
- * time from the publish call to its delivery, in ms.
- */
-async function pushRoundTrips(q: BenchQueue, count: number, deadline = Infinity): Promise<number[]> {
+/** A push subscription on one queue, and round trips through it. */
+export interface PushProbe {
+  /** Publishes one message and waits for its delivery: the time from the publish call to the delivery, in ms. */
+  trip(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Opens the push subscription of `q` (`q.subscribe`) for round trips one at a time. */
+export async function openPushProbe(q: BenchQueue): Promise<PushProbe> {
   let arrived: (() => void) | undefined;
   const close = await q.subscribe(() => arrived?.());
-  const waits: number[] = [];
-  try {
-    for (let i = 0; i < count && performance.now() < deadline; i++) {
+  return {
+    async trip() {
       let timer: NodeJS.Timeout | undefined;
       const delivered = new Promise<void>((resolve, reject) => {
         arrived = resolve;
@@ -161,10 +163,24 @@ async function pushRoundTrips(q: BenchQueue, count: number, deadline = Infinity)
       const wait = performance.now() - t0;
       clearTimeout(timer);
       await published;
-      waits.push(wait);
-    }
+      return wait;
+    },
+    close,
+  };
+}
+
+/**
+ * `count` publishes one at a time through the push subscription `q.subscribe`
+ * opens (at most until `deadline`, a performance.now() time): for each, the
+ * time from the publish call to its delivery, in ms.
+ */
+export async function pushRoundTrips(q: BenchQueue, count: number, deadline = Infinity): Promise<number[]> {
+  const probe = await openPushProbe(q);
+  const waits: number[] = [];
+  try {
+    for (let i = 0; i < count && performance.now() < deadline; i++) waits.push(await probe.trip());
   } finally {
-    await close();
+    await probe.close();
   }
   return waits;
 }
