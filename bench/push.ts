@@ -2,9 +2,11 @@
  * Push latency against its floor on Node's sockets, and against Redis, in
  * the same run (`npm run bench -- --only push`): the "push e2e" workload of
  * bench:peers (bench/peers/workloads.ts, one publish at a time, from the
- * publish call to the subscriber's callback) against three servers:
+ * publish call to the subscriber's callback) against four servers:
  *
  * - mqlite: the broker over TCP protobuf, fsync everysec, typed TcpClient;
+ * - mqlite_memory: the broker with persistence off, the same client: what
+ *   the AOF (its record and its write(2) per publish) adds;
  * - floor: floor-server.ts `push`, a bare `net` server that relays each
  *   publish frame as a push frame to the subscriber (then the reply), driven
  *   by the same TcpClient: what any server written on Node's sockets takes
@@ -13,23 +15,22 @@
  *   as bench:peers runs it; left out (with a note) when redis-server is not
  *   installed (scripts/install-peers.sh installs it).
  *
- * - mqlite_memory: the broker with persistence off, the same client: what
- *   the AOF (its record and its write(2) per publish) adds.
- *
  * Each server gets WARM untimed round trips, then they take turns in blocks
- * of BLOCK round trips (BLOCKS each, after BLOCK_WARM untimed ones), so that a burst of noise on the shared
- * machine falls on all of them alike; each figure is a percentile of all the
- * round trips of its server. (Runs of a few seconds each, one server after
- * another, gave p99s that swung by 2x between runs.)
- * push.mqlite_to_floor.{p50,p99} is what the broker adds to the floor;
- * push.floor_to_redis.{p50,p99} is where Node's sockets stand against Redis.
+ * of BLOCK round trips (BLOCKS each, after BLOCK_WARM untimed ones), so that
+ * a burst of noise on the shared machine falls on all of them alike; each
+ * figure is a percentile of all the round trips of its server. (Runs of a
+ * few seconds each, one server after another, gave p99s that swung by 2x
+ * between runs.) push.mqlite_to_floor.{p50,p99} is what the broker adds to
+ * the floor; push.floor_to_redis.{p50,p99} is where Node's sockets stand
+ * against Redis.
  *
  * push.machine.*: how often the machine takes the CPU from running code,
- * measured after the rounds, the servers idle, by a loop that only reads the clock for
- * JITTER_MS (no allocation, so no GC): the gaps of more than 5 µs between
- * two reads, per ms, and the share of the time they took. On a shared VM
- * these interruptions (10-20 µs each) fall on any server's path between a
- * publish's arrival and its push, the more often the longer that path is.
+ * measured after the rounds, the servers idle, by a loop that only reads
+ * the clock for JITTER_MS (no allocation, so no GC): the gaps of more than
+ * 5 µs between two reads, per ms, and the share of the time they took. On a
+ * shared VM these interruptions (10-20 µs each) fall on any server's path
+ * between a publish's arrival and its push, the more often the longer that
+ * path is.
  */
 import { TcpClient } from '../src/client/tcp/index.js';
 import { startFloor } from './floors.js';
@@ -68,7 +69,7 @@ function machineGaps(ms: number): { perMs: number; lostPct: number } {
 }
 
 /** The floor server as a BenchQueue: publish and subscribe only, all this benchmark uses. */
-async function floorSystem(port: number): Promise<BenchSystem & { close(): Promise<void> }> {
+async function floorSystem(port: number, pid: number): Promise<BenchSystem> {
   const client = await TcpClient.connect({ host: '127.0.0.1', port, encoding: 'protobuf' });
   const payload = new Uint8Array(1024).fill(120);
   const unused = (): never => {
@@ -78,7 +79,7 @@ async function floorSystem(port: number): Promise<BenchSystem & { close(): Promi
     id: 'floor',
     label: 'floor',
     describe: 'a bare net server relaying publishes as pushes',
-    serverPid: 0,
+    serverPid: pid,
     newQueue: async (): Promise<BenchQueue> => ({
       publish: async () => {
         await client.publish('bench', 'push', payload);
@@ -113,7 +114,7 @@ export async function benchPush(): Promise<Record<string, number>> {
   const systems: Record<string, BenchSystem> = {
     mqlite: await mqliteSystem(ours, 'tcp', 'everysec', true),
     mqlite_memory: await mqliteSystem(memory, 'tcp', 'everysec', true),
-    floor: await floorSystem(floorProcess.port),
+    floor: await floorSystem(floorProcess.port, floorProcess.pid),
   };
   if (redisProcess !== undefined) systems.redis = await redisSystem(redisProcess, 'everysec');
   const names = Object.keys(systems);

@@ -174,7 +174,7 @@ export async function openPushProbe(q: BenchQueue): Promise<PushProbe> {
  * opens (at most until `deadline`, a performance.now() time): for each, the
  * time from the publish call to its delivery, in ms.
  */
-export async function pushRoundTrips(q: BenchQueue, count: number, deadline = Infinity): Promise<number[]> {
+async function pushRoundTrips(q: BenchQueue, count: number, deadline = Infinity): Promise<number[]> {
   const probe = await openPushProbe(q);
   const waits: number[] = [];
   try {
