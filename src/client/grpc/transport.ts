@@ -121,6 +121,14 @@ export interface BidiHandlers extends CallHandlers {
 
 const failed = (code: number, details: string): CallStatus => ({ code, details, trailers: {} });
 
+/**
+ * The HTTP/2 flow-control window this client grants the broker, per stream
+ * and for the connection, for what it receives: HTTP/2's default, 64 KiB,
+ * held a Subscribe stream to that much unread between the client's window
+ * updates. The broker grants clients the same (docs/PROTOCOL.md, "gRPC").
+ */
+const RECEIVE_WINDOW = 1 << 20;
+
 export class GrpcTransport {
   private session: ClientHttp2Session | undefined;
   /** Open calls, to cancel them on close(). */
@@ -139,7 +147,8 @@ export class GrpcTransport {
     if (this.closed) throw new Error('client is closed');
     const current = this.session;
     if (current && !current.closed && !current.destroyed) return current;
-    const session = this.tls ? http2.connect(this.authority, { ...this.tls }) : http2.connect(this.authority);
+    const session = http2.connect(this.authority, { ...this.tls, settings: { initialWindowSize: RECEIVE_WINDOW } });
+    session.once('connect', () => session.setLocalWindowSize(RECEIVE_WINDOW));
     const forget = (): void => {
       if (this.session === session) this.session = undefined;
     };
