@@ -101,28 +101,34 @@ async function floorSystem(port: number, pid: number): Promise<BenchSystem> {
 }
 
 export async function benchPush(): Promise<Record<string, number>> {
-  const ours = await startServerProcess({ fsync: 'everysec' });
-  const memory = await startServerProcess({ persistence: false });
-  const floorProcess = await startFloor('push');
-  let redisProcess: PeerProcess | undefined;
-  try {
-    findBinary('redis-server');
-    redisProcess = await startRedis('everysec');
-  } catch (err) {
-    progress(`push: Redis left out: ${(err as Error).message}`);
-  }
-  const systems: Record<string, BenchSystem> = {
-    mqlite: await mqliteSystem(ours, 'tcp', 'everysec', true),
-    mqlite_memory: await mqliteSystem(memory, 'tcp', 'everysec', true),
-    floor: await floorSystem(floorProcess.port, floorProcess.pid),
-  };
-  if (redisProcess !== undefined) systems.redis = await redisSystem(redisProcess, 'everysec');
-  const names = Object.keys(systems);
-  const samples = new Map<string, number[]>(names.map((n) => [n, []]));
+  // Everything started is stopped in the finally, whatever fails on the way.
+  const stops: (() => Promise<void>)[] = [];
+  const systems: Record<string, BenchSystem> = {};
+  const samples = new Map<string, number[]>();
   const probes = new Map<string, PushProbe>();
   let gaps = { perMs: NaN, lostPct: NaN };
   try {
+    const ours = await startServerProcess({ fsync: 'everysec' });
+    stops.push(() => ours.stop());
+    const memory = await startServerProcess({ persistence: false });
+    stops.push(() => memory.stop());
+    const floorProcess = await startFloor('push');
+    stops.push(() => floorProcess.stop());
+    let redisProcess: PeerProcess | undefined;
+    try {
+      findBinary('redis-server');
+      redisProcess = await startRedis('everysec');
+      stops.push(() => redisProcess!.stop());
+    } catch (err) {
+      progress(`push: Redis left out: ${(err as Error).message}`);
+    }
+    systems.mqlite = await mqliteSystem(ours, 'tcp', 'everysec', true);
+    systems.mqlite_memory = await mqliteSystem(memory, 'tcp', 'everysec', true);
+    systems.floor = await floorSystem(floorProcess.port, floorProcess.pid);
+    if (redisProcess !== undefined) systems.redis = await redisSystem(redisProcess, 'everysec');
+    const names = Object.keys(systems);
     for (const name of names) {
+      samples.set(name, []);
       const probe = await openPushProbe(await systems[name]!.newQueue('push', 1));
       probes.set(name, probe);
       for (let i = 0; i < WARM; i++) await probe.trip();
@@ -142,7 +148,7 @@ export async function benchPush(): Promise<Record<string, number>> {
   } finally {
     await Promise.allSettled([...probes.values()].map((p) => p.close()));
     await Promise.allSettled(Object.values(systems).map((s) => s.close()));
-    await Promise.allSettled([ours.stop(), memory.stop(), floorProcess.stop(), redisProcess?.stop()]);
+    await Promise.allSettled(stops.map((stop) => stop()));
   }
   const figures: Record<string, number> = {
     'push.machine.interruptions_per_ms': round(gaps.perMs, 2),
