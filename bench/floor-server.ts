@@ -43,6 +43,16 @@ import { writeOk, writePush } from '../src/server/tcp/reply.js';
 
 const MESSAGE_ID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 
+/** The bytes of one frame written by `write`. */
+function frameOf(write: (out: FrameWriter) => void): Buffer {
+  const out = new FrameWriter();
+  write(out);
+  return Buffer.concat(out.take());
+}
+
+/** The protobuf reply to a publish, as the TCP and push floors answer every one. */
+const PUBLISH_REPLY = frameOf((out) => writeOk(out, ENCODING_PROTOBUF, undefined, publish, { messageId: MESSAGE_ID, queueId: 0 }));
+
 function ready(port: number): void {
   process.stdout.write(`${JSON.stringify({ port })}\n`);
 }
@@ -74,9 +84,6 @@ function httpFloor(): void {
 }
 
 function tcpFloor(): void {
-  const out = new FrameWriter();
-  writeOk(out, ENCODING_PROTOBUF, undefined, publish, { messageId: MESSAGE_ID, queueId: 0 });
-  const reply = Buffer.concat(out.take());
   const server = createServer((socket) => {
     socket.setNoDelay(true);
     // Bytes of the frame being read that are still to come (its 4-byte length prefix included).
@@ -92,8 +99,8 @@ function tcpFloor(): void {
         frames++;
       }
       carry = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
-      if (frames === 1) socket.write(reply);
-      else if (frames > 1) socket.write(Buffer.concat(Array.from({ length: frames }, () => reply)));
+      if (frames === 1) socket.write(PUBLISH_REPLY);
+      else if (frames > 1) socket.write(Buffer.concat(Array.from({ length: frames }, () => PUBLISH_REPLY)));
     });
     socket.on('error', () => {});
   });
@@ -101,15 +108,7 @@ function tcpFloor(): void {
   process.once('SIGTERM', () => server.close());
 }
 
-/** The bytes of one frame written by `write`. */
-function frameOf(write: (out: FrameWriter) => void): Buffer {
-  const out = new FrameWriter();
-  write(out);
-  return Buffer.concat(out.take());
-}
-
 function pushFloor(): void {
-  const reply = frameOf((out) => writeOk(out, ENCODING_PROTOBUF, undefined, publish, { messageId: MESSAGE_ID, queueId: 0 }));
   const message = { id: MESSAGE_ID, namespace: 'bench', topic: 'push', queueId: 0, payload: Buffer.alloc(1024, 'x'), timestampMs: Date.now(), headers: undefined, deliveryCount: 1 };
   let subscriber: { socket: Socket; push: Buffer } | undefined;
   const server = createServer((socket) => {
@@ -125,7 +124,7 @@ function pushFloor(): void {
           socket.write(frameOf((out) => writeOk(out, ENCODING_PROTOBUF, req.requestId, subscribe, undefined)));
         } else if (req.op === publish) {
           subscriber?.socket.write(subscriber.push);
-          socket.write(reply);
+          socket.write(PUBLISH_REPLY);
         } else socket.destroy(new Error('the push floor takes subscribe and publish frames only'));
       }
       if (r !== ReadResult.NeedMore) socket.destroy();

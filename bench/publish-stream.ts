@@ -61,10 +61,10 @@ export async function benchPublishStream(): Promise<Record<string, number>> {
   const tcpFigures: Figure[] = [];
   try {
     await tcp.createNamespace(NS);
-    const sides = {
-      tcp: { label: 'tcp pipelined', what: 'TCP pipelined publish', figures: tcpFigures, publish: (topic: string) => () => tcp.publish(NS, topic, PAYLOAD) },
-      grpc: { label: 'grpc stream', what: 'gRPC PublishStream', figures: stream, publish: (topic: string) => () => publisher.publish(NS, topic, PAYLOAD) },
-    };
+    const sides = [
+      { key: 'tcp', label: 'tcp pipelined', what: 'TCP pipelined publish', figures: tcpFigures, publish: (topic: string) => () => tcp.publish(NS, topic, PAYLOAD) },
+      { key: 'grpc', label: 'grpc stream', what: 'gRPC PublishStream', figures: stream, publish: (topic: string) => () => publisher.publish(NS, topic, PAYLOAD) },
+    ];
     // Round 0 is untimed; then the order alternates, and each topic is
     // deleted right after its own measurement: every measurement starts
     // from an empty broker on memory that an earlier one freed. (Before,
@@ -73,8 +73,8 @@ export async function benchPublishStream(): Promise<Record<string, number>> {
     // round met fresh memory, so the ratio read 0.57-0.60 where the two
     // fronts, measured alike, give 0.8.)
     for (let r = 0; r <= ROUNDS; r++) {
-      for (const side of r % 2 === 1 ? [sides.grpc, sides.tcp] : [sides.tcp, sides.grpc]) {
-        const topic = `${side.label.split(' ')[0]}-${r}`;
+      for (const side of r % 2 === 1 ? [...sides].reverse() : sides) {
+        const topic = `${side.key}-${r}`;
         await tcp.createTopic(NS, topic, 4);
         progress(`pubstream: round ${r}/${ROUNDS}${r === 0 ? ' (untimed)' : ''}: ${side.what}, ${DEPTH} in flight`);
         const f = await measure(side.label, server.pid, side.publish(topic));

@@ -597,9 +597,8 @@ export class JetStreamStore implements Store {
     const cut = covered !== undefined ? await covered : (await this.lastOf(this.logSubj))?.seq ?? 0;
     try {
       // The parts, then an empty end marker (on its own subject) naming where they start and end
-      // and the log sequence they cover, then the purges, all in their place in the queue of writes: no append lands between
-      // counting what to keep and purging. (A purge by sequence with a subject filter dropped
-      // messages after the sequence on nats-server 2.9.10, so the purges keep a count instead.)
+      // and the log sequence they cover, then the purge, all one job in its place in the queue of
+      // writes: no append of ours lands between them.
       const partsAtCut = coveredBatch !== undefined ? coveredBatch.parts : partsNow;
       const job = batch(Buffer.alloc(0));
       job.run = async () => {
